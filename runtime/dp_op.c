@@ -1,0 +1,153 @@
+/* dp_op.c: the operator registry, attribute getters and the shared types/infer driver. */
+#include "dp_op.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+extern const dp_op_def dp_ops_elementwise[];
+extern const dp_op_def dp_ops_nn[];
+extern const dp_op_def dp_ops_reduce[];
+extern const dp_op_def dp_ops_shape[];
+extern const dp_op_def dp_ops_layout[];
+
+static const dp_op_def *const op_tables[] = {
+    dp_ops_elementwise, dp_ops_nn, dp_ops_reduce, dp_ops_shape, dp_ops_layout,
+};
+
+const dp_op_def *dp_op_find(const char *name)
+{
+    for (size_t t = 0; t < sizeof op_tables / sizeof op_tables[0]; t++)
+        for (const dp_op_def *op = op_tables[t]; op->name; op++)
+            if (strcmp(op->name, name) == 0)
+                return op;
+    return NULL;
+}
+
+void dp_op_each(void (*fn)(const dp_op_def *op, void *ctx), void *ctx)
+{
+    for (size_t t = 0; t < sizeof op_tables / sizeof op_tables[0]; t++)
+        for (const dp_op_def *op = op_tables[t]; op->name; op++)
+            fn(op, ctx);
+}
+
+const dp_attr *dp_attr_find(const dp_kctx *k, const char *name)
+{
+    for (int i = 0; i < k->n_attrs; i++)
+        if (strcmp(k->attrs[i].name, name) == 0)
+            return &k->attrs[i];
+    return NULL;
+}
+
+static const dp_attr *find_kind(dp_kctx *k, const char *name, dp_attr_kind kind)
+{
+    const dp_attr *a = dp_attr_find(k, name);
+    if (a && a->kind != kind) {
+        if (!k->bad_attr)
+            k->bad_attr = name;
+        return NULL;
+    }
+    return a;
+}
+
+int64_t dp_attr_int(dp_kctx *k, const char *name, int64_t dflt)
+{
+    const dp_attr *a = find_kind(k, name, DP_ATTR_INT);
+    return a ? a->i : dflt;
+}
+
+float dp_attr_float(dp_kctx *k, const char *name, float dflt)
+{
+    const dp_attr *a = find_kind(k, name, DP_ATTR_FLOAT);
+    return a ? a->f : dflt;
+}
+
+const char *dp_attr_string(dp_kctx *k, const char *name, const char *dflt)
+{
+    const dp_attr *a = find_kind(k, name, DP_ATTR_STRING);
+    return a ? a->s : dflt;
+}
+
+int dp_attr_ints(dp_kctx *k, const char *name, const int64_t **vals)
+{
+    const dp_attr *a = find_kind(k, name, DP_ATTR_INTS);
+    *vals = a ? a->ints : NULL;
+    return a ? a->n : -1;
+}
+
+int dp_attr_floats(dp_kctx *k, const char *name, const float **vals)
+{
+    const dp_attr *a = find_kind(k, name, DP_ATTR_FLOATS);
+    *vals = a ? a->floats : NULL;
+    return a ? a->n : -1;
+}
+
+const dp_tensor *dp_attr_tensor(dp_kctx *k, const char *name)
+{
+    const dp_attr *a = find_kind(k, name, DP_ATTR_TENSOR);
+    return a ? a->t : NULL;
+}
+
+dp_status dp_kfail(dp_kctx *k, dp_status code, const char *fmt, ...)
+{
+    char msg[DP_ERROR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return dp_fail(k->err, code, "%s node '%s': %s", k->op, k->node, msg);
+}
+
+void *dp_scratch(dp_kctx *k, size_t bytes)
+{
+    return dp_arena_alloc(k->scratch, bytes);
+}
+
+static dp_status check_attr(dp_kctx *k, dp_status st)
+{
+    if (k->bad_attr && st != DP_EINPUT && st != DP_EUNSUPPORTED)
+        return dp_kfail(k, DP_EINPUT, "attribute '%s' has the wrong type", k->bad_attr);
+    return st;
+}
+
+dp_status dp_node_types_infer(const dp_op_def *op, dp_kctx *k)
+{
+    if (k->n_in < op->min_in || (op->max_in >= 0 && k->n_in > op->max_in))
+        return dp_kfail(k, DP_EINPUT, "has %d inputs, expected %d to %d", k->n_in, op->min_in,
+                        op->max_in);
+    if (k->n_out < op->min_out || k->n_out > op->max_out)
+        return dp_kfail(k, DP_EINPUT, "has %d outputs, expected %d to %d", k->n_out,
+                        op->min_out, op->max_out);
+    for (int i = 0; i < op->min_in; i++)
+        if (!k->in[i])
+            return dp_kfail(k, DP_EINPUT, "required input %d is missing", i);
+
+    dp_status st = DP_OK;
+    if (op->types) {
+        st = check_attr(k, op->types(k));
+        if (st != DP_OK)
+            return st;
+    } else {
+        for (int i = 0; i < k->n_out; i++)
+            k->out[i]->dtype = k->in[0]->dtype;
+    }
+    for (int i = 0; i < k->n_out; i++)
+        k->out[i]->rank = -1;
+    for (int i = 0; i < k->n_in; i++)
+        if (k->in[i] && k->in[i]->rank < 0)
+            return DP_DYNAMIC;
+    st = check_attr(k, op->infer(k));
+    if (st != DP_OK)
+        return st;
+    for (int i = 0; i < k->n_out; i++) {
+        if (k->out[i]->rank < 0)
+            return dp_fail(k->err, DP_EINTERNAL, "%s node '%s': infer left output %d unset",
+                           k->op, k->node, i);
+        char what[256];
+        snprintf(what, sizeof what, "%s node '%s' output %d", k->op, k->node, i);
+        st = dp_shape_check(k->out[i], k->err, what);
+        if (st != DP_OK)
+            return st;
+    }
+    return DP_OK;
+}

@@ -1,0 +1,110 @@
+/*
+ * dp_op.h: what an operator is to dpcc, shared by the compiler and the runtime.
+ *
+ * Each operator has one definition (dp_op_def) holding three functions:
+ *   types  sets every output's dtype from the inputs' dtypes and the attributes;
+ *   infer  sets every output's rank and dims from the inputs' shapes (and values, where a
+ *          shape depends on them: Reshape's shape, Slice's starts, ...);
+ *   run    computes the outputs, whose buffers the caller has already allocated.
+ * The compiler calls types and infer for shape inference (inputs whose values are unknown
+ * have data == NULL: infer returns DP_DYNAMIC if it needs one), and run to fold constants.
+ * The runtime calls all three for every instruction, so the shapes a .dp declares are
+ * checked against the kernels' own rules before any kernel touches memory.
+ *
+ * Semantics are those of the ONNX operator at the node's opset version (dp_kctx.opset,
+ * the default domain's version), including the defaults of absent attributes.
+ */
+#ifndef DP_OP_H
+#define DP_OP_H
+
+#include "dp_arena.h"
+#include "dp_base.h"
+#include "dp_tensor.h"
+
+typedef enum dp_attr_kind {
+    DP_ATTR_FLOAT = 1,
+    DP_ATTR_INT = 2,
+    DP_ATTR_STRING = 3,
+    DP_ATTR_TENSOR = 4,
+    DP_ATTR_FLOATS = 6,
+    DP_ATTR_INTS = 7,
+    DP_ATTR_STRINGS = 8
+} dp_attr_kind; /* ONNX AttributeProto.AttributeType numbering */
+
+typedef struct dp_attr {
+    const char *name;
+    dp_attr_kind kind;
+    int64_t i;
+    float f;
+    const char *s;            /* NUL-terminated (strings with NUL bytes are refused at load) */
+    int n;                    /* element count of ints, floats or strings */
+    const int64_t *ints;
+    const float *floats;
+    const char *const *strings;
+    const dp_tensor *t;       /* a constant tensor (ConstantOfShape's value) */
+} dp_attr;
+
+typedef struct dp_kctx {
+    const char *node;         /* node name, for messages */
+    const char *op;           /* op type, for messages */
+    int opset;                /* default-domain opset version of the model */
+    const dp_attr *attrs;
+    int n_attrs;
+    dp_tensor *const *in;     /* in[i] is NULL for an omitted optional input */
+    int n_in;
+    dp_tensor *const *out;
+    int n_out;
+    dp_arena *scratch;        /* per-inference scratch; reset between inferences */
+    dp_error *err;
+    const char *bad_attr;     /* set by the getters when an attribute has the wrong kind */
+} dp_kctx;
+
+typedef struct dp_op_def {
+    const char *name;
+    int min_in, max_in;       /* input count range (max_in -1: variadic) */
+    int min_out, max_out;
+    dp_status (*types)(dp_kctx *k); /* NULL: every output takes in[0]'s dtype */
+    dp_status (*infer)(dp_kctx *k);
+    dp_status (*run)(dp_kctx *k);
+} dp_op_def;
+
+/* The registry: one table per kernel family, each ended by an entry with name NULL. */
+const dp_op_def *dp_op_find(const char *name);
+/* Calls fn for every registered op (for listings and tests). */
+void dp_op_each(void (*fn)(const dp_op_def *op, void *ctx), void *ctx);
+
+/*
+ * Attribute getters. An absent attribute yields the default; one of the wrong kind also
+ * yields the default and sets k->bad_attr, which the caller turns into a DP_EINPUT error.
+ */
+const dp_attr *dp_attr_find(const dp_kctx *k, const char *name);
+int64_t dp_attr_int(dp_kctx *k, const char *name, int64_t dflt);
+float dp_attr_float(dp_kctx *k, const char *name, float dflt);
+const char *dp_attr_string(dp_kctx *k, const char *name, const char *dflt);
+/* Element count and *vals, or -1 (and *vals NULL) when absent. */
+int dp_attr_ints(dp_kctx *k, const char *name, const int64_t **vals);
+int dp_attr_floats(dp_kctx *k, const char *name, const float **vals);
+const dp_tensor *dp_attr_tensor(dp_kctx *k, const char *name);
+
+/* Optional input i, or NULL when omitted (absent or named ""). */
+static inline dp_tensor *dp_in(const dp_kctx *k, int i)
+{
+    return i < k->n_in ? k->in[i] : NULL;
+}
+
+/* Fails with DP_EINPUT, prefixed with the op and node name. */
+dp_status dp_kfail(dp_kctx *k, dp_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Scratch memory for a kernel; NULL means out of memory (report it with dp_kfail). */
+void *dp_scratch(dp_kctx *k, size_t bytes);
+
+/*
+ * Node evaluation, the one path used by constant folding, shape inference and the executor.
+ * dp_node_types_infer: runs the input-count checks, types, then infer (unless some input
+ * rank is unknown, in which case outputs keep rank -1). Returns DP_OK, DP_DYNAMIC (outputs'
+ * shapes unknown, dtypes set) or an error.
+ */
+dp_status dp_node_types_infer(const dp_op_def *op, dp_kctx *k);
+
+#endif
