@@ -57,4 +57,6 @@ enum {
 };
 #define DP_MAX_ELEMENTS ((int64_t)1 << 40)
 
+#define DP_VERSION "0.1.0"
+
 #endif

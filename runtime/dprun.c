@@ -1,1 +1,480 @@
-int main(void){return 0;}
+/*
+ * dprun.c: the dprun command line: run a device program on the simulated accelerator.
+ *
+ *   dprun MODEL.dp -i [NAME=]INPUT ... -o OUTDIR [--ideal] [--expect DIR|FILE]...
+ *
+ * Inputs bind to the graph inputs in order, or by name. An input whose leading dimension is
+ * a multiple of the compiled batch runs as a data set, chunk by chunk, and the outputs are
+ * concatenated. Outputs are written as OUTDIR/output_K.pb (or .npy) in graph output order.
+ */
+#include "exec.h"
+#include "tensor_io.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static const char usage[] =
+    "usage: dprun PROGRAM.dp -i [NAME=]INPUT ... [-o OUTDIR] [options]\n"
+    "\n"
+    "Runs a compiled device program. Inputs are .pb (ONNX TensorProto) or .npy files, bound\n"
+    "to the graph inputs in order or by name. A leading batch dimension that is a multiple of\n"
+    "the compiled one runs the whole data set.\n"
+    "\n"
+    "options:\n"
+    "  -i, --input [NAME=]FILE   an input tensor (repeat for each graph input)\n"
+    "  -o, --output DIR          write DIR/output_K.pb for each graph output K\n"
+    "  --format pb|npy           output file format (default pb)\n"
+    "  --ideal                   noise-free fp32 simulation (the digital reference)\n"
+    "  --expect DIR|FILE         compare outputs with references: a folder holding\n"
+    "                            output_K.pb/.npy, or one file per output (repeat)\n"
+    "  --rtol R, --atol A        tolerances for --expect: |got-want| <= A + R*|want|\n"
+    "                            (defaults 1e-3 and 1e-5)\n"
+    "  --repeat K                run K times and print the median time per run\n"
+    "  --max-memory BYTES        limit on run-time memory (suffixes K, M, G; default 16G)\n"
+    "  --version                 print the version and exit\n"
+    "  -h, --help                this text\n"
+    "\n"
+    "exit status: 0 ok, 1 usage, 2 bad input file, 3 unsupported, 5 outputs differ from\n"
+    "--expect references\n";
+
+#define MAX_ARGS 256
+
+typedef struct options {
+    const char *program;
+    const char *inputs[MAX_ARGS];
+    int n_inputs;
+    const char *expect[MAX_ARGS];
+    int n_expect;
+    const char *outdir;
+    const char *format;
+    bool ideal;
+    double rtol, atol;
+    int repeat;
+    size_t max_memory;
+} options;
+
+static int fail(dp_status st, const dp_error *err)
+{
+    fprintf(stderr, "dprun: error: %s\n", err->msg);
+    return dp_exit_code(st);
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "dprun: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(see dprun --help)\n");
+    return dp_exit_code(DP_EUSAGE);
+}
+
+static int parse_double(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || !(v >= 0))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_bytes(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || errno || s[0] == '-')
+        return -1;
+    unsigned shift = 0;
+    switch (*end) {
+    case 'K': case 'k': shift = 10; end++; break;
+    case 'M': case 'm': shift = 20; end++; break;
+    case 'G': case 'g': shift = 30; end++; break;
+    case '\0': break;
+    default: return -1;
+    }
+    if (*end || (shift && v > (SIZE_MAX >> shift)))
+        return -1;
+    *out = (size_t)v << shift;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->rtol = 1e-3;
+    o->atol = 1e-5;
+    o->repeat = 1;
+    o->format = "pb";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        bool takes = strcmp(a, "-i") == 0 || strcmp(a, "--input") == 0 || strcmp(a, "-o") == 0
+                  || strcmp(a, "--output") == 0 || strcmp(a, "--expect") == 0
+                  || strcmp(a, "--rtol") == 0 || strcmp(a, "--atol") == 0
+                  || strcmp(a, "--repeat") == 0 || strcmp(a, "--format") == 0
+                  || strcmp(a, "--max-memory") == 0;
+        if (takes && !val)
+            return usage_error("%s needs a value", a);
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(usage, stdout);
+            exit(0);
+        } else if (strcmp(a, "--version") == 0) {
+            printf("dprun %s\n", DP_VERSION);
+            exit(0);
+        } else if (strcmp(a, "-i") == 0 || strcmp(a, "--input") == 0) {
+            if (o->n_inputs == MAX_ARGS)
+                return usage_error("more than %s inputs", "256");
+            o->inputs[o->n_inputs++] = val;
+            i++;
+        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
+            o->outdir = val;
+            i++;
+        } else if (strcmp(a, "--expect") == 0) {
+            if (o->n_expect == MAX_ARGS)
+                return usage_error("more than %s --expect files", "256");
+            o->expect[o->n_expect++] = val;
+            i++;
+        } else if (strcmp(a, "--rtol") == 0 || strcmp(a, "--atol") == 0) {
+            if (parse_double(val, a[2] == 'r' ? &o->rtol : &o->atol) != 0)
+                return usage_error("tolerance must be a non-negative number, not '%s'", val);
+            i++;
+        } else if (strcmp(a, "--repeat") == 0) {
+            char *end;
+            long r = strtol(val, &end, 10);
+            if (*end || r < 1 || r > 1000000)
+                return usage_error("--repeat needs a count from 1 to 1000000, not '%s'", val);
+            o->repeat = (int)r;
+            i++;
+        } else if (strcmp(a, "--format") == 0) {
+            if (strcmp(val, "pb") != 0 && strcmp(val, "npy") != 0)
+                return usage_error("--format must be pb or npy, not '%s'", val);
+            o->format = val;
+            i++;
+        } else if (strcmp(a, "--max-memory") == 0) {
+            if (parse_bytes(val, &o->max_memory) != 0)
+                return usage_error("--max-memory needs a byte count such as 4G, not '%s'", val);
+            i++;
+        } else if (strcmp(a, "--ideal") == 0) {
+            o->ideal = true;
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error("unknown option '%s'", a);
+        } else if (!o->program) {
+            o->program = a;
+        } else {
+            return usage_error("more than one program given ('%s')", a);
+        }
+    }
+    if (!o->program)
+        return usage_error("%s", "no program given");
+    if (!o->outdir && o->n_expect == 0)
+        return usage_error("%s", "nothing to do: give -o OUTDIR, --expect, or both");
+    return 0;
+}
+
+/* Binds each -i argument to a graph input: by name when NAME= matches one, else in order. */
+static dp_status load_inputs(const options *o, const dp_program *p, dp_arena *mem, dp_tensor *in,
+                             dp_error *err)
+{
+    bool bound[MAX_ARGS] = {false};
+    int next = 0;
+    if (o->n_inputs != p->n_inputs)
+        return dp_fail(err, DP_EUSAGE, "the program has %d inputs, %d given with -i",
+                       p->n_inputs, o->n_inputs);
+    for (int i = 0; i < o->n_inputs; i++) {
+        const char *arg = o->inputs[i], *path = arg, *eq = strchr(arg, '=');
+        int slot = -1;
+        if (eq) {
+            for (int k = 0; k < p->n_inputs; k++) {
+                const char *name = p->tensors[p->inputs[k]].name;
+                if (strlen(name) == (size_t)(eq - arg) && strncmp(name, arg, (size_t)(eq - arg)) == 0)
+                    slot = k;
+            }
+            if (slot >= 0)
+                path = eq + 1;
+        }
+        if (slot < 0) {
+            while (next < p->n_inputs && bound[next])
+                next++;
+            slot = next;
+        }
+        if (slot >= p->n_inputs || bound[slot])
+            return dp_fail(err, DP_EUSAGE, "-i %s: input '%s' is bound twice", arg,
+                           slot < p->n_inputs ? p->tensors[p->inputs[slot]].name : "?");
+        bound[slot] = true;
+        dp_status st = dp_tensor_read(path, mem, &in[slot], NULL, err);
+        if (st != DP_OK)
+            return st;
+    }
+    return DP_OK;
+}
+
+/*
+ * How many chunks of the compiled batch the inputs hold: 1 when they match the program,
+ * n when every input's leading dimension is n times the compiled one and the rest agree.
+ */
+static dp_status count_chunks(const dp_program *p, const dp_tensor *in, int64_t *chunks,
+                              dp_error *err)
+{
+    *chunks = 1;
+    for (int i = 0; i < p->n_inputs; i++) {
+        const dp_tensor *want = &p->tensors[p->inputs[i]].t, *got = &in[i];
+        char a[160], b[160];
+        if (dp_same_shape(got, want))
+            continue;
+        bool batched = got->rank == want->rank && got->rank > 0 && want->dims[0] > 0
+                    && got->dims[0] % want->dims[0] == 0;
+        for (int d = 1; batched && d < got->rank; d++)
+            batched = got->dims[d] == want->dims[d];
+        int64_t n = batched ? got->dims[0] / want->dims[0] : 0;
+        if (!batched || (*chunks != 1 && n != *chunks) || n == 0)
+            return dp_fail(err, DP_EINPUT, "input %d ('%s') has shape %s; the program expects %s "
+                           "(or a multiple of its leading dimension, the same for all inputs)",
+                           i, p->tensors[p->inputs[i]].name, dp_shape_str(got, a, sizeof a),
+                           dp_shape_str(want, b, sizeof b));
+        *chunks = n;
+    }
+    return DP_OK;
+}
+
+static dp_tensor chunk_of(const dp_tensor *t, int64_t rows, int64_t k)
+{
+    dp_tensor c = *t;
+    c.dims[0] = rows;
+    c.data = (unsigned char *)t->data + (size_t)k * dp_nbytes(&c);
+    return c;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Runs every chunk, copying each output chunk into its place in the full outputs. */
+static dp_status run_all(const options *o, const dp_program *p, dp_session *s, const dp_tensor *in,
+                         int64_t chunks, dp_arena *mem, dp_tensor *out, dp_error *err)
+{
+    dp_tensor *chunk_in = dp_arena_calloc(mem, (size_t)p->n_inputs + 1, sizeof *chunk_in);
+    dp_tensor *chunk_out = dp_arena_calloc(mem, (size_t)p->n_outputs + 1, sizeof *chunk_out);
+    double *times = dp_arena_calloc(mem, (size_t)o->repeat, sizeof *times);
+    if (!chunk_in || !chunk_out || !times)
+        return dp_fail(err, DP_ENOMEM, "out of memory");
+    for (int r = 0; r < o->repeat; r++) {
+        double t0 = now_ms();
+        for (int64_t k = 0; k < chunks; k++) {
+            for (int i = 0; i < p->n_inputs; i++)
+                chunk_in[i] = chunks == 1 ? in[i]
+                                          : chunk_of(&in[i], p->tensors[p->inputs[i]].t.dims[0], k);
+            dp_status st = dp_session_run(s, chunk_in, chunk_out, err);
+            if (st != DP_OK)
+                return st;
+            for (int i = 0; i < p->n_outputs; i++) {
+                const dp_tensor *c = &chunk_out[i];
+                if (k == 0) {
+                    out[i] = *c;
+                    if (chunks > 1) {
+                        if (c->rank == 0)
+                            return dp_fail(err, DP_EUNSUPPORTED, "output %d is a scalar: the "
+                                           "program cannot run a batch of %lld", i, (long long)chunks);
+                        out[i].dims[0] *= chunks;
+                    }
+                    size_t bytes = dp_nbytes(&out[i]);
+                    out[i].data = dp_arena_alloc(mem, bytes ? bytes : 1);
+                    if (!out[i].data)
+                        return dp_fail(err, DP_ENOMEM, "out of memory for output %d", i);
+                } else if (!(c->rank == out[i].rank && c->dims[0] * chunks == out[i].dims[0])) {
+                    return dp_fail(err, DP_EUNSUPPORTED, "output %d changes shape between batch "
+                                   "chunks", i);
+                }
+                memcpy((unsigned char *)out[i].data + (size_t)k * dp_nbytes(c), c->data,
+                       dp_nbytes(c));
+            }
+        }
+        times[r] = now_ms() - t0;
+    }
+    if (o->repeat > 1) {
+        qsort(times, (size_t)o->repeat, sizeof *times, cmp_double);
+        fprintf(stderr, "dprun: %d runs, median %.3f ms, min %.3f ms per run of %lld chunk(s)\n",
+                o->repeat, times[o->repeat / 2], times[0], (long long)chunks);
+    }
+    return DP_OK;
+}
+
+static dp_status write_outputs(const options *o, const dp_program *p, const dp_tensor *out,
+                               dp_error *err)
+{
+    if (mkdir(o->outdir, 0777) != 0 && errno != EEXIST)
+        return dp_fail(err, DP_EIO, "%s: cannot create the output folder: %s", o->outdir,
+                       strerror(errno));
+    for (int i = 0; i < p->n_outputs; i++) {
+        char path[4096];
+        if (snprintf(path, sizeof path, "%s/output_%d.%s", o->outdir, i, o->format) >= (int)sizeof path)
+            return dp_fail(err, DP_EUSAGE, "%s: output path too long", o->outdir);
+        dp_status st = dp_tensor_write(path, &out[i], p->tensors[p->outputs[i]].name, err);
+        if (st != DP_OK)
+            return st;
+    }
+    return DP_OK;
+}
+
+/* The reference for output k: DIR/output_k.pb or .npy, or the k-th --expect file. */
+static dp_status expected_path(const options *o, int k, char *path, size_t n, dp_error *err)
+{
+    struct stat st;
+    if (o->n_expect == 1 && stat(o->expect[0], &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(path, n, "%s/output_%d.pb", o->expect[0], k);
+        if (stat(path, &st) != 0)
+            snprintf(path, n, "%s/output_%d.npy", o->expect[0], k);
+        return DP_OK;
+    }
+    if (k >= o->n_expect)
+        return dp_fail(err, DP_EUSAGE, "--expect gives %d files, the program has more outputs",
+                       o->n_expect);
+    snprintf(path, n, "%s", o->expect[k]);
+    return DP_OK;
+}
+
+static void index_str(const dp_tensor *t, int64_t flat, char *buf, size_t n)
+{
+    int64_t idx[DP_MAX_RANK];
+    for (int d = t->rank - 1; d >= 0; d--) {
+        idx[d] = t->dims[d] ? flat % t->dims[d] : 0;
+        flat = t->dims[d] ? flat / t->dims[d] : 0;
+    }
+    size_t used = (size_t)snprintf(buf, n, "[");
+    for (int d = 0; d < t->rank && used < n; d++)
+        used += (size_t)snprintf(buf + used, n - used, d ? ",%lld" : "%lld", (long long)idx[d]);
+    if (used < n)
+        snprintf(buf + used, n - used, "]");
+}
+
+/* Compares one output; prints the error statistics; returns the number of mismatches. */
+static int64_t compare(int k, const char *name, const dp_tensor *got, const dp_tensor *want,
+                       double rtol, double atol)
+{
+    char a[160], b[160];
+    if (got->dtype != want->dtype || !dp_same_shape(got, want)) {
+        fprintf(stderr, "output %d '%s': got %s[%s], expected %s[%s]\n", k, name,
+                dp_dtype_name(got->dtype), dp_shape_str(got, a, sizeof a),
+                dp_dtype_name(want->dtype), dp_shape_str(want, b, sizeof b));
+        return 1;
+    }
+    int64_t n = dp_numel(got), bad = 0;
+    double max_abs = 0, max_rel = 0;
+    bool exact = !dp_dtype_is_float(got->dtype);
+    for (int64_t i = 0; i < n; i++) {
+        bool ok;
+        double x, y;
+        if (exact) {
+            int64_t p = dp_load_i64(got->data, got->dtype, i), q = dp_load_i64(want->data, want->dtype, i);
+            ok = p == q;
+            x = (double)p;
+            y = (double)q;
+        } else {
+            x = dp_load_f64(got->data, got->dtype, i);
+            y = dp_load_f64(want->data, want->dtype, i);
+            if (isnan(x) || isnan(y) || isinf(x) || isinf(y))
+                ok = (isnan(x) && isnan(y)) || x == y;
+            else
+                ok = fabs(x - y) <= atol + rtol * fabs(y);
+        }
+        if (!isnan(x) && !isnan(y) && !isinf(x) && !isinf(y)) {
+            double d = fabs(x - y);
+            if (d > max_abs)
+                max_abs = d;
+            if (y != 0 && d / fabs(y) > max_rel)
+                max_rel = d / fabs(y);
+        }
+        if (!ok) {
+            if (bad < 5) {
+                index_str(got, i, a, sizeof a);
+                fprintf(stderr, "output %d '%s' differs at %s: got %.9g, expected %.9g\n", k,
+                        name, a, x, y);
+            }
+            bad++;
+        }
+    }
+    fprintf(stderr, "output %d '%s': %s[%s], max abs error %.3g, max rel error %.3g, %lld of %lld "
+            "elements outside rtol %g atol %g\n", k, name, dp_dtype_name(got->dtype),
+            dp_shape_str(got, a, sizeof a), max_abs, max_rel, (long long)bad, (long long)n, rtol, atol);
+    return bad;
+}
+
+static dp_status check_expected(const options *o, const dp_program *p, const dp_tensor *out,
+                                dp_arena *mem, dp_error *err)
+{
+    int64_t bad = 0;
+    for (int i = 0; i < p->n_outputs; i++) {
+        char path[4096];
+        dp_tensor want;
+        dp_status st = expected_path(o, i, path, sizeof path, err);
+        if (st == DP_OK)
+            st = dp_tensor_read(path, mem, &want, NULL, err);
+        if (st != DP_OK)
+            return st;
+        bad += compare(i, p->tensors[p->outputs[i]].name, &out[i], &want, o->rtol, o->atol);
+    }
+    if (bad)
+        return dp_fail(err, DP_EMISMATCH, "outputs differ from the references in %lld element(s)",
+                       (long long)bad);
+    return DP_OK;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc)
+        return rc;
+    if (!o.ideal) {
+        fprintf(stderr, "dprun: error: noisy analog simulation is not available in this build; "
+                "run the noise-free reference with --ideal\n");
+        return dp_exit_code(DP_EUNSUPPORTED);
+    }
+    dp_error err = {0};
+    dp_arena mem;
+    dp_arena_init(&mem, o.max_memory);
+    dp_program *prog = NULL;
+    dp_session *s = NULL;
+    dp_tensor *in = NULL, *out = NULL;
+    int64_t chunks = 1;
+    dp_status st = dp_program_read(o.program, &prog, &err);
+    if (st == DP_OK) {
+        in = dp_arena_calloc(&mem, (size_t)prog->n_inputs + 1, sizeof *in);
+        out = dp_arena_calloc(&mem, (size_t)prog->n_outputs + 1, sizeof *out);
+        if (!in || !out)
+            st = dp_fail(&err, DP_ENOMEM, "out of memory");
+    }
+    if (st == DP_OK)
+        st = load_inputs(&o, prog, &mem, in, &err);
+    if (st == DP_OK)
+        st = count_chunks(prog, in, &chunks, &err);
+    if (st == DP_OK) {
+        dp_session_opts so = {.max_memory = o.max_memory};
+        st = dp_session_new(prog, &so, &s, &err);
+    }
+    if (st == DP_OK)
+        st = run_all(&o, prog, s, in, chunks, &mem, out, &err);
+    if (st == DP_OK && o.outdir)
+        st = write_outputs(&o, prog, out, &err);
+    if (st == DP_OK && o.n_expect)
+        st = check_expected(&o, prog, out, &mem, &err);
+    rc = st == DP_OK ? 0 : fail(st, &err);
+    dp_session_free(s);
+    if (prog)
+        dp_program_free(prog);
+    dp_arena_free(&mem);
+    return rc;
+}

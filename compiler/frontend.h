@@ -1,0 +1,36 @@
+/*
+ * frontend.h: ONNX model files into the graph IR.
+ */
+#ifndef DPCC_FRONTEND_H
+#define DPCC_FRONTEND_H
+
+#include "ir.h"
+
+/* A user binding of one graph input's shape (--input-shape NAME=1x3x224x224). */
+typedef struct dpc_shape_binding {
+    const char *name;
+    int rank;
+    int64_t dims[DP_MAX_RANK];
+} dpc_shape_binding;
+
+typedef struct dpc_frontend_opts {
+    const dpc_shape_binding *bindings;
+    int n_bindings;
+    size_t max_file_bytes;   /* 0: the default limit */
+} dpc_frontend_opts;
+
+/*
+ * Parses the ONNX file at path into a new graph in mem. Constant nodes become constant
+ * values, initializers constants, and symbolic input dimensions are bound. The nodes are
+ * ordered topologically. The ONNX protobuf is kept (constants point into it) until
+ * dpc_frontend_release.
+ */
+typedef struct dpc_model dpc_model;
+dp_status dpc_load_onnx(const char *path, const dpc_frontend_opts *opts, dp_arena *mem,
+                        dpc_model **model, ir_graph **graph, dp_error *err);
+void dpc_model_release(dpc_model *model);
+
+/* Parses "NAME=1x3x224x224" into a binding; DP_EUSAGE on malformed text. */
+dp_status dpc_parse_binding(const char *text, dp_arena *mem, dpc_shape_binding *b, dp_error *err);
+
+#endif

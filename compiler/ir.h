@@ -1,0 +1,84 @@
+/*
+ * ir.h: the compiler's graph IR.
+ *
+ * A graph is a list of nodes in topological order over values. A value is a tensor: its
+ * dtype and shape (rank -1 while unknown) and, for constants, its data. Nodes reuse the
+ * runtime's attribute and operator definitions, so the compiler and the runtime agree on
+ * what every op means. All IR memory lives in the graph's arena: passes never free.
+ */
+#ifndef DPCC_IR_H
+#define DPCC_IR_H
+
+#include "dp_arena.h"
+#include "dp_op.h"
+#include "dp_program.h"
+#include "dp_tensor.h"
+
+#include <stdbool.h>
+
+typedef struct ir_node ir_node;
+
+typedef struct ir_value {
+    const char *name;
+    dp_tensor t;            /* t.data != NULL: a constant */
+    bool is_input, is_output;
+    ir_node *producer;      /* NULL for constants and graph inputs */
+    int index;              /* scratch for passes (tensor table index in the backend) */
+} ir_value;
+
+struct ir_node {
+    const char *name;
+    const char *op;
+    const dp_op_def *def;
+    int opset;
+    int n_in, n_out;
+    ir_value **in;          /* in[i] NULL for an omitted optional input */
+    ir_value **out;
+    int n_attrs;
+    dp_attr *attrs;
+    dp_mvm *mvm;            /* set by analog partitioning for analog layers */
+    bool dead;              /* removed by a pass; dropped by ir_compact */
+};
+
+typedef struct ir_graph {
+    dp_arena *mem;
+    const char *name;
+    const char *source;     /* the model file, for messages */
+    int opset;
+    int n_nodes, cap_nodes;
+    ir_node **nodes;
+    int n_values, cap_values;
+    ir_value **values;
+    int n_inputs, n_outputs;
+    ir_value **inputs, **outputs;
+} ir_graph;
+
+ir_graph *ir_graph_new(dp_arena *mem);
+ir_value *ir_value_new(ir_graph *g, const char *name, dp_dtype dtype);
+/* A node with room for n_in inputs and n_out outputs (filled by the caller). */
+ir_node *ir_node_new(ir_graph *g, const char *op, const char *name, int n_in, int n_out);
+/* Appends a graph input or output. */
+int ir_graph_add_input(ir_graph *g, ir_value *v);
+int ir_graph_add_output(ir_graph *g, ir_value *v);
+
+/* Drops dead nodes, keeping order. */
+void ir_compact(ir_graph *g);
+
+/* Number of live nodes reading v (graph outputs count as one use). */
+int ir_count_uses(const ir_graph *g, const ir_value *v);
+
+/* Replaces every read of `from` by `to` in live nodes and graph outputs. */
+void ir_replace_uses(ir_graph *g, ir_value *from, ir_value *to);
+
+/*
+ * Orders the nodes topologically (stable: an already ordered graph keeps its order) and
+ * checks that every input is defined; a cycle or an undefined input is DP_EINPUT.
+ */
+dp_status ir_toposort(ir_graph *g, dp_error *err);
+
+/* Builds the kernel context that presents node n to its op definition. */
+void ir_node_kctx(ir_node *n, dp_tensor **ins, dp_tensor **outs, dp_kctx *k);
+
+void ir_dump(const ir_graph *g, FILE *f);
+
+#endif

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# cli_test.sh: the exit statuses and messages architecture.md promises, end to end.
+#   bash testsuite/cli_test.sh BUILD_DIR SOURCE_DIR
+set -u
+build=$1
+node=/usr/share/libonnx-testdata/data/node
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0 passes=0
+
+# expect STATUS PATTERN CMD...: runs CMD, checks its exit status and that stderr matches.
+expect() {
+    local want=$1 pattern=$2
+    shift 2
+    "$@" >"$tmp/stdout" 2>"$tmp/stderr"
+    local got=$?
+    if [[ $got -ne $want ]] || ! grep -qE -- "$pattern" "$tmp/stderr"; then
+        echo "FAIL: $* -> exit $got (want $want), stderr: $(head -c 300 "$tmp/stderr")"
+        failures=$((failures + 1))
+    else
+        passes=$((passes + 1))
+    fi
+}
+
+dpcc=$build/dpcc dprun=$build/dprun
+expect 1 "no model given" "$dpcc"
+expect 1 "unknown option '--bogus'" "$dpcc" --bogus
+expect 1 "no output given" "$dpcc" "$node/test_add/model.onnx"
+expect 1 "cannot open" "$dpcc" "$tmp/missing.onnx" -o "$tmp/x.dp"
+
+head -c 4096 /dev/urandom >"$tmp/garbage.onnx"
+printf '\x0a\xff\xff\xff\x0f' >>"$tmp/garbage.onnx"
+expect 2 "garbage.onnx: not a valid ONNX model" "$dpcc" "$tmp/garbage.onnx" -o "$tmp/garbage.dp"
+[[ -e $tmp/garbage.dp ]] && { echo "FAIL: a failed compile left $tmp/garbage.dp"; failures=$((failures + 1)); }
+
+expect 3 "op 'GRU' is not supported" "$dpcc" "$node/test_gru_defaults/model.onnx" -o "$tmp/gru.dp"
+expect 1 "--input-shape names 'nope'" "$dpcc" "$node/test_add/model.onnx" -o "$tmp/a.dp" --input-shape nope=1x2
+
+expect 0 "" "$dpcc" "$node/test_add/model.onnx" -o "$tmp/add.dp" -q
+set_dir=$node/test_add/test_data_set_0
+expect 0 "max abs error" "$dprun" "$tmp/add.dp" --ideal -i "$set_dir/input_0.pb" -i "$set_dir/input_1.pb" \
+    --expect "$set_dir" -o "$tmp/out"
+[[ -f $tmp/out/output_0.pb ]] || { echo "FAIL: no output_0.pb written"; failures=$((failures + 1)); }
+expect 0 "" "$dprun" "$tmp/add.dp" --ideal -i y="$set_dir/input_1.pb" -i x="$set_dir/input_0.pb" \
+    --expect "$set_dir"
+expect 5 "outputs differ" "$dprun" "$tmp/add.dp" --ideal -i "$set_dir/input_0.pb" \
+    -i "$set_dir/input_1.pb" --expect "$node/test_sub/test_data_set_0"
+expect 1 "the program has 2 inputs, 1 given" "$dprun" "$tmp/add.dp" --ideal -i "$set_dir/input_0.pb" -o "$tmp/o"
+expect 3 "--ideal" "$dprun" "$tmp/add.dp" -i "$set_dir/input_0.pb" -i "$set_dir/input_1.pb" -o "$tmp/o"
+
+size=$(stat -c %s "$set_dir/input_0.pb")
+head -c $((size - 8)) "$set_dir/input_0.pb" >"$tmp/short.pb"
+expect 2 "short.pb" "$dprun" "$tmp/add.dp" --ideal -i "$tmp/short.pb" -i "$set_dir/input_1.pb" -o "$tmp/o"
+
+size=$(stat -c %s "$tmp/add.dp")
+head -c $((size - 1)) "$tmp/add.dp" >"$tmp/cut.dp"
+expect 2 "cut.dp" "$dprun" "$tmp/cut.dp" --ideal -i "$set_dir/input_0.pb" -i "$set_dir/input_1.pb" -o "$tmp/o"
+
+echo "$passes passed, $failures failed"
+[[ $failures -eq 0 ]]

@@ -1,0 +1,173 @@
+#!/usr/bin/python3
+"""Runs the ONNX backend test suite through dpcc and dprun --ideal.
+
+Every test folder of Debian's libonnx-testdata (node, pytorch-converted, pytorch-operator,
+simple) is compiled with dpcc and each of its test_data_set_* is run with dprun, comparing
+every output with the suite's reference (rtol 1e-3, atol 1e-5, NaN equals NaN).
+
+A test is in scope when all of its ops are in the list the foundation issue names. The run
+fails if an in-scope test fails, unless testsuite/onnx_suite_xfail.txt lists it with a reason.
+
+    /usr/bin/python3 testsuite/onnx_suite.py --build build [--filter REGEX] [-j N] [-v]
+"""
+import argparse
+import collections
+import concurrent.futures
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import onnx
+
+IN_SCOPE_OPS = set("""
+Abs Add And ArgMax ArgMin AveragePool BatchNormalization Cast CastLike Ceil Celu Clip Concat
+Constant ConstantOfShape Conv ConvTranspose Cos CumSum DepthToSpace Div Dropout Einsum Elu Equal
+Erf Exp Expand Flatten Floor Gather GatherElements GatherND Gemm GlobalAveragePool GlobalMaxPool
+Greater GreaterOrEqual HardSigmoid HardSwish Hardmax Identity InstanceNormalization IsInf IsNaN
+LayerNormalization LeakyRelu Less LessOrEqual Log LogSoftmax LRN MatMul Max MaxPool Mean Min Mod
+Mul Neg Not OneHot Or Pad Pow PRelu Range Reciprocal ReduceL1 ReduceL2 ReduceLogSum
+ReduceLogSumExp ReduceMax ReduceMean ReduceMin ReduceProd ReduceSum ReduceSumSquare Relu Reshape
+Resize Round Selu Shape Shrink Sigmoid Sign Sin Sinh Size Slice Softmax Softplus Softsign
+SpaceToDepth Split Sqrt Squeeze Sub Sum Tan Tanh ThresholdedRelu Tile TopK Transpose Trilu
+Unsqueeze Upsample Where Xor
+Acos Acosh Asin Asinh Atan Atanh Cosh
+""".split())
+
+FOLDERS = ["node", "pytorch-converted", "pytorch-operator", "simple"]
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def model_ops(path):
+    model = onnx.load(path, load_external_data=False)
+    return {n.op_type for n in model.graph.node}
+
+
+def read_xfail(path):
+    """Lines 'folder/test  reason'; '#' starts a comment."""
+    xfail = {}
+    if os.path.exists(path):
+        for line in open(path):
+            line = line.split("#", 1)[0].strip()
+            if line:
+                name, _, reason = line.partition(" ")
+                xfail[name] = reason.strip()
+    return xfail
+
+
+def run_test(build, test_dir, rtol, atol, timeout):
+    """Returns (status, message): status is pass, fail or unsupported."""
+    dpcc = os.path.join(build, "dpcc")
+    dprun = os.path.join(build, "dprun")
+    with tempfile.TemporaryDirectory(prefix="dpcc-suite-") as tmp:
+        prog = os.path.join(tmp, "model.dp")
+        try:
+            r = subprocess.run([dpcc, os.path.join(test_dir, "model.onnx"), "-o", prog, "-q"],
+                               capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return "fail", "dpcc timed out"
+        if r.returncode == 3:
+            return "unsupported", r.stderr.strip()
+        if r.returncode != 0:
+            return "fail", "dpcc exit %d: %s" % (r.returncode, r.stderr.strip())
+        sets = sorted(d for d in os.listdir(test_dir) if d.startswith("test_data_set_"))
+        if not sets:
+            return "fail", "no test_data_set_* folder"
+        for ds in sets:
+            ds_dir = os.path.join(test_dir, ds)
+            inputs = sorted((f for f in os.listdir(ds_dir) if re.match(r"input_\d+\.pb$", f)),
+                            key=lambda f: int(f[6:-3]))
+            cmd = [dprun, prog, "--ideal", "--expect", ds_dir, "--rtol", str(rtol),
+                   "--atol", str(atol)]
+            for f in inputs:
+                cmd += ["-i", os.path.join(ds_dir, f)]
+            try:
+                r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                return "fail", "dprun timed out on " + ds
+            if r.returncode == 3:
+                return "unsupported", r.stderr.strip()
+            if r.returncode != 0:
+                return "fail", "dprun exit %d on %s: %s" % (r.returncode, ds, r.stderr.strip())
+    return "pass", ""
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default="build", help="folder holding dpcc and dprun")
+    ap.add_argument("--data", default="/usr/share/libonnx-testdata/data")
+    ap.add_argument("--folders", default=",".join(FOLDERS))
+    ap.add_argument("--filter", default="", help="regex on folder/test names")
+    ap.add_argument("--xfail", default=os.path.join(HERE, "onnx_suite_xfail.txt"))
+    ap.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--rtol", type=float, default=1e-3)
+    ap.add_argument("--atol", type=float, default=1e-5)
+    ap.add_argument("--timeout", type=float, default=300)
+    ap.add_argument("-v", "--verbose", action="store_true", help="print every failure's message")
+    args = ap.parse_args()
+
+    if not os.path.isdir(args.data):
+        print("onnx_suite: %s not found: install libonnx-testdata" % args.data, file=sys.stderr)
+        return 2
+    xfail = read_xfail(args.xfail)
+    pattern = re.compile(args.filter)
+    tests = []
+    for folder in args.folders.split(","):
+        root = os.path.join(args.data, folder)
+        for name in sorted(os.listdir(root)):
+            key = folder + "/" + name
+            model = os.path.join(root, name, "model.onnx")
+            if pattern.search(key) and os.path.exists(model):
+                tests.append((folder, key, os.path.join(root, name), model_ops(model) <= IN_SCOPE_OPS))
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = [pool.submit(run_test, args.build, d, args.rtol, args.atol, args.timeout)
+                   for _, _, d, _ in tests]
+        results = [f.result() for f in futures]
+
+    counts = collections.OrderedDict()
+    unexpected, xfailed, xpassed = [], [], []
+    for (folder, key, _, in_scope), (status, msg) in zip(tests, results):
+        c = counts.setdefault(folder, collections.Counter())
+        c["total"] += 1
+        c["in_scope"] += in_scope
+        c[status + ("" if in_scope else "_out")] += 1
+        if in_scope and status != "pass":
+            if key in xfail:
+                xfailed.append((key, xfail[key]))
+            else:
+                unexpected.append((key, status, msg))
+        elif in_scope and key in xfail:
+            xpassed.append(key)
+        if args.verbose and status != "pass":
+            print("%-60s %s: %s" % (key, status, msg.splitlines()[-1] if msg else ""))
+
+    print("%-18s %6s %8s %7s %7s %12s %9s" % ("folder", "tests", "in-scope", "passed", "failed",
+                                              "pass-rate", "out-scope"))
+    tot = collections.Counter()
+    for folder, c in counts.items():
+        failed = c["fail"] + c["unsupported"]
+        rate = 100.0 * c["pass"] / c["in_scope"] if c["in_scope"] else 100.0
+        print("%-18s %6d %8d %7d %7d %11.1f%% %9d" % (folder, c["total"], c["in_scope"], c["pass"],
+                                                      failed, rate, c["total"] - c["in_scope"]))
+        tot.update(c)
+    rate = 100.0 * tot["pass"] / tot["in_scope"] if tot["in_scope"] else 100.0
+    print("%-18s %6d %8d %7d %7d %11.1f%% %9d" % ("all", tot["total"], tot["in_scope"], tot["pass"],
+                                                  tot["fail"] + tot["unsupported"], rate,
+                                                  tot["total"] - tot["in_scope"]))
+    print("out of scope (ops outside the list): %d passed, %d unsupported, %d failed"
+          % (tot["pass_out"], tot["unsupported_out"], tot["fail_out"]))
+    for key, reason in xfailed:
+        print("XFAIL %s: %s" % (key, reason))
+    for key in xpassed:
+        print("XPASS %s (listed as an expected failure: remove it from the list)" % key)
+    for key, status, msg in unexpected:
+        last = msg.splitlines()[-1] if msg else ""
+        print("FAIL %s (%s): %s" % (key, status, last))
+    print("%d passed, %d failed" % (tot["pass"], len(unexpected)))
+    return 1 if unexpected else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
