@@ -1,0 +1,1 @@
+Btyped_doubleRš™™™™™¹?

@@ -1,0 +1,2 @@
+
+*€x€ðBtyped_float16
