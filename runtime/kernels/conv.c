@@ -1,0 +1,502 @@
+/*
+ * conv.c: Conv and ConvTranspose on float32 over 1 to 3 spatial dimensions.
+ *
+ * Conv multiplies each group's weights (M/g x C/g*taps) by the im2col matrix of its input
+ * (C/g*taps x output positions) with dp_sgemm. The matrix is built a chunk of output
+ * positions at a time, so that it is still in cache when the SGEMM packs it and scratch
+ * stays small. Two shapes skip it: pointwise convolutions (1x1 kernel, stride 1, no
+ * padding), whose input already is that matrix, and convolutions whose output channels each
+ * read one input channel (depthwise), which run directly a row of outputs at a time.
+ *
+ * ConvTranspose is Conv's adjoint: dp_sgemm gives each input position's contribution through
+ * every kernel tap (W^T X), and col2im adds those into the output.
+ */
+#include "gemm.h"
+#include "nn.h"
+
+#include <string.h>
+
+/* im2col/col2im chunks hold about this many floats (512 KiB), a fraction of L2 */
+enum { CHUNK_FLOATS = 1 << 17, MIN_CHUNK = 64 };
+
+typedef struct conv_geom {
+    nn_window w;
+    int64_t N, C, M, group;
+    int64_t Cg, Mg;        /* input and output channels per group */
+    int64_t taps;          /* kernel elements per channel */
+    int64_t invol, outvol; /* spatial positions of one input and one output plane */
+} conv_geom;
+
+static const dp_dtype float_only[] = {DP_FLOAT};
+
+static dp_status conv_types(dp_kctx *k)
+{
+    dp_dtype t = k->in[0]->dtype;
+    k->out[0]->dtype = t;
+    dp_status st = nn_need_dtype(k, t, 1, float_only);
+    for (int i = 1; st == DP_OK && i < k->n_in; i++)
+        if (k->in[i] && k->in[i]->dtype != t)
+            st = dp_kfail(k, DP_EINPUT, "input %d is %s, X is %s", i,
+                          dp_dtype_name(k->in[i]->dtype), dp_dtype_name(t));
+    return st;
+}
+dp_status nn_Conv_types(dp_kctx *k) { return conv_types(k); }
+dp_status nn_ConvTranspose_types(dp_kctx *k) { return conv_types(k); }
+
+/* ConvTranspose's output sizes and paddings, which follow other rules than Conv's. */
+static dp_status transpose_window(dp_kctx *k, const dp_tensor *x, const int64_t *kernel,
+                                  nn_window *w)
+{
+    int nsp = x->rank - 2;
+    int64_t s[NN_MAXSP], d[NN_MAXSP], op[NN_MAXSP], p[2 * NN_MAXSP];
+    dp_status st = nn_attr_ints(k, "strides", nsp, 1, 1, s);
+    if (st == DP_OK)
+        st = nn_attr_ints(k, "dilations", nsp, 1, 1, d);
+    if (st == DP_OK)
+        st = nn_attr_ints(k, "output_padding", nsp, 0, 0, op);
+    if (st == DP_OK)
+        st = nn_attr_ints(k, "pads", 2 * nsp, 0, 0, p);
+    if (st != DP_OK)
+        return st;
+    const int64_t *os;
+    int n_os = dp_attr_ints(k, "output_shape", &os);
+    /* output_shape may name the whole output (N, C, spatial) or only its spatial part */
+    if (n_os == nsp + 2)
+        os += 2;
+    else if (n_os >= 0 && n_os != nsp)
+        return dp_kfail(k, DP_EINPUT, "output_shape has %d values, expected %d", n_os, nsp);
+    nn_pad_mode mode = NN_EXPLICIT;
+    if ((st = nn_auto_pad(k, &mode)) != DP_OK)
+        return st;
+
+    nn_window_reset(w, nsp);
+    for (int i = 0; i < nsp; i++) {
+        int j = NN_MAXSP - nsp + i;
+        if (kernel[i] < 1 || kernel[i] > NN_ATTR_MAX)
+            return dp_kfail(k, DP_EINPUT, "kernel size %lld on spatial dimension %d is outside "
+                            "[1, %d]", (long long)kernel[i], i, NN_ATTR_MAX);
+        int64_t in = x->dims[2 + i], full;
+        if (in < 1)
+            return dp_kfail(k, DP_EINPUT, "X has size 0 on spatial dimension %d", i);
+        /* the output before padding is removed: s * (in - 1) + output_padding + extent */
+        if (dp_mul_i64(s[i], in - 1, &full) || full > DP_MAX_ELEMENTS)
+            return dp_kfail(k, DP_EINPUT, "output size overflows on spatial dimension %d", i);
+        full += op[i] + (kernel[i] - 1) * d[i] + 1;
+        w->in[j] = in;
+        w->k[j] = kernel[i];
+        w->s[j] = s[i];
+        w->d[j] = d[i];
+        if (n_os >= 0 || mode == NN_SAME_UPPER || mode == NN_SAME_LOWER) {
+            /* the padding that yields the requested size, SAME_UPPER putting the odd one
+             * after; an output larger than the inputs reach is extended at the end, as
+             * onnxruntime and the reference implementation do */
+            if (n_os >= 0 && (os[i] < 0 || os[i] > DP_MAX_ELEMENTS))
+                return dp_kfail(k, DP_EINPUT, "output_shape value %lld is out of range",
+                                (long long)os[i]);
+            w->out[j] = n_os >= 0 ? os[i] : in * s[i];
+            int64_t total = full - w->out[j];
+            w->pb[j] = total <= 0 ? 0 : mode == NN_SAME_UPPER ? total / 2 : total - total / 2;
+            w->pe[j] = total - w->pb[j];
+        } else {
+            w->pb[j] = mode == NN_VALID ? 0 : p[i];
+            w->pe[j] = mode == NN_VALID ? 0 : p[nsp + i];
+            w->out[j] = full - w->pb[j] - w->pe[j];
+            if (w->out[j] < 0)
+                return dp_kfail(k, DP_EINPUT, "pads %lld + %lld exceed the output size %lld on "
+                                "spatial dimension %d", (long long)w->pb[j],
+                                (long long)w->pe[j], (long long)full, i);
+        }
+    }
+    return DP_OK;
+}
+
+static dp_status conv_geometry(dp_kctx *k, bool transpose, conv_geom *g)
+{
+    const dp_tensor *x = k->in[0], *wt = k->in[1], *b = dp_in(k, 2);
+    int nsp;
+    dp_status st = nn_spatial_rank(k, x, "X", &nsp);
+    if (st != DP_OK)
+        return st;
+    if (wt->rank != x->rank)
+        return dp_kfail(k, DP_EINPUT, "W has rank %d, expected X's rank %d", wt->rank, x->rank);
+    g->N = x->dims[0];
+    g->C = x->dims[1];
+    g->group = dp_attr_int(k, "group", 1);
+    if (g->group < 1 || g->group > NN_ATTR_MAX)
+        return dp_kfail(k, DP_EINPUT, "group %lld is outside [1, %d]", (long long)g->group,
+                        NN_ATTR_MAX);
+    if (g->C % g->group)
+        return dp_kfail(k, DP_EINPUT, "group %lld does not divide X's %lld channels",
+                        (long long)g->group, (long long)g->C);
+    g->Cg = g->C / g->group;
+    if (!transpose) {
+        g->M = wt->dims[0];
+        if (wt->dims[1] != g->Cg)
+            return dp_kfail(k, DP_EINPUT, "W has %lld input channels, expected %lld (X's %lld "
+                            "channels / group %lld)", (long long)wt->dims[1], (long long)g->Cg,
+                            (long long)g->C, (long long)g->group);
+        if (g->M % g->group)
+            return dp_kfail(k, DP_EINPUT, "group %lld does not divide W's %lld output channels",
+                            (long long)g->group, (long long)g->M);
+        g->Mg = g->M / g->group;
+    } else {
+        if (wt->dims[0] != g->C)
+            return dp_kfail(k, DP_EINPUT, "W's first dimension is %lld, expected X's %lld "
+                            "channels", (long long)wt->dims[0], (long long)g->C);
+        g->Mg = wt->dims[1];
+        if (dp_mul_i64(g->Mg, g->group, &g->M) || g->M > DP_MAX_ELEMENTS)
+            return dp_kfail(k, DP_EINPUT, "output channels overflow");
+    }
+    if (b && (b->rank != 1 || b->dims[0] != g->M))
+        return dp_kfail(k, DP_EINPUT, "B must be 1-D with %lld elements (output channels)",
+                        (long long)g->M);
+
+    int64_t kernel[NN_MAXSP];
+    const int64_t *ks;
+    int n_ks = dp_attr_ints(k, "kernel_shape", &ks);
+    if (n_ks >= 0 && n_ks != nsp)
+        return dp_kfail(k, DP_EINPUT, "kernel_shape has %d values, expected %d", n_ks, nsp);
+    for (int i = 0; i < nsp; i++) {
+        kernel[i] = wt->dims[2 + i];
+        if (n_ks >= 0 && ks[i] != kernel[i])
+            return dp_kfail(k, DP_EINPUT, "kernel_shape[%d] is %lld but W's kernel is %lld", i,
+                            (long long)ks[i], (long long)kernel[i]);
+    }
+    st = transpose ? transpose_window(k, x, kernel, &g->w)
+                   : nn_window_init(k, x, kernel, false, &g->w);
+    if (st != DP_OK)
+        return st;
+    g->taps = g->w.k[0] * g->w.k[1] * g->w.k[2];
+    g->invol = g->w.in[0] * g->w.in[1] * g->w.in[2];
+    /* ConvTranspose's attributes can ask for any output size */
+    if (dp_mul_i64(g->w.out[0], g->w.out[1], &g->outvol) ||
+        dp_mul_i64(g->outvol, g->w.out[2], &g->outvol) || g->outvol > DP_MAX_ELEMENTS)
+        return dp_kfail(k, DP_EINPUT, "output is too large");
+    return DP_OK;
+}
+
+static dp_status conv_infer(dp_kctx *k, bool transpose)
+{
+    conv_geom g;
+    dp_status st = conv_geometry(k, transpose, &g);
+    if (st != DP_OK)
+        return st;
+    dp_tensor *y = k->out[0];
+    y->rank = k->in[0]->rank;
+    y->dims[0] = g.N;
+    y->dims[1] = g.M;
+    for (int i = 0; i < g.w.nsp; i++)
+        y->dims[2 + i] = g.w.out[NN_MAXSP - g.w.nsp + i];
+    return DP_OK;
+}
+dp_status nn_Conv_infer(dp_kctx *k) { return conv_infer(k, false); }
+dp_status nn_ConvTranspose_infer(dp_kctx *k) { return conv_infer(k, true); }
+
+static dp_status no_memory(dp_kctx *k, size_t bytes)
+{
+    return dp_kfail(k, DP_ENOMEM, "cannot allocate %zu bytes of scratch", bytes);
+}
+
+/* Output positions per im2col/col2im chunk for matrices of `rows` rows. */
+static int64_t chunk_size(int64_t rows, int64_t positions)
+{
+    int64_t n = rows > 0 ? CHUNK_FLOATS / rows : positions;
+    if (n < MIN_CHUNK)
+        n = MIN_CHUNK;
+    return n < positions ? n : positions;
+}
+
+/*
+ * Columns j0..j0+nj (output positions) of the im2col matrix of one group's input x
+ * (Cg planes): row (c, t0, t1, t2) holds the input element tap t meets at each position,
+ * or 0 in the padding.
+ */
+static void im2col(const nn_window *w, const float *x, int64_t Cg, int64_t j0, int64_t nj,
+                   float *col)
+{
+    int64_t invol = w->in[0] * w->in[1] * w->in[2];
+    for (int64_t c = 0; c < Cg; c++)
+        for (int64_t t0 = 0; t0 < w->k[0]; t0++)
+            for (int64_t t1 = 0; t1 < w->k[1]; t1++)
+                for (int64_t t2 = 0; t2 < w->k[2]; t2++, col += nj) {
+                    int64_t off0 = t0 * w->d[0] - w->pb[0], off1 = t1 * w->d[1] - w->pb[1];
+                    int64_t off2 = t2 * w->d[2] - w->pb[2], s2 = w->s[2], lo, hi;
+                    nn_range(off2, s2, w->in[2], w->out[2], &lo, &hi);
+                    const float *xc = x + c * invol;
+                    /* runs of positions along the innermost output row */
+                    for (int64_t j = j0; j < j0 + nj;) {
+                        int64_t row = j / w->out[2], a = j - row * w->out[2];
+                        int64_t n = w->out[2] - a < j0 + nj - j ? w->out[2] - a : j0 + nj - j;
+                        int64_t i0 = row / w->out[1] * w->s[0] + off0;
+                        int64_t i1 = row % w->out[1] * w->s[1] + off1;
+                        /* dst[o - a] is output position o of this row */
+                        float *dst = col + (j - j0);
+                        if (i0 < 0 || i0 >= w->in[0] || i1 < 0 || i1 >= w->in[1]) {
+                            for (int64_t o = 0; o < n; o++)
+                                dst[o] = 0;
+                        } else {
+                            const float *src = xc + (i0 * w->in[1] + i1) * w->in[2];
+                            int64_t l = lo < a ? a : lo > a + n ? a + n : lo;
+                            int64_t h = hi > a + n ? a + n : hi < l ? l : hi;
+                            for (int64_t o = a; o < l; o++)
+                                dst[o - a] = 0;
+                            if (s2 == 1)
+                                memcpy(dst + (l - a), src + (l + off2),
+                                       (size_t)(h - l) * sizeof(float));
+                            else
+                                for (int64_t o = l; o < h; o++)
+                                    dst[o - a] = src[o * s2 + off2];
+                            for (int64_t o = h; o < a + n; o++)
+                                dst[o - a] = 0;
+                        }
+                        j += n;
+                    }
+                }
+}
+
+/* yrow[o] += wv * xrow[o * s + off] for o in [lo, hi): one kernel tap along an output row. */
+static inline void tap_row(float *restrict yrow, const float *restrict xrow, float wv,
+                           int64_t s, int64_t off, int64_t lo, int64_t hi)
+{
+    if (s == 1)
+        for (int64_t o = lo; o < hi; o++)
+            yrow[o] += wv * xrow[o + off];
+    else
+        for (int64_t o = lo; o < hi; o++)
+            yrow[o] += wv * xrow[o * s + off];
+}
+
+/*
+ * Output columns [lo, hi) of one row of a 3x3, dilation-1 kernel whose nine taps all fall
+ * inside the input rows x0..x2: one pass instead of nine, the common depthwise case.
+ */
+static inline void row3x3(float *restrict y, const float *restrict x0,
+                          const float *restrict x1, const float *restrict x2,
+                          const float *wk, float bias, int64_t s, int64_t off, int64_t lo,
+                          int64_t hi)
+{
+    float w0 = wk[0], w1 = wk[1], w2 = wk[2], w3 = wk[3], w4 = wk[4], w5 = wk[5], w6 = wk[6],
+          w7 = wk[7], w8 = wk[8];
+    if (s == 1)
+        for (int64_t o = lo; o < hi; o++) {
+            int64_t i = o + off;
+            y[o] = w0 * x0[i] + w1 * x0[i + 1] + w2 * x0[i + 2] + w3 * x1[i] + w4 * x1[i + 1] +
+                   w5 * x1[i + 2] + w6 * x2[i] + w7 * x2[i + 1] + w8 * x2[i + 2] + bias;
+        }
+    else
+        for (int64_t o = lo; o < hi; o++) {
+            int64_t i = o * s + off;
+            y[o] = w0 * x0[i] + w1 * x0[i + 1] + w2 * x0[i + 2] + w3 * x1[i] + w4 * x1[i + 1] +
+                   w5 * x1[i + 2] + w6 * x2[i] + w7 * x2[i + 1] + w8 * x2[i + 2] + bias;
+        }
+}
+
+/* row3x3's columns [lo, hi) where some taps fall outside the input row of n elements. */
+static void edge3x3(float *y, const float *x0, const float *x1, const float *x2,
+                    const float *wk, float bias, int64_t s, int64_t off, int64_t n, int64_t lo,
+                    int64_t hi)
+{
+    for (int64_t o = lo; o < hi; o++) {
+        float sum = 0;
+        for (int t = 0; t < 9; t++) {
+            int64_t i = o * s + off + t % 3;
+            if (i >= 0 && i < n)
+                sum += wk[t] * (t < 3 ? x0 : t < 6 ? x1 : x2)[i];
+        }
+        y[o] = sum + bias;
+    }
+}
+
+/*
+ * Output channels that each read one input channel, a row of outputs at a time: tap by tap
+ * over the row in general; 3x3 rows that lie inside the input in one pass, with only their
+ * edge columns summed tap by tap. span: 2 * k[2] entries, the output columns
+ * [span[2t], span[2t+1]) tap t reaches.
+ */
+DP_MULTI_TARGET
+static void conv_direct(const conv_geom *g, const float *x, const float *wt, const float *b,
+                        float *y, int64_t *span)
+{
+    const nn_window *w = &g->w;
+    for (int64_t t2 = 0; t2 < w->k[2]; t2++)
+        nn_range(t2 * w->d[2] - w->pb[2], w->s[2], w->in[2], w->out[2], &span[2 * t2],
+                 &span[2 * t2 + 1]);
+    bool k3x3 = w->k[0] == 1 && w->k[1] == 3 && w->k[2] == 3 && w->d[1] == 1 && w->d[2] == 1;
+    /* columns every tap of a 3x3 row reaches */
+    int64_t clo = 0, chi = 0;
+    if (k3x3) {
+        clo = span[0] > span[4] ? span[0] : span[4];
+        chi = span[5] < span[1] ? span[5] : span[1];
+        chi = chi > clo ? chi : clo;
+    }
+    for (int64_t n = 0; n < g->N; n++)
+        for (int64_t m = 0; m < g->M; m++) {
+            const float *xp = x + (n * g->C + m / g->Mg) * g->invol, *wm = wt + m * g->taps;
+            float *yp = y + (n * g->M + m) * g->outvol;
+            float bias = b ? b[m] : 0;
+            for (int64_t o0 = 0; o0 < w->out[0]; o0++)
+                for (int64_t o1 = 0; o1 < w->out[1]; o1++) {
+                    float *yrow = yp + (o0 * w->out[1] + o1) * w->out[2];
+                    int64_t a0, b0, a1, b1;
+                    int64_t start0 = o0 * w->s[0] - w->pb[0], start1 = o1 * w->s[1] - w->pb[1];
+                    nn_range(start0, w->d[0], w->in[0], w->k[0], &a0, &b0);
+                    nn_range(start1, w->d[1], w->in[1], w->k[1], &a1, &b1);
+                    if (k3x3 && b0 - a0 == 1 && b1 - a1 == 3) {
+                        const float *x0 = xp + (start0 * w->in[1] + start1) * w->in[2];
+                        const float *x1 = x0 + w->in[2], *x2 = x1 + w->in[2];
+                        int64_t s = w->s[2], off = -w->pb[2];
+                        row3x3(yrow, x0, x1, x2, wm, bias, s, off, clo, chi);
+                        edge3x3(yrow, x0, x1, x2, wm, bias, s, off, w->in[2], 0, clo);
+                        edge3x3(yrow, x0, x1, x2, wm, bias, s, off, w->in[2], chi, w->out[2]);
+                        continue;
+                    }
+                    for (int64_t o = 0; o < w->out[2]; o++)
+                        yrow[o] = 0;
+                    for (int64_t t0 = a0; t0 < b0; t0++)
+                        for (int64_t t1 = a1; t1 < b1; t1++) {
+                            const float *xrow = xp + ((start0 + t0 * w->d[0]) * w->in[1] +
+                                                      start1 + t1 * w->d[1]) * w->in[2];
+                            const float *wr = wm + (t0 * w->k[1] + t1) * w->k[2];
+                            for (int64_t t2 = 0; t2 < w->k[2]; t2++)
+                                tap_row(yrow, xrow, wr[t2], w->s[2],
+                                        t2 * w->d[2] - w->pb[2], span[2 * t2],
+                                        span[2 * t2 + 1]);
+                        }
+                    for (int64_t o = 0; o < w->out[2]; o++)
+                        yrow[o] += bias;
+                }
+        }
+}
+
+static void add_bias(float *y, const float *b, int64_t channels, int64_t vol)
+{
+    for (int64_t c = 0; c < channels; c++)
+        for (int64_t i = 0; i < vol; i++)
+            y[c * vol + i] += b[c];
+}
+
+dp_status nn_Conv_run(dp_kctx *k)
+{
+    conv_geom g;
+    dp_status st = conv_geometry(k, false, &g);
+    if (st != DP_OK)
+        return st;
+    const float *x = k->in[0]->data, *wt = k->in[1]->data;
+    const float *b = dp_in(k, 2) ? dp_in(k, 2)->data : NULL;
+    float *y = k->out[0]->data;
+    if (g.N == 0 || g.M == 0 || g.outvol == 0)
+        return DP_OK;
+    if (g.Cg == 1) {
+        size_t bytes = 2 * (size_t)g.w.k[2] * sizeof(int64_t);
+        int64_t *span = dp_scratch(k, bytes);
+        if (!span)
+            return no_memory(k, bytes);
+        conv_direct(&g, x, wt, b, y, span);
+        return DP_OK;
+    }
+    const nn_window *w = &g.w;
+    bool pointwise = true;
+    for (int j = 0; j < NN_MAXSP; j++)
+        pointwise = pointwise && w->k[j] == 1 && w->s[j] == 1 && w->pb[j] == 0 && w->pe[j] == 0;
+    int64_t K = g.Cg * g.taps;
+    int64_t nj = pointwise ? g.outvol : chunk_size(K, g.outvol);
+    size_t gemm_bytes = dp_sgemm_scratch_size(g.Mg, nj, K);
+    size_t col_bytes = pointwise ? 0 : (size_t)(K * nj) * sizeof(float);
+    void *gemm_scratch = dp_scratch(k, gemm_bytes);
+    float *col = col_bytes ? dp_scratch(k, col_bytes) : NULL;
+    if (!gemm_scratch || (col_bytes && !col))
+        return no_memory(k, gemm_bytes + col_bytes);
+
+    for (int64_t n = 0; n < g.N; n++)
+        for (int64_t gi = 0; gi < g.group; gi++) {
+            const float *xg = x + (n * g.C + gi * g.Cg) * g.invol, *wg = wt + gi * g.Mg * K;
+            float *yg = y + (n * g.M + gi * g.Mg) * g.outvol;
+            if (pointwise) {
+                dp_sgemm(false, false, g.Mg, g.outvol, K, 1, wg, K, xg, g.invol, 0, yg,
+                         g.outvol, gemm_scratch);
+                continue;
+            }
+            for (int64_t j0 = 0; j0 < g.outvol; j0 += nj) {
+                int64_t len = g.outvol - j0 < nj ? g.outvol - j0 : nj;
+                im2col(w, xg, g.Cg, j0, len, col);
+                dp_sgemm(false, false, g.Mg, len, K, 1, wg, K, col, len, 0, yg + j0, g.outvol,
+                         gemm_scratch);
+            }
+        }
+    if (b)
+        for (int64_t n = 0; n < g.N; n++)
+            add_bias(y + n * g.M * g.outvol, b, g.M, g.outvol);
+    return DP_OK;
+}
+
+/*
+ * Adds columns j0..j0+nj (input positions) of one group's contribution matrix into its
+ * output planes y: row (m, t0, t1, t2) holds what tap t of output channel m receives from
+ * each input position.
+ */
+static void col2im(const nn_window *w, const float *col, int64_t Mg, int64_t j0, int64_t nj,
+                   float *y)
+{
+    int64_t outvol = w->out[0] * w->out[1] * w->out[2];
+    for (int64_t m = 0; m < Mg; m++)
+        for (int64_t t0 = 0; t0 < w->k[0]; t0++)
+            for (int64_t t1 = 0; t1 < w->k[1]; t1++)
+                for (int64_t t2 = 0; t2 < w->k[2]; t2++, col += nj) {
+                    int64_t off0 = t0 * w->d[0] - w->pb[0], off1 = t1 * w->d[1] - w->pb[1];
+                    int64_t off2 = t2 * w->d[2] - w->pb[2], s2 = w->s[2], lo, hi;
+                    nn_range(off2, s2, w->out[2], w->in[2], &lo, &hi);
+                    float *ym = y + m * outvol;
+                    for (int64_t j = j0; j < j0 + nj;) {
+                        int64_t row = j / w->in[2], a = j - row * w->in[2];
+                        int64_t n = w->in[2] - a < j0 + nj - j ? w->in[2] - a : j0 + nj - j;
+                        int64_t o0 = row / w->in[1] * w->s[0] + off0;
+                        int64_t o1 = row % w->in[1] * w->s[1] + off1;
+                        if (o0 >= 0 && o0 < w->out[0] && o1 >= 0 && o1 < w->out[1]) {
+                            float *dst = ym + (o0 * w->out[1] + o1) * w->out[2];
+                            const float *src = col + (j - j0);
+                            int64_t l = lo < a ? a : lo, h = hi > a + n ? a + n : hi;
+                            for (int64_t i = l; i < h; i++)
+                                dst[i * s2 + off2] += src[i - a];
+                        }
+                        j += n;
+                    }
+                }
+}
+
+dp_status nn_ConvTranspose_run(dp_kctx *k)
+{
+    conv_geom g;
+    dp_status st = conv_geometry(k, true, &g);
+    if (st != DP_OK)
+        return st;
+    const float *x = k->in[0]->data, *wt = k->in[1]->data;
+    const float *b = dp_in(k, 2) ? dp_in(k, 2)->data : NULL;
+    float *y = k->out[0]->data;
+    if (g.N == 0 || g.M == 0 || g.outvol == 0)
+        return DP_OK;
+    int64_t rows = g.Mg * g.taps;
+    int64_t nj = chunk_size(rows, g.invol);
+    size_t gemm_bytes = dp_sgemm_scratch_size(rows, nj, g.Cg);
+    size_t col_bytes = (size_t)(rows * nj) * sizeof(float);
+    void *gemm_scratch = dp_scratch(k, gemm_bytes);
+    float *col = dp_scratch(k, col_bytes);
+    if (!gemm_scratch || !col)
+        return no_memory(k, gemm_bytes + col_bytes);
+
+    for (int64_t n = 0; n < g.N; n++) {
+        float *yn = y + n * g.M * g.outvol;
+        for (int64_t c = 0; c < g.M; c++)
+            for (int64_t i = 0; i < g.outvol; i++)
+                yn[c * g.outvol + i] = b ? b[c] : 0;
+        for (int64_t gi = 0; gi < g.group; gi++) {
+            const float *xg = x + (n * g.C + gi * g.Cg) * g.invol, *wg = wt + gi * g.Cg * rows;
+            for (int64_t j0 = 0; j0 < g.invol; j0 += nj) {
+                int64_t len = g.invol - j0 < nj ? g.invol - j0 : nj;
+                dp_sgemm(true, false, rows, len, g.Cg, 1, wg, rows, xg + j0, g.invol, 0, col,
+                         len, gemm_scratch);
+                col2im(&g.w, col, g.Mg, j0, len, yn + gi * g.Mg * g.outvol);
+            }
+        }
+    }
+    return DP_OK;
+}

@@ -1,0 +1,212 @@
+/*
+ * gemm.c: single-precision matrix multiply (dp_sgemm), the hot loop of Conv, ConvTranspose,
+ * Gemm and MatMul.
+ *
+ * Blocking follows BLIS: a KC x NC block of B is packed into NR-wide column panels (kept in
+ * L3), an MC x KC block of A into MR-high row panels (kept in L2), and a micro-kernel
+ * multiplies one A panel by one B panel (in L1) into an MR x NR tile held in registers.
+ * Panels are zero-padded to full MR/NR widths, so the micro-kernel never branches on edges
+ * except when storing.
+ *
+ * The micro-kernel is portable C: fixed-size loops that gcc unrolls and vectorises. On
+ * x86-64 the macro-kernel is also compiled for AVX2 and chosen at load time; both variants
+ * perform the same multiplies and adds in the same order (gcc fuses none into FMAs in the
+ * ISO C mode the build uses), so results are bit-identical whichever runs.
+ */
+#include "gemm.h"
+
+#include <string.h>
+
+/* An 8x8 tile measured best both for SSE2 (its 16 accumulators fill the register file)
+ * and for AVX2; KC x NR and MR x KC panels take 8 KiB each of L1. */
+enum { MR = 8, NR = 8, KC = 256, MC = 128, NC = 4096 };
+
+#define UNROLL _Pragma("GCC unroll 8")
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
+
+size_t dp_sgemm_scratch_size(int64_t M, int64_t N, int64_t K)
+{
+    int64_t kc = min64(K, KC);
+    int64_t a = min64(round_up(M, MR), MC) * kc, b = min64(round_up(N, NR), NC) * kc;
+    /* packed B starts on a 64-byte boundary after packed A */
+    int64_t tiled = round_up(a, 16) + b;
+    /* a matrix-vector product's contiguous vector and accumulators */
+    int64_t vector = K + M + N;
+    return (size_t)(tiled > vector ? tiled : vector) * sizeof(float);
+}
+
+/* Rows i0..i0+mc, columns p0..p0+kc of op(A) into MR-high panels, p-major inside. */
+static void pack_a(bool ta, const float *A, int64_t lda, int64_t i0, int64_t mc, int64_t p0,
+                   int64_t kc, float *dst)
+{
+    for (int64_t ir = 0; ir < mc; ir += MR, dst += MR * kc) {
+        int64_t mr = min64(MR, mc - ir);
+        if (mr < MR)
+            memset(dst, 0, (size_t)(MR * kc) * sizeof(float));
+        if (ta) {
+            const float *src = A + p0 * lda + i0 + ir;
+            for (int64_t p = 0; p < kc; p++)
+                for (int64_t i = 0; i < mr; i++)
+                    dst[p * MR + i] = src[p * lda + i];
+        } else {
+            const float *src = A + (i0 + ir) * lda + p0;
+            if (mr == MR)
+                for (int64_t p = 0; p < kc; p++)
+                    UNROLL for (int64_t i = 0; i < MR; i++)
+                        dst[p * MR + i] = src[i * lda + p];
+            else
+                for (int64_t i = 0; i < mr; i++)
+                    for (int64_t p = 0; p < kc; p++)
+                        dst[p * MR + i] = src[i * lda + p];
+        }
+    }
+}
+
+/* Rows p0..p0+kc, columns j0..j0+nc of op(B) into NR-wide panels, p-major inside. */
+static void pack_b(bool tb, const float *B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
+                   int64_t nc, float *dst)
+{
+    for (int64_t jr = 0; jr < nc; jr += NR, dst += NR * kc) {
+        int64_t nr = min64(NR, nc - jr);
+        if (nr < NR)
+            memset(dst, 0, (size_t)(NR * kc) * sizeof(float));
+        if (tb) {
+            const float *src = B + (j0 + jr) * ldb + p0;
+            for (int64_t j = 0; j < nr; j++)
+                for (int64_t p = 0; p < kc; p++)
+                    dst[p * NR + j] = src[j * ldb + p];
+        } else {
+            const float *src = B + p0 * ldb + j0 + jr;
+            for (int64_t p = 0; p < kc; p++)
+                for (int64_t j = 0; j < nr; j++)
+                    dst[p * NR + j] = src[p * ldb + j];
+        }
+    }
+}
+
+/* The mr x nr corner of C = alpha * (a panel * b panel) + beta * C. */
+static inline void micro_kernel(int64_t kc, const float *restrict a, const float *restrict b,
+                                float *restrict c, int64_t ldc, int64_t mr, int64_t nr,
+                                float alpha, float beta)
+{
+    float acc[MR][NR] = {{0}};
+    for (int64_t p = 0; p < kc; p++, a += MR, b += NR) {
+        UNROLL for (int i = 0; i < MR; i++)
+            UNROLL for (int j = 0; j < NR; j++)
+                acc[i][j] += a[i] * b[j];
+    }
+    /* beta == 0 must not read C, which may be uninitialised */
+    if (beta == 0) {
+        for (int64_t i = 0; i < mr; i++)
+            for (int64_t j = 0; j < nr; j++)
+                c[i * ldc + j] = alpha * acc[i][j];
+    } else {
+        for (int64_t i = 0; i < mr; i++)
+            for (int64_t j = 0; j < nr; j++)
+                c[i * ldc + j] = alpha * acc[i][j] + beta * c[i * ldc + j];
+    }
+}
+
+/*
+ * y[i * incy] = alpha * sum_p X(i, p) * v[p] + beta * y[i * incy] for i < n, where X is
+ * either p-contiguous (X(i, p) = x[i * ldx + p]) or i-contiguous (X(i, p) = x[p * ldx + i]);
+ * acc: n floats. A matrix-vector product through the tiled path would waste all but one
+ * row or column of every tile and pack a matrix it reads only once.
+ */
+DP_MULTI_TARGET
+static void gemv(bool p_contiguous, int64_t n, int64_t K, float alpha, const float *x,
+                 int64_t ldx, const float *v, float beta, float *y, int64_t incy, float *acc)
+{
+    enum { LANES = 8 };
+    if (p_contiguous) {
+        for (int64_t i = 0; i < n; i++) {
+            /* fixed lanes keep the summation order, and so the result, independent of the
+             * vector width */
+            float lane[LANES] = {0};
+            const float *row = x + i * ldx;
+            int64_t p = 0;
+            for (; p + LANES <= K; p += LANES)
+                for (int l = 0; l < LANES; l++)
+                    lane[l] += row[p + l] * v[p + l];
+            for (int l = 0; p < K; p++, l++)
+                lane[l] += row[p] * v[p];
+            float s = 0;
+            for (int l = 0; l < LANES; l++)
+                s += lane[l];
+            acc[i] = s;
+        }
+    } else {
+        memset(acc, 0, (size_t)n * sizeof(float));
+        /* four rows per pass over acc, added in the same order as one at a time */
+        int64_t p = 0;
+        for (; p + 4 <= K; p += 4) {
+            const float *r0 = x + p * ldx, *r1 = r0 + ldx, *r2 = r1 + ldx, *r3 = r2 + ldx;
+            float v0 = v[p], v1 = v[p + 1], v2 = v[p + 2], v3 = v[p + 3];
+            for (int64_t i = 0; i < n; i++)
+                acc[i] = acc[i] + r0[i] * v0 + r1[i] * v1 + r2[i] * v2 + r3[i] * v3;
+        }
+        for (; p < K; p++) {
+            const float *row = x + p * ldx, vp = v[p];
+            for (int64_t i = 0; i < n; i++)
+                acc[i] += row[i] * vp;
+        }
+    }
+    for (int64_t i = 0; i < n; i++)
+        y[i * incy] = beta == 0 ? alpha * acc[i] : alpha * acc[i] + beta * y[i * incy];
+}
+
+DP_MULTI_TARGET
+static void macro_kernel(int64_t mc, int64_t nc, int64_t kc, const float *pa, const float *pb,
+                         float *C, int64_t ldc, float alpha, float beta)
+{
+    for (int64_t jr = 0; jr < nc; jr += NR)
+        for (int64_t ir = 0; ir < mc; ir += MR)
+            micro_kernel(kc, pa + ir * kc, pb + jr * kc, C + ir * ldc + jr, ldc,
+                         min64(MR, mc - ir), min64(NR, nc - jr), alpha, beta);
+}
+
+void dp_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+              int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
+              void *scratch)
+{
+    if (M <= 0 || N <= 0)
+        return;
+    if (K <= 0) {
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++)
+                C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
+        return;
+    }
+    if (M == 1 || N == 1) {
+        /* the vector operand, made contiguous */
+        float *v = scratch;
+        const float *vec = M == 1 ? A : B;
+        int64_t inc = M == 1 ? (ta ? lda : 1) : (tb ? 1 : ldb);
+        for (int64_t p = 0; p < K; p++)
+            v[p] = vec[p * inc];
+        if (M == 1)
+            gemv(tb, N, K, alpha, B, ldb, v, beta, C, 1, v + K);
+        else
+            gemv(!ta, M, K, alpha, A, lda, v, beta, C, ldc, v + K);
+        return;
+    }
+    int64_t kmax = min64(K, KC);
+    float *pa = scratch;
+    float *pb = pa + round_up(min64(round_up(M, MR), MC) * kmax, 16);
+    for (int64_t jc = 0; jc < N; jc += NC) {
+        int64_t nc = min64(NC, N - jc);
+        for (int64_t pc = 0; pc < K; pc += KC) {
+            int64_t kc = min64(KC, K - pc);
+            /* later K blocks add to what the first one stored */
+            float b = pc == 0 ? beta : 1.0f;
+            pack_b(tb, B, ldb, pc, kc, jc, nc, pb);
+            for (int64_t ic = 0; ic < M; ic += MC) {
+                int64_t mc = min64(MC, M - ic);
+                pack_a(ta, A, lda, ic, mc, pc, kc, pa);
+                macro_kernel(mc, nc, kc, pa, pb, C + ic * ldc + jc, ldc, alpha, b);
+            }
+        }
+    }
+}
