@@ -8,6 +8,7 @@
 #include "frontend.h"
 
 #include "onnx_tensor.h"
+#include "tensor_io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -73,36 +74,6 @@ static dp_status check_name(loader *L, const char *name, const char *what)
     if (n > DP_MAX_NAME)
         return dp_fail(L->err, DP_EINPUT, "%s: %s name is longer than %d bytes", L->path, what,
                        DP_MAX_NAME);
-    return DP_OK;
-}
-
-static dp_status read_file(const char *path, size_t limit, void **buf, size_t *len, dp_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return dp_fail(err, DP_EIO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return dp_fail(err, DP_EIO, "%s: not a regular file", path);
-    }
-    if ((uint64_t)st.st_size > limit) {
-        fclose(f);
-        return dp_fail(err, DP_EINPUT, "%s: %lld bytes exceeds the limit of %zu", path,
-                       (long long)st.st_size, limit);
-    }
-    *len = (size_t)st.st_size;
-    *buf = malloc(*len ? *len : 1);
-    if (!*buf) {
-        fclose(f);
-        return dp_fail(err, DP_ENOMEM, "%s: out of memory reading %zu bytes", path, *len);
-    }
-    size_t got = fread(*buf, 1, *len, f);
-    fclose(f);
-    if (got != *len) {
-        free(*buf);
-        return dp_fail(err, DP_EIO, "%s: short read", path);
-    }
     return DP_OK;
 }
 
@@ -356,11 +327,11 @@ static dp_status convert_attr(loader *L, const Onnx__NodeProto *np, const Onnx__
         break;
     case DP_ATTR_FLOATS:
         a->n = (int)ap->n_floats;
-        a->floats = dp_arena_memdup(mem, ap->floats, ap->n_floats * sizeof(float) + 1);
+        a->floats = dp_arena_memdup(mem, ap->floats, ap->n_floats * sizeof(float));
         break;
     case DP_ATTR_INTS:
         a->n = (int)ap->n_ints;
-        a->ints = dp_arena_memdup(mem, ap->ints, ap->n_ints * sizeof(int64_t) + 1);
+        a->ints = dp_arena_memdup(mem, ap->ints, ap->n_ints * sizeof(int64_t));
         break;
     case DP_ATTR_STRINGS: {
         char **s = dp_arena_calloc(mem, ap->n_strings + 1, sizeof *s);
@@ -604,10 +575,10 @@ dp_status dpc_load_onnx(const char *path, const dpc_frontend_opts *opts, dp_aren
         opts = &no_opts;
     *model_out = NULL;
     *graph_out = NULL;
-    void *buf = NULL;
+    unsigned char *buf = NULL;
     size_t len = 0;
-    dp_status st = read_file(path, opts->max_file_bytes ? opts->max_file_bytes : DEFAULT_MAX_FILE,
-                             &buf, &len, err);
+    dp_status st = dp_file_read(path, NULL, opts->max_file_bytes ? opts->max_file_bytes
+                                : DEFAULT_MAX_FILE, &buf, &len, err);
     if (st != DP_OK)
         return st;
     dpc_model *model = calloc(1, sizeof *model);

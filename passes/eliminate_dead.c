@@ -13,7 +13,7 @@ static bool is_pass_through(const ir_graph *g, const ir_node *n)
         return false;
     if (n->n_out > 1 && ir_count_uses(g, n->out[1]) > 0)
         return false;
-    /* training_mode (opset 12+) given as a true constant keeps the node: it is refused later */
+    /* training_mode (opset 12+) given as a true constant keeps the node: it drops at random */
     const ir_value *mode = n->n_in > 2 ? n->in[2] : NULL;
     return !mode || (mode->t.data && !((const uint8_t *)mode->t.data)[0]);
 }

@@ -82,7 +82,7 @@ dp_status dp_tensor_from_onnx(const Onnx__TensorProto *tp, dp_arena *a, dp_tenso
             out->data = tp->raw_data.data;
             return DP_OK;
         }
-        out->data = dp_arena_memdup(a, tp->raw_data.data, bytes ? bytes : 1);
+        out->data = dp_arena_memdup(a, tp->raw_data.data, bytes);
         if (!out->data)
             return dp_fail(err, DP_ENOMEM, "%s: out of memory for %zu bytes", what, bytes);
         return DP_OK;

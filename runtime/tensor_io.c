@@ -175,15 +175,7 @@ static dp_status read_pb(const char *path, dp_arena *a, dp_tensor *out, char **n
     if (!tp)
         return dp_fail(err, DP_EINPUT, "%s: not a valid ONNX TensorProto (truncated or "
                        "malformed protobuf)", path);
-    /* protobuf-c leaves an empty raw_data's pointer NULL, and dp_tensor_from_onnx copies one
-     * byte from it for an empty tensor: lend it a byte, and take it back before the free. */
-    static const uint8_t empty_byte;
-    bool lend = tp->has_raw_data && tp->raw_data.len == 0 && !tp->raw_data.data;
-    if (lend)
-        tp->raw_data.data = (uint8_t *)&empty_byte;
     st = dp_tensor_from_onnx(tp, a, out, false, path, err);
-    if (lend)
-        tp->raw_data.data = NULL;
     /* raw_data may be referenced in place; the message is freed below, so keep a copy. */
     if (st == DP_OK && tp->has_raw_data && out->data == tp->raw_data.data) {
         out->data = dp_arena_memdup(a, tp->raw_data.data, tp->raw_data.len);

@@ -14,7 +14,7 @@ expect() {
     shift 2
     "$@" >"$tmp/stdout" 2>"$tmp/stderr"
     local got=$?
-    if [[ $got -ne $want ]] || ! grep -qE -- "$pattern" "$tmp/stderr"; then
+    if [[ $got -ne $want ]] || { [[ -n $pattern ]] && ! grep -qE -- "$pattern" "$tmp/stderr"; }; then
         echo "FAIL: $* -> exit $got (want $want), stderr: $(head -c 300 "$tmp/stderr")"
         failures=$((failures + 1))
     else

@@ -5,8 +5,8 @@
 # Each MODELS_DIR/NAME/ holding model.onnx and test_data_set_0/{input_*,output_*}.pb is one
 # test. A model passes when dpcc and dprun both exit 0 and dprun wrote every output_K.pb that
 # the data set holds (its --expect compares them). Prints PASS/FAIL per model and a closing
-# count, and exits 1 if any failed; exits 0 with a "skipped" line when MODELS_DIR is missing or
-# holds no model.
+# count, and exits 1 if any failed; exits 77 (ctest: skipped) when MODELS_DIR is missing or holds
+# no model.
 set -u
 if [[ $# -ne 2 ]]; then
     echo "usage: $0 MODELS_DIR BUILD_DIR" >&2
@@ -16,8 +16,8 @@ models=$1 build=$2
 shopt -s nullglob
 dirs=("$models"/*/model.onnx)
 if [[ ${#dirs[@]} -eq 0 ]]; then
-    echo "skipped: no models in $models"
-    exit 0
+    echo "skipped: no models in $models (make them with tools/export_models.py)"
+    exit 77
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -1,7 +1,7 @@
 /*
  * elementwise.c: reference kernels for ONNX's elementwise operators: unary math and
  * activations, binary arithmetic, comparison and logic with numpy broadcasting, the variadic
- * Max/Min/Sum/Mean, Where, Clip, Cast/CastLike, Identity and Dropout (inference only).
+ * Max/Min/Sum/Mean, Where, Clip, Cast/CastLike, Identity and Dropout.
  *
  * Each op is a table of "row" functions, one per dtype, that apply it along a contiguous run
  * of the output. A walker feeds rows the runs of a broadcast after merging the dimensions
@@ -10,6 +10,7 @@
  * unsigned, bool); <tgmath.h> makes the same expression use float math for float32.
  */
 #include "dp_op.h"
+#include "mt19937.h"
 
 #include <float.h>
 #include <string.h>
@@ -722,17 +723,29 @@ static dp_status Identity_run(dp_kctx *k)
 
 /*
  * Dropout at inference passes data through and its mask (bool from opset 10) is all ones.
- * Training mode (opset 12+) drops at random, which is refused, unless the ratio is 0; an
- * input value not known yet is checked again at run time.
+ * Training mode (opset 12+) keeps each element when a uniform draw is at least the ratio
+ * and scales the kept ones by 1/(1-ratio). The draws come from MT19937 seeded with the
+ * node's seed attribute (0 when absent, so runs repeat) in numpy's RandomState order: the
+ * ONNX reference outputs were made that way, and a user's seeded model gets the same mask.
  */
-static dp_status dropout_training(dp_kctx *k)
+static bool dropout_is_training(dp_kctx *k)
 {
-    const dp_tensor *r = dp_in(k, 1), *t = dp_in(k, 2);
-    if (k->opset < 12 || !t || !t->data || dp_numel(t) == 0 || !dp_load_i64(t->data, t->dtype, 0))
-        return DP_OK;
-    if (r && (!r->data || (dp_numel(r) > 0 && dp_load_f64(r->data, r->dtype, 0) == 0)))
-        return DP_OK;
-    return dp_kfail(k, DP_EUNSUPPORTED, "training_mode with a nonzero ratio is not supported");
+    const dp_tensor *t = dp_in(k, 2);
+    return k->opset >= 12 && t && t->data && dp_numel(t) > 0 && dp_load_i64(t->data, t->dtype, 0);
+}
+static dp_status dropout_ratio(dp_kctx *k, double *ratio)
+{
+    const dp_tensor *r = dp_in(k, 1);
+    *ratio = 0.5;
+    if (r && r->data) {
+        if (dp_numel(r) != 1)
+            return dp_kfail(k, DP_EINPUT, "ratio has %lld elements, expected 1",
+                            (long long)dp_numel(r));
+        *ratio = dp_load_f64(r->data, r->dtype, 0);
+    }
+    if (!(*ratio >= 0 && *ratio < 1))
+        return dp_kfail(k, DP_EINPUT, "ratio %g is outside [0, 1)", *ratio);
+    return DP_OK;
 }
 static dp_status Dropout_types(dp_kctx *k)
 {
@@ -742,18 +755,35 @@ static dp_status Dropout_types(dp_kctx *k)
         k->out[1]->dtype = k->opset >= 10 ? DP_BOOL : t;
     if (!dp_dtype_is_float(t))
         return dp_kfail(k, DP_EUNSUPPORTED, "unsupported dtype %s", dp_dtype_name(t));
-    return dropout_training(k);
+    return DP_OK;
 }
 static dp_status Dropout_run(dp_kctx *k)
 {
-    dp_status st = dropout_training(k);
-    if (st != DP_OK)
-        return st;
-    copy_tensor(k->out[0], k->in[0]);
-    if (k->n_out > 1) {
-        dp_tensor *m = k->out[1];
-        for (int64_t i = 0, n = dp_numel(m); i < n; i++)
+    dp_tensor *y = k->out[0], *m = k->n_out > 1 ? k->out[1] : NULL;
+    const dp_tensor *x = k->in[0];
+    double ratio = 0;
+    if (dropout_is_training(k)) {
+        dp_status st = dropout_ratio(k, &ratio);
+        if (st != DP_OK)
+            return st;
+    }
+    if (ratio == 0) {
+        copy_tensor(y, x);
+        for (int64_t i = 0, n = m ? dp_numel(m) : 0; i < n; i++)
             dp_store_i64(m->data, m->dtype, i, 1);
+        return DP_OK;
+    }
+    int64_t seed = dp_attr_int(k, "seed", 0);
+    if (seed < 0 || seed > (int64_t)UINT32_MAX)
+        return dp_kfail(k, DP_EINPUT, "seed %lld is outside [0, 2^32)", (long long)seed);
+    dp_mt19937 mt;
+    dp_mt19937_seed(&mt, (uint32_t)seed);
+    double scale = (float)(1.0 / (1.0 - ratio));
+    for (int64_t i = 0, n = dp_numel(x); i < n; i++) {
+        bool keep = dp_mt19937_uniform(&mt) >= ratio;
+        dp_store_f64(y->data, y->dtype, i, keep ? dp_load_f64(x->data, x->dtype, i) * scale : 0);
+        if (m)
+            dp_store_i64(m->data, m->dtype, i, keep);
     }
     return DP_OK;
 }

@@ -711,7 +711,7 @@ static dp_status CumSum_run(dp_kctx *k)
 {
     const dp_tensor *x = k->in[0];
     dp_tensor *y = k->out[0];
-    int a;
+    int a = 0;
     dp_status st = cumsum_axis(k, &a);
     if (st != DP_OK)
         return st;

@@ -310,7 +310,7 @@ dp_status shp_gather_run(dp_kctx *k)
     dp_status st = gather_axis(k, &axis);
     if (st != DP_OK)
         return st;
-    int64_t outer = 1, dim = x->dims[axis], inner = 1, n = dp_numel(ind), v;
+    int64_t outer = 1, dim = x->dims[axis], inner = 1, n = dp_numel(ind), v = 0;
     for (int d = 0; d < x->rank; d++)
         if (d != axis)
             *(d < axis ? &outer : &inner) *= x->dims[d];
@@ -355,7 +355,7 @@ dp_status shp_gather_elements_run(dp_kctx *k)
     if (st != DP_OK)
         return st;
     int r = x->rank;
-    int64_t n = dp_numel(ind), xs[DP_MAX_RANK], idx[DP_MAX_RANK] = {0}, base = 0, v;
+    int64_t n = dp_numel(ind), xs[DP_MAX_RANK], idx[DP_MAX_RANK] = {0}, base = 0, v = 0;
     size_t es = dp_dtype_size(x->dtype);
     dp_strides(x, xs);
     const char *src = x->data;
@@ -438,7 +438,7 @@ dp_status shp_gather_nd_run(dp_kctx *k)
     dp_status st = gnd_plan_make(k, &p);
     if (st != DP_OK)
         return st;
-    int64_t xs[DP_MAX_RANK], v, i = 0;
+    int64_t xs[DP_MAX_RANK], v = 0, i = 0;
     dp_strides(x, xs);
     size_t es = dp_dtype_size(x->dtype), blk = (size_t)p.slice * es;
     int64_t bstride = p.b > 0 ? xs[p.b - 1] : 0; /* elements per batch */

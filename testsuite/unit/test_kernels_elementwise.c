@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "dp_op.h"
+#include "mt19937.h"
 
 static dp_arena arena;
 static dp_error err;
@@ -625,7 +626,14 @@ static void identity_and_dropout(void **state)
     dp_tensor ratio = {DP_FLOAT, 0, {0}, (float[]){0.5}};
     dp_tensor train = {DP_BOOL, 0, {0}, (uint8_t[]){1}};
     dp_tensor *in3[] = {&x, &ratio, &train};
-    assert_int_equal(RUN("Dropout", 13, NULL, 0, in3, out2), DP_EUNSUPPORTED);
+    /* numpy.random.seed(0); uniform(0, 1, 3) is 0.5488, 0.7152, 0.6028: ratio 0.65 keeps one */
+    ((float *)ratio.data)[0] = 0.65f;
+    assert_int_equal(RUN("Dropout", 13, NULL, 0, in3, out2), DP_OK);
+    expect_f32(&y, (double[]){0, 2 / 0.35, 0}, 3);
+    expect_i64(&mask, (int64_t[]){0, 1, 0}, 3);
+    ((float *)ratio.data)[0] = 1;
+    assert_int_equal(RUN("Dropout", 13, NULL, 0, in3, out2), DP_EINPUT);
+    ((float *)ratio.data)[0] = 0.5f;
     ((uint8_t *)train.data)[0] = 0;
     assert_int_equal(RUN("Dropout", 13, NULL, 0, in3, out2), DP_OK);
     ((uint8_t *)train.data)[0] = 1;
@@ -633,6 +641,18 @@ static void identity_and_dropout(void **state)
     assert_int_equal(RUN("Dropout", 13, NULL, 0, in3, out2), DP_OK);
     expect_f32(&y, (double[]){1, 2, 3}, 3);
     expect_i64(&mask, (int64_t[]){1, 1, 1}, 3);
+}
+
+/* Values printed by numpy 1.24: np.random.seed(42); np.random.uniform(0, 1, 1000)[-1] */
+static void mt19937_matches_numpy(void **state)
+{
+    (void)state;
+    dp_mt19937 mt;
+    dp_mt19937_seed(&mt, 42);
+    double u = 0;
+    for (int i = 0; i < 1000; i++)
+        u = dp_mt19937_uniform(&mt);
+    assert_true(u == 0.44600577295795574);
 }
 
 int main(void)
@@ -660,6 +680,7 @@ int main(void)
         cmocka_unit_test(float16_computes_like_numpy),
         cmocka_unit_test(cast_between_numeric_types),
         cmocka_unit_test(identity_and_dropout),
+        cmocka_unit_test(mt19937_matches_numpy),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
