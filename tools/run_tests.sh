@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
-# run_tests.sh: sets up, builds, and runs the whole test suite with ctest.
+# run_tests.sh: sets up, builds, exports the PyTorch models the model tests compare against
+# (once: models/ is kept, and git ignores it), and runs the whole test suite with ctest.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-bash "$top/tools/setup.sh" "$top/build"
+DPCC_EXTRA_PACKAGES="${DPCC_EXTRA_PACKAGES:-} python3-torch python3-torchvision" \
+    bash "$top/tools/setup.sh" "$top/build"
+for m in resnet50 mobilenet_v2 bert tiny_resnet18 tiny_mobilenet_v2 tiny_bert; do
+    if [[ ! -f $top/models/$m/model.onnx ]]; then
+        echo "run_tests: exporting the PyTorch models into models/" >&2
+        /usr/bin/python3 "$top/tools/export_models.py" --out "$top/models" >&2
+        /usr/bin/python3 "$top/tools/export_models.py" --tiny --out "$top/models" >&2
+        break
+    fi
+done
 cd "$top/build"
 ctest --output-on-failure -j "$(nproc)" "$@"

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "frontend.h"
+#include "passes.h"
 #include "onnx_builder.h"
 
 static const int64_t dims_2x3[] = {2, 3};
@@ -263,6 +264,28 @@ static void refuses_external_data_out_of_bounds(void **state)
     expect_failure(&m, DP_EINPUT, "disagrees with its shape");
 }
 
+static void refuses_an_attribute_of_the_wrong_type(void **state)
+{
+    tb_model m;
+    tb_init(&m, 13);
+    tb_input(&m, "x", 1, 2, dims_2x3);
+    const char *in[] = {"x"}, *out[] = {"y"};
+    Onnx__NodeProto *n = tb_node(&m, "Flatten", 1, in, 1, out);
+    n->name = (char *)"flat";
+    tb_attr(n, "axis", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT)->f = 1;
+    tb_output(&m, "y");
+    dp_error err = {0};
+    dp_arena mem;
+    dpc_model *model;
+    ir_graph *g;
+    assert_int_equal(load(tb_write(&m), &err, &g, &mem, &model), DP_OK);
+    assert_int_equal(pass_infer_shapes(g, &err), DP_EINPUT);
+    assert_non_null(strstr(err.msg, "Flatten node 'flat'"));
+    assert_non_null(strstr(err.msg, "attribute 'axis' has the wrong type"));
+    dpc_model_release(model);
+    dp_arena_free(&mem);
+}
+
 static void binds_symbolic_leading_dimension(void **state)
 {
     tb_model m;
@@ -308,6 +331,7 @@ int main(void)
         cmocka_unit_test(loads_external_data_inside_the_folder),
         cmocka_unit_test(refuses_external_data_leaving_the_folder),
         cmocka_unit_test(refuses_external_data_out_of_bounds),
+        cmocka_unit_test(refuses_an_attribute_of_the_wrong_type),
         cmocka_unit_test(binds_symbolic_leading_dimension),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
