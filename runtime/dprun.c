@@ -7,7 +7,7 @@
  * a multiple of the compiled batch runs as a data set, chunk by chunk, and the outputs are
  * concatenated. Outputs are written as OUTDIR/output_K.pb (or .npy) in graph output order.
  */
-#include "exec.h"
+#include "dataset.h"
 #include "tensor_io.h"
 
 #include <errno.h>
@@ -35,6 +35,7 @@ static const char usage[] =
     "  --rtol R, --atol A        tolerances for --expect: |got-want| <= A + R*|want|\n"
     "                            (defaults 1e-3 and 1e-5)\n"
     "  --repeat K                run K times and print the median time per run\n"
+    "  --threads T               run the chunks of a data set on T threads (default 1)\n"
     "  --max-memory BYTES        limit on run-time memory (suffixes K, M, G; default 16G)\n"
     "  --version                 print the version and exit\n"
     "  -h, --help                this text\n"
@@ -55,6 +56,7 @@ typedef struct options {
     bool ideal;
     double rtol, atol;
     int repeat;
+    int threads;
     size_t max_memory;
 } options;
 
@@ -80,6 +82,17 @@ static int parse_double(const char *s, double *out)
     if (end == s || *end || errno || !(v >= 0))
         return -1;
     *out = v;
+    return 0;
+}
+
+static int parse_count(const char *s, long max, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < 1 || v > max)
+        return -1;
+    *out = (int)v;
     return 0;
 }
 
@@ -117,6 +130,7 @@ static int parse_args(int argc, char **argv, options *o)
                   || strcmp(a, "--output") == 0 || strcmp(a, "--expect") == 0
                   || strcmp(a, "--rtol") == 0 || strcmp(a, "--atol") == 0
                   || strcmp(a, "--repeat") == 0 || strcmp(a, "--format") == 0
+                  || strcmp(a, "--threads") == 0
                   || strcmp(a, "--max-memory") == 0;
         if (takes && !val)
             return usage_error("%s needs a value", a);
@@ -144,11 +158,12 @@ static int parse_args(int argc, char **argv, options *o)
                 return usage_error("tolerance must be a non-negative number, not '%s'", val);
             i++;
         } else if (strcmp(a, "--repeat") == 0) {
-            char *end;
-            long r = strtol(val, &end, 10);
-            if (*end || r < 1 || r > 1000000)
+            if (parse_count(val, 1000000, &o->repeat) != 0)
                 return usage_error("--repeat needs a count from 1 to 1000000, not '%s'", val);
-            o->repeat = (int)r;
+            i++;
+        } else if (strcmp(a, "--threads") == 0) {
+            if (parse_count(val, 256, &o->threads) != 0)
+                return usage_error("--threads needs a count from 1 to 256, not '%s'", val);
             i++;
         } else if (strcmp(a, "--format") == 0) {
             if (strcmp(val, "pb") != 0 && strcmp(val, "npy") != 0)
@@ -225,42 +240,6 @@ static dp_status load_inputs(const options *o, const dp_program *p, dp_arena *me
     return DP_OK;
 }
 
-/*
- * How many chunks of the compiled batch the inputs hold: 1 when they match the program,
- * n when every input's leading dimension is n times the compiled one and the rest agree.
- */
-static dp_status count_chunks(const dp_program *p, const dp_tensor *in, int64_t *chunks,
-                              dp_error *err)
-{
-    *chunks = 1;
-    for (int i = 0; i < p->n_inputs; i++) {
-        const dp_tensor *want = &p->tensors[p->inputs[i]].t, *got = &in[i];
-        char a[160], b[160];
-        if (dp_same_shape(got, want))
-            continue;
-        bool batched = got->rank == want->rank && got->rank > 0 && want->dims[0] > 0
-                    && got->dims[0] % want->dims[0] == 0;
-        for (int d = 1; batched && d < got->rank; d++)
-            batched = got->dims[d] == want->dims[d];
-        int64_t n = batched ? got->dims[0] / want->dims[0] : 0;
-        if (!batched || (*chunks != 1 && n != *chunks) || n == 0)
-            return dp_fail(err, DP_EINPUT, "input %d ('%s') has shape %s; the program expects %s "
-                           "(or a multiple of its leading dimension, the same for all inputs)",
-                           i, p->tensors[p->inputs[i]].name, dp_shape_str(got, a, sizeof a),
-                           dp_shape_str(want, b, sizeof b));
-        *chunks = n;
-    }
-    return DP_OK;
-}
-
-static dp_tensor chunk_of(const dp_tensor *t, int64_t rows, int64_t k)
-{
-    dp_tensor c = *t;
-    c.dims[0] = rows;
-    c.data = (unsigned char *)t->data + (size_t)k * dp_nbytes(&c);
-    return c;
-}
-
 static double now_ms(void)
 {
     struct timespec ts;
@@ -274,47 +253,19 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Runs every chunk, copying each output chunk into its place in the full outputs. */
-static dp_status run_all(const options *o, const dp_program *p, dp_session *s, const dp_tensor *in,
-                         int64_t chunks, dp_arena *mem, dp_tensor *out, dp_error *err)
+/* Runs the data set o->repeat times, timing each run. */
+static dp_status run_all(const options *o, dp_runner *r, const dp_tensor *in, int64_t chunks,
+                         dp_arena *mem, dp_tensor *out, dp_error *err)
 {
-    dp_tensor *chunk_in = dp_arena_calloc(mem, (size_t)p->n_inputs + 1, sizeof *chunk_in);
-    dp_tensor *chunk_out = dp_arena_calloc(mem, (size_t)p->n_outputs + 1, sizeof *chunk_out);
     double *times = dp_arena_calloc(mem, (size_t)o->repeat, sizeof *times);
-    if (!chunk_in || !chunk_out || !times)
+    if (!times)
         return dp_fail(err, DP_ENOMEM, "out of memory");
-    for (int r = 0; r < o->repeat; r++) {
+    for (int k = 0; k < o->repeat; k++) {
         double t0 = now_ms();
-        for (int64_t k = 0; k < chunks; k++) {
-            for (int i = 0; i < p->n_inputs; i++)
-                chunk_in[i] = chunks == 1 ? in[i]
-                                          : chunk_of(&in[i], p->tensors[p->inputs[i]].t.dims[0], k);
-            dp_status st = dp_session_run(s, chunk_in, chunk_out, err);
-            if (st != DP_OK)
-                return st;
-            for (int i = 0; i < p->n_outputs; i++) {
-                const dp_tensor *c = &chunk_out[i];
-                if (k == 0) {
-                    out[i] = *c;
-                    if (chunks > 1) {
-                        if (c->rank == 0)
-                            return dp_fail(err, DP_EUNSUPPORTED, "output %d is a scalar: the "
-                                           "program cannot run a batch of %lld", i, (long long)chunks);
-                        out[i].dims[0] *= chunks;
-                    }
-                    size_t bytes = dp_nbytes(&out[i]);
-                    out[i].data = dp_arena_alloc(mem, bytes ? bytes : 1);
-                    if (!out[i].data)
-                        return dp_fail(err, DP_ENOMEM, "out of memory for output %d", i);
-                } else if (!(c->rank == out[i].rank && c->dims[0] * chunks == out[i].dims[0])) {
-                    return dp_fail(err, DP_EUNSUPPORTED, "output %d changes shape between batch "
-                                   "chunks", i);
-                }
-                memcpy((unsigned char *)out[i].data + (size_t)k * dp_nbytes(c), c->data,
-                       dp_nbytes(c));
-            }
-        }
-        times[r] = now_ms() - t0;
+        dp_status st = dp_runner_run(r, in, chunks, 0, mem, out, err);
+        if (st != DP_OK)
+            return st;
+        times[k] = now_ms() - t0;
     }
     if (o->repeat > 1) {
         qsort(times, (size_t)o->repeat, sizeof *times, cmp_double);
@@ -460,7 +411,7 @@ int main(int argc, char **argv)
     dp_arena mem;
     dp_arena_init(&mem, o.max_memory);
     dp_program *prog = NULL;
-    dp_session *s = NULL;
+    dp_runner *r = NULL;
     dp_tensor *in = NULL, *out = NULL;
     int64_t chunks = 1;
     dp_status st = dp_program_read(o.program, &prog, &err);
@@ -473,19 +424,19 @@ int main(int argc, char **argv)
     if (st == DP_OK)
         st = load_inputs(&o, prog, &mem, in, &err);
     if (st == DP_OK)
-        st = count_chunks(prog, in, &chunks, &err);
+        st = dp_dataset_chunks(prog, in, &chunks, &err);
     if (st == DP_OK) {
-        dp_session_opts so = {.max_memory = o.max_memory};
-        st = dp_session_new(prog, &so, &s, &err);
+        dp_runner_opts ro = {.session = {.max_memory = o.max_memory}, .threads = o.threads};
+        st = dp_runner_new(prog, &ro, &r, &err);
     }
     if (st == DP_OK)
-        st = run_all(&o, prog, s, in, chunks, &mem, out, &err);
+        st = run_all(&o, r, in, chunks, &mem, out, &err);
     if (st == DP_OK && o.outdir)
         st = write_outputs(&o, prog, out, &err);
     if (st == DP_OK && o.n_expect)
         st = check_expected(&o, prog, out, &mem, &err);
     rc = st == DP_OK ? 0 : fail(st, &err);
-    dp_session_free(s);
+    dp_runner_free(r);
     if (prog)
         dp_program_free(prog);
     dp_arena_free(&mem);

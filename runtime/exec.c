@@ -19,6 +19,7 @@ struct dp_session {
     dp_tensor *vals;            /* every tensor's current view */
     dp_arena dyn;               /* dynamically shaped tensors: one inference */
     dp_arena scratch;           /* kernel scratch: one instruction */
+    uint64_t inference;         /* the index of the running inference in its data set */
 };
 
 dp_status dp_session_new(const dp_program *prog, const dp_session_opts *opts, dp_session **out,
@@ -133,8 +134,10 @@ static dp_status run_instr(dp_session *s, int index, dp_error *err)
     return st;
 }
 
-dp_status dp_session_run(dp_session *s, const dp_tensor *inputs, dp_tensor *outputs, dp_error *err)
+dp_status dp_session_run(dp_session *s, uint64_t index, const dp_tensor *inputs,
+                         dp_tensor *outputs, dp_error *err)
 {
+    s->inference = index;
     dp_arena_reset(&s->dyn);
     dp_status st = bind_inputs(s, inputs, err);
     for (int i = 0; st == DP_OK && i < s->prog->n_instrs; i++)

@@ -20,11 +20,12 @@ dp_status dp_session_new(const dp_program *prog, const dp_session_opts *opts, dp
                          dp_error *err);
 
 /*
- * Runs one inference. inputs[i] binds graph input i; its dtype and shape must equal the
- * program's. On success outputs[i] views graph output i, valid until the next run.
+ * Runs one inference, the index-th of a data set (noise is keyed by it). inputs[i] binds
+ * graph input i; its dtype and shape must equal the program's. On success outputs[i] views
+ * graph output i, valid until the next run.
  */
-dp_status dp_session_run(dp_session *s, const dp_tensor *inputs, dp_tensor *outputs,
-                         dp_error *err);
+dp_status dp_session_run(dp_session *s, uint64_t index, const dp_tensor *inputs,
+                         dp_tensor *outputs, dp_error *err);
 
 void dp_session_free(dp_session *s);
 

@@ -1,0 +1,223 @@
+/*
+ * dataset.c: chunking a data set into inferences and running them on a pool of sessions.
+ *
+ * Chunk 0 runs first on the calling thread: it fixes the output shapes, so the full outputs
+ * can be allocated before the workers start and each worker copies its chunks' outputs into
+ * disjoint places without locking. A failure reports the lowest failing chunk, so the
+ * message does not depend on thread timing either.
+ */
+#include "dataset.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_THREADS 256
+
+struct dp_runner {
+    const dp_program *prog;
+    int threads;
+    dp_session *sessions[MAX_THREADS];
+};
+
+dp_status dp_dataset_chunks(const dp_program *p, const dp_tensor *in, int64_t *chunks,
+                            dp_error *err)
+{
+    *chunks = 1;
+    for (int i = 0; i < p->n_inputs; i++) {
+        const dp_tensor *want = &p->tensors[p->inputs[i]].t, *got = &in[i];
+        char a[160], b[160];
+        if (dp_same_shape(got, want))
+            continue;
+        bool batched = got->rank == want->rank && got->rank > 0 && want->dims[0] > 0
+                    && got->dims[0] % want->dims[0] == 0;
+        for (int d = 1; batched && d < got->rank; d++)
+            batched = got->dims[d] == want->dims[d];
+        int64_t n = batched ? got->dims[0] / want->dims[0] : 0;
+        if (!batched || (*chunks != 1 && n != *chunks) || n == 0)
+            return dp_fail(err, DP_EINPUT, "input %d ('%s') has shape %s; the program expects %s "
+                           "(or a multiple of its leading dimension, the same for all inputs)",
+                           i, p->tensors[p->inputs[i]].name, dp_shape_str(got, a, sizeof a),
+                           dp_shape_str(want, b, sizeof b));
+        *chunks = n;
+    }
+    return DP_OK;
+}
+
+dp_tensor dp_dataset_chunk(const dp_tensor *t, int64_t rows, int64_t k)
+{
+    dp_tensor c = *t;
+    c.dims[0] = rows;
+    c.data = (unsigned char *)t->data + (size_t)k * dp_nbytes(&c);
+    return c;
+}
+
+dp_status dp_runner_new(const dp_program *p, const dp_runner_opts *opts, dp_runner **out,
+                        dp_error *err)
+{
+    int threads = opts && opts->threads > 1 ? opts->threads : 1;
+    *out = NULL;
+    if (threads > MAX_THREADS)
+        return dp_fail(err, DP_EUSAGE, "%d threads asked for, at most %d", threads, MAX_THREADS);
+    dp_runner *r = calloc(1, sizeof *r);
+    if (!r)
+        return dp_fail(err, DP_ENOMEM, "out of memory");
+    r->prog = p;
+    r->threads = threads;
+    for (int t = 0; t < threads; t++) {
+        dp_status st = dp_session_new(p, opts ? &opts->session : NULL, &r->sessions[t], err);
+        if (st != DP_OK) {
+            dp_runner_free(r);
+            return st;
+        }
+    }
+    *out = r;
+    return DP_OK;
+}
+
+dp_session *dp_runner_session(dp_runner *r)
+{
+    return r->sessions[0];
+}
+
+void dp_runner_free(dp_runner *r)
+{
+    if (!r)
+        return;
+    for (int t = 0; t < r->threads; t++)
+        dp_session_free(r->sessions[t]);
+    free(r);
+}
+
+typedef struct job {
+    dp_runner *r;
+    const dp_tensor *in;
+    dp_tensor *out;
+    int64_t chunks;
+    uint64_t first;
+} job;
+
+typedef struct worker {
+    const job *job;
+    int index;
+    dp_tensor *chunk_in, *chunk_out;
+    int64_t failed_chunk;     /* -1 while all went well */
+    dp_status status;
+    dp_error err;
+} worker;
+
+static dp_status run_chunk(const job *j, dp_session *s, int64_t k, dp_tensor *chunk_in,
+                           dp_tensor *chunk_out, dp_error *err)
+{
+    const dp_program *p = j->r->prog;
+    for (int i = 0; i < p->n_inputs; i++)
+        chunk_in[i] = j->chunks == 1 ? j->in[i]
+                                     : dp_dataset_chunk(&j->in[i], p->tensors[p->inputs[i]].t.dims[0], k);
+    dp_status st = dp_session_run(s, j->first + (uint64_t)k, chunk_in, chunk_out, err);
+    if (st != DP_OK)
+        return st;
+    for (int i = 0; i < p->n_outputs; i++) {
+        const dp_tensor *c = &chunk_out[i];
+        if (!(c->rank == j->out[i].rank && c->dtype == j->out[i].dtype
+              && (c->rank == 0 ? j->chunks == 1 : c->dims[0] * j->chunks == j->out[i].dims[0])
+              && dp_nbytes(c) * (size_t)j->chunks == dp_nbytes(&j->out[i])))
+            return dp_fail(err, DP_EUNSUPPORTED, "output %d changes shape between batch chunks",
+                           i);
+        memcpy((unsigned char *)j->out[i].data + (size_t)k * dp_nbytes(c), c->data,
+               dp_nbytes(c));
+    }
+    return DP_OK;
+}
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    const job *j = w->job;
+    for (int64_t k = 1 + w->index; k < j->chunks; k += j->r->threads) {
+        w->status = run_chunk(j, j->r->sessions[w->index], k, w->chunk_in, w->chunk_out, &w->err);
+        if (w->status != DP_OK) {
+            w->failed_chunk = k;
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* Sizes the full outputs from chunk 0's, allocating them where the caller has not. */
+static dp_status shape_outputs(const job *j, const dp_tensor *first, dp_arena *mem,
+                               dp_error *err)
+{
+    for (int i = 0; i < j->r->prog->n_outputs; i++) {
+        dp_tensor full = first[i];
+        if (j->chunks > 1) {
+            if (full.rank == 0)
+                return dp_fail(err, DP_EUNSUPPORTED, "output %d is a scalar: the program "
+                               "cannot run a batch of %lld", i, (long long)j->chunks);
+            full.dims[0] *= j->chunks;
+        }
+        if (j->out[i].data) {
+            if (j->out[i].dtype != full.dtype || !dp_same_shape(&j->out[i], &full))
+                return dp_fail(err, DP_EINTERNAL, "output %d: the buffer given has another "
+                               "shape", i);
+            continue;
+        }
+        size_t bytes = dp_nbytes(&full);
+        full.data = dp_arena_alloc(mem, bytes);
+        if (!full.data)
+            return dp_fail(err, DP_ENOMEM, "out of memory for output %d (%zu bytes)", i, bytes);
+        j->out[i] = full;
+    }
+    return DP_OK;
+}
+
+dp_status dp_runner_run(dp_runner *r, const dp_tensor *in, int64_t chunks, uint64_t first,
+                        dp_arena *mem, dp_tensor *out, dp_error *err)
+{
+    const dp_program *p = r->prog;
+    job j = {.r = r, .in = in, .out = out, .chunks = chunks, .first = first};
+    size_t n_io = (size_t)p->n_inputs + (size_t)p->n_outputs + 2;
+    worker *ws = calloc((size_t)r->threads, sizeof *ws);
+    dp_tensor *io = calloc((size_t)r->threads * n_io, sizeof *io);
+    if (!ws || !io) {
+        free(ws);
+        free(io);
+        return dp_fail(err, DP_ENOMEM, "out of memory");
+    }
+    for (int t = 0; t < r->threads; t++) {
+        ws[t] = (worker){.job = &j, .index = t, .chunk_in = io + (size_t)t * n_io,
+                         .failed_chunk = -1};
+        ws[t].chunk_out = ws[t].chunk_in + p->n_inputs + 1;
+    }
+    /* chunk 0, then the outputs' shapes are known */
+    dp_tensor *c_in = ws[0].chunk_in, *c_out = ws[0].chunk_out;
+    for (int i = 0; i < p->n_inputs; i++)
+        c_in[i] = chunks == 1 ? in[i] : dp_dataset_chunk(&in[i], p->tensors[p->inputs[i]].t.dims[0], 0);
+    dp_status st = dp_session_run(r->sessions[0], first, c_in, c_out, err);
+    if (st == DP_OK)
+        st = shape_outputs(&j, c_out, mem, err);
+    for (int i = 0; st == DP_OK && i < p->n_outputs; i++)
+        memcpy(out[i].data, c_out[i].data, dp_nbytes(&c_out[i]));
+    if (st == DP_OK && chunks > 1) {
+        pthread_t tid[MAX_THREADS];
+        int started = 1;
+        while (started < r->threads && 1 + started < chunks
+               && pthread_create(&tid[started], NULL, work, &ws[started]) == 0)
+            started++;
+        work(&ws[0]);
+        /* workers not started (no chunks for them, or no thread to be had) run here */
+        for (int t = started; t < r->threads; t++)
+            work(&ws[t]);
+        for (int t = 1; t < started; t++)
+            pthread_join(tid[t], NULL);
+        int64_t worst = -1;
+        for (int t = 0; t < r->threads; t++)
+            if (ws[t].failed_chunk >= 0 && (worst < 0 || ws[t].failed_chunk < worst)) {
+                worst = ws[t].failed_chunk;
+                st = ws[t].status;
+                *err = ws[t].err;
+            }
+    }
+    free(ws);
+    free(io);
+    return st;
+}

@@ -1,0 +1,47 @@
+/*
+ * dataset.h: running a program over a data set.
+ *
+ * Inputs whose leading dimension is a multiple of the compiled one are a data set of
+ * "chunks", each one inference of the compiled batch. A runner holds one session per thread
+ * and deals the chunks out to them; chunk k is always inference index first + k, so noisy
+ * results (keyed by that index) are the same bits for any thread count.
+ */
+#ifndef DP_DATASET_H
+#define DP_DATASET_H
+
+#include "exec.h"
+
+typedef struct dp_runner dp_runner;
+
+typedef struct dp_runner_opts {
+    dp_session_opts session;
+    int threads;            /* sessions run in parallel; 0 or 1: the calling thread only */
+} dp_runner_opts;
+
+/*
+ * How many chunks of the compiled batch the inputs hold: 1 when they match the program,
+ * n when every input's leading dimension is n times the compiled one and the rest agree.
+ */
+dp_status dp_dataset_chunks(const dp_program *p, const dp_tensor *inputs, int64_t *chunks,
+                            dp_error *err);
+
+/* Chunk k of a data set tensor whose compiled leading dimension is rows. */
+dp_tensor dp_dataset_chunk(const dp_tensor *t, int64_t rows, int64_t k);
+
+dp_status dp_runner_new(const dp_program *p, const dp_runner_opts *opts, dp_runner **out,
+                        dp_error *err);
+
+/*
+ * Runs chunks 0..chunks-1 of inputs as inferences first..first+chunks-1. outputs[i] gets
+ * graph output i for the whole set: its buffer is allocated from mem when outputs[i].data is
+ * NULL, and otherwise must be one a previous call with the same inputs filled.
+ */
+dp_status dp_runner_run(dp_runner *r, const dp_tensor *inputs, int64_t chunks, uint64_t first,
+                        dp_arena *mem, dp_tensor *outputs, dp_error *err);
+
+/* The session of thread 0, for callers that inspect or steer single inferences. */
+dp_session *dp_runner_session(dp_runner *r);
+
+void dp_runner_free(dp_runner *r);
+
+#endif
