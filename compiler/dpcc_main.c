@@ -6,6 +6,7 @@
  *
  * Exit statuses follow architecture.md: 0 ok, 1 usage, 2 bad input file, 3 unsupported.
  */
+#include "cli_args.h"
 #include "pipeline.h"
 
 #include <errno.h>
@@ -42,27 +43,6 @@ static int usage_error(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\n(see dpcc --help)\n");
     return dp_exit_code(DP_EUSAGE);
-}
-
-static int parse_bytes(const char *s, size_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (end == s || errno || s[0] == '-')
-        return -1;
-    unsigned shift = 0;
-    switch (*end) {
-    case 'K': case 'k': shift = 10; end++; break;
-    case 'M': case 'm': shift = 20; end++; break;
-    case 'G': case 'g': shift = 30; end++; break;
-    case '\0': break;
-    default: return -1;
-    }
-    if (*end || (shift && v > (SIZE_MAX >> shift)))
-        return -1;
-    *out = (size_t)v << shift;
-    return 0;
 }
 
 static bool has_suffix(const char *s, const char *suffix)
@@ -139,7 +119,7 @@ int main(int argc, char **argv)
                 rc = fail(st, &err);
             o.n_bindings++;
         } else if (strcmp(a, "--max-memory") == 0) {
-            if (!val || parse_bytes(val, &o.max_memory) != 0)
+            if (!val || dp_arg_bytes(val, &o.max_memory) != 0)
                 rc = usage_error("--max-memory needs a byte count such as 4G, not '%s'",
                                  val ? val : "");
             i++;

@@ -7,6 +7,7 @@
  * a multiple of the compiled batch runs as a data set, chunk by chunk, and the outputs are
  * concatenated. Outputs are written as OUTDIR/output_K.pb (or .npy) in graph output order.
  */
+#include "cli_args.h"
 #include "dataset.h"
 #include "tensor_io.h"
 
@@ -74,49 +75,6 @@ static int usage_error(const char *fmt, const char *arg)
     return dp_exit_code(DP_EUSAGE);
 }
 
-static int parse_double(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || errno || !(v >= 0))
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_count(const char *s, long max, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || errno || v < 1 || v > max)
-        return -1;
-    *out = (int)v;
-    return 0;
-}
-
-static int parse_bytes(const char *s, size_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (end == s || errno || s[0] == '-')
-        return -1;
-    unsigned shift = 0;
-    switch (*end) {
-    case 'K': case 'k': shift = 10; end++; break;
-    case 'M': case 'm': shift = 20; end++; break;
-    case 'G': case 'g': shift = 30; end++; break;
-    case '\0': break;
-    default: return -1;
-    }
-    if (*end || (shift && v > (SIZE_MAX >> shift)))
-        return -1;
-    *out = (size_t)v << shift;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, options *o)
 {
     memset(o, 0, sizeof *o);
@@ -154,15 +112,15 @@ static int parse_args(int argc, char **argv, options *o)
             o->expect[o->n_expect++] = val;
             i++;
         } else if (strcmp(a, "--rtol") == 0 || strcmp(a, "--atol") == 0) {
-            if (parse_double(val, a[2] == 'r' ? &o->rtol : &o->atol) != 0)
+            if (dp_arg_nonnegative(val, a[2] == 'r' ? &o->rtol : &o->atol) != 0)
                 return usage_error("tolerance must be a non-negative number, not '%s'", val);
             i++;
         } else if (strcmp(a, "--repeat") == 0) {
-            if (parse_count(val, 1000000, &o->repeat) != 0)
+            if (dp_arg_count(val, 1000000, &o->repeat) != 0)
                 return usage_error("--repeat needs a count from 1 to 1000000, not '%s'", val);
             i++;
         } else if (strcmp(a, "--threads") == 0) {
-            if (parse_count(val, 256, &o->threads) != 0)
+            if (dp_arg_count(val, 256, &o->threads) != 0)
                 return usage_error("--threads needs a count from 1 to 256, not '%s'", val);
             i++;
         } else if (strcmp(a, "--format") == 0) {
@@ -171,7 +129,7 @@ static int parse_args(int argc, char **argv, options *o)
             o->format = val;
             i++;
         } else if (strcmp(a, "--max-memory") == 0) {
-            if (parse_bytes(val, &o->max_memory) != 0)
+            if (dp_arg_bytes(val, &o->max_memory) != 0)
                 return usage_error("--max-memory needs a byte count such as 4G, not '%s'", val);
             i++;
         } else if (strcmp(a, "--ideal") == 0) {

@@ -20,6 +20,8 @@ struct dp_session {
     dp_arena dyn;               /* dynamically shaped tensors: one inference */
     dp_arena scratch;           /* kernel scratch: one instruction */
     uint64_t inference;         /* the index of the running inference in its data set */
+    dp_observe_fn observe;
+    void *observe_ctx;
 };
 
 dp_status dp_session_new(const dp_program *prog, const dp_session_opts *opts, dp_session **out,
@@ -34,6 +36,10 @@ dp_status dp_session_new(const dp_program *prog, const dp_session_opts *opts, dp
     if (!s)
         return dp_fail(err, DP_ENOMEM, "out of memory creating a session");
     s->prog = prog;
+    if (opts) {
+        s->observe = opts->observe;
+        s->observe_ctx = opts->observe_ctx;
+    }
     s->act = aligned_alloc(64, ((size_t)prog->arena_bytes + 64) & ~(size_t)63);
     s->vals = calloc((size_t)prog->n_tensors + 1, sizeof *s->vals);
     if (!s->act || !s->vals) {
@@ -131,20 +137,58 @@ static dp_status run_instr(dp_session *s, int index, dp_error *err)
     }
     st = ins->def->run(&k);
     dp_arena_reset(&s->scratch);
+    if (st == DP_OK && s->observe)
+        st = s->observe(s->observe_ctx, index, in, ins->n_in, out, ins->n_out, err);
     return st;
+}
+
+dp_status dp_session_begin(dp_session *s, uint64_t index, const dp_tensor *inputs,
+                           dp_error *err)
+{
+    s->inference = index;
+    dp_arena_reset(&s->dyn);
+    return bind_inputs(s, inputs, err);
+}
+
+dp_status dp_session_step(dp_session *s, int instr, dp_error *err)
+{
+    if (instr < 0 || instr >= s->prog->n_instrs)
+        return dp_fail(err, DP_EINTERNAL, "instruction %d is outside the program", instr);
+    return run_instr(s, instr, err);
+}
+
+void dp_session_outputs(const dp_session *s, dp_tensor *outputs)
+{
+    for (int i = 0; i < s->prog->n_outputs; i++)
+        outputs[i] = s->vals[s->prog->outputs[i]];
+}
+
+size_t dp_session_state_bytes(const dp_session *s)
+{
+    return (size_t)s->prog->arena_bytes + (size_t)s->prog->n_tensors * sizeof *s->vals;
+}
+
+void dp_session_save(const dp_session *s, void *state)
+{
+    memcpy(state, s->act, (size_t)s->prog->arena_bytes);
+    memcpy((char *)state + s->prog->arena_bytes, s->vals,
+           (size_t)s->prog->n_tensors * sizeof *s->vals);
+}
+
+void dp_session_restore(dp_session *s, const void *state)
+{
+    memcpy(s->act, state, (size_t)s->prog->arena_bytes);
+    memcpy(s->vals, (const char *)state + s->prog->arena_bytes,
+           (size_t)s->prog->n_tensors * sizeof *s->vals);
 }
 
 dp_status dp_session_run(dp_session *s, uint64_t index, const dp_tensor *inputs,
                          dp_tensor *outputs, dp_error *err)
 {
-    s->inference = index;
-    dp_arena_reset(&s->dyn);
-    dp_status st = bind_inputs(s, inputs, err);
+    dp_status st = dp_session_begin(s, index, inputs, err);
     for (int i = 0; st == DP_OK && i < s->prog->n_instrs; i++)
         st = run_instr(s, i, err);
-    if (st != DP_OK)
-        return st;
-    for (int i = 0; i < s->prog->n_outputs; i++)
-        outputs[i] = s->vals[s->prog->outputs[i]];
-    return DP_OK;
+    if (st == DP_OK)
+        dp_session_outputs(s, outputs);
+    return st;
 }

@@ -12,8 +12,18 @@
 
 typedef struct dp_session dp_session;
 
+/*
+ * Called after each instruction has run, with its inputs and outputs: calibration and
+ * reports watch the values flow past without the executor knowing what for. A status other
+ * than DP_OK stops the inference with it.
+ */
+typedef dp_status (*dp_observe_fn)(void *ctx, int instr, dp_tensor *const *in, int n_in,
+                                   dp_tensor *const *out, int n_out, dp_error *err);
+
 typedef struct dp_session_opts {
     size_t max_memory;     /* bytes for activations, dynamic tensors and scratch; 0: default */
+    dp_observe_fn observe; /* NULL: none */
+    void *observe_ctx;
 } dp_session_opts;
 
 dp_status dp_session_new(const dp_program *prog, const dp_session_opts *opts, dp_session **out,
@@ -26,6 +36,25 @@ dp_status dp_session_new(const dp_program *prog, const dp_session_opts *opts, dp
  */
 dp_status dp_session_run(dp_session *s, uint64_t index, const dp_tensor *inputs,
                          dp_tensor *outputs, dp_error *err);
+
+/*
+ * An inference one instruction at a time, for passes that replay part of the program:
+ * begin binds the inputs, step runs instruction i (in order, from 0), outputs views the
+ * graph outputs once the last instruction has run.
+ */
+dp_status dp_session_begin(dp_session *s, uint64_t index, const dp_tensor *inputs,
+                           dp_error *err);
+dp_status dp_session_step(dp_session *s, int instr, dp_error *err);
+void dp_session_outputs(const dp_session *s, dp_tensor *outputs);
+
+/*
+ * The state between two steps (activations and tensor views), saved to replay the rest of
+ * the program from the same point. Tensors of data-dependent shape stay valid until the
+ * next begin.
+ */
+size_t dp_session_state_bytes(const dp_session *s);
+void dp_session_save(const dp_session *s, void *state);
+void dp_session_restore(dp_session *s, const void *state);
 
 void dp_session_free(dp_session *s);
 
