@@ -9,6 +9,7 @@
 #ifndef DP_PROGRAM_H
 #define DP_PROGRAM_H
 
+#include "device.h"
 #include "dp_arena.h"
 #include "dp_op.h"
 #include "dp_tensor.h"
@@ -73,6 +74,7 @@ typedef struct dp_program {
     uint64_t arena_bytes;           /* planned peak activation memory */
     const unsigned char *weights;   /* the weight blob (owned by mem or by the loader) */
     uint64_t weights_bytes;
+    dp_device *device;              /* the device compiled for; NULL in older files */
     void *file_buf;                 /* the loaded file, freed with the program */
 } dp_program;
 

@@ -361,6 +361,12 @@ static dp_status check_program(vctx *v)
     if (p->weights_bytes > 0 && !p->weights)
         return dp_fail(v->err, DP_EINPUT, "%s: %llu bytes of weights declared but none present",
                        v->file, (unsigned long long)p->weights_bytes);
+    if (p->device) {
+        snprintf(where, sizeof where, "%.300s: device", v->file);
+        dp_status st = dp_device_check(p->device, where, v->err);
+        if (st != DP_OK)
+            return st;
+    }
     for (int i = 0; i < p->n_tensors; i++) {
         dp_status st = check_tensor(v, i);
         if (st != DP_OK)
@@ -409,6 +415,44 @@ static dp_status validate(const dp_program *p, const char *file, dp_error *err)
 
 /* ---- writing ----------------------------------------------------------------------------- */
 
+/* The message views the device's text in place. */
+static void build_device(const dp_device *d, Dp__Device *o)
+{
+    dp__device__init(o);
+    o->name = (char *)d->name;
+    o->description = (char *)d->description;
+    o->has_core_rows = o->has_core_cols = o->has_clock_ghz = 1;
+    o->has_wavelength_nm = o->has_photons_per_mac = o->has_optical_efficiency = 1;
+    o->has_thermal_std = o->has_shot_noise = o->has_weight_noise_std = 1;
+    o->has_input_noise_std = o->has_static_weight_std = o->has_distortion_k3 = 1;
+    o->has_dac_bits = o->has_weight_bits = o->has_adc_bits = o->has_remodulate_weights = 1;
+    o->has_max_repetitions = o->has_repetitions_power_of_two = 1;
+    o->has_dac_conversion_pj = o->has_adc_conversion_pj = 1;
+    o->has_digital_op_pj = o->has_memory_byte_pj = 1;
+    o->core_rows = d->rows;
+    o->core_cols = d->cols;
+    o->clock_ghz = d->clock_ghz;
+    o->wavelength_nm = d->wavelength_nm;
+    o->photons_per_mac = d->photons_per_mac;
+    o->optical_efficiency = d->optical_efficiency;
+    o->thermal_std = d->thermal_std;
+    o->shot_noise = d->shot_noise;
+    o->weight_noise_std = d->weight_noise_std;
+    o->input_noise_std = d->input_noise_std;
+    o->static_weight_std = d->static_weight_std;
+    o->distortion_k3 = d->distortion_k3;
+    o->dac_bits = d->dac_bits;
+    o->weight_bits = d->weight_bits;
+    o->adc_bits = d->adc_bits;
+    o->remodulate_weights = d->remodulate_weights;
+    o->max_repetitions = d->max_repetitions;
+    o->repetitions_power_of_two = d->repetitions_power_of_two;
+    o->dac_conversion_pj = d->dac_conversion_pj;
+    o->adc_conversion_pj = d->adc_conversion_pj;
+    o->digital_op_pj = d->digital_op_pj;
+    o->memory_byte_pj = d->memory_byte_pj;
+}
+
 /* The message views the program's arrays in place; only the pointer tables come from m. */
 static dp_status build_message(const dp_program *p, dp_arena *m, Dp__Program *msg)
 {
@@ -427,6 +471,11 @@ static dp_status build_message(const dp_program *p, dp_arena *m, Dp__Program *ms
     msg->inputs = p->inputs;
     msg->n_outputs = (size_t)p->n_outputs;
     msg->outputs = p->outputs;
+    if (p->device) {
+        if (!(msg->device = dp_arena_alloc(m, sizeof *msg->device)))
+            return DP_ENOMEM;
+        build_device(p->device, msg->device);
+    }
 
     Dp__Tensor *ts = dp_arena_calloc(m, (size_t)p->n_tensors + 1, sizeof *ts);
     Dp__Instr *is = dp_arena_calloc(m, (size_t)p->n_instrs + 1, sizeof *is);
@@ -750,6 +799,52 @@ static dp_status convert_mvm(const Dp__Mvm *s, dp_mvm *d, dp_arena *m, const cha
     return d->output_scale ? DP_OK : OOM(file);
 }
 
+/* Every field is required: the writer sets them all, so a missing one means a damaged file. */
+static dp_status convert_device(const Dp__Device *s, dp_device *d, const char *file,
+                                dp_error *err)
+{
+    char what[400];
+    snprintf(what, sizeof what, "%.300s: device", file);
+#define TAKE(fld, member)                                                                       \
+    do {                                                                                        \
+        if (!s->has_##fld)                                                                      \
+            return dp_fail(err, DP_EINPUT, "%s: field '%s' is missing", what, #fld);            \
+        d->member = s->fld;                                                                     \
+    } while (0)
+    if (!s->name || !s->description)
+        return dp_fail(err, DP_EINPUT, "%s: field '%s' is missing", what,
+                       s->name ? "description" : "name");
+    dp_status st = dp_device_set_text(d, "name", s->name, what, err);
+    if (st == DP_OK)
+        st = dp_device_set_text(d, "description", s->description, what, err);
+    if (st != DP_OK)
+        return st;
+    TAKE(core_rows, rows);
+    TAKE(core_cols, cols);
+    TAKE(clock_ghz, clock_ghz);
+    TAKE(wavelength_nm, wavelength_nm);
+    TAKE(photons_per_mac, photons_per_mac);
+    TAKE(optical_efficiency, optical_efficiency);
+    TAKE(thermal_std, thermal_std);
+    TAKE(shot_noise, shot_noise);
+    TAKE(weight_noise_std, weight_noise_std);
+    TAKE(input_noise_std, input_noise_std);
+    TAKE(static_weight_std, static_weight_std);
+    TAKE(distortion_k3, distortion_k3);
+    TAKE(dac_bits, dac_bits);
+    TAKE(weight_bits, weight_bits);
+    TAKE(adc_bits, adc_bits);
+    TAKE(remodulate_weights, remodulate_weights);
+    TAKE(max_repetitions, max_repetitions);
+    TAKE(repetitions_power_of_two, repetitions_power_of_two);
+    TAKE(dac_conversion_pj, dac_conversion_pj);
+    TAKE(adc_conversion_pj, adc_conversion_pj);
+    TAKE(digital_op_pj, digital_op_pj);
+    TAKE(memory_byte_pj, memory_byte_pj);
+#undef TAKE
+    return DP_OK; /* the validator checks the values */
+}
+
 /* Copies the message into p's arena, checking what the copy itself depends on (counts and
  * ranks that size arrays); the validator checks the rest. */
 static dp_status convert(const Dp__Program *msg, uint32_t version, dp_program *p,
@@ -781,6 +876,13 @@ static dp_status convert(const Dp__Program *msg, uint32_t version, dp_program *p
     p->instrs = dp_arena_calloc(m, msg->n_instrs + 1, sizeof *p->instrs);
     if (!p->producer || !p->model_name || !p->tensors || !p->inputs || !p->outputs || !p->instrs)
         return OOM(file);
+    if (msg->device) {
+        if (!(p->device = dp_arena_calloc(m, 1, sizeof *p->device)))
+            return OOM(file);
+        dp_status st = convert_device(msg->device, p->device, file, err);
+        if (st != DP_OK)
+            return st;
+    }
 
     for (size_t i = 0; i < msg->n_tensors; i++) {
         const Dp__Tensor *t = msg->tensors[i];
@@ -997,6 +1099,11 @@ void dp_program_disasm(const dp_program *prog, FILE *f)
     fprintf(f, "\", opset %d\n  %d tensors, %d instructions, arena %llu bytes, weights %llu "
             "bytes\n", p->opset, p->n_tensors, p->n_instrs, (unsigned long long)p->arena_bytes,
             (unsigned long long)p->weights_bytes);
+    if (p->device) {
+        char *json = dp_device_to_json(p->device);
+        fprintf(f, "device %s", json ? json : "(out of memory)\n");
+        free(json);
+    }
     fputs("inputs: ", f);
     for (int k = 0; k < p->n_inputs; k++) {
         fputs(k ? ", " : "", f);

@@ -33,6 +33,13 @@ static const float floats_val[] = {0.25f, -1.0f};
 static const char *const strings_val[] = {"a", "bc"};
 static float output_scale_val[] = {2.0f};
 static const float attr_tensor_val[] = {7.0f};
+static const char device_json[] =
+    "{\"name\": \"tiny_device\", \"core\": {\"rows\": 2, \"cols\": 2, \"clock_ghz\": 1},"
+    " \"optics\": {\"wavelength_nm\": 1550, \"photons_per_mac\": 12},"
+    " \"noise\": {\"thermal_std\": 0.001}, \"converters\": {\"dac_bits\": 8,"
+    " \"weight_bits\": 6, \"adc_bits\": 10}, \"repetitions\": {\"max\": 64},"
+    " \"energy\": {\"dac_conversion_pj\": 0.5, \"adc_conversion_pj\": 1,"
+    " \"digital_op_pj\": 0.9, \"memory_byte_pj\": 2.5}}";
 
 static void set_tensor(dp_tensor_info *ti, const char *name, dp_storage s, int rank,
                        const int64_t *dims, uint64_t offset)
@@ -49,7 +56,8 @@ static void set_tensor(dp_tensor_info *ti, const char *name, dp_storage s, int r
 
 /*
  * %0 x (input 2x3), %1 c (const 3), %2 r = Relu(x) (arena), %3 y = Add(r, c) (arena, analog
- * fields, one attribute of every kind), %4 z = Identity(y) (dynamic); outputs y and z.
+ * fields, one attribute of every kind), %4 z = Identity(y) (dynamic); outputs y and z; the
+ * device it was compiled for.
  */
 static dp_program *make_program(void)
 {
@@ -110,6 +118,10 @@ static dp_program *make_program(void)
                    .adc_bits = 10, .input_scale = 3.0f, .n_output_scale = 1,
                    .output_scale = output_scale_val, .weight_input = 1};
     p->instrs[1].mvm = mv;
+    p->device = dp_arena_alloc(m, sizeof *p->device);
+    dp_error err = {0};
+    if (dp_device_parse(device_json, strlen(device_json), "device_json", p->device, &err))
+        fail_msg("%s", err.msg);
     return p;
 }
 
@@ -175,6 +187,13 @@ static void same_program(const dp_program *a, const dp_program *b)
         assert_int_equal(x->offset, y->offset);
         if (x->storage != DP_STORE_DYNAMIC)
             assert_int_equal(x->nbytes, y->nbytes);
+    }
+    /* test_device.c compares every device field; here, that the device travels. */
+    assert_int_equal(a->device != NULL, b->device != NULL);
+    if (a->device) {
+        assert_string_equal(a->device->name, b->device->name);
+        assert_int_equal(a->device->adc_bits, b->device->adc_bits);
+        assert_true(a->device->photons_per_mac == b->device->photons_per_mac);
     }
     assert_int_equal(a->n_inputs, b->n_inputs);
     assert_memory_equal(a->inputs, b->inputs, sizeof(int32_t) * (size_t)a->n_inputs);
@@ -295,7 +314,9 @@ static void disasm_lists_everything(void **state)
                           "z  float[?]  dynamic", "Relu  \"relu1\"  in: %0 x -> %2 r[2x3]",
                           "mvm  Add  \"add1\"  in: %2 r, %1 c[3] -> %3 y[2x3]",
                           "N=4 dac=8 w=6 adc=10 tiles=2x2", "s=\"NOTSET\"", "is=[1,-2,3]",
-                          "ss=[\"a\",\"bc\"]", "t=float[1]{7}"};
+                          "ss=[\"a\",\"bc\"]", "t=float[1]{7}",
+                          "device {\n  \"name\": \"tiny_device\",",
+                          "\"converters\": {\"dac_bits\":8,\"weight_bits\":6,\"adc_bits\":10,"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         if (!strstr(text, want[i]))
             fail_msg("disassembly lacks '%s':\n%s", want[i], text);
@@ -495,6 +516,12 @@ static const lie lies[] = {
     {"opset 0", DP_EINPUT, "opset 0"},
     {"metadata version differs", DP_EINPUT, "metadata is format version 7"},
     {"graph output undefined", DP_EINPUT, "tensor 4 ('z'): graph output 1, but nothing defines it"},
+    {"device std negative", DP_EINPUT, "device: noise.thermal_std: -1 is out of range"},
+    {"device field missing", DP_EINPUT, "device: field 'adc_bits' is missing"},
+    {"device name too long", DP_EINPUT, "device: name: 70 bytes, longer than the limit of 63"},
+    {"device NaN", DP_EINPUT, "device: optics.photons_per_mac: nan is not a finite number"},
+    {"device repetitions", DP_EINPUT, "device: repetitions.max: 1000 is not a power of two"},
+    {"device without a name", DP_EINPUT, "device: field 'name' is missing"},
 };
 
 static void tell_lie(Dp__Program *m, int which, dp_arena *a)
@@ -503,6 +530,9 @@ static void tell_lie(Dp__Program *m, int which, dp_arena *a)
     Dp__Instr **in = m->instrs;
     Dp__Attr **at = in[1]->attrs;
     Dp__Mvm *mv = in[1]->mvm;
+    Dp__Device *dev = m->device;
+    static char long_name[71];
+    memset(long_name, 'x', 70);
     static int64_t dims3[] = {2, 3, 4};
     static int32_t three_inputs[] = {2, 1, 1}, omitted[] = {-1};
     static uint8_t with_nul[] = {'a', 0, 'b'};
@@ -550,6 +580,12 @@ static void tell_lie(Dp__Program *m, int which, dp_arena *a)
     case 39: m->opset = 0; break;
     case 40: m->format_version = 7; break;
     case 41: m->n_instrs = 2; break;
+    case 42: dev->thermal_std = -1; break;
+    case 43: dev->has_adc_bits = 0; break;
+    case 44: dev->name = long_name; break;
+    case 45: dev->photons_per_mac = NAN; break;
+    case 46: dev->repetitions_power_of_two = 1; dev->max_repetitions = 1000; break;
+    case 47: dev->name = NULL; break;
     }
 }
 

@@ -1,0 +1,93 @@
+/*
+ * device.h: a device profile: every parameter of the simulated analog core, read from a JSON
+ * profile (docs/device-profiles.md) or from a .dp that carries the device it was compiled for.
+ *
+ * The fields are the quantities of analog-model.md; nothing about a device is a constant in
+ * code. One range check (dp_device_check) serves the JSON loader and the .dp loader alike, and
+ * names a bad field by its JSON key path ("noise.thermal_std") whichever file it came from.
+ */
+#ifndef DP_DEVICE_H
+#define DP_DEVICE_H
+
+#include "dp_base.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/* Capacities of the text fields, the terminating NUL included. */
+#define DP_DEVICE_NAME_MAX 64
+#define DP_DEVICE_DESCRIPTION_MAX 512
+
+/* Profiles are a few hundred bytes; anything near this is not a profile. */
+#define DP_DEVICE_FILE_MAX ((uint64_t)1 << 20)
+
+typedef struct dp_device {
+    char name[DP_DEVICE_NAME_MAX];                  /* non-empty */
+    char description[DP_DEVICE_DESCRIPTION_MAX];
+
+    /* core */
+    int32_t rows;               /* R: outputs of one tile pass */
+    int32_t cols;               /* C: inputs (fan-in) of one tile pass */
+    double clock_ghz;           /* tile passes (repetitions) per nanosecond */
+
+    /* optics */
+    double wavelength_nm;
+    double photons_per_mac;     /* n: detected photons per MAC per repetition */
+    double optical_efficiency;  /* (0, 1]: detected / emitted optical energy */
+
+    /* noise, per repetition (analog-model.md section 2) */
+    double thermal_std;         /* s_th: output std is s_th * G, G the ADC full scale */
+    bool shot_noise;            /* simulate homodyne shot noise, std sqrt(K / n) */
+    double weight_noise_std;    /* s_w: dynamic, per weight read, on the [-1, 1] scale */
+    double input_noise_std;     /* s_x: dynamic, per input, on the [-1, 1] scale */
+    double static_weight_std;   /* s_static: programming error, fixed per device instance */
+    double distortion_k3;       /* y -> y - k3 y^3 on the normalised output y = s / G */
+
+    /* converters */
+    int32_t dac_bits;
+    int32_t weight_bits;
+    int32_t adc_bits;
+    bool remodulate_weights;    /* weights pass through the DAC every repetition (homodyne) */
+
+    /* repetitions */
+    int32_t max_repetitions;    /* N_max */
+    bool repetitions_power_of_two;
+
+    /* energy; converter energies hold at dac_bits and adc_bits (energy.h scales them) */
+    double dac_conversion_pj;
+    double adc_conversion_pj;
+    double digital_op_pj;
+    double memory_byte_pj;
+} dp_device;
+
+/* Reads a JSON profile of at most DP_DEVICE_FILE_MAX bytes. Errors name path and key. */
+dp_status dp_device_load(const char *path, dp_device *out, dp_error *err);
+
+/*
+ * Parses a JSON profile of len bytes (no terminator needed). `what` names the source in
+ * messages. Every problem is DP_EINPUT: malformed JSON (with line and column), a missing
+ * required key, an unknown or repeated key, a wrong type, or a value out of range.
+ */
+dp_status dp_device_parse(const char *json, size_t len, const char *what, dp_device *out,
+                          dp_error *err);
+
+/*
+ * The range checks of every field, and those between fields, as DP_EINPUT
+ * "WHAT: key.path: problem". The JSON loader and the .dp loader both end with it.
+ */
+dp_status dp_device_check(const dp_device *d, const char *what, dp_error *err);
+
+/*
+ * Sets the text field `key` ("name" or "description") to value, refusing a value that does
+ * not fit its capacity: the one place text enters a dp_device.
+ */
+dp_status dp_device_set_text(dp_device *d, const char *key, const char *value, const char *what,
+                             dp_error *err);
+
+/*
+ * The device as a JSON profile that dp_device_parse reads back to the same values, one group
+ * per line. malloc'd (free it); NULL when out of memory.
+ */
+char *dp_device_to_json(const dp_device *d);
+
+#endif
