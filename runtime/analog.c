@@ -1,0 +1,347 @@
+/*
+ * analog.c: the analog layer product of analog.h: programming the weights once per layer,
+ * then per call the DAC, one dp_sgemm per fan-in tile, one Gaussian per output and tile
+ * pass, the distortion and the ADC.
+ *
+ * Bit-identical results across column chunks rest on two facts. The noise is keyed by the
+ * global column, not by the position in the chunk. And dp_sgemm's tiled path sums each
+ * element's products in an order fixed by K alone, while its matrix-vector path (M or N
+ * equal to 1) sums in another order: so the weights keep at least 2 rows and a single
+ * column is padded to 2, and every chunk takes the tiled path.
+ */
+#include "analog.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "gemm.h"
+#include "philox.h"
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static size_t align64(size_t n) { return (n + 63) / 64 * 64; }
+
+/* Round to nearest, ties to even, spelled out so that no floating-point environment
+ * (fesetround) can change the levels. Exact for |v| < 2^52: v - floor(v) is then exact. */
+static double round_half_even(double v)
+{
+    double r = floor(v), d = v - r;
+    if (d > 0.5 || (d == 0.5 && fmod(r, 2.0) != 0.0))
+        r += 1.0;
+    return r;
+}
+
+/* q_b(u) with half = 2^(b-1): dividing by a power of two is exact. */
+static inline double quantise(double u, double half)
+{
+    if (u > 1.0)
+        u = 1.0;
+    else if (u < -1.0)
+        u = -1.0;
+    return round_half_even(u * half) / half;
+}
+
+double dp_analog_quantise(double u, int bits)
+{
+    return quantise(u, ldexp(1.0, bits - 1));
+}
+
+static int bad_std(double v) { return !(v >= 0.0) || isinf(v); }
+
+dp_status dp_analog_params_check(const dp_analog_params *p, dp_error *err)
+{
+    const struct { const char *name; int bits; } bits[] = {
+        {"dac_bits", p->dac_bits}, {"weight_bits", p->weight_bits}, {"adc_bits", p->adc_bits}};
+    for (size_t i = 0; i < sizeof bits / sizeof bits[0]; i++)
+        if (bits[i].bits < 1 || bits[i].bits > DP_ANALOG_MAX_BITS)
+            return dp_fail(err, DP_EINPUT, "analog %s is %d, not in 1..%d", bits[i].name,
+                           bits[i].bits, DP_ANALOG_MAX_BITS);
+    if (p->repetitions < 1)
+        return dp_fail(err, DP_EINPUT, "analog repetitions is %lld, not >= 1",
+                       (long long)p->repetitions);
+    if (p->core_cols < 1)
+        return dp_fail(err, DP_EINPUT, "analog core_cols is %lld, not >= 1",
+                       (long long)p->core_cols);
+    const struct { const char *name; double v; } stds[] = {
+        {"photons_per_mac", p->photons_per_mac}, {"thermal_std", p->thermal_std},
+        {"weight_noise_std", p->weight_noise_std}, {"input_noise_std", p->input_noise_std},
+        {"static_weight_std", p->static_weight_std}};
+    for (size_t i = 0; i < sizeof stds / sizeof stds[0]; i++)
+        if (bad_std(stds[i].v))
+            return dp_fail(err, DP_EINPUT, "analog %s is %g, not finite and >= 0",
+                           stds[i].name, stds[i].v);
+    if (!isfinite(p->distortion_k3))
+        return dp_fail(err, DP_EINPUT, "analog distortion_k3 is not finite");
+    return DP_OK;
+}
+
+dp_analog_params dp_analog_without_noise(const dp_analog_params *p)
+{
+    dp_analog_params q = *p;
+    q.photons_per_mac = 0;
+    q.thermal_std = 0;
+    q.weight_noise_std = 0;
+    q.input_noise_std = 0;
+    return q;
+}
+
+dp_status dp_analog_prepare(const dp_analog_params *p, uint32_t layer, uint32_t row0, int64_t M,
+                            int64_t K, const float *W, int64_t ldw, dp_arena *arena,
+                            dp_analog_weights **out, dp_error *err)
+{
+    dp_status st = dp_analog_params_check(p, err);
+    if (st != DP_OK)
+        return st;
+    if (M < 1 || M > UINT32_MAX || K < 1 || ldw < K)
+        return dp_fail(err, DP_EINTERNAL, "analog layer %u: bad weight shape %lld x %lld",
+                       layer, (long long)M, (long long)K);
+    int64_t tiles = (K - 1) / p->core_cols + 1;
+    if ((uint64_t)tiles > DP_NOISE_TILE_LIMIT)
+        return dp_fail(err, DP_EUNSUPPORTED,
+                       "analog layer %u: fan-in %lld needs %lld tile passes, more than %lu",
+                       layer, (long long)K, (long long)tiles,
+                       (unsigned long)DP_NOISE_TILE_LIMIT);
+    int64_t rows = max64(M, 2);
+    size_t nw, nn;
+    if (dp_mul_size((size_t)rows, (size_t)K, &nw) || dp_mul_size((size_t)M, (size_t)tiles, &nn))
+        return dp_fail(err, DP_ENOMEM, "analog layer %u: weights too large", layer);
+    dp_analog_weights *a = dp_arena_calloc(arena, 1, sizeof *a);
+    if (a != NULL) {
+        a->w = dp_arena_calloc(arena, nw, sizeof(float));
+        a->scale = dp_arena_calloc(arena, (size_t)M, sizeof(float));
+        a->norm2 = dp_arena_calloc(arena, nn, sizeof(double));
+    }
+    if (a == NULL || a->w == NULL || a->scale == NULL || a->norm2 == NULL)
+        return dp_fail(err, DP_ENOMEM, "analog layer %u: out of memory for weights", layer);
+    a->rows = M;
+    a->cols = K;
+    a->tiles = tiles;
+    a->layer = layer;
+    a->row0 = row0;
+    a->params = *p;
+
+    double half = ldexp(1.0, p->weight_bits - 1);
+    dp_noise_id id = {.seed = p->seed, .layer = layer, .stream = DP_NOISE_STATIC};
+    for (int64_t j = 0; j < M; j++) {
+        const float *src = W + j * ldw;
+        float *dst = a->w + j * K;
+        float wmax = 0;
+        for (int64_t i = 0; i < K; i++) {
+            if (!isfinite(src[i]))
+                return dp_fail(err, DP_EINPUT, "analog layer %u: weight (%lld, %lld) is not finite",
+                               layer, (long long)j, (long long)i);
+            wmax = fmaxf(wmax, fabsf(src[i]));
+        }
+        a->scale[j] = wmax;
+        /* an all-zero row is rescaled by 0: programming it would only add noise to nothing */
+        if (wmax == 0)
+            continue;
+        id.row = row0 + (uint32_t)j;
+        for (int64_t i = 0; i < K; i += 2) {
+            double z[2] = {0, 0};
+            if (p->static_weight_std > 0) {
+                uint32_t ctr[4], key[2], r[4];
+                id.col = (uint64_t)i / 2;
+                dp_noise_counter(&id, ctr, key);
+                dp_philox4x32_10(ctr, key, r);
+                dp_philox_normal2(r, z);
+            }
+            for (int64_t k = i; k < min64(i + 2, K); k++)
+                dst[k] = (float)(quantise((double)src[k] / wmax, half) +
+                                 p->static_weight_std * z[k - i]);
+        }
+        for (int64_t t = 0; t < tiles; t++) {
+            double n2 = 0;
+            for (int64_t i = t * p->core_cols; i < min64(K, (t + 1) * p->core_cols); i++)
+                n2 += (double)dst[i] * dst[i];
+            a->norm2[j * tiles + t] = n2;
+        }
+    }
+    *out = a;
+    return DP_OK;
+}
+
+/* The tiled product's operands, whatever the caller's P. */
+typedef struct run_layout {
+    int64_t pp;       /* columns of the product: max(P, 2) */
+    int64_t kc;       /* the widest tile: min(C, K) */
+    size_t xq, s, xn; /* byte offsets of the quantised inputs, the products, the norms */
+    size_t gemm;      /* byte offset of dp_sgemm's scratch */
+    size_t total;
+} run_layout;
+
+static run_layout layout_for(const dp_analog_weights *w, int64_t P)
+{
+    run_layout l;
+    int64_t rows = max64(w->rows, 2);
+    l.pp = max64(P, 2);
+    l.kc = min64(w->params.core_cols, w->cols);
+    l.xq = 0;
+    l.s = l.xq + align64((size_t)(l.kc * l.pp) * sizeof(float));
+    l.xn = l.s + align64((size_t)(rows * l.pp) * sizeof(float));
+    l.gemm = l.xn + align64((size_t)l.pp * sizeof(double));
+    l.total = l.gemm + dp_sgemm_scratch_size(rows, l.pp, l.kc);
+    return l;
+}
+
+size_t dp_analog_scratch_size(const dp_analog_weights *w, int64_t P)
+{
+    return layout_for(w, P).total;
+}
+
+/* What one tile pass needs to turn a product s into its share of Y. */
+typedef struct tile_ctx {
+    const dp_analog_params *p;
+    const dp_analog_weights *w;
+    const dp_analog_call *call;
+    int64_t t, P;
+    bool noisy;
+    double adc_half;         /* 2^(b_adc - 1) */
+    double shot;             /* K_t / n */
+    const double *xn;        /* |x^_t|^2 per column */
+    float *Y;
+    int64_t ldy;
+    int64_t clipped;
+} tile_ctx;
+
+/* Noise of variance v(z), distortion, ADC, rescale, sum into Y: one output of one pass. */
+static inline void convert(tile_ctx *c, int64_t j, int64_t p, double s, double z)
+{
+    const dp_analog_params *pr = c->p;
+    double G = c->call->adc_scale[c->call->n_adc_scale == 1 ? 0 : j];
+    if (c->noisy) {
+        double tg = pr->thermal_std * G, sw = pr->weight_noise_std, sx = pr->input_noise_std;
+        double v = (tg * tg + c->shot + sw * sw * c->xn[p] +
+                    sx * sx * c->w->norm2[j * c->w->tiles + c->t]) /
+                   (double)pr->repetitions;
+        s += sqrt(v) * z;
+    }
+    if (pr->distortion_k3 != 0) {
+        double y = s / G;
+        s = G * (y - pr->distortion_k3 * y * y * y);
+    }
+    if (c->call->pre_adc != NULL)
+        c->call->pre_adc[(c->t * c->w->rows + j) * c->P + p] = (float)s;
+    double u = s / G;
+    if (u > 1.0 || u < -1.0)
+        c->clipped++;
+    float r = (float)(quantise(u, c->adc_half) * G * ((double)c->call->x_scale * c->w->scale[j]));
+    float *y = &c->Y[j * c->ldy + p];
+    *y = c->t == 0 ? r : *y + r;
+}
+
+dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
+                        const dp_analog_call *call, int64_t P, const float *X, int64_t ldx,
+                        float *Y, int64_t ldy, void *scratch, int64_t *clipped, dp_error *err)
+{
+    const dp_analog_params *wp = &w->params;
+    if (p->weight_bits != wp->weight_bits || p->static_weight_std != wp->static_weight_std ||
+        p->core_cols != wp->core_cols || p->seed != wp->seed)
+        return dp_fail(err, DP_EINTERNAL,
+                       "analog layer %u: run with other weight parameters than prepared",
+                       w->layer);
+    dp_status st = dp_analog_params_check(p, err);
+    if (st != DP_OK)
+        return st;
+    int64_t M = w->rows, K = w->cols, C = p->core_cols;
+    if (P < 0 || (P > 0 && (ldx < P || ldy < P)) ||
+        (call->n_adc_scale != 1 && call->n_adc_scale != M))
+        return dp_fail(err, DP_EINTERNAL, "analog layer %u: bad call shapes", w->layer);
+    if (call->col0 > DP_NOISE_COL_LIMIT || (uint64_t)P > DP_NOISE_COL_LIMIT - call->col0)
+        return dp_fail(err, DP_EUNSUPPORTED, "analog layer %u: more than 2^40 columns",
+                       w->layer);
+    if (!(call->x_scale > 0) || isinf(call->x_scale))
+        return dp_fail(err, DP_EINPUT, "analog layer %u: input full scale %g is not positive",
+                       w->layer, (double)call->x_scale);
+    for (int64_t j = 0; j < call->n_adc_scale; j++)
+        if (!(call->adc_scale[j] > 0) || isinf(call->adc_scale[j]))
+            return dp_fail(err, DP_EINPUT,
+                           "analog layer %u: ADC full scale %g of output %lld is not positive",
+                           w->layer, (double)call->adc_scale[j], (long long)j);
+    if (clipped != NULL)
+        *clipped = 0;
+    if (P == 0)
+        return DP_OK;
+
+    run_layout l = layout_for(w, P);
+    float *xq = (float *)((char *)scratch + l.xq), *S = (float *)((char *)scratch + l.s);
+    double *xn = (double *)((char *)scratch + l.xn);
+    void *gs = (char *)scratch + l.gemm;
+    double dac_half = ldexp(1.0, p->dac_bits - 1), x_scale = call->x_scale;
+    bool noisy = p->thermal_std > 0 || p->photons_per_mac > 0 || p->weight_noise_std > 0 ||
+                 p->input_noise_std > 0;
+    tile_ctx c = {.p = p, .w = w, .call = call, .P = P, .noisy = noisy,
+                  .adc_half = ldexp(1.0, p->adc_bits - 1), .xn = xn, .Y = Y, .ldy = ldy};
+
+    for (int64_t t = 0; t < w->tiles; t++) {
+        int64_t k0 = t * C, kt = min64(C, K - k0);
+        memset(xn, 0, (size_t)l.pp * sizeof(double));
+        for (int64_t i = 0; i < kt; i++) {
+            const float *src = X + (k0 + i) * ldx;
+            float *dst = xq + i * l.pp;
+            for (int64_t q = 0; q < P; q++) {
+                dst[q] = (float)quantise((double)src[q] / x_scale, dac_half);
+                xn[q] += (double)dst[q] * dst[q];
+            }
+            for (int64_t q = P; q < l.pp; q++)
+                dst[q] = 0;
+        }
+        dp_sgemm(false, false, max64(M, 2), l.pp, kt, 1.0f, w->w + k0, K, xq, l.pp, 0.0f, S,
+                 l.pp, gs);
+
+        c.t = t;
+        c.shot = p->photons_per_mac > 0 ? (double)kt / p->photons_per_mac : 0.0;
+        dp_noise_id id = {.seed = p->seed, .layer = w->layer, .stream = DP_NOISE_DYNAMIC,
+                          .tile = (uint32_t)t, .inference = call->inference};
+        /* one draw serves the pair of global rows 2r and 2r + 1; a block starting at an
+         * odd row takes the second half of its first pair alone */
+        for (int64_t j = 0; j < M;) {
+            uint64_t g = (uint64_t)w->row0 + (uint64_t)j;
+            int half = (int)(g & 1);
+            id.row = (uint32_t)(g / 2);
+            for (int64_t q = 0; q < P; q++) {
+                double z[2] = {0, 0};
+                if (noisy) {
+                    uint32_t ctr[4], key[2], r[4];
+                    id.col = call->col0 + (uint64_t)q;
+                    dp_noise_counter(&id, ctr, key);
+                    dp_philox4x32_10(ctr, key, r);
+                    dp_philox_normal2(r, z);
+                }
+                convert(&c, j, q, S[j * l.pp + q], z[half]);
+                if (!half && j + 1 < M)
+                    convert(&c, j + 1, q, S[(j + 1) * l.pp + q], z[1]);
+            }
+            j += half ? 1 : 2;
+        }
+    }
+    if (clipped != NULL)
+        *clipped = c.clipped;
+    return DP_OK;
+}
+
+dp_analog_var_parts dp_analog_variance_parts(const dp_analog_params *p, double G, int64_t K,
+                                             double x_norm2, double w_norm2)
+{
+    double tg = p->thermal_std * G, D = 2.0 * G / ldexp(1.0, p->adc_bits);
+    dp_analog_var_parts v;
+    v.dynamic = tg * tg + (p->photons_per_mac > 0 ? (double)K / p->photons_per_mac : 0.0) +
+                p->weight_noise_std * p->weight_noise_std * x_norm2 +
+                p->input_noise_std * p->input_noise_std * w_norm2;
+    v.adc = D * D / 12.0;
+    v.stat = p->static_weight_std * p->static_weight_std * x_norm2;
+    return v;
+}
+
+double dp_analog_variance(const dp_analog_params *p, double G, int64_t K, double x_norm2,
+                          double w_norm2)
+{
+    dp_analog_var_parts v = dp_analog_variance_parts(p, G, K, x_norm2, w_norm2);
+    return v.dynamic / (double)p->repetitions + v.adc + v.stat;
+}
+
+double dp_analog_effective_bits(double G, double variance)
+{
+    return log2(2.0 * G / sqrt(12.0 * variance));
+}
