@@ -75,6 +75,27 @@ dp_status dp_runner_new(const dp_program *p, const dp_runner_opts *opts, dp_runn
     return DP_OK;
 }
 
+dp_status dp_runner_set_analog(dp_runner *r, const dp_analog_config *cfg, dp_error *err)
+{
+    for (int t = 0; t < r->threads; t++) {
+        dp_status st = dp_session_set_analog(r->sessions[t], cfg, err);
+        if (st != DP_OK)
+            return st;
+    }
+    return DP_OK;
+}
+
+dp_adc_counts dp_runner_adc_counts(const dp_runner *r, int instr)
+{
+    dp_adc_counts sum = {0, 0};
+    for (int t = 0; t < r->threads; t++) {
+        dp_adc_counts c = dp_session_adc_counts(r->sessions[t], instr);
+        sum.conversions += c.conversions;
+        sum.clipped += c.clipped;
+    }
+    return sum;
+}
+
 dp_session *dp_runner_session(dp_runner *r)
 {
     return r->sessions[0];

@@ -39,6 +39,12 @@ dp_status dp_runner_new(const dp_program *p, const dp_runner_opts *opts, dp_runn
 dp_status dp_runner_run(dp_runner *r, const dp_tensor *inputs, int64_t chunks, uint64_t first,
                         dp_arena *mem, dp_tensor *outputs, dp_error *err);
 
+/* Sets (or, with NULL, clears) every session's analog configuration. */
+dp_status dp_runner_set_analog(dp_runner *r, const dp_analog_config *cfg, dp_error *err);
+
+/* Instruction instr's ADC counts, summed over the sessions. */
+dp_adc_counts dp_runner_adc_counts(const dp_runner *r, int instr);
+
 /* The session of thread 0, for callers that inspect or steer single inferences. */
 dp_session *dp_runner_session(dp_runner *r);
 

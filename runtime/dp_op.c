@@ -1,5 +1,6 @@
 /* dp_op.c: the operator registry, attribute getters and the shared types/infer driver. */
 #include "dp_op.h"
+#include "gemm.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -96,6 +97,15 @@ dp_status dp_kfail(dp_kctx *k, dp_status code, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     return dp_fail(k->err, code, "%s node '%s': %s", k->op, k->node, msg);
+}
+
+dp_status dp_kernel_product(dp_kctx *k, const dp_product *p)
+{
+    if (k->analog)
+        return k->analog->product(k->analog, k, p);
+    dp_sgemm(p->ta, p->tb, p->M, p->N, p->K, p->alpha, p->A, p->lda, p->B, p->ldb, p->beta, p->C,
+             p->ldc, p->scratch);
+    return DP_OK;
 }
 
 void *dp_scratch(dp_kctx *k, size_t bytes)

@@ -44,6 +44,8 @@ typedef struct dp_attr {
     const dp_tensor *t;       /* a constant tensor (ConstantOfShape's value) */
 } dp_attr;
 
+typedef struct dp_analog_hook dp_analog_hook;
+
 typedef struct dp_kctx {
     const char *node;         /* node name, for messages */
     const char *op;           /* op type, for messages */
@@ -57,6 +59,7 @@ typedef struct dp_kctx {
     dp_arena *scratch;        /* per-inference scratch; reset between inferences */
     dp_error *err;
     const char *bad_attr;     /* set by the getters when an attribute has the wrong kind */
+    dp_analog_hook *analog;   /* NULL: matrix products are exact fp32 (dp_kernel_product) */
 } dp_kctx;
 
 typedef struct dp_op_def {
@@ -98,6 +101,39 @@ dp_status dp_kfail(dp_kctx *k, dp_status code, const char *fmt, ...)
 
 /* Scratch memory for a kernel; NULL means out of memory (report it with dp_kfail). */
 void *dp_scratch(dp_kctx *k, size_t bytes);
+
+/*
+ * One matrix product of an analog layer's kernel (Conv, ConvTranspose, Gemm, MatMul):
+ * C (M x N, stride ldc) = alpha op(A) op(B) + beta C, as dp_sgemm defines it, plus what the
+ * optical core needs to know: which operand holds the weights, and where this product sits
+ * in the layer, so that noise is keyed by the layer's own output numbering.
+ */
+typedef struct dp_product {
+    bool ta, tb;
+    int64_t M, N, K;
+    float alpha, beta;
+    const float *A;
+    int64_t lda;
+    const float *B;
+    int64_t ldb;
+    float *C;
+    int64_t ldc;
+    bool weights_in_a;        /* rows of op(A) are output channels (Conv); otherwise columns
+                               * of op(B) are (Gemm, MatMul) */
+    bool weights_fixed;       /* the weight operand is the layer's constant: programmed once */
+    int64_t channel0;         /* the layer's index of the first output channel computed here */
+    int64_t vector0;          /* the layer's index of the first input vector: of op(B)'s first
+                               * column when weights_in_a, of op(A)'s first row otherwise */
+    void *scratch;            /* dp_sgemm_scratch_size(M, N, K) bytes, for the exact path */
+} dp_product;
+
+/* Where noisy runs send the products of analog instructions (runtime/analog_exec.c). */
+struct dp_analog_hook {
+    dp_status (*product)(dp_analog_hook *h, dp_kctx *k, const dp_product *p);
+};
+
+/* Runs p exactly with dp_sgemm, or on the simulated optical core when k->analog is set. */
+dp_status dp_kernel_product(dp_kctx *k, const dp_product *p);
 
 /*
  * Node evaluation, the one path used by constant folding, shape inference and the executor.

@@ -22,6 +22,7 @@ struct dp_session {
     uint64_t inference;         /* the index of the running inference in its data set */
     dp_observe_fn observe;
     void *observe_ctx;
+    dp_analog_state *analog;    /* NULL: ideal */
 };
 
 dp_status dp_session_new(const dp_program *prog, const dp_session_opts *opts, dp_session **out,
@@ -58,6 +59,7 @@ void dp_session_free(dp_session *s)
 {
     if (!s)
         return;
+    dp_analog_state_free(s->analog);
     free(s->act);
     free(s->vals);
     dp_arena_free(&s->dyn);
@@ -110,7 +112,8 @@ static dp_status run_instr(dp_session *s, int index, dp_error *err)
     }
     dp_kctx k = {.node = ins->name, .op = ins->op, .opset = ins->opset, .attrs = ins->attrs,
                  .n_attrs = ins->n_attrs, .in = in, .n_in = ins->n_in, .out = out,
-                 .n_out = ins->n_out, .scratch = &s->scratch, .err = err};
+                 .n_out = ins->n_out, .scratch = &s->scratch, .err = err,
+                 .analog = s->analog ? dp_analog_state_hook(s->analog, index, s->inference) : NULL};
     dp_status st = dp_node_types_infer(ins->def, &k);
     if (st == DP_DYNAMIC)
         st = dp_fail(err, DP_EINTERNAL, "instruction %d (%s '%s'): shape unknown at run time",
@@ -140,6 +143,18 @@ static dp_status run_instr(dp_session *s, int index, dp_error *err)
     if (st == DP_OK && s->observe)
         st = s->observe(s->observe_ctx, index, in, ins->n_in, out, ins->n_out, err);
     return st;
+}
+
+dp_status dp_session_set_analog(dp_session *s, const dp_analog_config *cfg, dp_error *err)
+{
+    dp_analog_state_free(s->analog);
+    s->analog = NULL;
+    return cfg ? dp_analog_state_new(s->prog, cfg, &s->analog, err) : DP_OK;
+}
+
+dp_adc_counts dp_session_adc_counts(const dp_session *s, int instr)
+{
+    return s->analog ? dp_analog_state_counts(s->analog, instr) : (dp_adc_counts){0, 0};
 }
 
 dp_status dp_session_begin(dp_session *s, uint64_t index, const dp_tensor *inputs,

@@ -8,6 +8,7 @@
 #ifndef DP_EXEC_H
 #define DP_EXEC_H
 
+#include "analog_exec.h"
 #include "dp_program.h"
 
 typedef struct dp_session dp_session;
@@ -36,6 +37,15 @@ dp_status dp_session_new(const dp_program *prog, const dp_session_opts *opts, dp
  */
 dp_status dp_session_run(dp_session *s, uint64_t index, const dp_tensor *inputs,
                          dp_tensor *outputs, dp_error *err);
+
+/*
+ * Makes the session's analog instructions run on the simulated core as cfg says (noisy, or
+ * calibrating); a NULL cfg makes it ideal again. Called between inferences.
+ */
+dp_status dp_session_set_analog(dp_session *s, const dp_analog_config *cfg, dp_error *err);
+
+/* The ADC counts of instruction instr since the analog configuration was set. */
+dp_adc_counts dp_session_adc_counts(const dp_session *s, int instr);
 
 /*
  * An inference one instruction at a time, for passes that replay part of the program:

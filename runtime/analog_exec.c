@@ -1,0 +1,328 @@
+/*
+ * analog_exec.c: the analog instructions of a noisy (or calibrating) session.
+ *
+ * A kernel's product C = alpha op(A) op(B) + beta C is mapped onto the core as
+ * Y (outputs x vectors) = W (outputs x fan-in) X (fan-in x vectors): for Conv the weights
+ * are op(A) and Y is C itself; for Gemm and MatMul the weights are op(B)^T, the vectors are
+ * the rows of op(A), and Y is C transposed. Constant weights are programmed once per
+ * session, one slot per output-channel block (a Conv group), keyed by the layer's channel
+ * numbering so every channel has its own static errors and noise. An activation x
+ * activation product (attention) programs its "weights" on every call, without static
+ * errors: both operands are light, nothing stays in the modulators.
+ *
+ * Scratch comes from one buffer per state that grows to the largest product seen, so a
+ * steady-state inference allocates nothing.
+ */
+#include "analog_exec.h"
+
+#include "gemm.h"
+
+#include <float.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct layer_state {
+    dp_analog_weights **slots;   /* programmed weights per output-channel block */
+    int64_t n_slots;
+    dp_adc_counts counts;
+} layer_state;
+
+struct dp_analog_state {
+    dp_analog_hook hook;         /* first: the kernels' handle is the state itself */
+    const dp_program *prog;
+    dp_analog_config cfg;
+    int32_t *reps;               /* per instruction */
+    layer_state *layers;         /* per instruction */
+    dp_arena programmed;         /* the weights as programmed: the session's lifetime */
+    dp_arena per_call;           /* weights of activation x activation products */
+    int instr;                   /* the instruction running */
+    uint64_t inference;
+    unsigned char *scratch;
+    size_t scratch_cap;
+};
+
+dp_analog_params dp_analog_instr_params(const dp_program *prog, const dp_mvm *m, uint32_t seed,
+                                        int32_t repetitions)
+{
+    const dp_device *d = prog->device;
+    dp_analog_params p = {
+        .dac_bits = m->dac_bits, .weight_bits = m->weight_bits, .adc_bits = m->adc_bits,
+        .repetitions = repetitions > 0 ? repetitions : 1,
+        .photons_per_mac = d->shot_noise ? d->photons_per_mac : 0,
+        .thermal_std = d->thermal_std, .weight_noise_std = d->weight_noise_std,
+        .input_noise_std = d->input_noise_std, .static_weight_std = d->static_weight_std,
+        .distortion_k3 = d->distortion_k3, .core_cols = m->core_cols, .seed = seed};
+    return repetitions == DP_REPS_NOISELESS ? dp_analog_without_noise(&p) : p;
+}
+
+dp_status dp_analog_state_new(const dp_program *prog, const dp_analog_config *cfg,
+                              dp_analog_state **out, dp_error *err)
+{
+    *out = NULL;
+    if (!prog->device)
+        return dp_fail(err, DP_EINPUT, "the program carries no device profile: it can only run "
+                       "--ideal (recompile it with this dpcc)");
+    for (int i = 0; i < prog->n_instrs; i++) {
+        const dp_instr *ins = &prog->instrs[i];
+        if (ins->mvm && !cfg->pre_adc && (!(ins->mvm->input_scale > 0) || ins->mvm->n_output_scale == 0))
+            return dp_fail(err, DP_EINPUT, "instruction %d (%s '%s') has no calibrated full "
+                           "scales: it can only run --ideal (compile with dpcc, which "
+                           "calibrates)", i, ins->op, ins->name);
+    }
+    dp_analog_state *a = calloc(1, sizeof *a);
+    if (!a)
+        return dp_fail(err, DP_ENOMEM, "out of memory");
+    a->reps = calloc((size_t)prog->n_instrs + 1, sizeof *a->reps);
+    a->layers = calloc((size_t)prog->n_instrs + 1, sizeof *a->layers);
+    if (!a->reps || !a->layers) {
+        dp_analog_state_free(a);
+        return dp_fail(err, DP_ENOMEM, "out of memory");
+    }
+    a->prog = prog;
+    a->cfg = *cfg;
+    for (int i = 0; i < prog->n_instrs; i++) {
+        const dp_mvm *m = prog->instrs[i].mvm;
+        a->reps[i] = !m ? DP_REPS_IDEAL : cfg->repetitions ? cfg->repetitions[i] : m->repetitions;
+    }
+    dp_arena_init(&a->programmed, 0);
+    dp_arena_init(&a->per_call, 0);
+    *out = a;
+    return DP_OK;
+}
+
+void dp_analog_state_free(dp_analog_state *a)
+{
+    if (!a)
+        return;
+    if (a->layers)
+        for (int i = 0; i < a->prog->n_instrs; i++)
+            free(a->layers[i].slots);
+    free(a->layers);
+    free(a->reps);
+    dp_arena_free(&a->programmed);
+    dp_arena_free(&a->per_call);
+    free(a->scratch);
+    free(a);
+}
+
+dp_adc_counts dp_analog_state_counts(const dp_analog_state *a, int instr)
+{
+    return a->layers[instr].counts;
+}
+
+static dp_status product(dp_analog_hook *h, dp_kctx *k, const dp_product *p);
+
+dp_analog_hook *dp_analog_state_hook(dp_analog_state *a, int instr, uint64_t inference)
+{
+    if (!a->prog->instrs[instr].mvm || (a->reps[instr] == DP_REPS_IDEAL && !a->cfg.pre_adc))
+        return NULL;
+    a->hook.product = product;
+    a->instr = instr;
+    a->inference = inference;
+    dp_arena_reset(&a->per_call);
+    return &a->hook;
+}
+
+/* Carves n 64-byte aligned sections of the given sizes out of the state's scratch. */
+static dp_status take_scratch(dp_analog_state *a, dp_kctx *k, int n, const size_t *bytes,
+                              void **parts)
+{
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += (bytes[i] + 63) & ~(size_t)63;
+    if (total > a->scratch_cap) {
+        free(a->scratch);
+        a->scratch = aligned_alloc(64, total);
+        a->scratch_cap = a->scratch ? total : 0;
+        if (!a->scratch)
+            return dp_kfail(k, DP_ENOMEM, "out of memory for %zu bytes of analog scratch", total);
+    }
+    unsigned char *q = a->scratch;
+    for (int i = 0; i < n; i++) {
+        parts[i] = bytes[i] ? q : NULL;
+        q += (bytes[i] + 63) & ~(size_t)63;
+    }
+    return DP_OK;
+}
+
+/* dst (cols x rows) = the transpose of src (rows x cols, row stride ld). */
+static void transpose(const float *src, int64_t ld, int64_t rows, int64_t cols, float *dst)
+{
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++)
+            dst[j * rows + i] = src[i * ld + j];
+}
+
+/* The product in the core's orientation. */
+typedef struct oriented {
+    int64_t outputs, vectors, fan_in;
+    const float *W;              /* outputs x fan_in, stride ldw; NULL: transposed copy needed */
+    int64_t ldw;
+    const float *X;              /* fan_in x vectors, stride ldx; NULL: transposed copy needed */
+    int64_t ldx;
+    float *Y;                    /* outputs x vectors into C directly; NULL: via scratch */
+} oriented;
+
+static oriented orient(const dp_product *p)
+{
+    oriented o = {0};
+    o.fan_in = p->K;
+    if (p->weights_in_a) {
+        o.outputs = p->M;
+        o.vectors = p->N;
+        if (!p->ta) {
+            o.W = p->A;
+            o.ldw = p->lda;
+        }
+        if (!p->tb) {
+            o.X = p->B;
+            o.ldx = p->ldb;
+        }
+        if (p->alpha == 1 && p->beta == 0)
+            o.Y = p->C;
+    } else {
+        o.outputs = p->N;
+        o.vectors = p->M;
+        if (p->tb) {
+            o.W = p->B;
+            o.ldw = p->ldb;
+        }
+        if (p->ta) {
+            o.X = p->A;
+            o.ldx = p->lda;
+        }
+    }
+    return o;
+}
+
+/* The weight matrix in the core's orientation, transposed into buf when it must be. */
+static const float *weights_of(const dp_product *p, const oriented *o, float *buf, int64_t *ldw)
+{
+    if (o->W) {
+        *ldw = o->ldw;
+        return o->W;
+    }
+    if (p->weights_in_a) /* ta: A is K x M */
+        transpose(p->A, p->lda, p->K, p->M, buf);
+    else                 /* !tb: B is K x N */
+        transpose(p->B, p->ldb, p->K, p->N, buf);
+    *ldw = o->fan_in;
+    return buf;
+}
+
+static dp_status programmed_weights(dp_analog_state *a, dp_kctx *k, const dp_product *p,
+                                    const oriented *o, const dp_analog_params *prm,
+                                    dp_analog_weights **w)
+{
+    layer_state *L = &a->layers[a->instr];
+    int64_t ldw;
+    if (!p->weights_fixed) {
+        float *buf = o->W ? NULL : dp_arena_alloc(&a->per_call, (size_t)(o->outputs * o->fan_in) * sizeof(float));
+        if (!o->W && !buf)
+            return dp_kfail(k, DP_ENOMEM, "out of memory for the product's operand");
+        const float *W = weights_of(p, o, buf, &ldw);
+        dp_analog_params dyn = *prm;
+        dyn.static_weight_std = 0;
+        return dp_analog_prepare(&dyn, (uint32_t)a->instr, (uint32_t)p->channel0, o->outputs,
+                                 o->fan_in, W, ldw, &a->per_call, w, k->err);
+    }
+    int64_t slot = o->outputs > 0 ? p->channel0 / o->outputs : 0;
+    if (slot >= L->n_slots) {
+        int64_t n = slot + 1;
+        dp_analog_weights **s = realloc(L->slots, (size_t)n * sizeof *s);
+        if (!s)
+            return dp_kfail(k, DP_ENOMEM, "out of memory");
+        memset(s + L->n_slots, 0, (size_t)(n - L->n_slots) * sizeof *s);
+        L->slots = s;
+        L->n_slots = n;
+    }
+    if (!L->slots[slot]) {
+        float *buf = NULL;
+        if (!o->W && !(buf = malloc((size_t)(o->outputs * o->fan_in) * sizeof(float) + 1)))
+            return dp_kfail(k, DP_ENOMEM, "out of memory programming the weights");
+        const float *W = weights_of(p, o, buf, &ldw);
+        dp_status st = dp_analog_prepare(prm, (uint32_t)a->instr, (uint32_t)p->channel0,
+                                         o->outputs, o->fan_in, W, ldw, &a->programmed,
+                                         &L->slots[slot], k->err);
+        free(buf);
+        if (st != DP_OK)
+            return st;
+    }
+    *w = L->slots[slot];
+    return DP_OK;
+}
+
+static dp_status product(dp_analog_hook *h, dp_kctx *k, const dp_product *p)
+{
+    dp_analog_state *a = (dp_analog_state *)h;
+    const dp_mvm *m = a->prog->instrs[a->instr].mvm;
+    bool calibrating = a->cfg.pre_adc != NULL;
+    if (calibrating) /* the exact product carries on; the core's view is only observed */
+        dp_sgemm(p->ta, p->tb, p->M, p->N, p->K, p->alpha, p->A, p->lda, p->B, p->ldb, p->beta,
+                 p->C, p->ldc, p->scratch);
+    if (p->M == 0 || p->N == 0)
+        return DP_OK;
+    oriented o = orient(p);
+    dp_analog_params prm = dp_analog_instr_params(a->prog, m, a->cfg.seed,
+                                                  calibrating ? DP_REPS_NOISELESS : a->reps[a->instr]);
+    if (calibrating) {
+        prm.static_weight_std = 0;
+        prm.distortion_k3 = 0;
+    }
+    dp_analog_weights *w;
+    dp_status st = programmed_weights(a, k, p, &o, &prm, &w);
+    if (st != DP_OK)
+        return st;
+    int64_t tiles = w->tiles;
+    size_t bytes[4] = {
+        o.X ? 0 : (size_t)(o.fan_in * o.vectors) * sizeof(float),
+        o.Y && !calibrating ? 0 : (size_t)(o.outputs * o.vectors) * sizeof(float),
+        dp_analog_scratch_size(w, o.vectors),
+        calibrating ? (size_t)(tiles * o.outputs * o.vectors) * sizeof(float) : 0};
+    void *part[4];
+    if ((st = take_scratch(a, k, 4, bytes, part)) != DP_OK)
+        return st;
+    const float *X = o.X;
+    int64_t ldx = o.ldx;
+    if (!X) {
+        if (p->weights_in_a) /* tb: B is N x K */
+            transpose(p->B, p->ldb, p->N, p->K, part[0]);
+        else                 /* !ta: A is M x K */
+            transpose(p->A, p->lda, p->M, p->K, part[0]);
+        X = part[0];
+        ldx = o.vectors;
+    }
+    float *Y = o.Y && !calibrating ? o.Y : part[1];
+    int64_t ldy = o.Y && !calibrating ? p->ldc : o.vectors;
+    static const float unbounded = FLT_MAX / 4;
+    int64_t n_scale = m->n_output_scale;
+    dp_analog_call call = {
+        .x_scale = m->input_scale > 0 ? m->input_scale : 1,
+        .adc_scale = calibrating ? &unbounded : n_scale == 1 ? m->output_scale
+                                                             : m->output_scale + p->channel0,
+        .n_adc_scale = calibrating || n_scale == 1 ? 1 : o.outputs,
+        .inference = (uint32_t)a->inference,
+        .col0 = (uint64_t)p->vector0, .pre_adc = part[3]};
+    if (!calibrating && n_scale != 1 && p->channel0 + o.outputs > n_scale)
+        return dp_kfail(k, DP_EINPUT, "%lld output full scales for output channels up to %lld",
+                        (long long)n_scale, (long long)(p->channel0 + o.outputs));
+    int64_t clipped = 0;
+    st = dp_analog_run(w, &prm, &call, o.vectors, X, ldx, Y, ldy, part[2], &clipped, k->err);
+    if (st != DP_OK)
+        return st;
+    if (calibrating) {
+        a->cfg.pre_adc(a->cfg.pre_adc_ctx, a->instr, part[3], tiles, o.outputs, o.vectors);
+        return DP_OK;
+    }
+    a->layers[a->instr].counts.conversions += tiles * o.outputs * o.vectors;
+    a->layers[a->instr].counts.clipped += clipped;
+    if (Y == o.Y)
+        return DP_OK;
+    for (int64_t i = 0; i < p->M; i++)
+        for (int64_t j = 0; j < p->N; j++) {
+            float y = p->weights_in_a ? Y[i * ldy + j] : Y[j * ldy + i];
+            float *c = &p->C[i * p->ldc + j];
+            *c = p->alpha * y + (p->beta == 0 ? 0 : p->beta * *c);
+        }
+    return DP_OK;
+}
