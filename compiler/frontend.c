@@ -7,6 +7,7 @@
  */
 #include "frontend.h"
 
+#include "kernel_util.h"
 #include "onnx_tensor.h"
 #include "tensor_io.h"
 
@@ -308,6 +309,10 @@ static dp_status convert_attr(loader *L, const Onnx__NodeProto *np, const Onnx__
     if (ap->ref_attr_name && *ap->ref_attr_name)
         return dp_fail(L->err, DP_EUNSUPPORTED, "%s: node '%s' attribute '%s' refers to a "
                        "function attribute, which is not supported", L->path, node, ap->name);
+    if (strncmp(ap->name, DP_FUSED_PREFIX, strlen(DP_FUSED_PREFIX)) == 0)
+        return dp_fail(L->err, DP_EUNSUPPORTED, "%s: node '%s' (%s) attribute '%s': names "
+                       "starting with '%s' are reserved for dpcc's fused layers", L->path, node,
+                       np->op_type, ap->name, DP_FUSED_PREFIX);
     int kind = ap->has_type ? (int)ap->type : 0;
     if (kind == 0) { /* IR version 1 files may omit the type: infer it from the field set */
         kind = ap->has_f ? DP_ATTR_FLOAT : ap->has_i ? DP_ATTR_INT : ap->has_s ? DP_ATTR_STRING

@@ -1,6 +1,8 @@
 /*
  * kernel_util.h: small helpers several kernel families share (reading axes and shape
- * inputs, iterating broadcast indices). Add here only what two families need.
+ * inputs, iterating broadcast indices), and the fused post-processing of analog layers that
+ * the kernels and the compiler's fusion passes agree on. Add here only what two families
+ * (or a kernel family and the compiler) need.
  */
 #ifndef DP_KERNEL_UTIL_H
 #define DP_KERNEL_UTIL_H
@@ -13,5 +15,30 @@
  */
 dp_status dp_read_ints(dp_kctx *k, const dp_tensor *t, int64_t *out, int max, int *n,
                        const char *what);
+
+/*
+ * Fused layers. The fusion passes (passes/fuse_bias.c, fuse_activation.c) move what follows
+ * a Conv, ConvTranspose, Gemm or MatMul into it, as a device's digital post-processing unit
+ * applies it right after the product. They say so in attributes whose names start with
+ * DP_FUSED_PREFIX, a prefix the frontend refuses in user models:
+ *   dp_activation  string  Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid or HardSwish,
+ *                          applied to the whole output after the product and any bias
+ *   dp_alpha       float   LeakyRelu's and HardSigmoid's alpha
+ *   dp_beta        float   HardSigmoid's beta
+ *   dp_min, dp_max float   Clip's bounds; an absent one does not bound
+ *   dp_bias        int     MatMul only: input 2 is a bias added along the output's last axis
+ * A fused layer computes float32 only.
+ */
+#define DP_FUSED_PREFIX "dp_"
+
+/* Whether dp_activation may name this op. */
+bool dp_fused_activation_known(const char *op);
+
+/* Checks a layer's fused attributes (names, kinds, the activation, a float32 input);
+ * the layers' types functions call it. */
+dp_status dp_fused_check(dp_kctx *k);
+
+/* Applies the layer's fused activation, if it has one, to its output y in place. */
+dp_status dp_fused_activate(dp_kctx *k, dp_tensor *y);
 
 #endif

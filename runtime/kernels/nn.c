@@ -141,7 +141,7 @@ const dp_op_def dp_ops_nn[] = {
     DEF(Conv, 2, 3, 1, 1),
     DEF(ConvTranspose, 2, 3, 1, 1),
     DEF(Gemm, 2, 3, 1, 1),
-    DEF(MatMul, 2, 2, 1, 1),
+    DEF(MatMul, 2, 3, 1, 1), /* input 2: a fused bias (kernel_util.h) */
     DEF(Einsum, 1, -1, 1, 1),
     DEF(AveragePool, 1, 1, 1, 1),
     DEF(MaxPool, 1, 1, 1, 2),
