@@ -9,6 +9,7 @@ Writes into --out:
                                     nodes are kept, not folded into the convolutions)
     input_0.npy                     test image 0, 1 x 1 x 28 x 28 float32 (normalised)
     batch_8.npy, labels_8.npy       test images 0..7 and their labels (int64)
+    calib_64.npy                    64 training images spread over the set, for dpcc --calib
     expected/output_0.pb            PyTorch's eval-mode logits for input_0.npy (TensorProto)
     expected_batch_8/output_0.pb    PyTorch's eval-mode logits for batch_8.npy
     README.md                       what these files are and how to regenerate them
@@ -19,13 +20,12 @@ import os
 import time
 
 import numpy as np
-import onnx
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from onnx import numpy_helper
 
 import fmnist
+from train_util import evaluate, export_onnx, save_tensor, train
 
 SEED = 0
 
@@ -61,50 +61,6 @@ class FmnistCnn(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
-def evaluate(model, x, y, batch=1000):
-    """Returns the accuracy of model on (x, y)."""
-    model.eval()
-    correct = 0
-    with torch.no_grad():
-        for i in range(0, len(x), batch):
-            correct += (model(x[i:i + batch]).argmax(1) == y[i:i + batch]).sum().item()
-    return correct / len(x)
-
-
-def train(model, x, y, epochs, batch=128):
-    """Trains with AdamW and a one-cycle learning-rate schedule, printing progress."""
-    gen = torch.Generator().manual_seed(SEED)
-    steps = epochs * ((len(x) + batch - 1) // batch)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
-    start = time.time()
-    for epoch in range(epochs):
-        model.train()
-        perm = torch.randperm(len(x), generator=gen)
-        total_loss, seen = 0.0, 0
-        for step, i in enumerate(range(0, len(x), batch)):
-            idx = perm[i:i + batch]
-            loss = F.cross_entropy(model(x[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total_loss += loss.item() * len(idx)
-            seen += len(idx)
-            if step % 100 == 0:
-                print(f"  epoch {epoch + 1}/{epochs} step {step}: loss {total_loss / seen:.4f} "
-                      f"({time.time() - start:.0f} s)", flush=True)
-        print(f"epoch {epoch + 1}: train loss {total_loss / seen:.4f} ({time.time() - start:.0f} s)",
-              flush=True)
-
-
-def save_tensor(path, array, name):
-    """Writes array as an ONNX TensorProto file (the ONNX test-data format)."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(numpy_helper.from_array(array, name=name).SerializeToString())
-
-
 README = """\
 # Bundled example: a small CNN on Fashion-MNIST
 
@@ -119,6 +75,7 @@ Regenerate with:
 | `input_0.npy` | test image 0, 1 x 1 x 28 x 28 float32, normalised ((pixel/255 - 0.2860) / 0.3530) |
 | `batch_8.npy` | test images 0..7, 8 x 1 x 28 x 28 float32 |
 | `labels_8.npy` | their labels, int64 |
+| `calib_64.npy` | 64 training images (every 937th), the calibration set for `dpcc --calib` |
 | `expected/output_0.pb` | PyTorch's eval-mode logits for `input_0.npy` (ONNX TensorProto named `logits`) |
 | `expected_batch_8/output_0.pb` | PyTorch's eval-mode logits for `batch_8.npy` |
 
@@ -144,23 +101,19 @@ def main():
     model = FmnistCnn()
     print(f"model: {sum(p.numel() for p in model.parameters())} parameters", flush=True)
     start = time.time()
-    train(model, x_train, y_train, args.epochs)
+    train(model, x_train, y_train, args.epochs, seed=SEED)
     acc = evaluate(model, x_test, y_test)
     print(f"training took {time.time() - start:.0f} s; test accuracy {acc:.4f}", flush=True)
 
-    model.eval()
     os.makedirs(out, exist_ok=True)
     onnx_path = os.path.join(out, "fmnist_cnn.onnx")
-    torch.onnx.export(model, x_test[:1], onnx_path, opset_version=13,
-                      input_names=["input"], output_names=["logits"],
-                      dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-                      training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)
-    onnx.checker.check_model(onnx.load(onnx_path))
+    export_onnx(model, x_test[:1], onnx_path, opset=13)
 
     input_0 = x_test[:1].numpy()
     batch_8 = x_test[:8].numpy()
     np.save(os.path.join(out, "input_0.npy"), input_0)
     np.save(os.path.join(out, "batch_8.npy"), batch_8)
+    np.save(os.path.join(out, "calib_64.npy"), x_train[::len(x_train) // 64][:64].numpy())
     np.save(os.path.join(out, "labels_8.npy"), y_test[:8].numpy())
     with torch.no_grad():
         logits_0 = model(torch.from_numpy(input_0)).numpy()
