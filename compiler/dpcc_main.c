@@ -4,7 +4,8 @@
  *   dpcc MODEL.onnx -o OUT.dp [--emit=dp|c|llvm] [--input-shape NAME=DIMS]...
  *   dpcc --disasm PROGRAM.dp
  *
- * Exit statuses follow architecture.md: 0 ok, 1 usage, 2 bad input file, 3 unsupported.
+ * Exit statuses follow architecture.md: 0 ok, 1 usage, 2 bad input file, 3 unsupported,
+ * 4 a budget no schedule can meet.
  */
 #include "cli_args.h"
 #include "pipeline.h"
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage[] =
     "usage: dpcc MODEL.onnx -o OUTPUT [options]\n"
@@ -25,9 +27,25 @@ static const char usage[] =
     "  --emit=dp|c|llvm          backend: device program (default), C kernel, LLVM IR\n"
     "  --input-shape NAME=DIMS   bind an input's shape, e.g. input=8x3x224x224; a symbolic\n"
     "                            leading dimension defaults to 1\n"
+    "  --device PROFILE          device profile (JSON, docs/device-profiles.md); default:\n"
+    "                            the shot-noise-limited homodyne core\n"
+    "  --calib PATH              calibration inputs: a .npy/.pb batch, or a folder of them\n"
+    "                            (default: a small synthetic set, with a warning)\n"
+    "  --budget METRIC=VALUE     degradation allowed against the noise-free network:\n"
+    "                            top1 (disagreement rate, default top1=0.01), kl, mse, or\n"
+    "                            accuracy (drop; needs --labels)\n"
+    "  --labels FILE             integer labels of the calibration samples\n"
+    "  --schedule KIND           dynamic (default), uniform, or fixed:N repetitions\n"
+    "  --report FILE.json        write the schedule and energy report (docs/report.md)\n"
+    "  --seed S, --seeds K       first device instance, and how many every measurement\n"
+    "                            averages (defaults 0, and enough for ~512 noisy runs)\n"
+    "  -j, --threads T           threads for the verification runs (default: all CPUs)\n"
+    "  --no-analog               skip calibration and scheduling: the program can only\n"
+    "                            run --ideal\n"
     "  --max-memory BYTES        limit on compile-time memory (suffixes K, M, G; default 16G)\n"
     "  --disasm FILE.dp          print a device program readably and exit\n"
     "  -q, --quiet               no summary on stderr\n"
+    "  -v, --verbose             log every calibration and schedule measurement\n"
     "  --version                 print the version and exit\n"
     "  -h, --help                this text\n";
 
@@ -43,6 +61,74 @@ static int usage_error(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\n(see dpcc --help)\n");
     return dp_exit_code(DP_EUSAGE);
+}
+
+static bool is_valued(const char *a)
+{
+    static const char *const names[] = {"--device", "--calib", "--labels", "--budget",
+                                         "--schedule", "--report", "--seed", "--seeds", "-j",
+                                         "--threads"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(a, names[i]) == 0)
+            return true;
+    return false;
+}
+
+/* --budget METRIC=VALUE */
+static int parse_budget(dpc_analog_opts *ao, const char *val)
+{
+    static const struct {
+        const char *name;
+        dpc_metric metric;
+    } metrics[] = {{"top1", DPC_TOP1}, {"kl", DPC_KL}, {"mse", DPC_MSE}, {"accuracy", DPC_ACCURACY}};
+    const char *eq = strchr(val, '=');
+    for (size_t i = 0; eq && i < sizeof metrics / sizeof metrics[0]; i++)
+        if (strlen(metrics[i].name) == (size_t)(eq - val)
+            && strncmp(val, metrics[i].name, (size_t)(eq - val)) == 0) {
+            if (dp_arg_nonnegative(eq + 1, &ao->budget) != 0)
+                return usage_error("--budget %s: the value must be a number >= 0", val);
+            ao->metric = metrics[i].metric;
+            return 0;
+        }
+    return usage_error("--budget must be top1=, kl=, mse= or accuracy= followed by a number, "
+                       "not '%s'", val);
+}
+
+/* The options of the analog stage, and --device. */
+static int analog_option(dpc_options *o, const char *a, const char *val)
+{
+    dpc_analog_opts *ao = &o->analog_opts;
+    uint64_t seed;
+    if (strcmp(a, "--device") == 0)
+        o->device_path = val;
+    else if (strcmp(a, "--calib") == 0)
+        ao->calib_path = val;
+    else if (strcmp(a, "--labels") == 0)
+        ao->labels_path = val;
+    else if (strcmp(a, "--report") == 0)
+        ao->report_path = val;
+    else if (strcmp(a, "--budget") == 0)
+        return parse_budget(ao, val);
+    else if (strcmp(a, "--schedule") == 0) {
+        if (strcmp(val, "dynamic") == 0)
+            ao->schedule = DPC_SCHEDULE_DYNAMIC;
+        else if (strcmp(val, "uniform") == 0)
+            ao->schedule = DPC_SCHEDULE_UNIFORM;
+        else if (strncmp(val, "fixed:", 6) == 0 && dp_arg_count(val + 6, INT32_MAX, &ao->fixed_reps) == 0)
+            ao->schedule = DPC_SCHEDULE_FIXED;
+        else
+            return usage_error("--schedule must be dynamic, uniform or fixed:N, not '%s'", val);
+    } else if (strcmp(a, "--seed") == 0) {
+        if (dp_arg_u64(val, &seed) != 0 || seed > UINT32_MAX)
+            return usage_error("--seed needs an integer from 0 to 4294967295, not '%s'", val);
+        ao->seed = (uint32_t)seed;
+    } else if (strcmp(a, "--seeds") == 0) {
+        if (dp_arg_count(val, DPC_MAX_RUNNERS, &ao->seeds) != 0)
+            return usage_error("--seeds needs a count from 1 to 16, not '%s'", val);
+    } else if (dp_arg_count(val, 256, &ao->threads) != 0) {
+        return usage_error("-j needs a thread count from 1 to 256, not '%s'", val);
+    }
+    return 0;
 }
 
 static bool has_suffix(const char *s, const char *suffix)
@@ -125,6 +211,17 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
             quiet = true;
+        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+            o.analog_opts.verbose = true;
+        } else if (strcmp(a, "--no-analog") == 0) {
+            o.analog = false;
+        } else if (is_valued(a)) {
+            if (!val) {
+                rc = usage_error("%s needs a value", a);
+                break;
+            }
+            rc = analog_option(&o, a, val);
+            i++;
         } else if (a[0] == '-' && a[1]) {
             rc = usage_error("unknown option '%s'", a);
         } else if (!o.model_path) {
@@ -156,6 +253,8 @@ int main(int argc, char **argv)
         o.emit = DPC_EMIT_LLVM;
     }
     o.bindings = bindings;
+    o.analog_opts.quiet = quiet;
+    o.analog_opts.progress = !quiet && isatty(STDERR_FILENO);
     dpc_summary sum;
     dp_status st = dpc_compile(&o, &sum, &err);
     if (st != DP_OK)

@@ -3,6 +3,8 @@
 
 #include "emit_dp.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define DEFAULT_MAX_MEMORY ((size_t)16 << 30)
@@ -11,13 +13,26 @@ void dpc_options_init(dpc_options *o)
 {
     memset(o, 0, sizeof *o);
     o->emit = DPC_EMIT_DP;
-    /* Until device profiles select it, the core of the default shot-noise-limited machine:
-     * 128 x 128, 8-bit converters (analog-model.md section 2). */
-    o->core = (dpc_core){.rows = 128, .cols = 128, .dac_bits = 8, .weight_bits = 8, .adc_bits = 8};
+    o->analog = true;
+    dpc_analog_opts_init(&o->analog_opts);
 }
 
-static dp_status run_passes(const dpc_options *o, ir_graph *g, dp_arena *mem, dpc_summary *sum,
-                            dp_error *err)
+/* $DPCC_PROFILE_DIR, or the profiles/ folder the build was configured with. */
+static dp_status load_device(const dpc_options *o, dp_device *d, dp_error *err)
+{
+    if (o->device_path)
+        return dp_device_load(o->device_path, d, err);
+    const char *dir = getenv("DPCC_PROFILE_DIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : DPCC_PROFILE_DIR, DPCC_DEFAULT_PROFILE);
+    dp_status st = dp_device_load(path, d, err);
+    if (st != DP_OK)
+        dp_error_prefix(err, "the default device profile (set DPCC_PROFILE_DIR or --device): ");
+    return st;
+}
+
+static dp_status run_passes(const dpc_options *o, const dp_device *device, ir_graph *g,
+                            dp_arena *mem, dpc_summary *sum, dp_error *err)
 {
     dp_arena scratch;
     dp_arena_init(&scratch, o->max_memory ? o->max_memory : DEFAULT_MAX_MEMORY);
@@ -28,8 +43,21 @@ static dp_status run_passes(const dpc_options *o, ir_graph *g, dp_arena *mem, dp
         st = pass_eliminate_dead(g, err);
     if (st == DP_OK)
         st = pass_infer_shapes(g, err);
+    /* fusion: BN first (it rewrites the weights), then what joins the layer's output in the
+     * order the layer applies it, bias before activation */
     if (st == DP_OK)
-        st = pass_partition_analog(g, &o->core, err);
+        st = pass_fold_batchnorm(g, err);
+    if (st == DP_OK)
+        st = pass_fuse_bias(g, err);
+    if (st == DP_OK)
+        st = pass_fuse_activation(g, err);
+    if (st == DP_OK)
+        st = pass_eliminate_dead(g, err);
+    /* checks every fused layer against its kernel's own rules */
+    if (st == DP_OK)
+        st = pass_infer_shapes(g, err);
+    if (st == DP_OK)
+        st = pass_partition_analog(g, device, err);
     if (st != DP_OK)
         return st;
     sum->n_nodes_out = g->n_nodes;
@@ -55,9 +83,12 @@ dp_status dpc_compile(const dpc_options *o, dpc_summary *sum, dp_error *err)
     ir_graph *g = NULL;
     dp_program *prog = NULL;
     dpc_plan plan;
-    dp_status st = dpc_load_onnx(o->model_path, &fo, &mem, &model, &g, err);
+    dp_device *device = dp_arena_calloc(&mem, 1, sizeof *device);
+    dp_status st = device ? load_device(o, device, err) : dp_fail(err, DP_ENOMEM, "out of memory");
     if (st == DP_OK)
-        st = run_passes(o, g, &mem, sum, err);
+        st = dpc_load_onnx(o->model_path, &fo, &mem, &model, &g, err);
+    if (st == DP_OK)
+        st = run_passes(o, device, g, &mem, sum, err);
     if (st == DP_OK)
         st = pass_plan_memory(g, &mem, &plan, err);
     if (st == DP_OK)
@@ -68,8 +99,12 @@ dp_status dpc_compile(const dpc_options *o, dpc_summary *sum, dp_error *err)
         sum->weights_bytes = prog->weights_bytes;
         dpc_model_release(model); /* the weights now live in the program's blob */
         model = NULL;
-        st = dp_program_write(prog, o->out_path, err);
+        prog->device = device;
+        if (o->analog && sum->n_analog > 0)
+            st = dpc_analog_stage(prog, &o->analog_opts, &mem, err);
     }
+    if (st == DP_OK)
+        st = dp_program_write(prog, o->out_path, err);
     if (prog)
         dp_program_free(prog);
     dpc_model_release(model);

@@ -4,6 +4,7 @@
 #ifndef DPCC_PIPELINE_H
 #define DPCC_PIPELINE_H
 
+#include "analog_stage.h"
 #include "frontend.h"
 #include "passes.h"
 
@@ -15,7 +16,9 @@ typedef struct dpc_options {
     dpc_emit emit;
     const dpc_shape_binding *bindings;
     int n_bindings;
-    dpc_core core;
+    const char *device_path; /* NULL: the default profile (dpc_default_device_path) */
+    bool analog;             /* calibrate and schedule (--no-analog: false) */
+    dpc_analog_opts analog_opts;
     size_t max_memory;       /* compile-time arena limit; 0: default */
 } dpc_options;
 
@@ -26,7 +29,7 @@ typedef struct dpc_summary {
     uint64_t arena_bytes, naive_bytes, weights_bytes;
 } dpc_summary;
 
-/* Sets the defaults: .dp output, the default core (see docs/device.md). */
+/* Sets the defaults: .dp output, the default device, calibration and a dynamic schedule. */
 void dpc_options_init(dpc_options *o);
 
 dp_status dpc_compile(const dpc_options *o, dpc_summary *sum, dp_error *err);

@@ -66,7 +66,7 @@ static bool geometry(ir_node *n, int64_t *fan_in, int64_t *outputs, int64_t *mac
     return true;
 }
 
-dp_status pass_partition_analog(ir_graph *g, const dpc_core *core, dp_error *err)
+dp_status pass_partition_analog(ir_graph *g, const dp_device *device, dp_error *err)
 {
     static const char *const analog_ops[] = {"Conv", "ConvTranspose", "Gemm", "MatMul"};
     for (int i = 0; i < g->n_nodes; i++) {
@@ -74,23 +74,24 @@ dp_status pass_partition_analog(ir_graph *g, const dpc_core *core, dp_error *err
         bool analog = false;
         for (size_t k = 0; k < sizeof analog_ops / sizeof analog_ops[0]; k++)
             analog |= strcmp(n->op, analog_ops[k]) == 0;
-        if (!analog || !dp_dtype_is_float(n->out[0]->t.dtype))
+        /* the simulated core computes in float32: other types stay digital */
+        if (!analog || n->out[0]->t.dtype != DP_FLOAT)
             continue;
         dp_mvm *m = dp_arena_alloc(g->mem, sizeof *m);
         if (!m)
             return dp_fail(err, DP_ENOMEM, "out of memory partitioning '%s'", n->name);
-        m->core_rows = core->rows;
-        m->core_cols = core->cols;
+        m->core_rows = device->rows;
+        m->core_cols = device->cols;
         m->repetitions = 1;
-        m->dac_bits = core->dac_bits;
-        m->weight_bits = core->weight_bits;
-        m->adc_bits = core->adc_bits;
+        m->dac_bits = device->dac_bits;
+        m->weight_bits = device->weight_bits;
+        m->adc_bits = device->adc_bits;
         m->weight_input = -1;
         int wi;
         if (geometry(n, &m->fan_in, &m->outputs, &m->macs, &wi)) {
             m->weight_input = wi;
-            m->row_tiles = ceil_div(m->outputs, core->rows);
-            m->col_tiles = ceil_div(m->fan_in, core->cols);
+            m->row_tiles = ceil_div(m->outputs, device->rows);
+            m->col_tiles = ceil_div(m->fan_in, device->cols);
         }
         n->mvm = m;
     }

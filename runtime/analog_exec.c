@@ -80,10 +80,8 @@ dp_status dp_analog_state_new(const dp_program *prog, const dp_analog_config *cf
     }
     a->prog = prog;
     a->cfg = *cfg;
-    for (int i = 0; i < prog->n_instrs; i++) {
-        const dp_mvm *m = prog->instrs[i].mvm;
-        a->reps[i] = !m ? DP_REPS_IDEAL : cfg->repetitions ? cfg->repetitions[i] : m->repetitions;
-    }
+    a->cfg.repetitions = NULL;
+    dp_analog_state_set_repetitions(a, cfg->repetitions);
     dp_arena_init(&a->programmed, 0);
     dp_arena_init(&a->per_call, 0);
     *out = a;
@@ -108,6 +106,15 @@ void dp_analog_state_free(dp_analog_state *a)
 dp_adc_counts dp_analog_state_counts(const dp_analog_state *a, int instr)
 {
     return a->layers[instr].counts;
+}
+
+void dp_analog_state_set_repetitions(dp_analog_state *a, const int32_t *repetitions)
+{
+    for (int i = 0; i < a->prog->n_instrs; i++) {
+        const dp_mvm *m = a->prog->instrs[i].mvm;
+        a->reps[i] = !m ? DP_REPS_IDEAL : repetitions ? repetitions[i] : m->repetitions;
+        a->layers[i].counts = (dp_adc_counts){0, 0};
+    }
 }
 
 static dp_status product(dp_analog_hook *h, dp_kctx *k, const dp_product *p);
@@ -216,7 +223,8 @@ static dp_status programmed_weights(dp_analog_state *a, dp_kctx *k, const dp_pro
 {
     layer_state *L = &a->layers[a->instr];
     int64_t ldw;
-    if (!p->weights_fixed) {
+    /* the partitioner marks the weight input (always input 1) when it is a constant */
+    if (!p->weights_fixed || a->prog->instrs[a->instr].mvm->weight_input != 1) {
         float *buf = o->W ? NULL : dp_arena_alloc(&a->per_call, (size_t)(o->outputs * o->fan_in) * sizeof(float));
         if (!o->W && !buf)
             return dp_kfail(k, DP_ENOMEM, "out of memory for the product's operand");

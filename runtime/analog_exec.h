@@ -59,6 +59,12 @@ dp_analog_hook *dp_analog_state_hook(dp_analog_state *a, int instr, uint64_t inf
 
 dp_adc_counts dp_analog_state_counts(const dp_analog_state *a, int instr);
 
+/*
+ * New repetition counts (as dp_analog_config.repetitions; NULL: the program's), keeping the
+ * programmed weights, and zero ADC counts: what a schedule search changes between runs.
+ */
+void dp_analog_state_set_repetitions(dp_analog_state *a, const int32_t *repetitions);
+
 /* The parameters instruction instr's products run with: the device, its bits and N. */
 dp_analog_params dp_analog_instr_params(const dp_program *prog, const dp_mvm *m, uint32_t seed,
                                         int32_t repetitions);

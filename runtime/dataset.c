@@ -85,6 +85,15 @@ dp_status dp_runner_set_analog(dp_runner *r, const dp_analog_config *cfg, dp_err
     return DP_OK;
 }
 
+void dp_runner_set_repetitions(dp_runner *r, const int32_t *repetitions)
+{
+    for (int t = 0; t < r->threads; t++) {
+        dp_analog_state *a = dp_session_analog(r->sessions[t]);
+        if (a)
+            dp_analog_state_set_repetitions(a, repetitions);
+    }
+}
+
 dp_adc_counts dp_runner_adc_counts(const dp_runner *r, int instr)
 {
     dp_adc_counts sum = {0, 0};

@@ -42,6 +42,9 @@ dp_status dp_runner_run(dp_runner *r, const dp_tensor *inputs, int64_t chunks, u
 /* Sets (or, with NULL, clears) every session's analog configuration. */
 dp_status dp_runner_set_analog(dp_runner *r, const dp_analog_config *cfg, dp_error *err);
 
+/* New repetitions for every session's analog state (see dp_analog_state_set_repetitions). */
+void dp_runner_set_repetitions(dp_runner *r, const int32_t *repetitions);
+
 /* Instruction instr's ADC counts, summed over the sessions. */
 dp_adc_counts dp_runner_adc_counts(const dp_runner *r, int instr);
 

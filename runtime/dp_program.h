@@ -46,6 +46,7 @@ typedef struct dp_mvm {
     int32_t n_output_scale;
     float *output_scale;            /* G: ADC full scale, per layer (1) or per output */
     int32_t weight_input;           /* the input holding weights; -1: activation x activation */
+    float input_mean_square;        /* E[x^2] of the analog input in calibration; 0: unknown */
 } dp_mvm;
 
 typedef struct dp_instr {

@@ -252,6 +252,9 @@ static dp_status check_mvm(vctx *v, const char *where, const dp_instr *ins)
                         m->weight_bits, m->adc_bits);
     if (!scale_ok(m->input_scale))
         return MVM_FAIL("input scale %g, expected finite and non-negative", m->input_scale);
+    if (!scale_ok(m->input_mean_square))
+        return MVM_FAIL("input mean square %g, expected finite and non-negative",
+                        m->input_mean_square);
     if (m->n_output_scale != 0 && m->n_output_scale != 1 && m->n_output_scale != m->outputs)
         return MVM_FAIL("%d output scales, expected 0, 1 or one per output (%lld)",
                         m->n_output_scale, (long long)m->outputs);
@@ -568,7 +571,7 @@ static dp_status build_message(const dp_program *p, dp_arena *m, Dp__Program *ms
             o->has_core_rows = o->has_core_cols = o->has_fan_in = o->has_outputs = 1;
             o->has_row_tiles = o->has_col_tiles = o->has_macs = o->has_repetitions = 1;
             o->has_dac_bits = o->has_weight_bits = o->has_adc_bits = 1;
-            o->has_input_scale = o->has_weight_input = 1;
+            o->has_input_scale = o->has_weight_input = o->has_input_mean_square = 1;
             o->core_rows = mv->core_rows;
             o->core_cols = mv->core_cols;
             o->fan_in = mv->fan_in;
@@ -584,6 +587,7 @@ static dp_status build_message(const dp_program *p, dp_arena *m, Dp__Program *ms
             o->n_output_scale = (size_t)mv->n_output_scale;
             o->output_scale = mv->output_scale;
             o->weight_input = mv->weight_input;
+            o->input_mean_square = mv->input_mean_square;
             d->mvm = o;
         }
         msg->instrs[i] = d;
@@ -792,6 +796,7 @@ static dp_status convert_mvm(const Dp__Mvm *s, dp_mvm *d, dp_arena *m, const cha
     d->adc_bits = s->adc_bits;
     d->input_scale = s->input_scale;
     d->weight_input = s->has_weight_input ? s->weight_input : -1;
+    d->input_mean_square = s->input_mean_square;
     if (s->n_output_scale > INT32_MAX)
         return fail_at(err, DP_EINPUT, file, where, "too many output scales");
     d->n_output_scale = (int32_t)s->n_output_scale;

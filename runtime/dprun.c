@@ -9,6 +9,7 @@
  */
 #include "cli_args.h"
 #include "dataset.h"
+#include "report.h"
 #include "tensor_io.h"
 
 #include <errno.h>
@@ -30,7 +31,11 @@ static const char usage[] =
     "  -i, --input [NAME=]FILE   an input tensor (repeat for each graph input)\n"
     "  -o, --output DIR          write DIR/output_K.pb for each graph output K\n"
     "  --format pb|npy           output file format (default pb)\n"
-    "  --ideal                   noise-free fp32 simulation (the digital reference)\n"
+    "  --ideal                   noise-free fp32 simulation (the digital reference);\n"
+    "                            without it the analog layers run on the simulated core\n"
+    "  --seed S                  the device instance and its noise (default 0): the same\n"
+    "                            seed gives the same outputs, bit for bit, on any --threads\n"
+    "  --report FILE.json        per-layer energy, repetitions, bits and ADC clips\n"
     "  --expect DIR|FILE         compare outputs with references: a folder holding\n"
     "                            output_K.pb/.npy, or one file per output (repeat)\n"
     "  --rtol R, --atol A        tolerances for --expect: |got-want| <= A + R*|want|\n"
@@ -55,6 +60,8 @@ typedef struct options {
     const char *outdir;
     const char *format;
     bool ideal;
+    uint32_t seed;
+    const char *report;
     double rtol, atol;
     int repeat;
     int threads;
@@ -88,7 +95,8 @@ static int parse_args(int argc, char **argv, options *o)
                   || strcmp(a, "--output") == 0 || strcmp(a, "--expect") == 0
                   || strcmp(a, "--rtol") == 0 || strcmp(a, "--atol") == 0
                   || strcmp(a, "--repeat") == 0 || strcmp(a, "--format") == 0
-                  || strcmp(a, "--threads") == 0
+                  || strcmp(a, "--threads") == 0 || strcmp(a, "--seed") == 0
+                  || strcmp(a, "--report") == 0
                   || strcmp(a, "--max-memory") == 0;
         if (takes && !val)
             return usage_error("%s needs a value", a);
@@ -118,6 +126,15 @@ static int parse_args(int argc, char **argv, options *o)
         } else if (strcmp(a, "--repeat") == 0) {
             if (dp_arg_count(val, 1000000, &o->repeat) != 0)
                 return usage_error("--repeat needs a count from 1 to 1000000, not '%s'", val);
+            i++;
+        } else if (strcmp(a, "--seed") == 0) {
+            uint64_t seed;
+            if (dp_arg_u64(val, &seed) != 0 || seed > UINT32_MAX)
+                return usage_error("--seed needs an integer from 0 to 4294967295, not '%s'", val);
+            o->seed = (uint32_t)seed;
+            i++;
+        } else if (strcmp(a, "--report") == 0) {
+            o->report = val;
             i++;
         } else if (strcmp(a, "--threads") == 0) {
             if (dp_arg_count(val, 256, &o->threads) != 0)
@@ -231,6 +248,21 @@ static dp_status run_all(const options *o, dp_runner *r, const dp_tensor *in, in
                 o->repeat, times[o->repeat / 2], times[0], (long long)chunks);
     }
     return DP_OK;
+}
+
+/* The program's energy at its schedule, with the ADC counts this run measured. */
+static dp_status write_report(const options *o, const dp_program *p, const dp_runner *r,
+                              int64_t chunks, dp_arena *mem, dp_error *err)
+{
+    dp_report rep;
+    dp_status st = dp_report_from_program(p, mem, &rep, err);
+    if (st != DP_OK)
+        return st;
+    rep.inferences = chunks * o->repeat;
+    for (int i = 0, l = 0; i < p->n_instrs; i++)
+        if (p->instrs[i].mvm)
+            rep.layers[l++].counts = dp_runner_adc_counts(r, i);
+    return dp_report_write(&rep, o->report, err);
 }
 
 static dp_status write_outputs(const options *o, const dp_program *p, const dp_tensor *out,
@@ -360,11 +392,6 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc;
-    if (!o.ideal) {
-        fprintf(stderr, "dprun: error: noisy analog simulation is not available in this build; "
-                "run the noise-free reference with --ideal\n");
-        return dp_exit_code(DP_EUNSUPPORTED);
-    }
     dp_error err = {0};
     dp_arena mem;
     dp_arena_init(&mem, o.max_memory);
@@ -387,10 +414,16 @@ int main(int argc, char **argv)
         dp_runner_opts ro = {.session = {.max_memory = o.max_memory}, .threads = o.threads};
         st = dp_runner_new(prog, &ro, &r, &err);
     }
+    if (st == DP_OK && !o.ideal) {
+        dp_analog_config cfg = {.seed = o.seed};
+        st = dp_runner_set_analog(r, &cfg, &err);
+    }
     if (st == DP_OK)
         st = run_all(&o, r, in, chunks, &mem, out, &err);
     if (st == DP_OK && o.outdir)
         st = write_outputs(&o, prog, out, &err);
+    if (st == DP_OK && o.report)
+        st = write_report(&o, prog, r, chunks, &mem, &err);
     if (st == DP_OK && o.n_expect)
         st = check_expected(&o, prog, out, &mem, &err);
     rc = st == DP_OK ? 0 : fail(st, &err);

@@ -152,6 +152,11 @@ dp_status dp_session_set_analog(dp_session *s, const dp_analog_config *cfg, dp_e
     return cfg ? dp_analog_state_new(s->prog, cfg, &s->analog, err) : DP_OK;
 }
 
+dp_analog_state *dp_session_analog(dp_session *s)
+{
+    return s->analog;
+}
+
 dp_adc_counts dp_session_adc_counts(const dp_session *s, int instr)
 {
     return s->analog ? dp_analog_state_counts(s->analog, instr) : (dp_adc_counts){0, 0};
@@ -190,11 +195,16 @@ void dp_session_save(const dp_session *s, void *state)
            (size_t)s->prog->n_tensors * sizeof *s->vals);
 }
 
-void dp_session_restore(dp_session *s, const void *state)
+void dp_session_resume(dp_session *s, uint64_t index, const void *state)
 {
-    memcpy(s->act, state, (size_t)s->prog->arena_bytes);
-    memcpy(s->vals, (const char *)state + s->prog->arena_bytes,
-           (size_t)s->prog->n_tensors * sizeof *s->vals);
+    const dp_program *p = s->prog;
+    s->inference = index;
+    dp_arena_reset(&s->dyn);
+    memcpy(s->act, state, (size_t)p->arena_bytes);
+    memcpy(s->vals, (const char *)state + p->arena_bytes, (size_t)p->n_tensors * sizeof *s->vals);
+    for (int i = 0; i < p->n_tensors; i++)
+        if (p->tensors[i].storage == DP_STORE_ARENA)
+            s->vals[i].data = s->act + p->tensors[i].offset;
 }
 
 dp_status dp_session_run(dp_session *s, uint64_t index, const dp_tensor *inputs,

@@ -44,6 +44,9 @@ dp_status dp_session_run(dp_session *s, uint64_t index, const dp_tensor *inputs,
  */
 dp_status dp_session_set_analog(dp_session *s, const dp_analog_config *cfg, dp_error *err);
 
+/* The session's analog state, NULL when ideal: to change its repetitions. */
+dp_analog_state *dp_session_analog(dp_session *s);
+
 /* The ADC counts of instruction instr since the analog configuration was set. */
 dp_adc_counts dp_session_adc_counts(const dp_session *s, int instr);
 
@@ -59,12 +62,15 @@ void dp_session_outputs(const dp_session *s, dp_tensor *outputs);
 
 /*
  * The state between two steps (activations and tensor views), saved to replay the rest of
- * the program from the same point. Tensors of data-dependent shape stay valid until the
- * next begin.
+ * the program from the same point, in this session or in another session of the same
+ * program (one per noise seed, say). Tensors of data-dependent shape stay in the saving
+ * session, which must not begin another inference while the state is in use.
+ * dp_session_resume restores a state as inference `index`; then step from where it was
+ * saved.
  */
 size_t dp_session_state_bytes(const dp_session *s);
 void dp_session_save(const dp_session *s, void *state);
-void dp_session_restore(dp_session *s, const void *state);
+void dp_session_resume(dp_session *s, uint64_t index, const void *state);
 
 void dp_session_free(dp_session *s);
 

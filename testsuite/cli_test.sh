@@ -46,7 +46,20 @@ expect 0 "" "$dprun" "$tmp/add.dp" --ideal -i y="$set_dir/input_1.pb" -i x="$set
 expect 5 "outputs differ" "$dprun" "$tmp/add.dp" --ideal -i "$set_dir/input_0.pb" \
     -i "$set_dir/input_1.pb" --expect "$node/test_sub/test_data_set_0"
 expect 1 "the program has 2 inputs, 1 given" "$dprun" "$tmp/add.dp" --ideal -i "$set_dir/input_0.pb" -o "$tmp/o"
-expect 3 "--ideal" "$dprun" "$tmp/add.dp" -i "$set_dir/input_0.pb" -i "$set_dir/input_1.pb" -o "$tmp/o"
+# a program without analog layers runs the same with or without noise
+expect 0 "max abs error" "$dprun" "$tmp/add.dp" -i "$set_dir/input_0.pb" -i "$set_dir/input_1.pb" \
+    --expect "$set_dir"
+# an analog program compiled without calibration runs only --ideal
+mm=$node/test_matmul_2d
+expect 0 "" "$dpcc" "$mm/model.onnx" -o "$tmp/mm.dp" --no-analog -q
+expect 2 "no calibrated full scales" "$dprun" "$tmp/mm.dp" -i "$mm/test_data_set_0/input_0.pb" \
+    -i "$mm/test_data_set_0/input_1.pb" -o "$tmp/o"
+expect 1 "--seed needs" "$dprun" "$tmp/mm.dp" --seed -3 -i "$mm/test_data_set_0/input_0.pb"
+expect 1 "--budget must be" "$dpcc" "$mm/model.onnx" -o "$tmp/mm.dp" --budget top5=0.1
+expect 1 "--schedule must be" "$dpcc" "$mm/model.onnx" -o "$tmp/mm.dp" --schedule fixed:0
+expect 1 "nope.json: cannot open" "$dpcc" "$mm/model.onnx" -o "$tmp/mm.dp" --device "$tmp/nope.json"
+printf '{"name": "x", "core": {"rows": 0}}' >"$tmp/bad.json"
+expect 2 "bad.json" "$dpcc" "$mm/model.onnx" -o "$tmp/mm.dp" --device "$tmp/bad.json"
 
 size=$(stat -c %s "$set_dir/input_0.pb")
 head -c $((size - 8)) "$set_dir/input_0.pb" >"$tmp/short.pb"

@@ -63,7 +63,8 @@ def run_test(build, test_dir, rtol, atol, timeout):
     with tempfile.TemporaryDirectory(prefix="dpcc-suite-") as tmp:
         prog = os.path.join(tmp, "model.dp")
         try:
-            r = subprocess.run([dpcc, os.path.join(test_dir, "model.onnx"), "-o", prog, "-q"],
+            r = subprocess.run([dpcc, os.path.join(test_dir, "model.onnx"), "-o", prog, "-q",
+                                "--no-analog"],
                                capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             return "fail", "dpcc timed out"

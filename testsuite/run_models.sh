@@ -29,7 +29,7 @@ for onnx in "${dirs[@]}"; do
     inputs=()
     for pb in "$data"/input_*.pb; do inputs+=(-i "$pb"); done
     start=$SECONDS
-    "$build/dpcc" "$onnx" -o "$tmp/$name.dp" >"$tmp/$name.log" 2>&1
+    "$build/dpcc" "$onnx" -o "$tmp/$name.dp" --no-analog >"$tmp/$name.log" 2>&1
     rc=$?
     if [[ $rc -eq 0 ]]; then
         "$build/dprun" "$tmp/$name.dp" --ideal "${inputs[@]}" -o "$tmp/$name.out" \

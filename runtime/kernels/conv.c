@@ -10,8 +10,11 @@
  *
  * ConvTranspose is Conv's adjoint: dp_sgemm gives each input position's contribution through
  * every kernel tap (W^T X), and col2im adds those into the output.
+ *
+ * A fused activation (kernel_util.h) runs over the finished output, bias included.
  */
 #include "gemm.h"
+#include "kernel_util.h"
 #include "nn.h"
 
 #include <string.h>
@@ -38,7 +41,7 @@ static dp_status conv_types(dp_kctx *k)
         if (k->in[i] && k->in[i]->dtype != t)
             st = dp_kfail(k, DP_EINPUT, "input %d is %s, X is %s", i,
                           dp_dtype_name(k->in[i]->dtype), dp_dtype_name(t));
-    return st;
+    return st == DP_OK ? dp_fused_check(k) : st;
 }
 dp_status nn_Conv_types(dp_kctx *k) { return conv_types(k); }
 dp_status nn_ConvTranspose_types(dp_kctx *k) { return conv_types(k); }
@@ -386,13 +389,14 @@ dp_status nn_Conv_run(dp_kctx *k)
     float *y = k->out[0]->data;
     if (g.N == 0 || g.M == 0 || g.outvol == 0)
         return DP_OK;
-    if (g.Cg == 1) {
+    /* the direct depthwise loop multiplies in fp32: on the core it is a product like any */
+    if (g.Cg == 1 && !k->analog) {
         size_t bytes = 2 * (size_t)g.w.k[2] * sizeof(int64_t);
         int64_t *span = dp_scratch(k, bytes);
         if (!span)
             return no_memory(k, bytes);
         conv_direct(&g, x, wt, b, y, span);
-        return DP_OK;
+        return dp_fused_activate(k, k->out[0]);
     }
     const nn_window *w = &g.w;
     bool pointwise = true;
@@ -411,22 +415,26 @@ dp_status nn_Conv_run(dp_kctx *k)
         for (int64_t gi = 0; gi < g.group; gi++) {
             const float *xg = x + (n * g.C + gi * g.Cg) * g.invol, *wg = wt + gi * g.Mg * K;
             float *yg = y + (n * g.M + gi * g.Mg) * g.outvol;
-            if (pointwise) {
-                dp_sgemm(false, false, g.Mg, g.outvol, K, 1, wg, K, xg, g.invol, 0, yg,
-                         g.outvol, gemm_scratch);
-                continue;
-            }
+            dp_product pr = {.M = g.Mg, .K = K, .alpha = 1, .A = wg, .lda = K,
+                             .ldc = g.outvol, .weights_in_a = true, .weights_fixed = true,
+                             .channel0 = gi * g.Mg, .scratch = gemm_scratch};
             for (int64_t j0 = 0; j0 < g.outvol; j0 += nj) {
                 int64_t len = g.outvol - j0 < nj ? g.outvol - j0 : nj;
-                im2col(w, xg, g.Cg, j0, len, col);
-                dp_sgemm(false, false, g.Mg, len, K, 1, wg, K, col, len, 0, yg + j0, g.outvol,
-                         gemm_scratch);
+                if (!pointwise)
+                    im2col(w, xg, g.Cg, j0, len, col);
+                pr.N = len;
+                pr.B = pointwise ? xg + j0 : col;
+                pr.ldb = pointwise ? g.invol : len;
+                pr.C = yg + j0;
+                pr.vector0 = n * g.outvol + j0;
+                if ((st = dp_kernel_product(k, &pr)) != DP_OK)
+                    return st;
             }
         }
     if (b)
         for (int64_t n = 0; n < g.N; n++)
             add_bias(y + n * g.M * g.outvol, b, g.M, g.outvol);
-    return DP_OK;
+    return dp_fused_activate(k, k->out[0]);
 }
 
 /*
@@ -492,11 +500,16 @@ dp_status nn_ConvTranspose_run(dp_kctx *k)
             const float *xg = x + (n * g.C + gi * g.Cg) * g.invol, *wg = wt + gi * g.Cg * rows;
             for (int64_t j0 = 0; j0 < g.invol; j0 += nj) {
                 int64_t len = g.invol - j0 < nj ? g.invol - j0 : nj;
-                dp_sgemm(true, false, rows, len, g.Cg, 1, wg, rows, xg + j0, g.invol, 0, col,
-                         len, gemm_scratch);
+                dp_product pr = {.ta = true, .M = rows, .N = len, .K = g.Cg, .alpha = 1,
+                                 .A = wg, .lda = rows, .B = xg + j0, .ldb = g.invol, .C = col,
+                                 .ldc = len, .weights_in_a = true, .weights_fixed = true,
+                                 .channel0 = gi * rows, .vector0 = n * g.invol + j0,
+                                 .scratch = gemm_scratch};
+                if ((st = dp_kernel_product(k, &pr)) != DP_OK)
+                    return st;
                 col2im(&g.w, col, g.Mg, j0, len, yn + gi * g.Mg * g.outvol);
             }
         }
     }
-    return DP_OK;
+    return dp_fused_activate(k, k->out[0]);
 }

@@ -1,8 +1,10 @@
 /*
  * matmul.c: Gemm and MatMul. float32 runs through dp_sgemm; double (which no fast path
- * needs) through a plain triple loop.
+ * needs) through a plain triple loop. A fused layer (kernel_util.h) adds its bias (MatMul)
+ * and applies its activation to the finished output.
  */
 #include "gemm.h"
+#include "kernel_util.h"
 #include "nn.h"
 
 static const dp_dtype mm_types[] = {DP_FLOAT, DP_DOUBLE};
@@ -16,7 +18,7 @@ static dp_status mm_dtypes(dp_kctx *k)
         if (k->in[i] && k->in[i]->dtype != t)
             st = dp_kfail(k, DP_EINPUT, "input %d is %s, A is %s", i,
                           dp_dtype_name(k->in[i]->dtype), dp_dtype_name(t));
-    return st;
+    return st == DP_OK ? dp_fused_check(k) : st;
 }
 dp_status nn_Gemm_types(dp_kctx *k) { return mm_dtypes(k); }
 dp_status nn_MatMul_types(dp_kctx *k) { return mm_dtypes(k); }
@@ -120,15 +122,19 @@ dp_status nn_Gemm_run(dp_kctx *k)
     if (y->dtype == DP_DOUBLE) {
         dgemm_ref(g.ta, g.tb, g.M, g.N, g.K, alpha, a->data, a->dims[1], b->data, b->dims[1],
                   use_c ? beta : 0, y->data, g.N);
-        return DP_OK;
+        return dp_fused_activate(k, y);
     }
     size_t bytes = dp_sgemm_scratch_size(g.M, g.N, g.K);
     void *scratch = dp_scratch(k, bytes);
     if (!scratch)
         return no_memory(k, bytes);
-    dp_sgemm(g.ta, g.tb, g.M, g.N, g.K, alpha, a->data, a->dims[1], b->data, b->dims[1],
-             use_c ? beta : 0, y->data, g.N, scratch);
-    return DP_OK;
+    dp_product pr = {.ta = g.ta, .tb = g.tb, .M = g.M, .N = g.N, .K = g.K, .alpha = alpha,
+                     .beta = use_c ? beta : 0, .A = a->data, .lda = a->dims[1], .B = b->data,
+                     .ldb = b->dims[1], .C = y->data, .ldc = g.N, .weights_fixed = true,
+                     .scratch = scratch};
+    if ((st = dp_kernel_product(k, &pr)) != DP_OK)
+        return st;
+    return dp_fused_activate(k, y);
 }
 
 /* ---- MatMul ---- */
@@ -136,6 +142,7 @@ dp_status nn_Gemm_run(dp_kctx *k)
 /*
  * numpy.matmul: the last two dimensions multiply, the others broadcast; a 1-D A is a row
  * vector and a 1-D B a column vector, their unit dimension dropped from the result.
+ * A fused bias (dp_bias, input 2) has one element per column of B.
  */
 typedef struct mm_dims {
     int64_t M, N, K;
@@ -158,6 +165,13 @@ static dp_status mm_check(dp_kctx *k, mm_dims *g)
                         dp_shape_str(a, s1, sizeof s1), dp_shape_str(b, s2, sizeof s2),
                         (long long)g->K, (long long)kb);
     }
+    const dp_tensor *bias = dp_in(k, 2);
+    if ((dp_attr_int(k, "dp_bias", 0) != 0) != (bias != NULL))
+        return dp_kfail(k, DP_EINPUT, bias ? "has a third input, which only a fused bias "
+                        "(dp_bias) may be" : "dp_bias is set but the bias input is missing");
+    if (bias && (b->rank < 2 || bias->rank != 1 || bias->dims[0] != g->N))
+        return dp_kfail(k, DP_EINPUT, "the fused bias must be 1-D with B's %lld columns",
+                        (long long)g->N);
     g->ab = (dp_tensor){a->dtype, a->rank > 2 ? a->rank - 2 : 0, {0}, NULL};
     g->bb = (dp_tensor){b->dtype, b->rank > 2 ? b->rank - 2 : 0, {0}, NULL};
     for (int i = 0; i < g->ab.rank; i++)
@@ -227,9 +241,23 @@ dp_status nn_MatMul_run(dp_kctx *k)
         if (dbl)
             dgemm_ref(false, false, M, N, K, 1, (const double *)pa, K, (const double *)pb, N, 0,
                       (double *)py, N);
-        else
-            dp_sgemm(false, false, M, N, K, 1, (const float *)pa, K, (const float *)pb, N, 0,
-                     (float *)py, N, scratch);
+        else {
+            /* a B shared by every batch is the layer's weights; a batched B is per call */
+            dp_product pr = {.M = M, .N = N, .K = K, .alpha = 1, .A = (const float *)pa,
+                             .lda = K, .B = (const float *)pb, .ldb = N, .C = (float *)py,
+                             .ldc = N, .weights_fixed = dp_numel(&g.bb) == 1,
+                             .vector0 = bi * M, .scratch = scratch};
+            if ((st = dp_kernel_product(k, &pr)) != DP_OK)
+                return st;
+        }
     }
-    return DP_OK;
+    const dp_tensor *bias = dp_in(k, 2);
+    if (bias) { /* float32 only: dp_fused_check */
+        const float *bv = bias->data;
+        float *yv = y->data;
+        for (int64_t r = 0, rows = dp_numel(y) / N; r < rows; r++)
+            for (int64_t j = 0; j < N; j++)
+                yv[r * N + j] += bv[j];
+    }
+    return dp_fused_activate(k, y);
 }

@@ -218,7 +218,7 @@ static void partitions_conv_and_matmul(void **state)
     ir_graph_add_output(f->g, conv->out[0]);
     ir_graph_add_output(f->g, mm->out[0]);
     assert_int_equal(pass_infer_shapes(f->g, &f->err), DP_OK);
-    dpc_core core = {.rows = 128, .cols = 128, .dac_bits = 8, .weight_bits = 8, .adc_bits = 8};
+    dp_device core = {.rows = 128, .cols = 128, .dac_bits = 8, .weight_bits = 8, .adc_bits = 8};
     assert_int_equal(pass_partition_analog(f->g, &core, &f->err), DP_OK);
     const dp_mvm *m = conv->mvm;
     assert_non_null(m);

@@ -1,0 +1,246 @@
+/*
+ * analog_stage.c: calibration data in, a calibrated and scheduled program out.
+ *
+ * --calib is one tensor file (a batch of the model's single input) or a folder: for a
+ * single-input model every .npy and .pb file in it, in name order, joined along the batch
+ * axis; for several inputs, input_K.npy or input_K.pb for input K (as the ONNX test data
+ * lays them out).
+ */
+#include "analog_stage.h"
+
+#include "tensor_io.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Calibration files a folder may hold: enough for any real calibration set. */
+#define MAX_CALIB_FILES 4096
+
+void dpc_analog_opts_init(dpc_analog_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->metric = DPC_TOP1;
+    o->budget = 0.01;
+    o->schedule = DPC_SCHEDULE_DYNAMIC;
+    o->seeds = 0;
+    o->threads = 0;
+}
+
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool tensor_suffix(const char *name)
+{
+    size_t n = strlen(name);
+    return (n > 4 && strcmp(name + n - 4, ".npy") == 0) || (n > 3 && strcmp(name + n - 3, ".pb") == 0);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Joins tensors along axis 0; they must agree in dtype and every other dimension. */
+static dp_status join(const char *what, dp_tensor *parts, int n, dp_arena *mem, dp_tensor *out,
+                      dp_error *err)
+{
+    *out = parts[0];
+    size_t bytes = dp_nbytes(&parts[0]);
+    for (int i = 1; i < n; i++) {
+        bool same = parts[i].dtype == out->dtype && parts[i].rank == out->rank && out->rank > 0;
+        for (int d = 1; same && d < out->rank; d++)
+            same = parts[i].dims[d] == out->dims[d];
+        if (!same) {
+            char a[160], b[160];
+            return dp_fail(err, DP_EINPUT, "%s: file %d holds %s[%s], file 0 %s[%s]: they "
+                           "cannot be joined along the batch axis", what, i,
+                           dp_dtype_name(parts[i].dtype), dp_shape_str(&parts[i], a, sizeof a),
+                           dp_dtype_name(parts[0].dtype), dp_shape_str(&parts[0], b, sizeof b));
+        }
+        out->dims[0] += parts[i].dims[0];
+        bytes += dp_nbytes(&parts[i]);
+    }
+    if (n == 1)
+        return DP_OK;
+    unsigned char *data = dp_arena_alloc(mem, bytes);
+    if (!data)
+        return dp_fail(err, DP_ENOMEM, "%s: out of memory for %zu bytes", what, bytes);
+    out->data = data;
+    for (int i = 0; i < n; i++) {
+        memcpy(data, parts[i].data, dp_nbytes(&parts[i]));
+        data += dp_nbytes(&parts[i]);
+    }
+    return DP_OK;
+}
+
+/* Every tensor file of a folder, in name order, joined. */
+static dp_status read_folder(const char *dir, dp_arena *mem, dp_tensor *out, dp_error *err)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return dp_fail(err, DP_EIO, "%s: cannot open the folder: %s", dir, strerror(errno));
+    char **names = calloc(MAX_CALIB_FILES, sizeof *names);
+    int n = 0;
+    dp_status st = names ? DP_OK : dp_fail(err, DP_ENOMEM, "out of memory");
+    for (struct dirent *e; st == DP_OK && (e = readdir(d));) {
+        if (!tensor_suffix(e->d_name))
+            continue;
+        if (n == MAX_CALIB_FILES)
+            st = dp_fail(err, DP_EINPUT, "%s: more than %d tensor files", dir, MAX_CALIB_FILES);
+        else if (!(names[n++] = dp_arena_strdup(mem, e->d_name)))
+            st = dp_fail(err, DP_ENOMEM, "out of memory");
+    }
+    closedir(d);
+    if (st == DP_OK && n == 0)
+        st = dp_fail(err, DP_EINPUT, "%s: no .npy or .pb files", dir);
+    dp_tensor *parts = st == DP_OK ? dp_arena_calloc(mem, (size_t)n, sizeof *parts) : NULL;
+    if (st == DP_OK && !parts)
+        st = dp_fail(err, DP_ENOMEM, "out of memory");
+    if (st == DP_OK)
+        qsort(names, (size_t)n, sizeof *names, cmp_str);
+    for (int i = 0; st == DP_OK && i < n; i++) {
+        char path[4096];
+        if (snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= (int)sizeof path)
+            st = dp_fail(err, DP_EINPUT, "%s/%s: path too long", dir, names[i]);
+        else
+            st = dp_tensor_read(path, mem, &parts[i], NULL, err);
+    }
+    if (st == DP_OK)
+        st = join(dir, parts, n, mem, out, err);
+    free(names);
+    return st;
+}
+
+/* input_K.npy or input_K.pb in dir. */
+static dp_status read_input_k(const char *dir, int k, dp_arena *mem, dp_tensor *out, dp_error *err)
+{
+    static const char *const suffix[] = {"npy", "pb"};
+    for (int s = 0; s < 2; s++) {
+        char path[4096];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/input_%d.%s", dir, k, suffix[s]);
+        if (stat(path, &st) == 0)
+            return dp_tensor_read(path, mem, out, NULL, err);
+    }
+    return dp_fail(err, DP_EINPUT, "%s: no input_%d.npy or input_%d.pb for graph input %d", dir,
+                   k, k, k);
+}
+
+static dp_status read_calib(dpc_analog *A, const char *path, dp_error *err)
+{
+    const dp_program *p = A->prog;
+    A->calib = dp_arena_calloc(A->mem, (size_t)p->n_inputs + 1, sizeof *A->calib);
+    if (!A->calib)
+        return dp_fail(err, DP_ENOMEM, "out of memory");
+    dp_status st;
+    if (!is_dir(path)) {
+        if (p->n_inputs != 1)
+            return dp_fail(err, DP_EUSAGE, "--calib %s: the model has %d inputs; give a folder "
+                           "holding input_K.npy (or .pb) for each", path, p->n_inputs);
+        st = dp_tensor_read(path, A->mem, &A->calib[0], NULL, err);
+    } else if (p->n_inputs == 1) {
+        st = read_folder(path, A->mem, &A->calib[0], err);
+    } else {
+        st = DP_OK;
+        for (int k = 0; st == DP_OK && k < p->n_inputs; k++)
+            st = read_input_k(path, k, A->mem, &A->calib[k], err);
+    }
+    for (int k = 0; st == DP_OK && k < p->n_inputs; k++)
+        if (A->calib[k].dtype != p->tensors[p->inputs[k]].t.dtype)
+            st = dp_fail(err, DP_EINPUT, "--calib %s: input %d ('%s') is %s, the model takes %s",
+                         path, k, p->tensors[p->inputs[k]].name, dp_dtype_name(A->calib[k].dtype),
+                         dp_dtype_name(p->tensors[p->inputs[k]].t.dtype));
+    if (st == DP_OK)
+        st = dp_dataset_chunks(p, A->calib, &A->chunks, err);
+    if (st != DP_OK)
+        dp_error_prefix(err, "--calib %s: ", path);
+    return st;
+}
+
+static dp_status read_labels(dpc_analog *A, const char *path, dp_error *err)
+{
+    dp_tensor t;
+    dp_status st = dp_tensor_read(path, A->mem, &t, NULL, err);
+    if (st != DP_OK)
+        return st;
+    if (!dp_dtype_is_integer(t.dtype))
+        return dp_fail(err, DP_EINPUT, "--labels %s: %s, expected integer class indices", path,
+                       dp_dtype_name(t.dtype));
+    int64_t n = dp_numel(&t);
+    int64_t *labels = dp_arena_calloc(A->mem, (size_t)n + 1, sizeof *labels);
+    if (!labels)
+        return dp_fail(err, DP_ENOMEM, "out of memory");
+    for (int64_t i = 0; i < n; i++)
+        labels[i] = dp_load_i64(t.data, t.dtype, i);
+    A->labels = labels;
+    A->n_labels = n;
+    return DP_OK;
+}
+
+static void draw_progress(void *ctx, const char *stage, double done)
+{
+    (void)ctx;
+    int width = 30, filled = (int)(done * width + 0.5);
+    filled = filled < 0 ? 0 : filled > width ? width : filled;
+    fprintf(stderr, "\r%-18s [%.*s%*s] %3.0f%%", stage, filled,
+            "##############################", width - filled, "", done * 100);
+    if (done >= 1)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
+/*
+ * Device instances per measurement when --seeds is not given: enough that a measurement
+ * averages about AUTO_DRAWS noisy inferences (a top-1 rate resolved to 0.2%), at least 2
+ * so that no schedule is fitted to one instance's static errors, at most AUTO_SEEDS_MAX.
+ */
+#define AUTO_DRAWS 512
+#define AUTO_SEEDS_MAX 8
+
+static int auto_seeds(int64_t samples)
+{
+    int64_t k = samples > 0 ? (AUTO_DRAWS + samples - 1) / samples : AUTO_SEEDS_MAX;
+    return k < 2 ? 2 : k > AUTO_SEEDS_MAX ? AUTO_SEEDS_MAX : (int)k;
+}
+
+dp_status dpc_analog_stage(dp_program *prog, const dpc_analog_opts *o, dp_arena *mem,
+                           dp_error *err)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    dpc_analog A = {.prog = prog, .device = prog->device, .seed = o->seed,
+                    .threads = o->threads > 0 ? o->threads : cpus > 0 && cpus < 16 ? (int)cpus : 1,
+                    .metric = o->metric, .budget = o->budget,
+                    .kind = o->schedule, .fixed_reps = o->fixed_reps, .mem = mem};
+    if (o->progress && !o->verbose)
+        A.progress = draw_progress;
+    if (o->verbose)
+        A.log = stderr;
+    if (A.metric == DPC_ACCURACY && !o->labels_path)
+        return dp_fail(err, DP_EUSAGE, "--budget accuracy=... needs --labels");
+    dp_status st = o->calib_path ? read_calib(&A, o->calib_path, err) : DP_OK;
+    if (st == DP_OK && o->labels_path)
+        st = read_labels(&A, o->labels_path, err);
+    if (st == DP_OK)
+        st = pass_calibrate(&A, err);
+    A.seeds = o->seeds > 0 ? o->seeds : auto_seeds(A.chunks * prog->tensors[prog->inputs[0]].t.dims[0]);
+    if (st == DP_OK && A.kind != DPC_SCHEDULE_FIXED)
+        st = pass_noise_sensitivity(&A, err);
+    if (st == DP_OK)
+        st = pass_schedule(&A, err);
+    if (st == DP_OK) {
+        pass_energy(&A);
+        if (!o->quiet)
+            dpc_print_summary(&A, stderr);
+        if (o->report_path)
+            st = dpc_write_report(&A, o->report_path, err);
+    }
+    dpc_analog_free(&A);
+    return st;
+}

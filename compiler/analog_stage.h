@@ -1,0 +1,33 @@
+/*
+ * analog_stage.h: the part of a compilation that runs the model: reading the calibration
+ * data and labels, then calibration, noise sensitivity, the schedule and the energy report,
+ * on the lowered program.
+ */
+#ifndef DPCC_ANALOG_STAGE_H
+#define DPCC_ANALOG_STAGE_H
+
+#include "analog_passes.h"
+
+typedef struct dpc_analog_opts {
+    const char *calib_path;      /* a .npy/.pb batch, or a folder of them; NULL: synthetic */
+    const char *labels_path;     /* int labels for the accuracy metric; NULL: none */
+    const char *report_path;     /* NULL: no report file */
+    dpc_metric metric;
+    double budget;
+    dpc_schedule_kind schedule;
+    int32_t fixed_reps;
+    uint32_t seed;
+    int seeds;                   /* device instances every measurement averages; 0: auto */
+    int threads;                 /* 0: one per processor */
+    bool progress;               /* draw progress bars on stderr */
+    bool quiet;                  /* no summary table */
+    bool verbose;                /* log every measurement on stderr */
+} dpc_analog_opts;
+
+void dpc_analog_opts_init(dpc_analog_opts *o);
+
+/* Calibrates and schedules prog (whose device is set) in place. */
+dp_status dpc_analog_stage(dp_program *prog, const dpc_analog_opts *o, dp_arena *mem,
+                           dp_error *err);
+
+#endif

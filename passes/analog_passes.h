@@ -1,0 +1,127 @@
+/*
+ * analog_passes.h: the passes that need to run the model: calibration, noise sensitivity,
+ * the dynamic-precision schedule and the energy report (analog-model.md sections 2 to 5).
+ *
+ * They work on the lowered program, because measuring means executing, and the compiler
+ * executes with the runtime's own kernels and its own simulated core (architecture.md): what
+ * the schedule is verified on is exactly what dprun will run. Each pass reads and fills
+ * the shared dpc_analog record, and the MVM fields of the program's instructions.
+ */
+#ifndef DPCC_ANALOG_PASSES_H
+#define DPCC_ANALOG_PASSES_H
+
+#include "dataset.h"
+#include "energy.h"
+#include "exec.h"
+#include "report.h"
+
+/* The degradation metric a budget is stated in (analog-model.md section 5). */
+typedef enum dpc_metric { DPC_TOP1, DPC_KL, DPC_MSE, DPC_ACCURACY } dpc_metric;
+
+typedef enum dpc_schedule_kind { DPC_SCHEDULE_DYNAMIC, DPC_SCHEDULE_UNIFORM, DPC_SCHEDULE_FIXED }
+    dpc_schedule_kind;
+
+/* What the analog passes learn about one analog instruction. */
+typedef struct dpc_layer {
+    int instr;
+    const char *name, *op;
+    int64_t macs;
+    double x_abs_mean2;          /* mean x^2 of its analog input over the calibration set */
+    double sensitivity;          /* b_l: normalised output MSE x N at the probe */
+    double floor_mse;            /* its own ADC and static contribution (N = infinity) */
+    int32_t probe;               /* N_p */
+    double rep_energy_j;         /* c_l: the energy one more repetition costs */
+    int32_t repetitions;         /* the schedule's N_l */
+    double effective_bits;
+    dp_energy energy;            /* per inference at N_l */
+    dp_adc_counts counts;        /* ADC conversions and clips over the verification runs */
+} dpc_layer;
+
+/* Device instances one compilation simulates at most (--seeds). */
+#define DPC_MAX_RUNNERS 16
+
+/* The shared record of the analog passes. */
+typedef struct dpc_analog {
+    dp_program *prog;
+    const dp_device *device;
+    /* the calibration set: one tensor per graph input, `chunks` inferences long */
+    dp_tensor *calib;
+    int64_t chunks;
+    bool synthetic;              /* made up because no --calib was given */
+    const int64_t *labels;       /* one per calibration sample, for the accuracy metric */
+    int64_t n_labels;
+    dp_tensor *clean;            /* the noise-free outputs on the calibration set */
+    uint32_t seed;
+    int seeds;                   /* device instances (noise seeds) each measurement averages */
+    int threads;
+    dpc_layer *layers;
+    int n_layers;
+    /* the budget and what the schedule achieved */
+    dpc_metric metric;
+    double budget;
+    dpc_schedule_kind kind;
+    int32_t fixed_reps;
+    double predicted_mse, measured;
+    int32_t uniform_reps;        /* the baseline: the least common N meeting the budget */
+    double uniform_energy_j, total_energy_j, uniform_measured;
+    /* progress on a terminal: called with a stage name and a fraction done */
+    void (*progress)(void *ctx, const char *stage, double done);
+    void *progress_ctx;
+    FILE *log;                   /* the measurements as they happen (dpcc -v); NULL: none */
+    dp_arena *mem;               /* everything above lives here */
+    /* runners: the exact one and one per device instance (measure.c) */
+    dp_runner *ideal;
+    dp_runner *runners[DPC_MAX_RUNNERS];
+    uint32_t runner_seed[DPC_MAX_RUNNERS];
+    int n_runners;
+} dpc_analog;
+
+/*
+ * Fills A->layers from the program, makes the synthetic calibration set when A->calib is
+ * NULL (standard normal floats; integer inputs as indices within the table they gather
+ * from), runs it clean into A->clean, and sets every MVM's DAC full scale X and ADC full
+ * scale G from quantiles of the observed values.
+ */
+dp_status pass_calibrate(dpc_analog *A, dp_error *err);
+
+/* Measures every layer's sensitivity b_l and floor (analog-model.md section 5). */
+dp_status pass_noise_sensitivity(dpc_analog *A, dp_error *err);
+
+/*
+ * Chooses every layer's repetition count for A->kind and the budget, verifies it by
+ * simulation, and writes it into the MVM instructions. DP_EBUDGET when even the maximum
+ * repetitions everywhere miss the budget, naming the layers whose ADC or static errors
+ * cause it.
+ */
+dp_status pass_schedule(dpc_analog *A, dp_error *err);
+
+/* Per-layer energy and bits at the chosen schedule, and the total. */
+void pass_energy(dpc_analog *A);
+
+/* Writes the report (docs/report.md gives its schema); "-" for standard output. */
+dp_status dpc_write_report(const dpc_analog *A, const char *path, dp_error *err);
+
+/* The human summary dpcc prints on stderr. */
+void dpc_print_summary(const dpc_analog *A, FILE *f);
+
+/*
+ * Shared by the passes: runs the calibration set with `repetitions` per instruction (NULL:
+ * ideal) and device instance `seed`, into out (one tensor per graph output, allocated from
+ * A->mem on first use), and returns the budget metric against A->clean.
+ */
+dp_status dpc_measure(dpc_analog *A, const int32_t *repetitions, uint32_t seed, dp_tensor *out,
+                      double *metric, dp_error *err);
+
+/* The runner simulating device instance `seed`, made on first use. */
+dp_status dpc_runner_for_seed(dpc_analog *A, uint32_t seed, dp_runner **out, dp_error *err);
+
+/* Frees the runners. */
+void dpc_analog_free(dpc_analog *A);
+
+/* "top1", "kl", "mse" or "accuracy". */
+const char *dpc_metric_name(dpc_metric m);
+
+/* The degradation of noisy against clean outputs in A's metric (normalised MSE for DPC_MSE). */
+double dpc_degradation(const dpc_analog *A, dpc_metric metric, const dp_tensor *noisy);
+
+#endif

@@ -1,0 +1,301 @@
+/*
+ * calibrate.c: the converters' full scales from what flows through each analog layer.
+ *
+ * Two runs over the calibration set. The first is exact and watches each analog input: the
+ * DAC full scale X is a high quantile of |x|. The second makes the core report, for every
+ * tile pass, the value it would present to the ADC (quantised inputs and weights, no noise):
+ * the ADC full scale G is a high quantile of |s|. Quantiles, rather than maxima, let a rare
+ * outlier clip instead of coarsening every other conversion; the clips are counted and
+ * reported. Values are kept in a fixed-size uniform sample per layer (reservoir sampling
+ * with a seeded generator), so memory does not grow with the calibration set.
+ */
+#include "analog_passes.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The quantiles of |x| and |s| taken as full scales (see above). */
+#define DAC_QUANTILE 0.9999
+#define ADC_QUANTILE 0.9999
+#define RESERVOIR 65536
+/* Made-up calibration inferences when the user gives none. */
+#define SYNTHETIC_SAMPLES 16
+
+typedef struct reservoir {
+    float *v;
+    int64_t n, seen;
+    uint64_t rng;
+    double sum2;
+} reservoir;
+
+typedef struct calib_ctx {
+    dpc_analog *A;
+    reservoir *res;          /* per instruction; v NULL for digital ones */
+    bool failed;
+} calib_ctx;
+
+static uint64_t splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+static void offer(reservoir *r, float x)
+{
+    float a = fabsf(x);
+    if (isnan(a))
+        return;
+    r->sum2 += (double)a * a;
+    if (r->n < RESERVOIR) {
+        r->v[r->n++] = a;
+    } else {
+        uint64_t j = splitmix64(&r->rng) % (uint64_t)(r->seen + 1);
+        if (j < RESERVOIR)
+            r->v[j] = a;
+    }
+    r->seen++;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The q-quantile of the sample; 0 for an empty one. */
+static double quantile(reservoir *r, double q)
+{
+    if (r->n == 0)
+        return 0;
+    qsort(r->v, (size_t)r->n, sizeof *r->v, cmp_float);
+    int64_t k = (int64_t)ceil(q * (double)r->n) - 1;
+    return r->v[k < 0 ? 0 : k >= r->n ? r->n - 1 : k];
+}
+
+/* The operand of an analog instruction that carries the input vectors. */
+static int vector_input(const dp_instr *ins)
+{
+    return strcmp(ins->op, "MatMul") == 0 && ins->mvm->weight_input == 0 ? 1 : 0;
+}
+
+static dp_status watch_inputs(void *ctx, int instr, dp_tensor *const *in, int n_in,
+                              dp_tensor *const *out, int n_out, dp_error *err)
+{
+    calib_ctx *c = ctx;
+    reservoir *r = &c->res[instr];
+    if (!r->v)
+        return DP_OK;
+    const dp_tensor *x = in[vector_input(&c->A->prog->instrs[instr])];
+    if (x->dtype != DP_FLOAT)
+        return DP_OK;
+    const float *v = x->data;
+    for (int64_t i = 0, n = dp_numel(x); i < n; i++)
+        offer(r, v[i]);
+    return DP_OK;
+}
+
+static void watch_adc(void *ctx, int instr, const float *values, int64_t tiles, int64_t rows,
+                      int64_t cols)
+{
+    calib_ctx *c = ctx;
+    reservoir *r = &c->res[instr];
+    for (int64_t i = 0, n = tiles * rows * cols; i < n; i++)
+        offer(r, values[i]);
+}
+
+/* The size of the table an integer graph input indexes, found at the Gather it feeds. */
+static int64_t index_range(const dp_program *p, int tensor)
+{
+    for (int i = 0; i < p->n_instrs; i++) {
+        const dp_instr *ins = &p->instrs[i];
+        if (strcmp(ins->op, "Gather") != 0 || ins->n_in < 2 || ins->in[1] != tensor)
+            continue;
+        const dp_tensor *data = &p->tensors[ins->in[0]].t;
+        int64_t axis = 0;
+        for (int k = 0; k < ins->n_attrs; k++)
+            if (strcmp(ins->attrs[k].name, "axis") == 0)
+                axis = ins->attrs[k].i;
+        if (data->rank > 0 && axis < 0)
+            axis += data->rank;
+        if (data->rank > 0 && axis >= 0 && axis < data->rank)
+            return data->dims[axis];
+    }
+    return 0;
+}
+
+/* Standard normal floats; integer inputs as indices into the table they select from. */
+static dp_status make_synthetic(dpc_analog *A, dp_error *err)
+{
+    const dp_program *p = A->prog;
+    uint64_t rng = A->seed ^ 0x5eed5eedu;
+    A->chunks = SYNTHETIC_SAMPLES;
+    A->synthetic = true;
+    A->calib = dp_arena_calloc(A->mem, (size_t)p->n_inputs + 1, sizeof *A->calib);
+    if (!A->calib)
+        return dp_fail(err, DP_ENOMEM, "out of memory for the calibration set");
+    for (int i = 0; i < p->n_inputs; i++) {
+        dp_tensor t = p->tensors[p->inputs[i]].t;
+        if (t.rank == 0)
+            return dp_fail(err, DP_EUNSUPPORTED, "input '%s' is a scalar: give --calib data",
+                           p->tensors[p->inputs[i]].name);
+        t.dims[0] *= A->chunks;
+        int64_t n = dp_numel(&t), range = 0;
+        if (dp_dtype_is_integer(t.dtype) && (range = index_range(p, p->inputs[i])) <= 0)
+            return dp_fail(err, DP_EUNSUPPORTED, "input '%s' (%s) selects from no table: give "
+                           "--calib data", p->tensors[p->inputs[i]].name, dp_dtype_name(t.dtype));
+        if (!dp_dtype_is_integer(t.dtype) && !dp_dtype_is_float(t.dtype))
+            return dp_fail(err, DP_EUNSUPPORTED, "input '%s' is %s: give --calib data",
+                           p->tensors[p->inputs[i]].name, dp_dtype_name(t.dtype));
+        t.data = dp_arena_alloc(A->mem, dp_nbytes(&t));
+        if (!t.data)
+            return dp_fail(err, DP_ENOMEM, "out of memory for the calibration set");
+        for (int64_t k = 0; k < n; k++) {
+            if (range > 0) {
+                dp_store_i64(t.data, t.dtype, k, (int64_t)(splitmix64(&rng) % (uint64_t)range));
+                continue;
+            }
+            /* Box-Muller on two 53-bit uniforms; u1 in (0, 1] keeps the log finite */
+            double u1 = ((splitmix64(&rng) >> 11) + 1) * 0x1p-53;
+            double u2 = (splitmix64(&rng) >> 11) * 0x1p-53;
+            dp_store_f64(t.data, t.dtype, k, sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2));
+        }
+        A->calib[i] = t;
+    }
+    return DP_OK;
+}
+
+static dp_status collect_layers(dpc_analog *A, dp_error *err)
+{
+    const dp_program *p = A->prog;
+    A->layers = dp_arena_calloc(A->mem, (size_t)p->n_instrs + 1, sizeof *A->layers);
+    if (!A->layers)
+        return dp_fail(err, DP_ENOMEM, "out of memory");
+    A->n_layers = 0;
+    for (int i = 0; i < p->n_instrs; i++) {
+        const dp_instr *ins = &p->instrs[i];
+        if (!ins->mvm)
+            continue;
+        dpc_layer *l = &A->layers[A->n_layers++];
+        l->instr = i;
+        l->name = ins->name;
+        l->op = ins->op;
+        l->macs = ins->mvm->macs;
+        l->repetitions = ins->mvm->repetitions;
+    }
+    return DP_OK;
+}
+
+static dp_status make_reservoirs(calib_ctx *c, dp_error *err)
+{
+    const dp_program *p = c->A->prog;
+    for (int i = 0; i < c->A->n_layers; i++) {
+        reservoir *r = &c->res[c->A->layers[i].instr];
+        memset(r, 0, sizeof *r);
+        r->rng = c->A->seed + (uint64_t)i;
+        r->v = malloc(RESERVOIR * sizeof *r->v);
+        if (!r->v)
+            return dp_fail(err, DP_ENOMEM, "out of memory for calibration statistics");
+    }
+    (void)p;
+    return DP_OK;
+}
+
+static void free_reservoirs(calib_ctx *c)
+{
+    for (int i = 0; i < c->A->prog->n_instrs; i++) {
+        free(c->res[i].v);
+        c->res[i].v = NULL;
+    }
+}
+
+static dp_status run_watched(dpc_analog *A, calib_ctx *c, bool adc, dp_error *err)
+{
+    dp_runner_opts ro = {.threads = 1};
+    if (!adc) {
+        ro.session.observe = watch_inputs;
+        ro.session.observe_ctx = c;
+    }
+    dp_runner *r;
+    dp_status st = dp_runner_new(A->prog, &ro, &r, err);
+    if (st != DP_OK)
+        return st;
+    if (adc) {
+        dp_analog_config cfg = {.seed = A->seed, .pre_adc = watch_adc, .pre_adc_ctx = c};
+        st = dp_runner_set_analog(r, &cfg, err);
+    }
+    dp_tensor *out = dp_arena_calloc(A->mem, (size_t)A->prog->n_outputs + 1, sizeof *out);
+    if (st == DP_OK && !out)
+        st = dp_fail(err, DP_ENOMEM, "out of memory");
+    for (int64_t k = 0; st == DP_OK && k < A->chunks; k++) {
+        /* one chunk at a time, for the progress bar */
+        dp_tensor *in = dp_arena_calloc(A->mem, (size_t)A->prog->n_inputs + 1, sizeof *in);
+        if (!in) {
+            st = dp_fail(err, DP_ENOMEM, "out of memory");
+            break;
+        }
+        for (int i = 0; i < A->prog->n_inputs; i++)
+            in[i] = dp_dataset_chunk(&A->calib[i], A->prog->tensors[A->prog->inputs[i]].t.dims[0], k);
+        memset(out, 0, sizeof *out * (size_t)A->prog->n_outputs);
+        st = dp_runner_run(r, in, 1, (uint64_t)k, A->mem, out, err);
+        if (A->progress)
+            A->progress(A->progress_ctx, "calibration", (double)(k + 1 + (adc ? A->chunks : 0))
+                        / (double)(2 * A->chunks));
+    }
+    dp_runner_free(r);
+    return st;
+}
+
+dp_status pass_calibrate(dpc_analog *A, dp_error *err)
+{
+    dp_program *p = A->prog;
+    dp_status st = collect_layers(A, err);
+    if (st == DP_OK && !A->calib)
+        st = make_synthetic(A, err);
+    if (st != DP_OK)
+        return st;
+    if (A->n_labels && A->n_labels != A->chunks * p->tensors[p->inputs[0]].t.dims[0])
+        return dp_fail(err, DP_EINPUT, "%lld labels for %lld calibration samples",
+                       (long long)A->n_labels,
+                       (long long)(A->chunks * p->tensors[p->inputs[0]].t.dims[0]));
+    A->clean = dp_arena_calloc(A->mem, (size_t)p->n_outputs + 1, sizeof *A->clean);
+    calib_ctx c = {.A = A, .res = calloc((size_t)p->n_instrs + 1, sizeof *c.res)};
+    if (!A->clean || !c.res) {
+        free(c.res);
+        return dp_fail(err, DP_ENOMEM, "out of memory");
+    }
+    double metric;
+    st = dpc_measure(A, NULL, A->seed, A->clean, &metric, err);
+    if (st == DP_OK)
+        st = make_reservoirs(&c, err);
+    if (st == DP_OK)
+        st = run_watched(A, &c, false, err);
+    for (int i = 0; st == DP_OK && i < A->n_layers; i++) {
+        dpc_layer *l = &A->layers[i];
+        reservoir *r = &c.res[l->instr];
+        double X = quantile(r, DAC_QUANTILE);
+        l->x_abs_mean2 = r->seen ? r->sum2 / (double)r->seen : 0;
+        p->instrs[l->instr].mvm->input_scale = X > 0 && isfinite(X) ? (float)X : 1.0f;
+        p->instrs[l->instr].mvm->input_mean_square = (float)l->x_abs_mean2;
+        r->n = r->seen = 0;
+        r->sum2 = 0;
+    }
+    if (st == DP_OK)
+        st = run_watched(A, &c, true, err);
+    for (int i = 0; st == DP_OK && i < A->n_layers; i++) {
+        dp_mvm *m = p->instrs[A->layers[i].instr].mvm;
+        double G = quantile(&c.res[A->layers[i].instr], ADC_QUANTILE);
+        m->output_scale = dp_arena_alloc(&p->mem, sizeof *m->output_scale);
+        if (!m->output_scale) {
+            st = dp_fail(err, DP_ENOMEM, "out of memory");
+            break;
+        }
+        m->output_scale[0] = G > 0 && isfinite(G) ? (float)G : 1.0f;
+        m->n_output_scale = 1;
+    }
+    free_reservoirs(&c);
+    free(c.res);
+    return st;
+}

@@ -1,0 +1,83 @@
+/*
+ * energy_report.c: the energy and precision of the chosen schedule, as the report file and
+ * as the short table dpcc prints.
+ */
+#include "analog_passes.h"
+
+#include <math.h>
+
+void pass_energy(dpc_analog *A)
+{
+    A->total_energy_j = 0;
+    for (int l = 0; l < A->n_layers; l++) {
+        dpc_layer *L = &A->layers[l];
+        const dp_mvm *m = A->prog->instrs[L->instr].mvm;
+        dp_layer_work w = dp_mvm_work(m, m->repetitions);
+        L->repetitions = m->repetitions;
+        L->energy = dp_energy_layer(A->device, &w);
+        L->effective_bits = dp_mvm_effective_bits(A->prog, m, m->repetitions);
+        A->total_energy_j += L->energy.total;
+    }
+}
+
+static void fill_report(const dpc_analog *A, dp_report *r, dp_report_layer *rows)
+{
+    *r = (dp_report){.producer = "dpcc", .device = A->device, .metric = dpc_metric_name(A->metric),
+                     .budget = A->budget, .predicted_mse = A->predicted_mse,
+                     .measured = A->measured, .uniform_repetitions = A->uniform_reps,
+                     .uniform_energy_j = A->uniform_energy_j,
+                     .synthetic_calibration = A->synthetic,
+                     .calibration_samples = A->chunks, .n_layers = A->n_layers, .layers = rows};
+    r->floor_mse = 0;
+    for (int l = 0; l < A->n_layers; l++) {
+        const dpc_layer *L = &A->layers[l];
+        rows[l] = (dp_report_layer){.name = L->name, .op = L->op, .macs = L->macs,
+                                    .repetitions = L->repetitions,
+                                    .effective_bits = L->effective_bits,
+                                    .sensitivity = L->sensitivity, .energy = L->energy,
+                                    .counts = L->counts};
+        r->macs += L->macs;
+        r->floor_mse += L->floor_mse;
+        dp_energy_add(&r->total, &L->energy);
+    }
+    r->optical_aj_per_mac = r->macs ? r->total.optical / (double)r->macs * 1e18 : 0;
+    if (A->kind == DPC_SCHEDULE_FIXED)
+        r->uniform_energy_j = NAN;
+}
+
+dp_status dpc_write_report(const dpc_analog *A, const char *path, dp_error *err)
+{
+    dp_report r;
+    dp_report_layer *rows = dp_arena_calloc(A->mem, (size_t)A->n_layers + 1, sizeof *rows);
+    if (!rows)
+        return dp_fail(err, DP_ENOMEM, "out of memory for the report");
+    fill_report(A, &r, rows);
+    return dp_report_write(&r, path, err);
+}
+
+void dpc_print_summary(const dpc_analog *A, FILE *f)
+{
+    dp_report r;
+    dp_report_layer *rows = dp_arena_calloc(A->mem, (size_t)A->n_layers + 1, sizeof *rows);
+    if (!rows)
+        return;
+    fill_report(A, &r, rows);
+    fprintf(f, "%-40s %-13s %10s %6s %6s %10s %11s %7s\n", "layer", "op", "MACs", "N", "bits",
+            "b_l", "energy", "clips");
+    for (int l = 0; l < r.n_layers; l++) {
+        const dp_report_layer *L = &rows[l];
+        fprintf(f, "%-40.40s %-13s %10.3g %6d %6.2f %10.3g %9.3g J %6.2g%%\n", L->name, L->op,
+                (double)L->macs, L->repetitions, L->effective_bits, L->sensitivity,
+                L->energy.total, L->counts.conversions
+                    ? 100.0 * (double)L->counts.clipped / (double)L->counts.conversions : 0.0);
+    }
+    fprintf(f, "total %.4g J per inference, %.3g aJ/MAC optical, %s = %.4g measured (budget %g)",
+            r.total.total, r.optical_aj_per_mac, r.metric, r.measured, r.budget);
+    if (A->kind != DPC_SCHEDULE_FIXED && r.uniform_energy_j > 0)
+        fprintf(f, "; uniform N=%d would take %.4g J: %.1f%% saved", r.uniform_repetitions,
+                r.uniform_energy_j, 100 * (1 - r.total.total / r.uniform_energy_j));
+    fputc('\n', f);
+    if (A->synthetic)
+        fprintf(f, "warning: calibrated on synthetic inputs (no --calib): full scales and the "
+                "schedule may not fit real data\n");
+}

@@ -1,0 +1,178 @@
+/*
+ * measure.c: running the calibration set on the simulated core and scoring the result
+ * against the clean network, for the sensitivity and schedule passes.
+ *
+ * Each device instance (noise seed) keeps its own runner, so the weights it programs (with
+ * their static errors) are programmed once per compilation, not once per measurement; a
+ * new schedule only changes the repetition counts.
+ */
+#include "analog_passes.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+dp_status dpc_runner_for_seed(dpc_analog *A, uint32_t seed, dp_runner **out, dp_error *err)
+{
+    for (int i = 0; i < A->n_runners; i++)
+        if (A->runner_seed[i] == seed) {
+            *out = A->runners[i];
+            return DP_OK;
+        }
+    if (A->n_runners == DPC_MAX_RUNNERS)
+        return dp_fail(err, DP_EINTERNAL, "more than %d device instances", DPC_MAX_RUNNERS);
+    dp_runner_opts ro = {.threads = A->threads};
+    dp_runner *r;
+    dp_status st = dp_runner_new(A->prog, &ro, &r, err);
+    if (st != DP_OK)
+        return st;
+    dp_analog_config cfg = {.seed = seed};
+    st = dp_runner_set_analog(r, &cfg, err);
+    if (st != DP_OK) {
+        dp_runner_free(r);
+        return st;
+    }
+    A->runners[A->n_runners] = r;
+    A->runner_seed[A->n_runners++] = seed;
+    *out = r;
+    return DP_OK;
+}
+
+void dpc_analog_free(dpc_analog *A)
+{
+    for (int i = 0; i < A->n_runners; i++)
+        dp_runner_free(A->runners[i]);
+    A->n_runners = 0;
+    dp_runner_free(A->ideal);
+    A->ideal = NULL;
+}
+
+dp_status dpc_measure(dpc_analog *A, const int32_t *repetitions, uint32_t seed, dp_tensor *out,
+                      double *metric, dp_error *err)
+{
+    dp_runner *r = NULL;
+    dp_status st;
+    if (repetitions) {
+        st = dpc_runner_for_seed(A, seed, &r, err);
+        if (st != DP_OK)
+            return st;
+        dp_runner_set_repetitions(r, repetitions);
+    } else {
+        if (!A->ideal) {
+            dp_runner_opts ro = {.threads = A->threads};
+            if ((st = dp_runner_new(A->prog, &ro, &A->ideal, err)) != DP_OK)
+                return st;
+        }
+        r = A->ideal;
+    }
+    st = dp_runner_run(r, A->calib, A->chunks, 0, A->mem, out, err);
+    if (st == DP_OK && A->clean && A->clean[0].data)
+        *metric = dpc_degradation(A, A->metric, out);
+    return st;
+}
+
+/* Rows and classes of a logits tensor: the last dimension is the class axis. */
+static void rows_of(const dp_tensor *t, int64_t *rows, int64_t *classes)
+{
+    *classes = t->rank > 0 ? t->dims[t->rank - 1] : 1;
+    *rows = *classes > 0 ? dp_numel(t) / *classes : 0;
+}
+
+static int64_t argmax(const dp_tensor *t, int64_t row, int64_t classes)
+{
+    int64_t best = 0;
+    double bv = -INFINITY;
+    for (int64_t c = 0; c < classes; c++) {
+        double v = dp_load_f64(t->data, t->dtype, row * classes + c);
+        if (v > bv) {
+            bv = v;
+            best = c;
+        }
+    }
+    return best;
+}
+
+static double top1_disagreement(const dp_tensor *clean, const dp_tensor *noisy)
+{
+    int64_t rows, classes, differ = 0;
+    rows_of(clean, &rows, &classes);
+    for (int64_t r = 0; r < rows; r++)
+        differ += argmax(clean, r, classes) != argmax(noisy, r, classes);
+    return rows ? (double)differ / (double)rows : 0;
+}
+
+/* Mean over rows of KL(softmax(clean) || softmax(noisy)), in nats. */
+static double kl_divergence(const dp_tensor *clean, const dp_tensor *noisy)
+{
+    int64_t rows, classes;
+    rows_of(clean, &rows, &classes);
+    double total = 0;
+    for (int64_t r = 0; r < rows; r++) {
+        double mp = -INFINITY, mq = -INFINITY, zp = 0, zq = 0, kl = 0;
+        for (int64_t c = 0; c < classes; c++) {
+            mp = fmax(mp, dp_load_f64(clean->data, clean->dtype, r * classes + c));
+            mq = fmax(mq, dp_load_f64(noisy->data, noisy->dtype, r * classes + c));
+        }
+        for (int64_t c = 0; c < classes; c++) {
+            zp += exp(dp_load_f64(clean->data, clean->dtype, r * classes + c) - mp);
+            zq += exp(dp_load_f64(noisy->data, noisy->dtype, r * classes + c) - mq);
+        }
+        for (int64_t c = 0; c < classes; c++) {
+            double a = dp_load_f64(clean->data, clean->dtype, r * classes + c) - mp - log(zp);
+            double b = dp_load_f64(noisy->data, noisy->dtype, r * classes + c) - mq - log(zq);
+            kl += exp(a) * (a - b);
+        }
+        total += kl;
+    }
+    return rows ? total / (double)rows : 0;
+}
+
+/* Mean squared error over the clean outputs' variance, averaged over the float outputs. */
+static double normalised_mse(const dpc_analog *A, const dp_tensor *noisy)
+{
+    double sum = 0;
+    int counted = 0;
+    for (int i = 0; i < A->prog->n_outputs; i++) {
+        const dp_tensor *c = &A->clean[i], *y = &noisy[i];
+        if (!dp_dtype_is_float(c->dtype))
+            continue;
+        int64_t n = dp_numel(c);
+        double mean = 0, var = 0, err = 0;
+        for (int64_t k = 0; k < n; k++)
+            mean += dp_load_f64(c->data, c->dtype, k);
+        mean = n ? mean / (double)n : 0;
+        for (int64_t k = 0; k < n; k++) {
+            double v = dp_load_f64(c->data, c->dtype, k), d = dp_load_f64(y->data, y->dtype, k) - v;
+            var += (v - mean) * (v - mean);
+            err += isfinite(d) ? d * d : INFINITY;
+        }
+        sum += var > 0 ? err / var : err > 0 ? INFINITY : 0;
+        counted++;
+    }
+    return counted ? sum / counted : 0;
+}
+
+static double accuracy(const dpc_analog *A, const dp_tensor *out)
+{
+    int64_t rows, classes, right = 0;
+    rows_of(out, &rows, &classes);
+    for (int64_t r = 0; r < rows && r < A->n_labels; r++)
+        right += argmax(out, r, classes) == A->labels[r];
+    return rows ? (double)right / (double)rows : 0;
+}
+
+const char *dpc_metric_name(dpc_metric m)
+{
+    return m == DPC_TOP1 ? "top1" : m == DPC_KL ? "kl" : m == DPC_MSE ? "mse" : "accuracy";
+}
+
+double dpc_degradation(const dpc_analog *A, dpc_metric metric, const dp_tensor *noisy)
+{
+    switch (metric) {
+    case DPC_TOP1: return top1_disagreement(&A->clean[0], &noisy[0]);
+    case DPC_KL: return kl_divergence(&A->clean[0], &noisy[0]);
+    case DPC_MSE: return normalised_mse(A, noisy);
+    case DPC_ACCURACY: return accuracy(A, &A->clean[0]) - accuracy(A, &noisy[0]);
+    }
+    return 0;
+}

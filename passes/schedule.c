@@ -1,0 +1,355 @@
+/*
+ * schedule.c: the repetition count of every analog layer (analog-model.md section 5).
+ *
+ * Dynamic: the least energy sum_l c_l N_l with predicted MSE sum_l b_l / N_l <= T has
+ * N_l = sqrt(b_l / c_l) * sum_k sqrt(b_k c_k) / T; layers pushed outside [1, N_max] are
+ * clamped and the rest re-solved (KKT), counts are rounded (to powers of two where the device
+ * wants them) and rounding is repaired greedily, by predicted MSE removed per joule, until
+ * the prediction meets T again. T itself is chosen by measurement: a bisection on log T,
+ * simulating the whole noisy network on the calibration set for every device instance,
+ * keeps the largest T whose measured degradation meets the budget.
+ *
+ * Uniform: the least common N meeting the measured budget, by bisection on N; it is also
+ * the baseline the dynamic schedule's energy is compared with. Fixed: N everywhere.
+ */
+#include "analog_passes.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Bisection steps on log T: the interval spans at most log2(N_max) octaves, so 12 steps
+ * leave it a few percent wide, below the Monte Carlo error of the measurement. */
+#define LEVEL_STEPS 12
+
+typedef struct sched {
+    dpc_analog *A;
+    int32_t *reps;               /* per instruction, for the runners */
+    int32_t *n;                  /* per layer */
+    bool *free_;                 /* per layer, during the KKT re-solve */
+    dp_tensor *out;
+} sched;
+
+static int32_t next_up(const dp_device *d, int32_t n)
+{
+    if (n >= d->max_repetitions)
+        return n;
+    return d->repetitions_power_of_two ? n * 2 : n + 1;
+}
+
+static int32_t round_to_device(const dp_device *d, double n)
+{
+    if (!(n > 1))
+        return 1;
+    if (n >= d->max_repetitions)
+        return d->max_repetitions;
+    int32_t r = d->repetitions_power_of_two ? (int32_t)1 << (int)lround(log2(n)) : (int32_t)lround(n);
+    return r > d->max_repetitions ? d->max_repetitions : r < 1 ? 1 : r;
+}
+
+static double predicted(const dpc_analog *A, const int32_t *n)
+{
+    double mse = 0;
+    for (int l = 0; l < A->n_layers; l++)
+        mse += A->layers[l].sensitivity / n[l] + A->layers[l].floor_mse;
+    return mse;
+}
+
+static double energy_of(const dpc_analog *A, const int32_t *n)
+{
+    double e = 0;
+    for (int l = 0; l < A->n_layers; l++) {
+        dp_layer_work w = dp_mvm_work(A->prog->instrs[A->layers[l].instr].mvm, n[l]);
+        e += dp_energy_layer(A->device, &w).total;
+    }
+    return e;
+}
+
+/* The closed form for a target T of the dynamic (repetition-dependent) MSE. */
+static void allocate(sched *s, double T)
+{
+    dpc_analog *A = s->A;
+    double nmax = A->device->max_repetitions;
+    double *x = calloc((size_t)A->n_layers + 1, sizeof *x);
+    for (int l = 0; l < A->n_layers; l++)
+        s->free_[l] = true;
+    for (int round = 0; x && round <= A->n_layers; round++) {
+        double S = 0, budget = T;
+        for (int l = 0; l < A->n_layers; l++) {
+            const dpc_layer *L = &A->layers[l];
+            if (s->free_[l])
+                S += sqrt(L->sensitivity * L->rep_energy_j);
+            else
+                budget -= L->sensitivity / x[l];
+        }
+        bool changed = false;
+        for (int l = 0; l < A->n_layers; l++) {
+            if (!s->free_[l])
+                continue;
+            const dpc_layer *L = &A->layers[l];
+            double v = budget > 0 ? sqrt(L->sensitivity / L->rep_energy_j) * S / budget : nmax;
+            if (v < 1 || v > nmax) {
+                x[l] = v < 1 ? 1 : nmax;
+                s->free_[l] = false;
+                changed = true;
+            } else {
+                x[l] = v;
+            }
+        }
+        if (!changed)
+            break;
+    }
+    for (int l = 0; l < A->n_layers; l++)
+        s->n[l] = x ? round_to_device(A->device, x[l]) : A->device->max_repetitions;
+    free(x);
+    /* repair the rounding: most predicted MSE removed per joule first */
+    double floor = 0;
+    for (int l = 0; l < A->n_layers; l++)
+        floor += A->layers[l].floor_mse;
+    while (predicted(A, s->n) - floor > T * (1 + 1e-9)) {
+        int best = -1;
+        double best_gain = 0;
+        for (int l = 0; l < A->n_layers; l++) {
+            int32_t up = next_up(A->device, s->n[l]);
+            if (up == s->n[l])
+                continue;
+            const dpc_layer *L = &A->layers[l];
+            double gain = (L->sensitivity / s->n[l] - L->sensitivity / up)
+                        / (L->rep_energy_j * (up - s->n[l]));
+            if (best < 0 || gain > best_gain) {
+                best = l;
+                best_gain = gain;
+            }
+        }
+        if (best < 0)
+            break;
+        s->n[best] = next_up(A->device, s->n[best]);
+    }
+}
+
+/* The measured degradation of schedule s->n, averaged over the device instances. */
+static dp_status measure(sched *s, double *metric, dp_error *err)
+{
+    dpc_analog *A = s->A;
+    for (int l = 0; l < A->n_layers; l++)
+        s->reps[A->layers[l].instr] = s->n[l];
+    double sum = 0;
+    for (int k = 0; k < A->seeds; k++) {
+        double m;
+        dp_status st = dpc_measure(A, s->reps, A->seed + (uint32_t)k, s->out, &m, err);
+        if (st != DP_OK)
+            return st;
+        sum += m;
+    }
+    *metric = sum / A->seeds;
+    return DP_OK;
+}
+
+static void set_all(sched *s, int32_t n)
+{
+    for (int l = 0; l < s->A->n_layers; l++)
+        s->n[l] = n;
+}
+
+/* The budget is out of reach: name the layers whose irreducible errors weigh most. */
+static dp_status unreachable(sched *s, double at_max, dp_error *err)
+{
+    dpc_analog *A = s->A;
+    char names[600] = "";
+    size_t used = 0;
+    bool *taken = calloc((size_t)A->n_layers + 1, sizeof *taken);
+    for (int pick = 0; taken && pick < 3 && pick < A->n_layers; pick++) {
+        int best = -1;
+        for (int l = 0; l < A->n_layers; l++)
+            if (!taken[l] && (best < 0 || A->layers[l].floor_mse > A->layers[best].floor_mse))
+                best = l;
+        taken[best] = true;
+        const dp_mvm *m = A->prog->instrs[A->layers[best].instr].mvm;
+        dp_adc_counts c = A->layers[best].counts;
+        used += (size_t)snprintf(names + used, used < sizeof names ? sizeof names - used : 0,
+                                 "%s'%s' (floor MSE %.3g, %d-bit ADC, %.2g%% of conversions "
+                                 "clipped)", pick ? ", " : "", A->layers[best].name,
+                                 A->layers[best].floor_mse, m->adc_bits,
+                                 c.conversions ? 100.0 * (double)c.clipped / (double)c.conversions : 0.0);
+    }
+    free(taken);
+    return dp_fail(err, DP_EBUDGET, "no schedule meets %s <= %g: even %d repetitions everywhere "
+                   "measure %s = %.4g, and repetition cannot remove ADC quantisation and "
+                   "static weight errors; the largest such errors are in %s. Loosen the budget, "
+                   "or use a device with more ADC bits or smaller static errors",
+                   dpc_metric_name(A->metric), A->budget, A->device->max_repetitions,
+                   dpc_metric_name(A->metric), at_max, names);
+}
+
+/* The least common N meeting the budget, or max repetitions if none does. */
+static dp_status uniform(sched *s, int32_t *best, double *best_metric, dp_error *err)
+{
+    const dp_device *d = s->A->device;
+    int32_t lo = 1, hi = d->max_repetitions;
+    double m;
+    set_all(s, lo);
+    dp_status st = measure(s, &m, err);
+    if (st != DP_OK)
+        return st;
+    if (m <= s->A->budget) {
+        *best = lo;
+        *best_metric = m;
+        return DP_OK;
+    }
+    *best = hi;
+    *best_metric = NAN;
+    while (st == DP_OK && next_up(d, lo) < hi) {
+        int32_t mid = d->repetitions_power_of_two
+                    ? (int32_t)1 << ((int)log2(lo) + (int)log2(hi) + 1) / 2
+                    : lo + (hi - lo) / 2;
+        if (mid <= lo || mid >= hi)
+            break;
+        set_all(s, mid);
+        st = measure(s, &m, err);
+        if (s->A->log && st == DP_OK)
+            fprintf(s->A->log, "uniform: N %d measured %s %.4g\n", mid,
+                    dpc_metric_name(s->A->metric), m);
+        if (st == DP_OK && m <= s->A->budget) {
+            hi = mid;
+            *best = mid;
+            *best_metric = m;
+        } else {
+            lo = mid;
+        }
+        if (s->A->progress)
+            s->A->progress(s->A->progress_ctx, "uniform baseline", 0.5);
+    }
+    if (st == DP_OK && isnan(*best_metric)) {
+        set_all(s, *best);
+        st = measure(s, best_metric, err);
+    }
+    return st;
+}
+
+/* Keeps s->n as *best when it meets the budget with less energy than *best. */
+static void keep_if_better(sched *s, double m, int32_t *best, double *best_metric)
+{
+    const dpc_analog *A = s->A;
+    if (!(m <= A->budget))
+        return;
+    if (isnan(*best_metric) || energy_of(A, s->n) < energy_of(A, best)) {
+        memcpy(best, s->n, sizeof *best * (size_t)A->n_layers);
+        *best_metric = m;
+    }
+}
+
+/*
+ * The caller has measured that N_max everywhere meets the budget, and that the uniform
+ * schedule of A->uniform_reps does (at A->uniform_measured): the search starts from it, so
+ * the dynamic schedule never costs more than the uniform one.
+ */
+static dp_status dynamic(sched *s, dp_error *err)
+{
+    dpc_analog *A = s->A;
+    double sum_b = 0, m, best_metric = A->uniform_measured;
+    for (int l = 0; l < A->n_layers; l++)
+        sum_b += A->layers[l].sensitivity;
+    int32_t *best = calloc((size_t)A->n_layers + 1, sizeof *best);
+    if (!best)
+        return dp_fail(err, DP_ENOMEM, "out of memory");
+    for (int l = 0; l < A->n_layers; l++)
+        best[l] = A->uniform_reps;
+    /* uniform at N = 1 meets the budget: nothing is cheaper */
+    bool done = A->uniform_reps == 1;
+    dp_status st = DP_OK;
+    double lo = log(sum_b / A->device->max_repetitions), hi = log(sum_b);
+    for (int step = 0; st == DP_OK && !done && step < LEVEL_STEPS; step++) {
+        double T = exp(0.5 * (lo + hi));
+        allocate(s, T);
+        if ((st = measure(s, &m, err)) != DP_OK)
+            break;
+        keep_if_better(s, m, best, &best_metric);
+        if (A->log) {
+            fprintf(A->log, "schedule: T %.3g, predicted MSE %.3g, %.3g J, measured %s %.4g, N:", T,
+                    predicted(A, s->n), energy_of(A, s->n), dpc_metric_name(A->metric), m);
+            for (int l = 0; l < A->n_layers; l++)
+                fprintf(A->log, " %d", s->n[l]);
+            fputc('\n', A->log);
+        }
+        if (m <= A->budget)
+            lo = log(T);
+        else
+            hi = log(T);
+        if (A->progress)
+            A->progress(A->progress_ctx, "schedule", (double)(step + 1) / LEVEL_STEPS);
+    }
+    if (st == DP_OK) {
+        memcpy(s->n, best, sizeof *best * (size_t)A->n_layers);
+        A->measured = best_metric;
+        A->predicted_mse = predicted(A, best);
+    }
+    free(best);
+    return st;
+}
+
+dp_status pass_schedule(dpc_analog *A, dp_error *err)
+{
+    sched s = {.A = A};
+    s.reps = calloc((size_t)A->prog->n_instrs + 1, sizeof *s.reps);
+    s.n = calloc((size_t)A->n_layers + 1, sizeof *s.n);
+    s.free_ = calloc((size_t)A->n_layers + 1, sizeof *s.free_);
+    s.out = dp_arena_calloc(A->mem, (size_t)A->prog->n_outputs + 1, sizeof *s.out);
+    dp_status st = DP_OK;
+    if (!s.reps || !s.n || !s.free_ || !s.out)
+        st = dp_fail(err, DP_ENOMEM, "out of memory for the schedule");
+    for (int l = 0; st == DP_OK && l < A->n_layers; l++) {
+        const dp_mvm *mv = A->prog->instrs[A->layers[l].instr].mvm;
+        dp_layer_work w1 = dp_mvm_work(mv, 1), w2 = dp_mvm_work(mv, 2);
+        A->layers[l].rep_energy_j = dp_energy_layer(A->device, &w2).total
+                                  - dp_energy_layer(A->device, &w1).total;
+        if (!(A->layers[l].rep_energy_j > 0))
+            A->layers[l].rep_energy_j = 1e-30;
+    }
+    double m;
+    if (st == DP_OK && A->kind == DPC_SCHEDULE_FIXED) {
+        set_all(&s, A->fixed_reps);
+        st = measure(&s, &A->measured, err);
+        A->predicted_mse = predicted(A, s.n);
+    } else if (st == DP_OK) {
+        /* can any schedule meet the budget? */
+        set_all(&s, A->device->max_repetitions);
+        st = measure(&s, &m, err);
+        dp_runner *r0 = NULL;
+        if (st == DP_OK)
+            st = dpc_runner_for_seed(A, A->seed, &r0, err);
+        for (int l = 0; st == DP_OK && l < A->n_layers; l++)
+            A->layers[l].counts = dp_runner_adc_counts(r0, A->layers[l].instr);
+        if (st == DP_OK && m > A->budget)
+            st = unreachable(&s, m, err);
+        if (st == DP_OK)
+            st = uniform(&s, &A->uniform_reps, &A->uniform_measured, err);
+        if (st == DP_OK) {
+            int32_t *un = s.n;
+            set_all(&s, A->uniform_reps);
+            A->uniform_energy_j = energy_of(A, un);
+            if (A->kind == DPC_SCHEDULE_UNIFORM) {
+                A->measured = A->uniform_measured;
+                A->predicted_mse = predicted(A, s.n);
+            } else {
+                st = dynamic(&s, err);
+            }
+        }
+    }
+    for (int l = 0; st == DP_OK && l < A->n_layers; l++) {
+        A->layers[l].repetitions = s.n[l];
+        A->prog->instrs[A->layers[l].instr].mvm->repetitions = s.n[l];
+        s.reps[A->layers[l].instr] = s.n[l];
+    }
+    /* the ADC counts of the chosen schedule on the first device instance, for the report */
+    dp_runner *r = NULL;
+    if (st == DP_OK)
+        st = dpc_measure(A, s.reps, A->seed, s.out, &m, err);
+    if (st == DP_OK)
+        st = dpc_runner_for_seed(A, A->seed, &r, err);
+    for (int l = 0; st == DP_OK && l < A->n_layers; l++)
+        A->layers[l].counts = dp_runner_adc_counts(r, A->layers[l].instr);
+    free(s.reps);
+    free(s.n);
+    free(s.free_);
+    return st;
+}

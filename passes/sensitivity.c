@@ -1,0 +1,207 @@
+/*
+ * sensitivity.c: how much each analog layer's noise costs the network's output.
+ *
+ * analog-model.md section 5: with layer l alone on the core at a probe repetition count N_p
+ * and every other layer exact, the normalised output MSE is MSE_l(N_p) = F_l + b_l / N_p,
+ * F_l being the part repetition cannot remove (the layer's ADC and static errors). dpcc
+ * measures both MSE_l(N_p) and MSE_l(infinity) on the same device instances and takes
+ * b_l = N_p (MSE_l(N_p) - MSE_l(infinity)): the floor is measured, not folded into b_l.
+ *
+ * N_p is where the layer's predicted dynamic noise std is PROBE_NOISE of its ADC full scale
+ * (about 5 effective bits): small enough to stay in the linear regime, large enough to stand
+ * well above the floor and the Monte Carlo error of a few samples.
+ *
+ * The clean prefix runs once per sample: at each analog layer the state is saved and only
+ * the rest of the network is replayed, once per device instance and mode.
+ */
+#include "analog_passes.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The probe's noise std as a fraction of G. */
+#define PROBE_NOISE 0.02
+
+/* Calibration samples the probes use at most: the outputs of a few already average many
+ * independent draws, and each probe replays the network's suffix. */
+#define MAX_PROBE_SAMPLES 8
+
+static int32_t round_reps(const dp_device *d, double n)
+{
+    if (!(n >= 1))
+        return 1;
+    if (n >= d->max_repetitions)
+        return d->max_repetitions;
+    if (d->repetitions_power_of_two)
+        return (int32_t)1 << (int)lround(log2(n));
+    return (int32_t)lround(n);
+}
+
+/* N_p: where the layer's predicted dynamic noise falls to PROBE_NOISE G. */
+static int32_t probe_reps(const dpc_analog *A, const dpc_layer *l)
+{
+    const dp_mvm *m = A->prog->instrs[l->instr].mvm;
+    dp_analog_params prm = dp_analog_instr_params(A->prog, m, A->seed, 1);
+    int64_t K = m->fan_in < m->core_cols ? m->fan_in : m->core_cols;
+    double X = m->input_scale, G = m->output_scale[0];
+    double x_norm2 = (double)K * l->x_abs_mean2 / (X * X);
+    /* a weight row normalised to its largest entry: about a third of K for spread weights */
+    dp_analog_var_parts v = dp_analog_variance_parts(&prm, G, K, x_norm2, (double)K / 3);
+    double target = PROBE_NOISE * G * PROBE_NOISE * G;
+    return round_reps(A->device, target > 0 ? v.dynamic / target : 1);
+}
+
+/* Normalisation of the squared errors: each float output's variance times its count. */
+static double *output_scales(const dpc_analog *A)
+{
+    double *scale = calloc((size_t)A->prog->n_outputs + 1, sizeof *scale);
+    for (int i = 0; scale && i < A->prog->n_outputs; i++) {
+        const dp_tensor *c = &A->clean[i];
+        if (!dp_dtype_is_float(c->dtype))
+            continue;
+        int64_t n = dp_numel(c);
+        double mean = 0, var = 0;
+        for (int64_t k = 0; k < n; k++)
+            mean += dp_load_f64(c->data, c->dtype, k);
+        mean = n ? mean / (double)n : 0;
+        for (int64_t k = 0; k < n; k++) {
+            double d = dp_load_f64(c->data, c->dtype, k) - mean;
+            var += d * d;
+        }
+        scale[i] = var > 0 ? var : 1;
+    }
+    return scale;
+}
+
+/* Squared error of one sample's outputs against the clean ones, normalised. */
+static double sample_error(const dpc_analog *A, const double *scale, int64_t k,
+                           const dp_tensor *out)
+{
+    double total = 0;
+    int counted = 0;
+    for (int i = 0; i < A->prog->n_outputs; i++) {
+        if (!dp_dtype_is_float(out[i].dtype))
+            continue;
+        int64_t n = dp_numel(&out[i]), base = k * n;
+        double e = 0;
+        for (int64_t j = 0; j < n; j++) {
+            double d = dp_load_f64(out[i].data, out[i].dtype, j)
+                     - dp_load_f64(A->clean[i].data, A->clean[i].dtype, base + j);
+            e += isfinite(d) ? d * d : 1e300;
+        }
+        total += e / scale[i];
+        counted++;
+    }
+    return counted ? total / counted : 0;
+}
+
+typedef struct probe_ctx {
+    dpc_analog *A;
+    dp_session *clean;
+    dp_session **noisy;          /* one per device instance */
+    int32_t *reps;
+    void *state;
+    double *scale;
+    double (*sum)[2];            /* per layer: squared error at N_p and at infinity */
+    dp_tensor *out;
+    dp_tensor *in;               /* one sample's inputs */
+} probe_ctx;
+
+/* Replays instructions from..end with layer l at `mode` on every device instance. */
+static dp_status probe_layer(probe_ctx *c, int l, int from, int64_t k, dp_error *err)
+{
+    const dp_program *p = c->A->prog;
+    int32_t modes[2] = {c->A->layers[l].probe, DP_REPS_NOISELESS};
+    for (int s = 0; s < c->A->seeds; s++)
+        for (int m = 0; m < 2; m++) {
+            dp_session *S = c->noisy[s];
+            c->reps[from] = modes[m];
+            dp_analog_state_set_repetitions(dp_session_analog(S), c->reps);
+            dp_session_resume(S, (uint64_t)k, c->state);
+            for (int i = from; i < p->n_instrs; i++) {
+                dp_status st = dp_session_step(S, i, err);
+                if (st != DP_OK)
+                    return st;
+            }
+            dp_session_outputs(S, c->out);
+            c->sum[l][m] += sample_error(c->A, c->scale, k, c->out);
+        }
+    c->reps[from] = DP_REPS_IDEAL;
+    return DP_OK;
+}
+
+static dp_status probe_sample(probe_ctx *c, int64_t k, int64_t samples, dp_error *err)
+{
+    dpc_analog *A = c->A;
+    const dp_program *p = A->prog;
+    for (int i = 0; i < p->n_inputs; i++)
+        c->in[i] = dp_dataset_chunk(&A->calib[i], p->tensors[p->inputs[i]].t.dims[0], k);
+    dp_status st = dp_session_begin(c->clean, (uint64_t)k, c->in, err);
+    for (int i = 0, l = 0; st == DP_OK && i < p->n_instrs; i++) {
+        if (p->instrs[i].mvm) {
+            dp_session_save(c->clean, c->state);
+            st = probe_layer(c, l, i, k, err);
+            if (A->progress)
+                A->progress(A->progress_ctx, "noise sensitivity",
+                            (double)(k * A->n_layers + l + 1) / (double)(samples * A->n_layers));
+            l++;
+        }
+        if (st == DP_OK)
+            st = dp_session_step(c->clean, i, err);
+    }
+    return st;
+}
+
+dp_status pass_noise_sensitivity(dpc_analog *A, dp_error *err)
+{
+    const dp_program *p = A->prog;
+    int64_t samples = A->chunks < MAX_PROBE_SAMPLES ? A->chunks : MAX_PROBE_SAMPLES;
+    probe_ctx c = {.A = A};
+    dp_session *noisy[DPC_MAX_RUNNERS];
+    c.noisy = noisy;
+    dp_status st = dp_session_new(p, NULL, &c.clean, err);
+    for (int s = 0; st == DP_OK && s < A->seeds; s++) {
+        dp_runner *r;
+        st = dpc_runner_for_seed(A, A->seed + (uint32_t)s, &r, err);
+        if (st == DP_OK)
+            noisy[s] = dp_runner_session(r);
+    }
+    if (st == DP_OK) {
+        c.reps = calloc((size_t)p->n_instrs + 1, sizeof *c.reps);
+        c.state = malloc(dp_session_state_bytes(c.clean));
+        c.scale = output_scales(A);
+        c.sum = calloc((size_t)A->n_layers + 1, sizeof *c.sum);
+        c.out = calloc((size_t)p->n_outputs + 1, sizeof *c.out);
+        c.in = calloc((size_t)p->n_inputs + 1, sizeof *c.in);
+        if (!c.reps || !c.state || !c.scale || !c.sum || !c.out || !c.in)
+            st = dp_fail(err, DP_ENOMEM, "out of memory for the sensitivity pass");
+    }
+    for (int l = 0; st == DP_OK && l < A->n_layers; l++)
+        A->layers[l].probe = probe_reps(A, &A->layers[l]);
+    for (int64_t k = 0; st == DP_OK && k < samples; k++)
+        st = probe_sample(&c, k, samples, err);
+    for (int l = 0; st == DP_OK && l < A->n_layers; l++) {
+        dpc_layer *L = &A->layers[l];
+        double runs = (double)(samples * A->seeds);
+        double at_probe = c.sum[l][0] / runs, at_inf = c.sum[l][1] / runs;
+        L->floor_mse = at_inf;
+        if (A->log)
+            fprintf(A->log, "sensitivity: %s: MSE %.3g at N_p = %d, %.3g at infinity\n", L->name,
+                    at_probe, L->probe, at_inf);
+        /* a layer whose noise the measurement cannot see still costs something: a floor
+         * of 1e-12 keeps the allocation finite and gives it the fewest repetitions */
+        L->sensitivity = fmax((double)L->probe * (at_probe - at_inf), 1e-12);
+    }
+    /* the probes changed the runners' repetitions: give them back the program's own */
+    for (int s = 0; s < A->seeds && st == DP_OK; s++)
+        dp_analog_state_set_repetitions(dp_session_analog(noisy[s]), NULL);
+    dp_session_free(c.clean);
+    free(c.reps);
+    free(c.state);
+    free(c.scale);
+    free(c.sum);
+    free(c.out);
+    free(c.in);
+    return st;
+}
