@@ -198,10 +198,10 @@ static void draw_progress(void *ctx, const char *stage, double done)
 
 /*
  * Device instances per measurement when --seeds is not given: enough that a measurement
- * averages about AUTO_DRAWS noisy inferences (a top-1 rate resolved to 0.2%), at least 2
+ * averages about AUTO_DRAWS noisy inferences (a top-1 rate resolved to 0.1%), at least 2
  * so that no schedule is fitted to one instance's static errors, at most AUTO_SEEDS_MAX.
  */
-#define AUTO_DRAWS 512
+#define AUTO_DRAWS 1024
 #define AUTO_SEEDS_MAX 8
 
 static int auto_seeds(int64_t samples)
@@ -229,7 +229,9 @@ dp_status dpc_analog_stage(dp_program *prog, const dpc_analog_opts *o, dp_arena 
         st = read_labels(&A, o->labels_path, err);
     if (st == DP_OK)
         st = pass_calibrate(&A, err);
-    A.seeds = o->seeds > 0 ? o->seeds : auto_seeds(A.chunks * prog->tensors[prog->inputs[0]].t.dims[0]);
+    A.samples = A.chunks * (prog->tensors[prog->inputs[0]].t.rank > 0
+                            ? prog->tensors[prog->inputs[0]].t.dims[0] : 1);
+    A.seeds = o->seeds > 0 ? o->seeds : auto_seeds(A.samples);
     if (st == DP_OK && A.kind != DPC_SCHEDULE_FIXED)
         st = pass_noise_sensitivity(&A, err);
     if (st == DP_OK)

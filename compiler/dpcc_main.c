@@ -38,7 +38,7 @@ static const char usage[] =
     "  --schedule KIND           dynamic (default), uniform, or fixed:N repetitions\n"
     "  --report FILE.json        write the schedule and energy report (docs/report.md)\n"
     "  --seed S, --seeds K       first device instance, and how many every measurement\n"
-    "                            averages (defaults 0, and enough for ~512 noisy runs)\n"
+    "                            averages (defaults 0, and enough for ~1024 noisy runs)\n"
     "  -j, --threads T           threads for the verification runs (default: all CPUs)\n"
     "  --no-analog               skip calibration and scheduling: the program can only\n"
     "                            run --ideal\n"

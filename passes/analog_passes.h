@@ -47,6 +47,7 @@ typedef struct dpc_analog {
     /* the calibration set: one tensor per graph input, `chunks` inferences long */
     dp_tensor *calib;
     int64_t chunks;
+    int64_t samples;             /* chunks times the compiled batch */
     bool synthetic;              /* made up because no --calib was given */
     const int64_t *labels;       /* one per calibration sample, for the accuracy metric */
     int64_t n_labels;
@@ -62,6 +63,7 @@ typedef struct dpc_analog {
     dpc_schedule_kind kind;
     int32_t fixed_reps;
     double predicted_mse, measured;
+    bool no_margin;              /* the budget is met without the sampling margin only */
     int32_t uniform_reps;        /* the baseline: the least common N meeting the budget */
     double uniform_energy_j, total_energy_j, uniform_measured;
     /* progress on a terminal: called with a stage name and a fraction done */

@@ -26,7 +26,7 @@ static void fill_report(const dpc_analog *A, dp_report *r, dp_report_layer *rows
                      .budget = A->budget, .predicted_mse = A->predicted_mse,
                      .measured = A->measured, .uniform_repetitions = A->uniform_reps,
                      .uniform_energy_j = A->uniform_energy_j,
-                     .synthetic_calibration = A->synthetic,
+                     .synthetic_calibration = A->synthetic, .unverified_margin = A->no_margin,
                      .calibration_samples = A->chunks, .n_layers = A->n_layers, .layers = rows};
     r->floor_mse = 0;
     for (int l = 0; l < A->n_layers; l++) {
@@ -77,6 +77,10 @@ void dpc_print_summary(const dpc_analog *A, FILE *f)
         fprintf(f, "; uniform N=%d would take %.4g J: %.1f%% saved", r.uniform_repetitions,
                 r.uniform_energy_j, 100 * (1 - r.total.total / r.uniform_energy_j));
     fputc('\n', f);
+    if (A->no_margin)
+        fprintf(f, "warning: the schedule meets the budget on the %lld calibration samples but "
+                "not with a margin for their sampling error: give more calibration data to be "
+                "confident it holds on new data\n", (long long)A->samples);
     if (A->synthetic)
         fprintf(f, "warning: calibrated on synthetic inputs (no --calib): full scales and the "
                 "schedule may not fit real data\n");

@@ -106,6 +106,7 @@ static cJSON *report_json(const dp_report *r)
         add_number(d, "predicted", r->predicted_mse);
         add_number(d, "measured", r->measured);
         add_number(d, "floor_mse", r->floor_mse);
+        cJSON_AddBoolToObject(d, "sampling_margin", !r->unverified_margin);
         cJSON *u = cJSON_AddObjectToObject(root, "baseline_uniform");
         add_number(u, "repetitions", r->uniform_repetitions);
         add_number(u, "total_energy_j", r->uniform_energy_j);

@@ -50,6 +50,7 @@ typedef struct dp_report {
     int32_t uniform_repetitions;
     double uniform_energy_j;
     bool synthetic_calibration;
+    bool unverified_margin;      /* met without the margin for calibration sampling error */
     int64_t calibration_samples;
     int64_t inferences;          /* dprun: how many inferences the counts cover */
     int n_layers;

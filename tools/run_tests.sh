@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# run_tests.sh: sets up, builds, exports the PyTorch models the model tests compare against
-# (once: models/ is kept, and git ignores it), and runs the whole test suite with ctest.
+# run_tests.sh: sets up, builds, exports the PyTorch models the model tests compare against and
+# trains the Fashion-MNIST models the schedule test uses (once: models/ is kept, and git
+# ignores it), and runs the whole test suite with ctest.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-DPCC_EXTRA_PACKAGES="${DPCC_EXTRA_PACKAGES:-} python3-torch python3-torchvision" \
+DPCC_EXTRA_PACKAGES="${DPCC_EXTRA_PACKAGES:-} python3-torch python3-torchvision dataset-fashion-mnist" \
     bash "$top/tools/setup.sh" "$top/build"
 for m in resnet50 mobilenet_v2 bert tiny_resnet18 tiny_mobilenet_v2 tiny_bert; do
     if [[ ! -f $top/models/$m/model.onnx ]]; then
@@ -11,6 +12,13 @@ for m in resnet50 mobilenet_v2 bert tiny_resnet18 tiny_mobilenet_v2 tiny_bert; d
         /usr/bin/python3 "$top/tools/export_models.py" --out "$top/models" >&2
         /usr/bin/python3 "$top/tools/export_models.py" --tiny --out "$top/models" >&2
         break
+    fi
+done
+# the Fashion-MNIST classifiers the schedule test compiles (minutes of CPU training, once)
+for arch in cnn transformer; do
+    if [[ ! -f $top/models/fmnist_$arch/model.onnx ]]; then
+        echo "run_tests: training the Fashion-MNIST $arch into models/fmnist_$arch" >&2
+        /usr/bin/python3 "$top/tools/train_fmnist.py" --arch "$arch" >&2
     fi
 done
 cd "$top/build"

@@ -19,9 +19,12 @@ Writes into --out (default models/fmnist_<arch>/; git ignores models/, never com
     model.onnx                        opset 13, input "input" N x 1 x 28 x 28 float32 (dynamic
                                       batch), output "logits" N x 10; BatchNorm nodes are kept,
                                       LayerNorm and GELU are decomposed by the exporter
-    calib.npy                         256 training images (fixed seed), float32 N x 1 x 28 x 28,
-                                      for dpcc --calib
-    test.npy, test_labels.npy         the whole 10000-image test set (float32, labels int64)
+    calib.npy, calib_labels.npy       1024 test-set images (fixed seed) and labels, for dpcc
+                                      --calib: data the network was not trained on, as a user's
+                                      calibration data would be (training images, which the
+                                      network fits, have wider margins and understate noise)
+    test.npy, test_labels.npy         the other 8976 test images, held out from calibration
+                                      (float32, labels int64)
     test_data_set_0/input_0.pb        test images 0..7 (ONNX TensorProto named "input")
     test_data_set_0/output_0.pb       PyTorch's eval-mode logits for them (named "logits");
                                       testsuite/run_models.sh checks dprun against these
@@ -49,7 +52,7 @@ import fmnist
 from train_util import evaluate, export_onnx, save_tensor, train
 
 SEED = 0
-CALIB_IMAGES = 256
+CALIB_IMAGES = 1024
 TEST_DATA_IMAGES = 8
 
 
@@ -189,10 +192,12 @@ def main():
     onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
     ops = collections.Counter(n.op_type for n in proto.graph.node)
 
-    calib_idx = np.random.default_rng(SEED).choice(len(x_train), CALIB_IMAGES, replace=False)
-    np.save(os.path.join(out, "calib.npy"), np.ascontiguousarray(x_train[calib_idx]))
-    np.save(os.path.join(out, "test.npy"), x_test)
-    np.save(os.path.join(out, "test_labels.npy"), y_test)
+    calib_idx = np.random.default_rng(SEED).choice(len(x_test), CALIB_IMAGES, replace=False)
+    held_out = np.setdiff1d(np.arange(len(x_test)), calib_idx)
+    np.save(os.path.join(out, "calib.npy"), np.ascontiguousarray(x_test[calib_idx]))
+    np.save(os.path.join(out, "calib_labels.npy"), y_test[calib_idx])
+    np.save(os.path.join(out, "test.npy"), np.ascontiguousarray(x_test[held_out]))
+    np.save(os.path.join(out, "test_labels.npy"), y_test[held_out])
     batch = x_test[:TEST_DATA_IMAGES]
     with torch.no_grad():
         logits = model(torch.from_numpy(batch)).numpy()

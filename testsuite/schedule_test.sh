@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# schedule_test.sh: the dynamic-precision schedule on held-out data.
+#   bash testsuite/schedule_test.sh MODELS_DIR BUILD_DIR
+# For each Fashion-MNIST model of tools/train_fmnist.py (MODELS_DIR/fmnist_*/ with model.onnx,
+# calib.npy, test.npy, test_labels.npy): compiles it calibrated on calib.npy for at most 1%
+# top-1 disagreement with the noise-free network, runs the 10000 held-out test images
+# noise-free and on a device instance the compiler never saw (seed 101), and checks that
+#   - the held-out disagreement meets the budget (within its own Monte Carlo error, 3 sigma),
+#   - the test accuracy stays within 1.5 points of the noise-free network's,
+#   - the dynamic schedule spends less energy than the uniform one (the report's baseline).
+# Exits 77 (ctest: skipped) when no such model is present.
+set -u
+if [[ $# -ne 2 ]]; then
+    echo "usage: $0 MODELS_DIR BUILD_DIR" >&2
+    exit 1
+fi
+models=$1 build=$2
+shopt -s nullglob
+dirs=("$models"/fmnist_*/model.onnx)
+if [[ ${#dirs[@]} -eq 0 ]]; then
+    echo "skipped: no Fashion-MNIST models in $models (make them with tools/train_fmnist.py)"
+    exit 77
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+for onnx in "${dirs[@]}"; do
+    dir=$(dirname "$onnx") name=$(basename "$(dirname "$onnx")")
+    start=$SECONDS
+    if ! "$build/dpcc" "$onnx" -o "$tmp/$name.dp" --calib "$dir/calib.npy" --budget top1=0.01 \
+            --report "$tmp/$name.json" -q 2>"$tmp/$name.log"; then
+        echo "FAIL: $name: dpcc: $(tail -c 600 "$tmp/$name.log")"
+        failures=$((failures + 1))
+        continue
+    fi
+    compile=$((SECONDS - start))
+    if ! "$build/dprun" "$tmp/$name.dp" --ideal -i "$dir/test.npy" -o "$tmp/$name.ideal" \
+            --format npy 2>"$tmp/$name.log" ||
+       ! "$build/dprun" "$tmp/$name.dp" --seed 101 -i "$dir/test.npy" -o "$tmp/$name.noisy" \
+            --format npy --threads 2 2>"$tmp/$name.log"; then
+        echo "FAIL: $name: dprun: $(tail -c 600 "$tmp/$name.log")"
+        failures=$((failures + 1))
+        continue
+    fi
+    /usr/bin/python3 - "$name" "$tmp" "$dir" "$compile" <<'EOF' || failures=$((failures + 1))
+import json, math, sys
+import numpy as np
+name, tmp, d, compile_s = sys.argv[1:5]
+clean = np.load(f"{tmp}/{name}.ideal/output_0.npy")
+noisy = np.load(f"{tmp}/{name}.noisy/output_0.npy")
+labels = np.load(f"{d}/test_labels.npy")
+rep = json.load(open(f"{tmp}/{name}.json"))
+n = len(labels)
+disagree = float((clean.argmax(1) != noisy.argmax(1)).mean())
+acc_clean = float((clean.argmax(1) == labels).mean())
+acc_noisy = float((noisy.argmax(1) == labels).mean())
+budget = rep["degradation"]["budget"]
+dyn, uni = rep["total_energy_j"], rep["baseline_uniform"]["total_energy_j"]
+ok = True
+msgs = []
+if disagree > budget + 3 * math.sqrt(budget * (1 - budget) / n):
+    ok = False
+    msgs.append(f"held-out top-1 disagreement {disagree:.4f} misses the budget {budget}")
+if acc_clean - acc_noisy > 0.015:
+    ok = False
+    msgs.append(f"accuracy drops {100 * (acc_clean - acc_noisy):.2f} points")
+if not dyn < uni:
+    ok = False
+    msgs.append(f"dynamic {dyn:.4g} J is not below uniform {uni:.4g} J")
+print(f"{'PASS' if ok else 'FAIL'}: {name}: held-out disagreement {disagree:.4f} (budget {budget}, "
+      f"measured at compile time {rep['degradation']['measured']:.4f}); accuracy "
+      f"{acc_clean:.4f} -> {acc_noisy:.4f}; energy {dyn:.4g} J vs uniform N="
+      f"{rep['baseline_uniform']['repetitions']} {uni:.4g} J ({100 * (1 - dyn / uni):.1f}% saved); "
+      f"{rep['optical_energy_per_mac_aj']:.4g} aJ/MAC optical; compiled in {compile_s} s"
+      + ("" if ok else ": " + "; ".join(msgs)))
+sys.exit(0 if ok else 1)
+EOF
+done
+echo "schedule: $failures failed"
+[[ $failures -eq 0 ]]
