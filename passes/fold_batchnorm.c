@@ -144,7 +144,10 @@ static dp_status fold(ir_graph *g, ir_node *n, ir_node *bn, const weight_layout 
     int64_t ch = l->channels, bdims[2] = {b->rows, ch};
     const dp_tensor *w = &n->in[1]->t;
     double *s = dp_arena_alloc(g->mem, sizeof *s * (size_t)ch);
-    ir_value *nw = ir_const_f32(g, n->name, "bn_weight", w->rank, w->dims);
+    /* a weight only this layer reads is scaled where it lies: a large model's weights are
+     * most of the compiler's memory, and a copy would double them */
+    bool in_place = ir_count_uses(g, n->in[1]) == 1;
+    ir_value *nw = in_place ? n->in[1] : ir_const_f32(g, n->name, "bn_weight", w->rank, w->dims);
     ir_value *nb = b->rows > 1 ? ir_const_f32(g, n->name, "bn_bias", 2, bdims)
                                : ir_const_f32(g, n->name, "bn_bias", 1, bdims + 1);
     if (!s || !nw || !nb)

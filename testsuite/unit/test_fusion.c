@@ -254,8 +254,24 @@ static void folds_bn_into_conv(void **state)
     assert_ptr_equal(f->g->nodes[0], conv);
     assert_ptr_equal(conv->out[0], f->g->outputs[0]);
     assert_string_equal(conv->out[0]->name, "y");
-    assert_ptr_not_equal(conv->in[1], in[1]); /* a new constant: W may have other readers */
+    assert_ptr_equal(conv->in[1], in[1]); /* W has no other reader: scaled where it lies */
     assert_ptr_not_equal(conv->in[2], in[2]);
+}
+
+/* A weight something else reads too is copied, not scaled in place. */
+static void folds_bn_into_a_copy_of_a_shared_weight(void **state)
+{
+    fixture *f = *state;
+    static const int64_t xd[] = {1, 2, 4, 4}, wd[] = {3, 2, 1, 1};
+    ir_value *in[] = {input(f, "x", 4, xd), constant(f, "w", 4, wd, -1, 1)};
+    float before = ((const float *)in[1]->t.data)[0];
+    ir_node *conv = node(f, "Conv", "c", 2, in);
+    ir_node *bn = batchnorm(f, conv->out[0], 3, "y");
+    ir_graph_add_output(f->g, bn->out[0]);
+    ir_graph_add_output(f->g, in[1]);
+    pass_keeps_outputs(f, pass_fold_batchnorm, 1e-5);
+    assert_ptr_not_equal(conv->in[1], in[1]);
+    assert_true(((const float *)in[1]->t.data)[0] == before);
 }
 
 static void folds_bn_into_conv_without_bias(void **state)
@@ -809,6 +825,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(folds_bn_into_conv),
+        T(folds_bn_into_a_copy_of_a_shared_weight),
         T(folds_bn_into_conv_without_bias),
         T(folds_bn_into_grouped_conv_transpose),
         T(folds_bn_into_gemm_trans_b),
