@@ -76,6 +76,7 @@ typedef struct dpc_analog {
     dp_runner *runners[DPC_MAX_RUNNERS];
     uint32_t runner_seed[DPC_MAX_RUNNERS];
     int n_runners;
+    dp_analog_bank *bank;        /* shared by all runners when the device has no static errors */
 } dpc_analog;
 
 /*

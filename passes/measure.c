@@ -26,8 +26,12 @@ dp_status dpc_runner_for_seed(dpc_analog *A, uint32_t seed, dp_runner **out, dp_
     dp_status st = dp_runner_new(A->prog, &ro, &r, err);
     if (st != DP_OK)
         return st;
-    dp_analog_config cfg = {.seed = seed};
-    st = dp_runner_set_analog(r, &cfg, err);
+    /* without static errors every device instance programs the same weights: one copy */
+    if (A->device->static_weight_std == 0 && !A->bank)
+        st = dp_analog_bank_new(A->prog, &A->bank, err);
+    dp_analog_config cfg = {.seed = seed, .bank = A->bank};
+    if (st == DP_OK)
+        st = dp_runner_set_analog(r, &cfg, err);
     if (st != DP_OK) {
         dp_runner_free(r);
         return st;
@@ -45,6 +49,8 @@ void dpc_analog_free(dpc_analog *A)
     A->n_runners = 0;
     dp_runner_free(A->ideal);
     A->ideal = NULL;
+    dp_analog_bank_free(A->bank);
+    A->bank = NULL;
 }
 
 dp_status dpc_measure(dpc_analog *A, const int32_t *repetitions, uint32_t seed, dp_tensor *out,

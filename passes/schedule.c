@@ -203,7 +203,7 @@ static dp_status unreachable(sched *s, double at_max, dp_error *err)
     }
     const char *data = A->synthetic ? " (calibrated on synthetic inputs: give --calib real data, "
                                       "whose outputs are less ambiguous)" : "";
-    if (meets(A, floor))
+    if (floor <= A->budget)
         return dp_fail(err, DP_EBUDGET, "no schedule meets %s <= %g: even %d repetitions "
                        "everywhere measure %s = %.4g; the converters alone would allow %.4g, so "
                        "the device's light is too weak for this budget: raise photons_per_mac "

@@ -235,8 +235,9 @@ dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
                         float *Y, int64_t ldy, void *scratch, int64_t *clipped, dp_error *err)
 {
     const dp_analog_params *wp = &w->params;
+    /* the seed shapes the programmed weights only through their static errors */
     if (p->weight_bits != wp->weight_bits || p->static_weight_std != wp->static_weight_std ||
-        p->core_cols != wp->core_cols || p->seed != wp->seed)
+        p->core_cols != wp->core_cols || (wp->static_weight_std > 0 && p->seed != wp->seed))
         return dp_fail(err, DP_EINTERNAL,
                        "analog layer %u: run with other weight parameters than prepared",
                        w->layer);

@@ -118,8 +118,8 @@ size_t dp_analog_scratch_size(const dp_analog_weights *w, int64_t P);
  *                                     + s_x^2 |w^_jt|^2] / N
  *   s   = G_j (y - k3 y^3), y = s / G_j
  *   Y  += G_j q_{b_adc}(s / G_j) * X * W_j           (fp32 sum over tiles, in tile order)
- * p gives the bits, N and the noise; its weight_bits, static_weight_std, core_cols and seed
- * must be those w was prepared with (DP_EINTERNAL otherwise). *clipped (if not NULL) is set
+ * p gives the bits, N and the noise; its weight_bits, static_weight_std, core_cols and (when
+ * there are static errors) seed must be those w was prepared with (DP_EINTERNAL otherwise). *clipped (if not NULL) is set
  * to the number of ADC conversions (one per output per tile pass) that clipped. Allocates
  * nothing; scratch: dp_analog_scratch_size(w, P) bytes. DP_EINPUT for a bad X or G.
  */

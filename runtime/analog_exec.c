@@ -4,8 +4,8 @@
  * A kernel's product C = alpha op(A) op(B) + beta C is mapped onto the core as
  * Y (outputs x vectors) = W (outputs x fan-in) X (fan-in x vectors): for Conv the weights
  * are op(A) and Y is C itself; for Gemm and MatMul the weights are op(B)^T, the vectors are
- * the rows of op(A), and Y is C transposed. Constant weights are programmed once per
- * session, one slot per output-channel block (a Conv group), keyed by the layer's channel
+ * the rows of op(A), and Y is C transposed. Constant weights are programmed once into a
+ * bank that sessions can share, one slot per output-channel block (a Conv group), keyed by the layer's channel
  * numbering so every channel has its own static errors and noise. An activation x
  * activation product (attention) programs its "weights" on every call, without static
  * errors: both operands are light, nothing stays in the modulators.
@@ -18,14 +18,60 @@
 #include "gemm.h"
 
 #include <float.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct layer_state {
-    dp_analog_weights **slots;   /* programmed weights per output-channel block */
-    int64_t n_slots;
     dp_adc_counts counts;
 } layer_state;
+
+typedef struct bank_layer {
+    dp_analog_weights **slots;   /* programmed weights per output-channel block */
+    int64_t n_slots;
+} bank_layer;
+
+/*
+ * The weights as programmed into the device, per instruction and slot, programmed on first
+ * use. Sessions running in parallel share one bank, so a large model's weights are held
+ * once; the lock covers finding or programming a slot, once per product call, not per
+ * element.
+ */
+struct dp_analog_bank {
+    const dp_program *prog;
+    bank_layer *layers;
+    dp_arena mem;
+    pthread_mutex_t lock;
+};
+
+dp_status dp_analog_bank_new(const dp_program *prog, dp_analog_bank **out, dp_error *err)
+{
+    dp_analog_bank *b = calloc(1, sizeof *b);
+    if (b)
+        b->layers = calloc((size_t)prog->n_instrs + 1, sizeof *b->layers);
+    if (!b || !b->layers) {
+        free(b);
+        *out = NULL;
+        return dp_fail(err, DP_ENOMEM, "out of memory");
+    }
+    b->prog = prog;
+    dp_arena_init(&b->mem, 0);
+    pthread_mutex_init(&b->lock, NULL);
+    *out = b;
+    return DP_OK;
+}
+
+void dp_analog_bank_free(dp_analog_bank *b)
+{
+    if (!b)
+        return;
+    for (int i = 0; i < b->prog->n_instrs; i++)
+        free(b->layers[i].slots);
+    free(b->layers);
+    dp_arena_free(&b->mem);
+    pthread_mutex_destroy(&b->lock);
+    free(b);
+}
 
 struct dp_analog_state {
     dp_analog_hook hook;         /* first: the kernels' handle is the state itself */
@@ -33,7 +79,8 @@ struct dp_analog_state {
     dp_analog_config cfg;
     int32_t *reps;               /* per instruction */
     layer_state *layers;         /* per instruction */
-    dp_arena programmed;         /* the weights as programmed: the session's lifetime */
+    dp_analog_bank *bank;        /* the weights as programmed */
+    bool own_bank;
     dp_arena per_call;           /* weights of activation x activation products */
     int instr;                   /* the instruction running */
     uint64_t inference;
@@ -82,7 +129,15 @@ dp_status dp_analog_state_new(const dp_program *prog, const dp_analog_config *cf
     a->cfg = *cfg;
     a->cfg.repetitions = NULL;
     dp_analog_state_set_repetitions(a, cfg->repetitions);
-    dp_arena_init(&a->programmed, 0);
+    a->bank = cfg->bank;
+    if (!a->bank) {
+        dp_status st = dp_analog_bank_new(prog, &a->bank, err);
+        if (st != DP_OK) {
+            dp_analog_state_free(a);
+            return st;
+        }
+        a->own_bank = true;
+    }
     dp_arena_init(&a->per_call, 0);
     *out = a;
     return DP_OK;
@@ -92,12 +147,10 @@ void dp_analog_state_free(dp_analog_state *a)
 {
     if (!a)
         return;
-    if (a->layers)
-        for (int i = 0; i < a->prog->n_instrs; i++)
-            free(a->layers[i].slots);
+    if (a->own_bank)
+        dp_analog_bank_free(a->bank);
     free(a->layers);
     free(a->reps);
-    dp_arena_free(&a->programmed);
     dp_arena_free(&a->per_call);
     free(a->scratch);
     free(a);
@@ -221,11 +274,11 @@ static dp_status programmed_weights(dp_analog_state *a, dp_kctx *k, const dp_pro
                                     const oriented *o, const dp_analog_params *prm,
                                     dp_analog_weights **w)
 {
-    layer_state *L = &a->layers[a->instr];
     int64_t ldw;
     /* the partitioner marks the weight input (always input 1) when it is a constant */
     if (!p->weights_fixed || a->prog->instrs[a->instr].mvm->weight_input != 1) {
-        float *buf = o->W ? NULL : dp_arena_alloc(&a->per_call, (size_t)(o->outputs * o->fan_in) * sizeof(float));
+        float *buf = o->W ? NULL : dp_arena_alloc(&a->per_call,
+                                                  (size_t)(o->outputs * o->fan_in) * sizeof(float));
         if (!o->W && !buf)
             return dp_kfail(k, DP_ENOMEM, "out of memory for the product's operand");
         const float *W = weights_of(p, o, buf, &ldw);
@@ -235,29 +288,36 @@ static dp_status programmed_weights(dp_analog_state *a, dp_kctx *k, const dp_pro
                                  o->fan_in, W, ldw, &a->per_call, w, k->err);
     }
     int64_t slot = o->outputs > 0 ? p->channel0 / o->outputs : 0;
+    dp_analog_bank *b = a->bank;
+    bank_layer *L = &b->layers[a->instr];
+    dp_status st = DP_OK;
+    pthread_mutex_lock(&b->lock);
     if (slot >= L->n_slots) {
         int64_t n = slot + 1;
         dp_analog_weights **s = realloc(L->slots, (size_t)n * sizeof *s);
-        if (!s)
-            return dp_kfail(k, DP_ENOMEM, "out of memory");
-        memset(s + L->n_slots, 0, (size_t)(n - L->n_slots) * sizeof *s);
-        L->slots = s;
-        L->n_slots = n;
+        if (s) {
+            memset(s + L->n_slots, 0, (size_t)(n - L->n_slots) * sizeof *s);
+            L->slots = s;
+            L->n_slots = n;
+        } else {
+            st = dp_kfail(k, DP_ENOMEM, "out of memory");
+        }
     }
-    if (!L->slots[slot]) {
+    if (st == DP_OK && !L->slots[slot]) {
         float *buf = NULL;
         if (!o->W && !(buf = malloc((size_t)(o->outputs * o->fan_in) * sizeof(float) + 1)))
-            return dp_kfail(k, DP_ENOMEM, "out of memory programming the weights");
-        const float *W = weights_of(p, o, buf, &ldw);
-        dp_status st = dp_analog_prepare(prm, (uint32_t)a->instr, (uint32_t)p->channel0,
-                                         o->outputs, o->fan_in, W, ldw, &a->programmed,
-                                         &L->slots[slot], k->err);
+            st = dp_kfail(k, DP_ENOMEM, "out of memory programming the weights");
+        else {
+            const float *W = weights_of(p, o, buf, &ldw);
+            st = dp_analog_prepare(prm, (uint32_t)a->instr, (uint32_t)p->channel0, o->outputs,
+                                   o->fan_in, W, ldw, &b->mem, &L->slots[slot], k->err);
+        }
         free(buf);
-        if (st != DP_OK)
-            return st;
     }
-    *w = L->slots[slot];
-    return DP_OK;
+    if (st == DP_OK)
+        *w = L->slots[slot];
+    pthread_mutex_unlock(&b->lock);
+    return st;
 }
 
 static dp_status product(dp_analog_hook *h, dp_kctx *k, const dp_product *p)

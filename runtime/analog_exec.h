@@ -28,12 +28,22 @@ enum {
 typedef void (*dp_pre_adc_fn)(void *ctx, int instr, const float *values, int64_t tiles,
                               int64_t rows, int64_t cols);
 
+/*
+ * The weights of a program as programmed into one device instance, shareable by sessions
+ * (threads) simulating that instance, or any instances when the device has no static
+ * errors. It must outlive the sessions using it.
+ */
+typedef struct dp_analog_bank dp_analog_bank;
+dp_status dp_analog_bank_new(const dp_program *prog, dp_analog_bank **out, dp_error *err);
+void dp_analog_bank_free(dp_analog_bank *b);
+
 typedef struct dp_analog_config {
     uint32_t seed;                  /* the device instance and its noise */
     const int32_t *repetitions;     /* per instruction: N, DP_REPS_IDEAL or _NOISELESS;
                                      * NULL: each MVM's own repetition count */
     dp_pre_adc_fn pre_adc;          /* calibration (above); NULL otherwise */
     void *pre_adc_ctx;
+    dp_analog_bank *bank;           /* shared programmed weights; NULL: the state's own */
 } dp_analog_config;
 
 /* Conversions and clipped conversions of one instruction's ADC, summed over inferences. */

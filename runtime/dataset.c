@@ -17,6 +17,7 @@
 struct dp_runner {
     const dp_program *prog;
     int threads;
+    dp_analog_bank *bank;       /* the sessions' shared weights, when the runner made it */
     dp_session *sessions[MAX_THREADS];
 };
 
@@ -77,12 +78,22 @@ dp_status dp_runner_new(const dp_program *p, const dp_runner_opts *opts, dp_runn
 
 dp_status dp_runner_set_analog(dp_runner *r, const dp_analog_config *cfg, dp_error *err)
 {
-    for (int t = 0; t < r->threads; t++) {
-        dp_status st = dp_session_set_analog(r->sessions[t], cfg, err);
-        if (st != DP_OK)
-            return st;
+    dp_status st = DP_OK;
+    dp_analog_config shared;
+    for (int t = 0; t < r->threads; t++)
+        dp_session_set_analog(r->sessions[t], NULL, err);
+    dp_analog_bank_free(r->bank);
+    r->bank = NULL;
+    /* the sessions simulate one device instance: one copy of its programmed weights */
+    if (cfg && !cfg->bank && cfg->pre_adc == NULL) {
+        st = dp_analog_bank_new(r->prog, &r->bank, err);
+        shared = *cfg;
+        shared.bank = r->bank;
+        cfg = &shared;
     }
-    return DP_OK;
+    for (int t = 0; st == DP_OK && t < r->threads; t++)
+        st = dp_session_set_analog(r->sessions[t], cfg, err);
+    return st;
 }
 
 void dp_runner_set_repetitions(dp_runner *r, const int32_t *repetitions)
@@ -116,6 +127,7 @@ void dp_runner_free(dp_runner *r)
         return;
     for (int t = 0; t < r->threads; t++)
         dp_session_free(r->sessions[t]);
+    dp_analog_bank_free(r->bank);
     free(r);
 }
 
