@@ -25,6 +25,10 @@ static const char usage[] =
     "options:\n"
     "  -o, --output FILE         output file (required); its suffix picks the backend\n"
     "  --emit=dp|c|llvm          backend: device program (default), C kernel, LLVM IR\n"
+    "  --prefix NAME             --emit=c: the entry points' prefix (default: the output\n"
+    "                            file's name)\n"
+    "  --external-weights        --emit=c: weights in OUT.weights beside OUT.c, whatever\n"
+    "                            their size (above 16 MiB they always are)\n"
     "  --input-shape NAME=DIMS   bind an input's shape, e.g. input=8x3x224x224; a symbolic\n"
     "                            leading dimension defaults to 1\n"
     "  --device PROFILE          device profile (JSON, docs/device-profiles.md); default:\n"
@@ -192,6 +196,16 @@ int main(int argc, char **argv)
             i++;
         } else if (strncmp(a, "--emit=", 7) == 0) {
             emit = a + 7;
+        } else if (strcmp(a, "--prefix") == 0) {
+            if (!val || !dpc_c_prefix_ok(val)) {
+                rc = usage_error("--prefix needs a C identifier of at most 64 characters, not "
+                                 "'%s'", val ? val : "");
+                break;
+            }
+            o.c.prefix = val;
+            i++;
+        } else if (strcmp(a, "--external-weights") == 0) {
+            o.c.external_weights = true;
         } else if (strcmp(a, "--input-shape") == 0 || strncmp(a, "--input-shape=", 14) == 0) {
             const char *text = a[13] == '=' ? a + 14 : val;
             if (!text) {

@@ -73,9 +73,9 @@ static dp_status run_passes(const dpc_options *o, const dp_device *device, ir_gr
 dp_status dpc_compile(const dpc_options *o, dpc_summary *sum, dp_error *err)
 {
     memset(sum, 0, sizeof *sum);
-    if (o->emit != DPC_EMIT_DP)
-        return dp_fail(err, DP_EUNSUPPORTED, "--emit=%s is not available in this build yet; "
-                       "use --emit=dp", o->emit == DPC_EMIT_C ? "c" : "llvm");
+    if (o->emit == DPC_EMIT_LLVM)
+        return dp_fail(err, DP_EUNSUPPORTED, "--emit=llvm is not available in this build yet; "
+                       "use --emit=dp or --emit=c");
     dp_arena mem;
     dp_arena_init(&mem, o->max_memory ? o->max_memory : DEFAULT_MAX_MEMORY);
     dpc_frontend_opts fo = {.bindings = o->bindings, .n_bindings = o->n_bindings};
@@ -103,8 +103,10 @@ dp_status dpc_compile(const dpc_options *o, dpc_summary *sum, dp_error *err)
         if (o->analog && sum->n_analog > 0)
             st = dpc_analog_stage(prog, &o->analog_opts, &mem, err);
     }
+    /* both backends write the same lowered, calibrated and scheduled program */
     if (st == DP_OK)
-        st = dp_program_write(prog, o->out_path, err);
+        st = o->emit == DPC_EMIT_C ? dpc_emit_c(prog, o->out_path, &o->c, err)
+                                   : dp_program_write(prog, o->out_path, err);
     if (prog)
         dp_program_free(prog);
     dpc_model_release(model);

@@ -5,6 +5,7 @@
 #define DPCC_PIPELINE_H
 
 #include "analog_stage.h"
+#include "emit_c.h"
 #include "frontend.h"
 #include "passes.h"
 
@@ -20,6 +21,7 @@ typedef struct dpc_options {
     bool analog;             /* calibrate and schedule (--no-analog: false) */
     dpc_analog_opts analog_opts;
     size_t max_memory;       /* compile-time arena limit; 0: default */
+    dpc_c_opts c;            /* --emit=c: --prefix, --external-weights */
 } dpc_options;
 
 /* What the compilation produced, for the summary the driver prints. */

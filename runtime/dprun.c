@@ -6,12 +6,15 @@
  * Inputs bind to the graph inputs in order, or by name. An input whose leading dimension is
  * a multiple of the compiled batch runs as a data set, chunk by chunk, and the outputs are
  * concatenated. Outputs are written as OUTDIR/output_K.pb (or .npy) in graph output order.
+ * PROGRAM may also be a C kernel (dpcc --emit=c, built as a shared object), run through its
+ * entry points the same way.
  */
 #include "cli_args.h"
 #include "dataset.h"
 #include "report.h"
 #include "tensor_io.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,9 +24,10 @@
 #include <time.h>
 
 static const char usage[] =
-    "usage: dprun PROGRAM.dp -i [NAME=]INPUT ... [-o OUTDIR] [options]\n"
+    "usage: dprun PROGRAM.dp|KERNEL.so -i [NAME=]INPUT ... [-o OUTDIR] [options]\n"
     "\n"
-    "Runs a compiled device program. Inputs are .pb (ONNX TensorProto) or .npy files, bound\n"
+    "Runs a compiled device program, or a C kernel (dpcc --emit=c, built as a shared object:\n"
+    "docs/c-backend.md). Inputs are .pb (ONNX TensorProto) or .npy files, bound\n"
     "to the graph inputs in order or by name. A leading batch dimension that is a multiple of\n"
     "the compiled one runs the whole data set.\n"
     "\n"
@@ -35,13 +39,14 @@ static const char usage[] =
     "                            without it the analog layers run on the simulated core\n"
     "  --seed S                  the device instance and its noise (default 0): the same\n"
     "                            seed gives the same outputs, bit for bit, on any --threads\n"
-    "  --report FILE.json        per-layer energy, repetitions, bits and ADC clips\n"
+    "  --report FILE.json        per-layer energy, repetitions, bits and ADC clips (.dp only)\n"
     "  --expect DIR|FILE         compare outputs with references: a folder holding\n"
     "                            output_K.pb/.npy, or one file per output (repeat)\n"
     "  --rtol R, --atol A        tolerances for --expect: |got-want| <= A + R*|want|\n"
     "                            (defaults 1e-3 and 1e-5)\n"
     "  --repeat K                run K times and print the median time per run\n"
-    "  --threads T               run the chunks of a data set on T threads (default 1)\n"
+    "  --threads T               run the chunks of a data set on T threads (default 1; a C\n"
+    "                            kernel runs them on one, with the same results)\n"
     "  --max-memory BYTES        limit on run-time memory (suffixes K, M, G; default 16G)\n"
     "  --version                 print the version and exit\n"
     "  -h, --help                this text\n"
@@ -228,19 +233,164 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Runs the data set o->repeat times, timing each run. */
-static dp_status run_all(const options *o, dp_runner *r, const dp_tensor *in, int64_t chunks,
-                         dp_arena *mem, dp_tensor *out, dp_error *err)
+/*
+ * A C kernel (dpcc --emit=c) built as a shared object: the entry points of
+ * docs/c-backend.md, found through the prefix its dpcc_kernel_v1 symbol names. The program
+ * dprun sees is a skeleton holding the graph inputs and outputs, for binding and writing.
+ */
+typedef struct kernel {
+    void *lib;
+    void *session;
+    int (*num_inputs)(void), (*num_outputs)(void);
+    const char *(*input_name)(int), *(*output_name)(int);
+    int (*input_dtype)(int), (*output_dtype)(int), (*input_rank)(int), (*output_rank)(int);
+    const int64_t *(*input_dims)(int), *(*output_dims)(int);
+    int (*open)(void **out, uint32_t seed, int ideal);
+    int (*infer)(void *s, uint64_t index, const void *const *inputs);
+    const void *(*output)(const void *s, int i, int *rank, int64_t *dims);
+    void (*close)(void *s);
+    const char *(*last_error)(void);
+} kernel;
+
+/* A shared object by its suffix or its ELF magic; anything else is read as a .dp. */
+static bool is_shared_object(const char *path)
+{
+    size_t n = strlen(path);
+    if (n > 3 && strcmp(path + n - 3, ".so") == 0)
+        return true;
+    unsigned char magic[4] = {0};
+    FILE *f = fopen(path, "rb");
+    size_t got = f ? fread(magic, 1, sizeof magic, f) : 0;
+    if (f)
+        fclose(f);
+    return got == 4 && memcmp(magic, "\177ELF", 4) == 0;
+}
+
+static dp_status kernel_fail(const kernel *k, int status, dp_error *err)
+{
+    return dp_fail(err, status > 0 && status <= DP_EINTERNAL ? (dp_status)status : DP_EINTERNAL,
+                   "%s", k->last_error());
+}
+
+static dp_tensor_info kernel_tensor(const kernel *k, int i, bool output, dp_arena *mem)
+{
+    dp_tensor_info ti = {.storage = output ? DP_STORE_DYNAMIC : DP_STORE_INPUT};
+    const char *name = output ? k->output_name(i) : k->input_name(i);
+    const int64_t *dims = output ? k->output_dims(i) : k->input_dims(i);
+    ti.name = dp_arena_strdup(mem, name ? name : "");
+    ti.t.dtype = (dp_dtype)(output ? k->output_dtype(i) : k->input_dtype(i));
+    ti.t.rank = output ? k->output_rank(i) : k->input_rank(i);
+    for (int d = 0; d < ti.t.rank && d < DP_MAX_RANK; d++)
+        ti.t.dims[d] = dims[d];
+    return ti;
+}
+
+static dp_status kernel_load(const char *path, kernel *k, dp_arena *mem, dp_program **out,
+                             dp_error *err)
+{
+    char full[4096];
+    /* without a slash, dlopen would search the library path instead of the file named */
+    snprintf(full, sizeof full, "%s%s", strchr(path, '/') ? "" : "./", path);
+    if (!(k->lib = dlopen(full, RTLD_NOW | RTLD_LOCAL)))
+        return dp_fail(err, DP_EINPUT, "%s: cannot load the C kernel: %s", path, dlerror());
+    const char *prefix = dlsym(k->lib, "dpcc_kernel_v1");
+    if (!prefix)
+        return dp_fail(err, DP_EINPUT, "%s: not a C kernel of this dpcc (no dpcc_kernel_v1)", path);
+    static const char *const names[] = {"num_inputs", "num_outputs", "input_name", "output_name",
+                                        "input_dtype", "output_dtype", "input_rank", "output_rank",
+                                        "input_dims", "output_dims", "open", "infer", "output",
+                                        "close", "last_error"};
+    void (**fns[])(void) = {
+        (void (**)(void))&k->num_inputs, (void (**)(void))&k->num_outputs,
+        (void (**)(void))&k->input_name, (void (**)(void))&k->output_name,
+        (void (**)(void))&k->input_dtype, (void (**)(void))&k->output_dtype,
+        (void (**)(void))&k->input_rank, (void (**)(void))&k->output_rank,
+        (void (**)(void))&k->input_dims, (void (**)(void))&k->output_dims,
+        (void (**)(void))&k->open, (void (**)(void))&k->infer, (void (**)(void))&k->output,
+        (void (**)(void))&k->close, (void (**)(void))&k->last_error};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char sym[256];
+        snprintf(sym, sizeof sym, "%.64s_%s", prefix, names[i]);
+        void *f = dlsym(k->lib, sym);
+        if (!f)
+            return dp_fail(err, DP_EINPUT, "%s: the C kernel lacks %s", path, sym);
+        memcpy(fns[i], &f, sizeof f);
+    }
+    dp_program *p = dp_arena_calloc(mem, 1, sizeof *p);
+    int n_in = k->num_inputs(), n_out = k->num_outputs();
+    if (!p || !(p->tensors = dp_arena_calloc(mem, (size_t)(n_in + n_out) + 1, sizeof *p->tensors))
+        || !(p->inputs = dp_arena_calloc(mem, (size_t)n_in + 1, sizeof *p->inputs))
+        || !(p->outputs = dp_arena_calloc(mem, (size_t)n_out + 1, sizeof *p->outputs)))
+        return dp_fail(err, DP_ENOMEM, "out of memory");
+    for (int i = 0; i < n_in; i++) {
+        p->inputs[i] = p->n_tensors;
+        p->tensors[p->n_tensors++] = kernel_tensor(k, i, false, mem);
+    }
+    for (int i = 0; i < n_out; i++) {
+        p->outputs[i] = p->n_tensors;
+        p->tensors[p->n_tensors++] = kernel_tensor(k, i, true, mem);
+    }
+    p->n_inputs = n_in;
+    p->n_outputs = n_out;
+    *out = p;
+    return DP_OK;
+}
+
+/* The data set through the kernel, chunk k as inference k, as dp_runner_run runs a .dp. */
+static dp_status kernel_run(kernel *k, const dp_program *p, const dp_tensor *in, int64_t chunks,
+                            dp_arena *mem, dp_tensor *out, dp_error *err)
+{
+    const void *ptr[MAX_ARGS];
+    for (int i = 0; i < p->n_inputs; i++) {
+        const dp_tensor_info *ti = &p->tensors[p->inputs[i]];
+        if (in[i].dtype != ti->t.dtype)
+            return dp_fail(err, DP_EINPUT, "input %d ('%s') has dtype %s, the model expects %s",
+                           i, ti->name, dp_dtype_name(in[i].dtype), dp_dtype_name(ti->t.dtype));
+    }
+    for (int64_t c = 0; c < chunks; c++) {
+        for (int i = 0; i < p->n_inputs; i++)
+            ptr[i] = chunks == 1 ? in[i].data
+                   : dp_dataset_chunk(&in[i], p->tensors[p->inputs[i]].t.dims[0], c).data;
+        int rc = k->infer(k->session, (uint64_t)c, ptr);
+        if (rc != 0)
+            return kernel_fail(k, rc, err);
+        for (int i = 0; i < p->n_outputs; i++) {
+            dp_tensor v = {.dtype = p->tensors[p->outputs[i]].t.dtype};
+            v.data = (void *)k->output(k->session, i, &v.rank, v.dims);
+            if (c == 0 && !out[i].data) {
+                out[i] = v;
+                if (chunks > 1 && v.rank == 0)
+                    return dp_fail(err, DP_EUNSUPPORTED, "output %d is a scalar: the program "
+                                   "cannot run a batch of %lld", i, (long long)chunks);
+                if (chunks > 1)
+                    out[i].dims[0] *= chunks;
+                if (!(out[i].data = dp_arena_alloc(mem, dp_nbytes(&out[i]) + 1)))
+                    return dp_fail(err, DP_ENOMEM, "out of memory for output %d", i);
+            }
+            if (v.rank != out[i].rank || dp_nbytes(&v) * (size_t)chunks != dp_nbytes(&out[i]))
+                return dp_fail(err, DP_EUNSUPPORTED, "output %d changes shape between batch "
+                               "chunks", i);
+            memcpy((unsigned char *)out[i].data + (size_t)c * dp_nbytes(&v), v.data, dp_nbytes(&v));
+        }
+    }
+    return DP_OK;
+}
+
+/* Runs the data set o->repeat times, timing each run, on the runner or the kernel. */
+static dp_status run_all(const options *o, dp_runner *r, kernel *k, const dp_program *p,
+                         const dp_tensor *in, int64_t chunks, dp_arena *mem, dp_tensor *out,
+                         dp_error *err)
 {
     double *times = dp_arena_calloc(mem, (size_t)o->repeat, sizeof *times);
     if (!times)
         return dp_fail(err, DP_ENOMEM, "out of memory");
-    for (int k = 0; k < o->repeat; k++) {
+    for (int run = 0; run < o->repeat; run++) {
         double t0 = now_ms();
-        dp_status st = dp_runner_run(r, in, chunks, 0, mem, out, err);
+        dp_status st = k ? kernel_run(k, p, in, chunks, mem, out, err)
+                         : dp_runner_run(r, in, chunks, 0, mem, out, err);
         if (st != DP_OK)
             return st;
-        times[k] = now_ms() - t0;
+        times[run] = now_ms() - t0;
     }
     if (o->repeat > 1) {
         qsort(times, (size_t)o->repeat, sizeof *times, cmp_double);
@@ -397,9 +547,13 @@ int main(int argc, char **argv)
     dp_arena_init(&mem, o.max_memory);
     dp_program *prog = NULL;
     dp_runner *r = NULL;
+    kernel kern = {0}, *k = is_shared_object(o.program) ? &kern : NULL;
     dp_tensor *in = NULL, *out = NULL;
     int64_t chunks = 1;
-    dp_status st = dp_program_read(o.program, &prog, &err);
+    dp_status st = k ? kernel_load(o.program, k, &mem, &prog, &err)
+                     : dp_program_read(o.program, &prog, &err);
+    if (st == DP_OK && k && o.report)
+        st = dp_fail(&err, DP_EUSAGE, "--report needs a .dp program: a C kernel keeps no counts");
     if (st == DP_OK) {
         in = dp_arena_calloc(&mem, (size_t)prog->n_inputs + 1, sizeof *in);
         out = dp_arena_calloc(&mem, (size_t)prog->n_outputs + 1, sizeof *out);
@@ -410,16 +564,20 @@ int main(int argc, char **argv)
         st = load_inputs(&o, prog, &mem, in, &err);
     if (st == DP_OK)
         st = dp_dataset_chunks(prog, in, &chunks, &err);
-    if (st == DP_OK) {
+    if (st == DP_OK && k) {
+        int krc = k->open(&k->session, o.seed, o.ideal);
+        if (krc != 0)
+            st = kernel_fail(k, krc, &err);
+    } else if (st == DP_OK) {
         dp_runner_opts ro = {.session = {.max_memory = o.max_memory}, .threads = o.threads};
         st = dp_runner_new(prog, &ro, &r, &err);
     }
-    if (st == DP_OK && !o.ideal) {
+    if (st == DP_OK && !k && !o.ideal) {
         dp_analog_config cfg = {.seed = o.seed};
         st = dp_runner_set_analog(r, &cfg, &err);
     }
     if (st == DP_OK)
-        st = run_all(&o, r, in, chunks, &mem, out, &err);
+        st = run_all(&o, r, k, prog, in, chunks, &mem, out, &err);
     if (st == DP_OK && o.outdir)
         st = write_outputs(&o, prog, out, &err);
     if (st == DP_OK && o.report)
@@ -428,8 +586,14 @@ int main(int argc, char **argv)
         st = check_expected(&o, prog, out, &mem, &err);
     rc = st == DP_OK ? 0 : fail(st, &err);
     dp_runner_free(r);
-    if (prog)
+    if (k) { /* the kernel's skeleton program lives in mem */
+        if (k->session)
+            k->close(k->session);
+        if (k->lib)
+            dlclose(k->lib);
+    } else if (prog) {
         dp_program_free(prog);
+    }
     dp_arena_free(&mem);
     return rc;
 }

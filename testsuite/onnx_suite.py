@@ -9,6 +9,10 @@ A test is in scope when all of its ops are in the list the foundation issue name
 fails if an in-scope test fails, unless testsuite/onnx_suite_xfail.txt lists it with a reason.
 
     /usr/bin/python3 testsuite/onnx_suite.py --build build [--filter REGEX] [-j N] [-v]
+
+--backend c runs each test as a C kernel instead (dpcc --emit=c, built with cc -O2 -Wall
+-Wextra -Werror into a shared object that dprun loads): opt-in, as building every kernel
+takes about ten seconds, so narrow it with --filter.
 """
 import argparse
 import collections
@@ -56,12 +60,24 @@ def read_xfail(path):
     return xfail
 
 
-def run_test(build, test_dir, rtol, atol, timeout):
+def build_kernel(tmp, timeout):
+    """Builds tmp/model.c into tmp/model.so; returns an error message or None."""
+    so = os.path.join(tmp, "model.so")
+    try:
+        r = subprocess.run(["cc", "-O2", "-std=c11", "-shared", "-fPIC", "-Wall", "-Wextra",
+                            "-Werror", os.path.join(tmp, "model.c"), "-o", so, "-lm"],
+                           capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return "cc timed out"
+    return None if r.returncode == 0 else "cc exit %d: %s" % (r.returncode, r.stderr.strip())
+
+
+def run_test(build, test_dir, rtol, atol, timeout, backend="dp"):
     """Returns (status, message): status is pass, fail or unsupported."""
     dpcc = os.path.join(build, "dpcc")
     dprun = os.path.join(build, "dprun")
     with tempfile.TemporaryDirectory(prefix="dpcc-suite-") as tmp:
-        prog = os.path.join(tmp, "model.dp")
+        prog = os.path.join(tmp, "model." + backend)
         try:
             r = subprocess.run([dpcc, os.path.join(test_dir, "model.onnx"), "-o", prog, "-q",
                                 "--no-analog"],
@@ -72,6 +88,11 @@ def run_test(build, test_dir, rtol, atol, timeout):
             return "unsupported", r.stderr.strip()
         if r.returncode != 0:
             return "fail", "dpcc exit %d: %s" % (r.returncode, r.stderr.strip())
+        if backend == "c":
+            msg = build_kernel(tmp, timeout)
+            if msg:
+                return "fail", msg
+            prog = os.path.join(tmp, "model.so")
         sets = sorted(d for d in os.listdir(test_dir) if d.startswith("test_data_set_"))
         if not sets:
             return "fail", "no test_data_set_* folder"
@@ -105,6 +126,8 @@ def main():
     ap.add_argument("--rtol", type=float, default=1e-3)
     ap.add_argument("--atol", type=float, default=1e-5)
     ap.add_argument("--timeout", type=float, default=300)
+    ap.add_argument("--backend", choices=["dp", "c"], default="dp",
+                    help="run the .dp (default) or the C kernel built from --emit=c")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every failure's message")
     args = ap.parse_args()
 
@@ -123,7 +146,8 @@ def main():
                 tests.append((folder, key, os.path.join(root, name), model_ops(model) <= IN_SCOPE_OPS))
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = [pool.submit(run_test, args.build, d, args.rtol, args.atol, args.timeout)
+        futures = [pool.submit(run_test, args.build, d, args.rtol, args.atol, args.timeout,
+                               args.backend)
                    for _, _, d, _ in tests]
         results = [f.result() for f in futures]
 

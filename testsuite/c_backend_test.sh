@@ -1,0 +1,109 @@
+#!/bin/bash
+# c_backend_test.sh: the C backend gives the .dp's outputs, byte for byte.
+#
+#   c_backend_test.sh BUILD_DIR SOURCE_DIR
+#
+# For the bundled example (calibrated and scheduled) and a few ONNX backend-suite models
+# (--no-analog; among them int64 inputs and a data-dependent output shape): compile to .dp
+# and to .c, build the .c as a shared object with every C compiler present (cc, and clang)
+# under -Wall -Wextra -Werror, run both through dprun and cmp the output files: --ideal, and
+# noisy with the same --seed (where a program cannot run noisy, both must fail alike).
+set -u
+build=$1
+src=$2
+work=$build/c_backend_test
+suite=/usr/share/libonnx-testdata/data/node
+rm -rf "$work"
+mkdir -p "$work"
+failures=0
+
+compilers=(cc)
+command -v clang >/dev/null && compilers+=(clang)
+
+fail() {
+    echo "FAIL: $*"
+    failures=$((failures + 1))
+}
+
+# run_both NAME DP SO ARGS...: runs dprun on both, compares exit status, stderr and outputs
+run_both() {
+    local name=$1 dp=$2 so=$3
+    shift 3
+    local a=$work/$name.dp.out b=$work/$name.so.out
+    rm -rf "$a" "$b"
+    "$build/dprun" "$dp" "$@" -o "$a" 2>"$a.err"
+    local rc_dp=$?
+    "$build/dprun" "$so" "$@" -o "$b" 2>"$b.err"
+    local rc_so=$?
+    if [ $rc_dp -ne $rc_so ]; then
+        fail "$name: dprun exits $rc_dp on the .dp, $rc_so on the .so"
+        cat "$a.err" "$b.err"
+        return
+    fi
+    if [ $rc_dp -ne 0 ]; then
+        cmp -s "$a.err" "$b.err" || fail "$name: different messages: $(cat "$a.err") / $(cat "$b.err")"
+        echo "ok   $name (both fail: $(cat "$a.err"))"
+        return
+    fi
+    local n=0
+    for f in "$a"/output_*.pb; do
+        cmp "$f" "$b/$(basename "$f")" || fail "$name: $(basename "$f") differs"
+        n=$((n + 1))
+    done
+    [ $n -gt 0 ] || fail "$name: no outputs"
+    echo "ok   $name ($n outputs identical)"
+}
+
+# check NAME MODEL RUN-ARGS... -- DPCC-ARGS...
+check() {
+    local name=$1 model=$2
+    shift 2
+    local run=() comp=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do run+=("$1"); shift; done
+    shift
+    comp=("$@")
+    "$build/dpcc" "$model" -o "$work/$name.dp" -q "${comp[@]}" || { fail "$name: dpcc .dp"; return; }
+    local t0=$(date +%s%N)
+    "$build/dpcc" "$model" -o "$work/$name.c" -q "${comp[@]}" || { fail "$name: dpcc .c"; return; }
+    local t1=$(date +%s%N)
+    echo "     $name: dpcc --emit=c $(((t1 - t0) / 1000000)) ms"
+    for c in "${compilers[@]}"; do
+        local so=$work/$name.$c.so
+        t0=$(date +%s%N)
+        "$c" -O2 -std=c11 -shared -fPIC -Wall -Wextra -Werror "$work/$name.c" -o "$so" -lm \
+            || { fail "$name: $c cannot build the kernel"; continue; }
+        t1=$(date +%s%N)
+        echo "     $name: $c -O2 builds the kernel in $(((t1 - t0) / 1000000)) ms"
+        run_both "$name.$c.ideal" "$work/$name.dp" "$so" --ideal "${run[@]}"
+        run_both "$name.$c.seed3" "$work/$name.dp" "$so" --seed 3 "${run[@]}"
+    done
+}
+
+ex=$src/examples
+check example "$ex/fmnist_cnn.onnx" -i "$ex/batch_8.npy" -- --calib "$ex/calib_64.npy" --seeds 2
+
+if [ -d "$suite" ]; then
+    for t in test_conv_with_strides_padding test_gemm_default_no_bias test_matmul_2d test_relu \
+             test_softmax_axis_1 test_gather_0 test_expand_dim_changed; do
+        d=$suite/$t
+        inputs=()
+        for f in "$d"/test_data_set_0/input_*.pb; do inputs+=(-i "$f"); done
+        check "$t" "$d/model.onnx" "${inputs[@]}" -- --no-analog
+    done
+else
+    echo "skip the backend-suite models: $suite not found (libonnx-testdata)"
+fi
+
+# the weights in a .weights file beside the kernel, found relative to the shared object
+mkdir -p "$work/ext"
+"$build/dpcc" "$ex/fmnist_cnn.onnx" -o "$work/ext/fm.c" -q --no-analog --external-weights --prefix fm \
+    && cc -O2 -std=c11 -shared -fPIC -Wall -Wextra -Werror "$work/ext/fm.c" -o "$work/ext/fm.so" -lm \
+    && "$build/dprun" "$work/ext/fm.so" --ideal -i "$ex/input_0.npy" --expect "$ex/expected" \
+       --rtol 1e-3 --atol 1e-4 2>/dev/null && echo "ok   external weights" \
+    || fail "external weights"
+
+if [ $failures -ne 0 ]; then
+    echo "$failures failure(s)"
+    exit 1
+fi
+echo "all C kernels agree with their .dp"
