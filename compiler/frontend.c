@@ -250,8 +250,8 @@ static dp_status load_inputs(loader *L, const Onnx__GraphProto *gp)
             return dp_fail(L->err, DP_EINPUT, "%s: graph input %zu has no name", L->path, i);
         if (lookup(L, vi->name))
             continue; /* an initializer with a default value: treated as a constant */
-        dp_dtype dtype;
-        const Onnx__TensorShapeProto *shape;
+        dp_dtype dtype = DP_FLOAT;
+        const Onnx__TensorShapeProto *shape = NULL;
         if ((st = value_type(L, vi, &dtype, &shape)) != DP_OK)
             return st;
         ir_value *v = ir_value_new(L->g, vi->name, dtype);
@@ -298,6 +298,20 @@ static dp_status load_inputs(loader *L, const Onnx__GraphProto *gp)
     return DP_OK;
 }
 
+/*
+ * A bytes field as a C string in mem (*out NULL when out of memory); false when it holds a
+ * NUL byte. protobuf-c leaves data NULL for an absent or empty field, which the C library's
+ * memchr and memcpy may not be given even with a zero length.
+ */
+static bool bytes_text(dp_arena *mem, ProtobufCBinaryData b, const char **out)
+{
+    *out = NULL;
+    if (b.len && memchr(b.data, 0, b.len))
+        return false;
+    *out = dp_arena_strndup(mem, b.len ? (const char *)b.data : "", b.len);
+    return true;
+}
+
 static dp_status convert_attr(loader *L, const Onnx__NodeProto *np, const Onnx__AttributeProto *ap,
                               dp_attr *a)
 {
@@ -325,10 +339,9 @@ static dp_status convert_attr(loader *L, const Onnx__NodeProto *np, const Onnx__
     case DP_ATTR_FLOAT: a->f = ap->f; break;
     case DP_ATTR_INT: a->i = ap->i; break;
     case DP_ATTR_STRING:
-        if (memchr(ap->s.data, 0, ap->s.len))
+        if (!bytes_text(mem, ap->s, &a->s))
             return dp_fail(L->err, DP_EINPUT, "%s: node '%s' attribute '%s' holds a NUL byte",
                            L->path, node, ap->name);
-        a->s = dp_arena_strndup(mem, (const char *)ap->s.data, ap->s.len);
         break;
     case DP_ATTR_FLOATS:
         a->n = (int)ap->n_floats;
@@ -339,14 +352,15 @@ static dp_status convert_attr(loader *L, const Onnx__NodeProto *np, const Onnx__
         a->ints = dp_arena_memdup(mem, ap->ints, ap->n_ints * sizeof(int64_t));
         break;
     case DP_ATTR_STRINGS: {
-        char **s = dp_arena_calloc(mem, ap->n_strings + 1, sizeof *s);
+        const char **s = dp_arena_calloc(mem, ap->n_strings + 1, sizeof *s);
         if (!s)
             return oom(L);
         for (size_t i = 0; i < ap->n_strings; i++) {
-            if (memchr(ap->strings[i].data, 0, ap->strings[i].len))
+            if (!bytes_text(mem, ap->strings[i], &s[i]))
                 return dp_fail(L->err, DP_EINPUT, "%s: node '%s' attribute '%s' holds a NUL "
                                "byte", L->path, node, ap->name);
-            s[i] = dp_arena_strndup(mem, (const char *)ap->strings[i].data, ap->strings[i].len);
+            if (!s[i])
+                return oom(L);
         }
         a->n = (int)ap->n_strings;
         a->strings = (const char *const *)s;
@@ -381,6 +395,10 @@ static dp_status convert_attr(loader *L, const Onnx__NodeProto *np, const Onnx__
 /* A Constant node becomes a constant value: its kernel runs once, here. */
 static dp_status fold_constant_node(loader *L, ir_node *n)
 {
+    /* The kernel context below has room for exactly this signature. */
+    if (n->n_in != 0 || n->n_out != 1)
+        return dp_fail(L->err, DP_EINPUT, "%s: Constant node '%s' has %d inputs and %d outputs, "
+                       "expected none and one", L->path, n->name, n->n_in, n->n_out);
     dp_tensor *outs[1] = {&n->out[0]->t};
     dp_kctx k;
     ir_node_kctx(n, NULL, outs, &k);

@@ -76,7 +76,8 @@ char *dp_arena_strndup(dp_arena *a, const char *s, size_t n)
 {
     char *p = dp_arena_alloc(a, n + 1);
     if (p) {
-        memcpy(p, s, n);
+        if (n) /* s may be NULL when n is 0 (protobuf-c's empty bytes) */
+            memcpy(p, s, n);
         p[n] = '\0';
     }
     return p;

@@ -29,6 +29,7 @@ static void expect_failure(tb_model *m, dp_status want, const char *needle)
     if (st != want || !strstr(err.msg, needle))
         fail_msg("status %d (want %d), message '%s' (want '%s')", st, want, err.msg, needle);
     dp_arena_free(&mem);
+    tb_free(m);
 }
 
 static void relu_model(tb_model *m)
@@ -57,6 +58,7 @@ static void loads_a_valid_model(void **state)
     assert_string_equal(g->nodes[0]->op, "Relu");
     dpc_model_release(model);
     dp_arena_free(&mem);
+    tb_free(&m);
 }
 
 static void refuses_truncated_protobuf(void **state)
@@ -75,6 +77,7 @@ static void refuses_truncated_protobuf(void **state)
     assert_non_null(strstr(err.msg, "truncated or corrupted"));
     assert_non_null(strstr(err.msg, path));
     dp_arena_free(&mem);
+    tb_free(&m);
 }
 
 static void refuses_a_cycle(void **state)
@@ -156,7 +159,7 @@ static void refuses_graph_attributes(void **state)
 {
     tb_model m;
     relu_model(&m);
-    tb_attr(m.nodes[0], "body", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH);
+    tb_attr(&m, m.nodes[0], "body", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH);
     expect_failure(&m, DP_EUNSUPPORTED, "attribute 'body'");
 }
 
@@ -184,12 +187,12 @@ static Onnx__TensorProto *external_init(tb_model *m, const char *location, const
     t->has_raw_data = 0;
     t->has_data_location = 1;
     t->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
-    t->external_data = tb_new(sizeof(void *) * 3);
+    t->external_data = tb_new(m, sizeof(void *) * 3);
     const char *keys[] = {"location", "offset", "length"}, *vals[] = {location, offset, length};
     for (int i = 0; i < 3; i++) {
         if (!vals[i])
             continue;
-        Onnx__StringStringEntryProto *e = tb_new(sizeof *e);
+        Onnx__StringStringEntryProto *e = tb_new(m, sizeof *e);
         onnx__string_string_entry_proto__init(e);
         e->key = (char *)keys[i];
         e->value = (char *)vals[i];
@@ -229,6 +232,7 @@ static void loads_external_data_inside_the_folder(void **state)
     assert_true(((const float *)w->t.data)[5] == 7.0f);
     dpc_model_release(model);
     dp_arena_free(&mem);
+    tb_free(&m);
 }
 
 static void refuses_external_data_leaving_the_folder(void **state)
@@ -272,7 +276,7 @@ static void refuses_an_attribute_of_the_wrong_type(void **state)
     const char *in[] = {"x"}, *out[] = {"y"};
     Onnx__NodeProto *n = tb_node(&m, "Flatten", 1, in, 1, out);
     n->name = (char *)"flat";
-    tb_attr(n, "axis", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT)->f = 1;
+    tb_attr(&m, n, "axis", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT)->f = 1;
     tb_output(&m, "y");
     dp_error err = {0};
     dp_arena mem;
@@ -284,6 +288,59 @@ static void refuses_an_attribute_of_the_wrong_type(void **state)
     assert_non_null(strstr(err.msg, "attribute 'axis' has the wrong type"));
     dpc_model_release(model);
     dp_arena_free(&mem);
+    tb_free(&m);
+}
+
+/* protobuf-c leaves an empty or absent bytes field NULL: a string attribute with no value
+ * (found by fuzz_onnx) must load as "", not reach memchr with a NULL pointer. */
+static void loads_empty_string_attributes(void **state)
+{
+    tb_model m;
+    relu_model(&m);
+    tb_attr(&m, m.nodes[0], "note", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
+    Onnx__AttributeProto *list = tb_attr(&m, m.nodes[0], "notes",
+                                         ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS);
+    list->n_strings = 1;
+    list->strings = tb_new(&m, sizeof *list->strings);
+    dp_error err = {0};
+    dp_arena mem;
+    dpc_model *model;
+    ir_graph *g;
+    assert_int_equal(load(tb_write(&m), &err, &g, &mem, &model), DP_OK);
+    assert_int_equal(g->nodes[0]->n_attrs, 2);
+    assert_string_equal(g->nodes[0]->attrs[0].s, "");
+    assert_int_equal(g->nodes[0]->attrs[1].n, 1);
+    assert_string_equal(g->nodes[0]->attrs[1].strings[0], "");
+    dpc_model_release(model);
+    dp_arena_free(&mem);
+    tb_free(&m);
+}
+
+/* A Constant is folded at load with room for no inputs and one output; one with other
+ * operands (found by fuzz_onnx) is refused rather than overrunning that room. */
+static void refuses_a_constant_with_operands(void **state)
+{
+    static const float v[6] = {0};
+    tb_model m;
+    relu_model(&m);
+    const char *in[] = {"x"}, *out[] = {"c"};
+    Onnx__NodeProto *n = tb_node(&m, "Constant", 1, in, 1, out);
+    n->name = (char *)"k";
+    tb_attr(&m, n, "value", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR)->t
+        = tb_init_f32(&m, "", 2, dims_2x3, v, 6);
+    m.graph.n_initializer = 0; /* the tensor is the attribute's, not an initializer */
+    tb_output(&m, "c");
+    expect_failure(&m, DP_EINPUT, "Constant node 'k' has 1 inputs and 1 outputs");
+
+    relu_model(&m);
+    const char *outs[] = {"c", "d"};
+    n = tb_node(&m, "Constant", 0, NULL, 2, outs);
+    n->name = (char *)"k";
+    tb_attr(&m, n, "value", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR)->t
+        = tb_init_f32(&m, "", 2, dims_2x3, v, 6);
+    m.graph.n_initializer = 0;
+    tb_output(&m, "c");
+    expect_failure(&m, DP_EINPUT, "Constant node 'k' has 0 inputs and 2 outputs");
 }
 
 static void binds_symbolic_leading_dimension(void **state)
@@ -311,6 +368,7 @@ static void binds_symbolic_leading_dimension(void **state)
     dpc_model_release(model);
     assert_int_equal(dpc_parse_binding("x=8xq", &mem, &b, &err), DP_EUSAGE);
     dp_arena_free(&mem);
+    tb_free(&m);
 }
 
 int main(void)
@@ -332,6 +390,8 @@ int main(void)
         cmocka_unit_test(refuses_external_data_leaving_the_folder),
         cmocka_unit_test(refuses_external_data_out_of_bounds),
         cmocka_unit_test(refuses_an_attribute_of_the_wrong_type),
+        cmocka_unit_test(loads_empty_string_attributes),
+        cmocka_unit_test(refuses_a_constant_with_operands),
         cmocka_unit_test(binds_symbolic_leading_dimension),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

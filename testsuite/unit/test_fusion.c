@@ -802,7 +802,7 @@ static void frontend_refuses_reserved_attributes(void **state)
     tb_init_f32(&m, "w", 2, wd, w, 6);
     const char *in[] = {"x", "w"}, *out[] = {"y"};
     Onnx__NodeProto *n = tb_node(&m, "MatMul", 2, in, 1, out);
-    Onnx__AttributeProto *a = tb_attr(n, "dp_bias", DP_ATTR_INT);
+    Onnx__AttributeProto *a = tb_attr(&m, n, "dp_bias", DP_ATTR_INT);
     a->has_i = 1;
     a->i = 1;
     tb_output(&m, "y");
@@ -817,6 +817,7 @@ static void frontend_refuses_reserved_attributes(void **state)
     assert_non_null(strstr(err.msg, "dp_bias"));
     dpc_model_release(model);
     dp_arena_free(&mem);
+    tb_free(&m);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
