@@ -33,34 +33,8 @@
     (dp_tensor *[]){__VA_ARGS__}, sizeof((dp_tensor *[]){__VA_ARGS__}) / sizeof(dp_tensor *)
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Output buffers, filled with NaN bytes before each run: kernels must write every element. */
-static unsigned char outbuf[3][1 << 18];
-static dp_error err;
 
-/* Runs one node; out[] receives dtypes, shapes and data. */
-static dp_status call(const char *op, int opset, dp_tensor **in, int n_in, dp_tensor *out,
-                      int n_out, const dp_attr *attrs, int n_attrs)
-{
-    const dp_op_def *def = dp_op_find(op);
-    assert_non_null(def);
-    dp_arena scratch;
-    dp_arena_init(&scratch, 0);
-    dp_tensor *outp[3] = {&out[0], &out[1], &out[2]};
-    dp_kctx k = {.node = "n", .op = op, .opset = opset, .attrs = attrs, .n_attrs = n_attrs,
-                 .in = in, .n_in = n_in, .out = outp, .n_out = n_out, .scratch = &scratch,
-                 .err = &err};
-    dp_error_clear(&err);
-    dp_status st = dp_node_types_infer(def, &k);
-    for (int i = 0; st == DP_OK && i < n_out; i++) {
-        assert_true(dp_nbytes(&out[i]) <= sizeof outbuf[i]);
-        memset(outbuf[i], 0xff, sizeof outbuf[i]);
-        out[i].data = outbuf[i];
-    }
-    if (st == DP_OK)
-        st = def->run(&k);
-    dp_arena_free(&scratch);
-    return st;
-}
+#include "kernel_harness.h"
 
 /* Inputs: small multiples of 1/8, the same formula the reference script used. */
 static float *fill(float *x, int64_t n, int seed)

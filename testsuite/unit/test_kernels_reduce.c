@@ -20,34 +20,8 @@
     ((dp_attr){.name = (nm), .kind = DP_ATTR_INTS, .ints = (const int64_t[]){__VA_ARGS__},    \
                .n = sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)})
 
-/* Output buffers, filled with garbage before each run: kernels must not rely on zeroes. */
-static unsigned char outbuf[2][1 << 16];
-static dp_error err;
 
-/* Runs one node; out[] receives dtypes, shapes and data. */
-static dp_status call(const char *op, int opset, dp_tensor **in, int n_in, dp_tensor *out,
-                      int n_out, const dp_attr *attrs, int n_attrs)
-{
-    const dp_op_def *def = dp_op_find(op);
-    assert_non_null(def);
-    dp_arena scratch;
-    dp_arena_init(&scratch, 0);
-    dp_tensor *outp[2] = {&out[0], &out[1]};
-    dp_kctx k = {.node = "n", .op = op, .opset = opset, .attrs = attrs, .n_attrs = n_attrs,
-                 .in = in, .n_in = n_in, .out = outp, .n_out = n_out, .scratch = &scratch,
-                 .err = &err};
-    dp_error_clear(&err);
-    dp_status st = dp_node_types_infer(def, &k);
-    for (int i = 0; st == DP_OK && i < n_out; i++) {
-        assert_true(dp_nbytes(&out[i]) <= sizeof outbuf[i]);
-        memset(outbuf[i], 0xa5, sizeof outbuf[i]);
-        out[i].data = outbuf[i];
-    }
-    if (st == DP_OK)
-        st = def->run(&k);
-    dp_arena_free(&scratch);
-    return st;
-}
+#include "kernel_harness.h"
 
 static void expect_shape(const dp_tensor *t, int rank, const int64_t *dims)
 {

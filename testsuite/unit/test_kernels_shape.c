@@ -21,36 +21,9 @@
 #define I64(...) ((int64_t[]){__VA_ARGS__})
 #define VEC(v) ((dp_tensor){DP_INT64, 1, {sizeof(v) / sizeof(int64_t)}, (v)})
 
-enum { NOUT = 3, OUTBYTES = 1 << 16 };
 
-/* Output buffers, filled with garbage before each run: kernels must not rely on zeroes. */
-static unsigned char outbuf[NOUT][OUTBYTES];
-static dp_error err;
 
-/* Runs one node; out[] receives dtypes, shapes and data. */
-static dp_status call(const char *op, int opset, dp_tensor **in, int n_in, dp_tensor *out,
-                      int n_out, const dp_attr *attrs, int n_attrs)
-{
-    const dp_op_def *def = dp_op_find(op);
-    assert_non_null(def);
-    dp_arena scratch;
-    dp_arena_init(&scratch, 0);
-    dp_tensor *outp[NOUT] = {&out[0], &out[1], &out[2]};
-    dp_kctx k = {.node = "n", .op = op, .opset = opset, .attrs = attrs, .n_attrs = n_attrs,
-                 .in = in, .n_in = n_in, .out = outp, .n_out = n_out, .scratch = &scratch,
-                 .err = &err};
-    dp_error_clear(&err);
-    dp_status st = dp_node_types_infer(def, &k);
-    for (int i = 0; st == DP_OK && i < n_out; i++) {
-        assert_true(dp_nbytes(&out[i]) <= sizeof outbuf[i]);
-        memset(outbuf[i], 0xa5, sizeof outbuf[i]);
-        out[i].data = outbuf[i];
-    }
-    if (st == DP_OK)
-        st = def->run(&k);
-    dp_arena_free(&scratch);
-    return st;
-}
+#include "kernel_harness.h"
 
 /* One output; ins and attrs are compound literals, so that sizeof counts them. */
 #define CALL(op, opset, ins, out)                                                            \
@@ -108,7 +81,7 @@ static int setup(void **state)
 
 static void reshape_zero_and_minus_one(void **state)
 {
-    dp_tensor x = x234(), out[NOUT], s = VEC(I64(4, 0, -1));
+    dp_tensor x = x234(), out[HARNESS_OUTS], s = VEC(I64(4, 0, -1));
     assert_int_equal(CALL("Reshape", 13, ((dp_tensor *[]){&x, &s}), out), DP_OK);
     SHAPE(&out[0], 4, 3, 2); /* np.reshape(x, (4, 3, -1)): 0 copies dims[1] */
     assert_memory_equal(out[0].data, X, sizeof X);
@@ -131,7 +104,7 @@ static void reshape_zero_and_minus_one(void **state)
 /* allowzero=1 (opset 14): 0 is a real dimension; before 14 the attribute does not exist. */
 static void reshape_allowzero(void **state)
 {
-    dp_tensor z = {DP_FLOAT, 3, {0, 3, 4}, X}, out[NOUT], s = VEC(I64(3, 4, 0));
+    dp_tensor z = {DP_FLOAT, 3, {0, 3, 4}, X}, out[HARNESS_OUTS], s = VEC(I64(3, 4, 0));
     dp_attr az[] = {AINT("allowzero", 1)};
     assert_int_equal(CALLA("Reshape", 14, ((dp_tensor *[]){&z, &s}), out, az), DP_OK);
     SHAPE(&out[0], 3, 4, 0);
@@ -145,7 +118,7 @@ static void reshape_allowzero(void **state)
 
 static void reshape_errors_and_unknown_shape(void **state)
 {
-    dp_tensor x = x234(), out[NOUT], two = VEC(I64(-1, -1)), bad = VEC(I64(5, -1)),
+    dp_tensor x = x234(), out[HARNESS_OUTS], two = VEC(I64(-1, -1)), bad = VEC(I64(5, -1)),
               neg = VEC(I64(-2, 12)), zero = VEC(I64(1, 2, 3, 0));
     assert_int_equal(CALL("Reshape", 13, ((dp_tensor *[]){&x, &two}), out), DP_EINPUT);
     expect_error("more than one -1");
@@ -163,7 +136,7 @@ static void reshape_errors_and_unknown_shape(void **state)
 
 static void flatten_axes(void **state)
 {
-    dp_tensor x = x234(), out[NOUT];
+    dp_tensor x = x234(), out[HARNESS_OUTS];
     static const struct {
         int64_t axis, d0, d1;
     } cases[] = {{0, 1, 24}, {1, 2, 12}, {2, 6, 4}, {3, 24, 1}, {-1, 6, 4}, {-3, 1, 24}};
@@ -181,7 +154,7 @@ static void flatten_axes(void **state)
 
 static void squeeze_attribute_then_input(void **state)
 {
-    dp_tensor x = {DP_FLOAT, 4, {1, 3, 1, 8}, X}, out[NOUT];
+    dp_tensor x = {DP_FLOAT, 4, {1, 3, 1, 8}, X}, out[HARNESS_OUTS];
     dp_attr a0[] = {AINTS("axes", 0)};
     assert_int_equal(CALLA("Squeeze", 11, ((dp_tensor *[]){&x}), out, a0), DP_OK);
     SHAPE(&out[0], 3, 1, 8);
@@ -208,7 +181,7 @@ static void squeeze_attribute_then_input(void **state)
 
 static void unsqueeze_attribute_then_input(void **state)
 {
-    dp_tensor x = x234(), out[NOUT];
+    dp_tensor x = x234(), out[HARNESS_OUTS];
     dp_attr a[] = {AINTS("axes", 4, 0)};
     assert_int_equal(CALLA("Unsqueeze", 11, ((dp_tensor *[]){&x}), out, a), DP_OK);
     SHAPE(&out[0], 1, 2, 3, 4, 1);
@@ -238,7 +211,7 @@ static void unsqueeze_attribute_then_input(void **state)
 
 static void transpose_matches_numpy(void **state)
 {
-    dp_tensor x = x234(), out[NOUT];
+    dp_tensor x = x234(), out[HARNESS_OUTS];
     dp_attr p[] = {AINTS("perm", 1, 0, 2)};
     assert_int_equal(CALLA("Transpose", 13, ((dp_tensor *[]){&x}), out, p), DP_OK);
     SHAPE(&out[0], 3, 2, 4); /* np.transpose(x, (1, 0, 2)) */
@@ -265,7 +238,7 @@ static void transpose_all_sizes_against_definition(void **state)
             if (types[t] == DP_BOOL)
                 for (size_t i = 0; i < sizeof src; i++)
                     src[i] &= 1;
-            dp_tensor x = {types[t], 4, {3, 1, 37, 45}, src}, out[NOUT];
+            dp_tensor x = {types[t], 4, {3, 1, 37, 45}, src}, out[HARNESS_OUTS];
             const int64_t *pm = perms[p];
             dp_attr a[] = {AINTS("perm", pm[0], pm[1], pm[2], pm[3])};
             assert_int_equal(CALLA("Transpose", 13, ((dp_tensor *[]){&x}), out, a), DP_OK);
@@ -288,7 +261,7 @@ static void transpose_all_sizes_against_definition(void **state)
 
 static void transpose_bad_perm_and_empty(void **state)
 {
-    dp_tensor x = x234(), out[NOUT];
+    dp_tensor x = x234(), out[HARNESS_OUTS];
     dp_attr rep[] = {AINTS("perm", 0, 0, 1)}, shortp[] = {AINTS("perm", 1, 0)},
             big[] = {AINTS("perm", 0, 1, 3)};
     assert_int_equal(CALLA("Transpose", 13, ((dp_tensor *[]){&x}), out, rep), DP_EINPUT);
@@ -310,7 +283,7 @@ static void concat_axes_and_errors(void **state)
 {
     /* np.concatenate([np.arange(4).reshape(2, 2), np.arange(10, 16).reshape(2, 3)], -1) */
     dp_tensor a = {DP_INT64, 2, {2, 2}, I64(0, 1, 2, 3)}, b = {DP_INT64, 2, {2, 3},
-              I64(10, 11, 12, 13, 14, 15)}, e = {DP_INT64, 2, {2, 0}, I64(0)}, out[NOUT];
+              I64(10, 11, 12, 13, 14, 15)}, e = {DP_INT64, 2, {2, 0}, I64(0)}, out[HARNESS_OUTS];
     dp_attr ax[] = {AINT("axis", -1)};
     assert_int_equal(CALLA("Concat", 13, ((dp_tensor *[]){&a, &e, &b}), out, ax), DP_OK);
     SHAPE(&out[0], 2, 5);
@@ -335,7 +308,7 @@ static void split_attribute_input_and_equal(void **state)
     int64_t z[12];
     for (int i = 0; i < 12; i++)
         z[i] = i;
-    dp_tensor x = {DP_INT64, 2, {2, 6}, z}, out[NOUT];
+    dp_tensor x = {DP_INT64, 2, {2, 6}, z}, out[HARNESS_OUTS];
     /* np.split(z, [2], axis=1) */
     dp_attr a[] = {AINT("axis", 1), AINTS("split", 2, 4)};
     assert_int_equal(call("Split", 11, (dp_tensor *[]){&x}, 1, out, 2, a, 2), DP_OK);
@@ -387,7 +360,7 @@ static void split_attribute_input_and_equal(void **state)
 
 static void slice_inputs_with_negative_steps(void **state)
 {
-    dp_tensor y = y345(), out[NOUT];
+    dp_tensor y = y345(), out[HARNESS_OUTS];
     /* y[1:1000, :, 4::-2]: start -1 is 4, end INT64_MIN clamps to before 0 */
     dp_tensor st = VEC(I64(-1, 1)), en = VEC(I64(INT64_MIN, 1000)), ax = VEC(I64(2, 0)),
               sp = VEC(I64(-2, 1));
@@ -415,7 +388,7 @@ static void slice_inputs_with_negative_steps(void **state)
 
 static void slice_attributes_before_opset_10(void **state)
 {
-    dp_tensor y = y345(), out[NOUT];
+    dp_tensor y = y345(), out[HARNESS_OUTS];
     dp_attr a[] = {AINTS("starts", 0, 1), AINTS("ends", 2, 3)};
     assert_int_equal(CALLA("Slice", 9, ((dp_tensor *[]){&y}), out, a), DP_OK);
     SHAPE(&out[0], 2, 2, 5); /* y[0:2, 1:3] */
@@ -431,7 +404,7 @@ static void slice_attributes_before_opset_10(void **state)
 
 static void slice_errors_and_unknown_values(void **state)
 {
-    dp_tensor y = y345(), out[NOUT], st = VEC(I64(0, 0)), en = VEC(I64(1, 1)),
+    dp_tensor y = y345(), out[HARNESS_OUTS], st = VEC(I64(0, 0)), en = VEC(I64(1, 1)),
               rep = VEC(I64(1, -2)), far = VEC(I64(0, 3)), zero = VEC(I64(1, 0)),
               one = VEC(I64(1)), unk = unknown_vec;
     assert_int_equal(CALL("Slice", 13, ((dp_tensor *[]){&y, &st, &en, &rep}), out), DP_EINPUT);
@@ -452,7 +425,7 @@ static void slice_errors_and_unknown_values(void **state)
 
 static void gather_axes_and_negative_indices(void **state)
 {
-    dp_tensor d = {DP_FLOAT, 2, {5, 3}, X}, out[NOUT];
+    dp_tensor d = {DP_FLOAT, 2, {5, 3}, X}, out[HARNESS_OUTS];
     /* np.take(np.arange(15.).reshape(5, 3), [[0, -1], [4, 2]], axis=0) */
     dp_tensor ind = {DP_INT64, 2, {2, 2}, I64(0, -1, 4, 2)};
     assert_int_equal(CALL("Gather", 13, ((dp_tensor *[]){&d, &ind}), out), DP_OK);
@@ -477,7 +450,7 @@ static void gather_axes_and_negative_indices(void **state)
 
 static void gather_errors(void **state)
 {
-    dp_tensor d = {DP_FLOAT, 2, {5, 3}, X}, out[NOUT];
+    dp_tensor d = {DP_FLOAT, 2, {5, 3}, X}, out[HARNESS_OUTS];
     dp_tensor big = {DP_INT64, 1, {3}, I64(0, 5, 1)}, low = {DP_INT64, 1, {1}, I64(-6)},
               flt = {DP_FLOAT, 1, {1}, X};
     assert_int_equal(CALL("Gather", 13, ((dp_tensor *[]){&d, &big}), out), DP_EINPUT);
@@ -504,7 +477,7 @@ static void gather_errors(void **state)
 static void gather_elements_matches_take_along_axis(void **state)
 {
     float d[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
-    dp_tensor x = {DP_FLOAT, 2, {3, 3}, d}, out[NOUT];
+    dp_tensor x = {DP_FLOAT, 2, {3, 3}, d}, out[HARNESS_OUTS];
     /* np.take_along_axis(d, idx % 3, axis=0) with idx [[1, 2, 0], [2, 0, -1]] */
     dp_tensor i0 = {DP_INT64, 2, {2, 3}, I64(1, 2, 0, 2, 0, -1)};
     assert_int_equal(CALL("GatherElements", 13, ((dp_tensor *[]){&x, &i0}), out), DP_OK);
@@ -527,7 +500,7 @@ static void gather_elements_matches_take_along_axis(void **state)
 static void gather_nd_batch_dims(void **state)
 {
     /* the ONNX GatherND examples 1, 2 and 5 */
-    dp_tensor d = {DP_INT32, 2, {2, 2}, (int32_t[]){0, 1, 2, 3}}, out[NOUT];
+    dp_tensor d = {DP_INT32, 2, {2, 2}, (int32_t[]){0, 1, 2, 3}}, out[HARNESS_OUTS];
     dp_tensor i1 = {DP_INT64, 2, {2, 2}, I64(0, 0, 1, 1)}, i2 = {DP_INT64, 2, {2, 1}, I64(1, 0)};
     assert_int_equal(CALL("GatherND", 12, ((dp_tensor *[]){&d, &i1}), out), DP_OK);
     SHAPE(&out[0], 2);
@@ -563,7 +536,7 @@ static void gather_nd_batch_dims(void **state)
 
 static void expand_bidirectional(void **state)
 {
-    dp_tensor x = {DP_INT32, 2, {3, 1}, (int32_t[]){1, 2, 3}}, out[NOUT];
+    dp_tensor x = {DP_INT32, 2, {3, 1}, (int32_t[]){1, 2, 3}}, out[HARNESS_OUTS];
     /* np.broadcast_to(x, (2, 3, 6)) */
     dp_tensor s = VEC(I64(2, 1, 6));
     assert_int_equal(CALL("Expand", 13, ((dp_tensor *[]){&x, &s}), out), DP_OK);
@@ -597,7 +570,7 @@ static void expand_bidirectional(void **state)
 static void shape_and_size_without_data(void **state)
 {
     /* the compiler folds both while the input's value is unknown */
-    dp_tensor x = {DP_FLOAT, 3, {2, 3, 4}, NULL}, out[NOUT];
+    dp_tensor x = {DP_FLOAT, 3, {2, 3, 4}, NULL}, out[HARNESS_OUTS];
     assert_int_equal(CALL("Shape", 13, ((dp_tensor *[]){&x}), out), DP_OK);
     assert_int_equal(out[0].dtype, DP_INT64);
     SHAPE(&out[0], 3);
@@ -639,7 +612,7 @@ static dp_status constant(const dp_attr *a, int n, dp_tensor *out)
 
 static void constant_every_value_kind(void **state)
 {
-    dp_tensor out[NOUT];
+    dp_tensor out[HARNESS_OUTS];
     uint16_t h[3] = {0x3c00, 0xc000, 0x7c00}; /* float16 1, -2, inf */
     dp_tensor t = {DP_FLOAT16, 2, {3, 1}, h};
     dp_attr v[] = {{.name = "value", .kind = DP_ATTR_TENSOR, .t = &t}};
@@ -674,7 +647,7 @@ static void constant_every_value_kind(void **state)
 
 static void constant_errors(void **state)
 {
-    dp_tensor out[NOUT];
+    dp_tensor out[HARNESS_OUTS];
     dp_attr s[] = {{.name = "value_string", .kind = DP_ATTR_STRING, .s = "x"}};
     assert_int_equal(constant(s, 1, out), DP_EUNSUPPORTED);
     dp_attr ss[] = {{.name = "value_strings", .kind = DP_ATTR_STRINGS, .n = 0}};
@@ -704,7 +677,7 @@ static void every_dtype_moves(void **state)
         src[i] = (unsigned char)(i * 37 + 1) & 0x7f;
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
         size_t es = dp_dtype_size(types[t]);
-        dp_tensor x = {types[t], 2, {2, 3}, src}, out[NOUT];
+        dp_tensor x = {types[t], 2, {2, 3}, src}, out[HARNESS_OUTS];
         if (types[t] == DP_BOOL)
             for (size_t i = 0; i < sizeof src; i++)
                 src[i] &= 1;
@@ -727,7 +700,7 @@ static void every_dtype_moves(void **state)
                               (dp_attr[]){AINT("axis", 1)}, 1), DP_OK);
         assert_memory_equal((char *)out[0].data + 3 * es, src, 3 * es);
     }
-    dp_tensor str = {DP_STRING, 1, {2}, src}, out[NOUT];
+    dp_tensor str = {DP_STRING, 1, {2}, src}, out[HARNESS_OUTS];
     assert_int_equal(CALL("Transpose", 13, ((dp_tensor *[]){&str}), out), DP_EUNSUPPORTED);
 }
 
