@@ -7,7 +7,8 @@ Run (the files are large: --out defaults to models/, which git ignores; never co
 Models (random weights, no download; BatchNorm running statistics are gathered on random
 normal batches so activations have realistic scales; the scales and shifts of BatchNorm and
 LayerNorm are drawn around 1 and 0, as in a trained model, rather than left at exactly 1 and 0,
-so a compiler that drops them fails the tests):
+so a compiler that drops them fails the tests; the last BatchNorm of each ResNet residual
+branch is scaled down, as training leaves it, see RESIDUAL_BRANCH_SCALE):
     resnet50      torchvision resnet50(), input "input" N x 3 x 224 x 224, output "output", opset 13
     mobilenet_v2  torchvision mobilenet_v2(), same input and output, opset 13
     bert          a BERT-like encoder classifier (4 layers, hidden 256, 4 heads, FFN 1024, vocab
@@ -103,6 +104,23 @@ def perturb_norm_affine(model, gen):
                 m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=gen))
 
 
+# Trained ResNets keep their identity paths dominant: the last BatchNorm of each residual
+# branch learns a small scale (He et al. go as far as initialising it to zero, Goyal et al.
+# 2017). Random branches at full scale make a 50-layer network chaotic, amplifying any
+# rounding difference at its input a hundredfold by the logits, which no trained ResNet does.
+RESIDUAL_BRANCH_SCALE = 0.2
+
+
+def damp_residual_branches(model):
+    """Scales the last BatchNorm of each torchvision residual block by RESIDUAL_BRANCH_SCALE."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torchvision.models.resnet.Bottleneck):
+                m.bn3.weight.mul_(RESIDUAL_BRANCH_SCALE)
+            elif isinstance(m, torchvision.models.resnet.BasicBlock):
+                m.bn2.weight.mul_(RESIDUAL_BRANCH_SCALE)
+
+
 def calibrate_batchnorm(model, image_size, gen):
     """Sets BatchNorm running statistics to cumulative averages over random normal batches."""
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
@@ -121,6 +139,7 @@ def vision_model(build, image_size):
     def make(gen):
         model = build()
         perturb_norm_affine(model, gen)
+        damp_residual_branches(model)
         calibrate_batchnorm(model, image_size, gen)
         return model, torch.randn(1, 3, image_size, image_size, generator=gen), ("input", "output"), 13
     return make
