@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run_example.sh: sets up, builds, then compiles the bundled Fashion-MNIST CNN for the default
-# optical core (calibrated on examples/calib_64.npy, scheduled for at most 1% top-1
-# disagreement with the noise-free network), checks the noise-free outputs against PyTorch's
+# optical core (calibrated on examples/calib_64.npy, scheduled for at most 2% top-1
+# disagreement with the noise-free network: 64 images resolve a rate only to 1/64), checks the noise-free outputs against PyTorch's
 # (examples/expected/), and runs the batch of 8 on the simulated noisy core.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,7 +10,7 @@ out=$top/out
 ex=$top/examples
 mkdir -p "$out"
 "$top/build/dpcc" "$ex/fmnist_cnn.onnx" -o "$out/fmnist_cnn.dp" --calib "$ex/calib_64.npy" \
-    --budget top1=0.01 --report "$out/report.json"
+    --budget top1=0.02 --report "$out/report.json"
 "$top/build/dprun" "$out/fmnist_cnn.dp" --ideal -i "$ex/input_0.npy" -o "$out/example" \
     --expect "$ex/expected" --rtol 1e-3 --atol 1e-4
 "$top/build/dprun" "$out/fmnist_cnn.dp" --ideal -i "$ex/batch_8.npy" -o "$out/example_batch" \
