@@ -172,7 +172,7 @@ done
     echo "# dpcc benchmark results"
     echo
     echo "Written by \`bash benchmarks/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC')."
-    echo "Machine: $nproc_ CPUs, $cpu; dpcc $("$BUILD/dpcc" --version 2>&1 | head -1);"
+    echo "Machine: $nproc_ CPUs, $cpu; $("$BUILD/dpcc" --version 2>&1 | head -1);"
     echo "onnxruntime-node $(node -p "require('$bench/node_modules/onnxruntime-node/package.json').version") (CPU execution provider, default graph optimisations)."
     echo "Load average at the start of measuring: $load_start; at the end: $(cat /proc/loadavg)."
     [[ -n $loaded_note ]] && { echo; echo "$loaded_note"; }
