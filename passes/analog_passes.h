@@ -26,7 +26,6 @@ typedef struct dpc_layer {
     int instr;
     const char *name, *op;
     int64_t macs;
-    double x_abs_mean2;          /* mean x^2 of its analog input over the calibration set */
     double sensitivity;          /* b_l: normalised output MSE x N at the probe */
     double floor_mse;            /* its own ADC and static contribution (N = infinity) */
     int32_t probe;               /* N_p */
@@ -120,6 +119,9 @@ dp_status dpc_runner_for_seed(dpc_analog *A, uint32_t seed, dp_runner **out, dp_
 
 /* Frees the runners. */
 void dpc_analog_free(dpc_analog *A);
+
+/* A repetition count the device allows nearest n: in [1, max], a power of two if it must be. */
+int32_t dpc_round_repetitions(const dp_device *d, double n);
 
 /* "top1", "kl", "mse" or "accuracy". */
 const char *dpc_metric_name(dpc_metric m);

@@ -190,7 +190,6 @@ static dp_status collect_layers(dpc_analog *A, dp_error *err)
 
 static dp_status make_reservoirs(calib_ctx *c, dp_error *err)
 {
-    const dp_program *p = c->A->prog;
     for (int i = 0; i < c->A->n_layers; i++) {
         reservoir *r = &c->res[c->A->layers[i].instr];
         memset(r, 0, sizeof *r);
@@ -199,7 +198,6 @@ static dp_status make_reservoirs(calib_ctx *c, dp_error *err)
         if (!r->v)
             return dp_fail(err, DP_ENOMEM, "out of memory for calibration statistics");
     }
-    (void)p;
     return DP_OK;
 }
 
@@ -276,9 +274,8 @@ dp_status pass_calibrate(dpc_analog *A, dp_error *err)
         dpc_layer *l = &A->layers[i];
         reservoir *r = &c.res[l->instr];
         double X = quantile(r, DAC_QUANTILE);
-        l->x_abs_mean2 = r->seen ? r->sum2 / (double)r->seen : 0;
         p->instrs[l->instr].mvm->input_scale = X > 0 && isfinite(X) ? (float)X : 1.0f;
-        p->instrs[l->instr].mvm->input_mean_square = (float)l->x_abs_mean2;
+        p->instrs[l->instr].mvm->input_mean_square = r->seen ? (float)(r->sum2 / (double)r->seen) : 0;
         r->n = r->seen = 0;
         r->sum2 = 0;
     }

@@ -167,6 +167,16 @@ static double accuracy(const dpc_analog *A, const dp_tensor *out)
     return rows ? (double)right / (double)rows : 0;
 }
 
+int32_t dpc_round_repetitions(const dp_device *d, double n)
+{
+    if (!(n > 1))
+        return 1;
+    if (n >= d->max_repetitions)
+        return d->max_repetitions;
+    int32_t r = d->repetitions_power_of_two ? (int32_t)1 << (int)lround(log2(n)) : (int32_t)lround(n);
+    return r > d->max_repetitions ? d->max_repetitions : r < 1 ? 1 : r;
+}
+
 const char *dpc_metric_name(dpc_metric m)
 {
     return m == DPC_TOP1 ? "top1" : m == DPC_KL ? "kl" : m == DPC_MSE ? "mse" : "accuracy";

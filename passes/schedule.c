@@ -37,16 +37,6 @@ static int32_t next_up(const dp_device *d, int32_t n)
     return d->repetitions_power_of_two ? n * 2 : n + 1;
 }
 
-static int32_t round_to_device(const dp_device *d, double n)
-{
-    if (!(n > 1))
-        return 1;
-    if (n >= d->max_repetitions)
-        return d->max_repetitions;
-    int32_t r = d->repetitions_power_of_two ? (int32_t)1 << (int)lround(log2(n)) : (int32_t)lround(n);
-    return r > d->max_repetitions ? d->max_repetitions : r < 1 ? 1 : r;
-}
-
 static double predicted(const dpc_analog *A, const int32_t *n)
 {
     double mse = 0;
@@ -100,7 +90,7 @@ static void allocate(sched *s, double T)
             break;
     }
     for (int l = 0; l < A->n_layers; l++)
-        s->n[l] = x ? round_to_device(A->device, x[l]) : A->device->max_repetitions;
+        s->n[l] = x ? dpc_round_repetitions(A->device, x[l]) : A->device->max_repetitions;
     free(x);
     /* repair the rounding: most predicted MSE removed per joule first */
     double floor = 0;

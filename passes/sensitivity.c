@@ -27,17 +27,6 @@
  * independent draws, and each probe replays the network's suffix. */
 #define MAX_PROBE_SAMPLES 8
 
-static int32_t round_reps(const dp_device *d, double n)
-{
-    if (!(n >= 1))
-        return 1;
-    if (n >= d->max_repetitions)
-        return d->max_repetitions;
-    if (d->repetitions_power_of_two)
-        return (int32_t)1 << (int)lround(log2(n));
-    return (int32_t)lround(n);
-}
-
 /* N_p: where the layer's predicted dynamic noise falls to PROBE_NOISE G. */
 static int32_t probe_reps(const dpc_analog *A, const dpc_layer *l)
 {
@@ -45,11 +34,11 @@ static int32_t probe_reps(const dpc_analog *A, const dpc_layer *l)
     dp_analog_params prm = dp_analog_instr_params(A->prog, m, A->seed, 1);
     int64_t K = m->fan_in < m->core_cols ? m->fan_in : m->core_cols;
     double X = m->input_scale, G = m->output_scale[0];
-    double x_norm2 = (double)K * l->x_abs_mean2 / (X * X);
+    double x_norm2 = (double)K * m->input_mean_square / (X * X);
     /* a weight row normalised to its largest entry: about a third of K for spread weights */
     dp_analog_var_parts v = dp_analog_variance_parts(&prm, G, K, x_norm2, (double)K / 3);
     double target = PROBE_NOISE * G * PROBE_NOISE * G;
-    return round_reps(A->device, target > 0 ? v.dynamic / target : 1);
+    return dpc_round_repetitions(A->device, target > 0 ? v.dynamic / target : 1);
 }
 
 /* Normalisation of the squared errors: each float output's variance times its count. */
