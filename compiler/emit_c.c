@@ -20,7 +20,7 @@
 extern const char dpc_runtime_source[];
 extern const size_t dpc_runtime_source_len;
 
-#define MAX_PREFIX 64
+#define MAX_PREFIX DPC_PREFIX_MAX
 
 bool dpc_c_prefix_ok(const char *name)
 {
@@ -113,6 +113,22 @@ static void put_type(FILE *f, const dp_tensor *t)
     fprintf(f, "%s[%s]", dp_dtype_name(t->dtype), t->rank < 0 ? "?" : dp_shape_str(t, buf, sizeof buf));
 }
 
+/* What precedes the amalgamated runtime: its visibility and the floating-point rules. */
+static const char runtime_intro[] =
+          "#define _GNU_SOURCE\n"
+          "\n"
+          "/* ======== the dpcc runtime: executor and kernels, as libdprt has them; hidden, so\n"
+          " * only the entry points at the end leave the shared object ======== */\n"
+          "#pragma GCC diagnostic push\n"
+          "#pragma GCC diagnostic ignored \"-Wunused-parameter\"\n"
+
+          "/* as gcc in ISO C mode: no contraction into fused multiply-adds, so that every\n"
+          " * compiler computes the bits libdprt does */\n"
+          "#if defined(__clang__)\n"
+          "#pragma STDC FP_CONTRACT OFF\n"
+          "#endif\n"
+          "\n";
+
 static void emit_header(FILE *f, const dp_program *p, const char *out_path, const char *P,
                         const char *weights_name)
 {
@@ -183,20 +199,8 @@ static void emit_header(FILE *f, const dp_program *p, const char *out_path, cons
         put_type(f, &p->tensors[p->outputs[i]].t);
         fputc('\n', f);
     }
-    fputs(" */\n"
-          "#define _GNU_SOURCE\n"
-          "\n"
-          "/* ======== the dpcc runtime: executor and kernels, as libdprt has them; hidden, so\n"
-          " * only the entry points at the end leave the shared object ======== */\n"
-          "#pragma GCC diagnostic push\n"
-          "#pragma GCC diagnostic ignored \"-Wunused-parameter\"\n"
-
-          "/* as gcc in ISO C mode: no contraction into fused multiply-adds, so that every\n"
-          " * compiler computes the bits libdprt does */\n"
-          "#if defined(__clang__)\n"
-          "#pragma STDC FP_CONTRACT OFF\n"
-          "#endif\n"
-          "\n", f);
+    fputs(" */\n", f);
+    fputs(runtime_intro, f);
 }
 
 static void emit_attr(FILE *f, const dp_attr *a, int instr, int j)
@@ -366,22 +370,30 @@ static void emit_instrs(FILE *f, const dp_program *p)
     fputs("};\n\n", f);
 }
 
-/* One function per instruction, named after its node, and the sequence that runs them. */
-static dp_status emit_layers(FILE *f, const dp_program *p, dp_error *err)
+void dpc_c_layer_names(const dp_program *p, char (*names)[DPC_LAYER_NAME_MAX])
 {
-    char (*names)[96] = calloc((size_t)p->n_instrs + 1, sizeof *names);
-    if (!names)
-        return dp_fail(err, DP_ENOMEM, "out of memory emitting C");
     for (int i = 0; i < p->n_instrs; i++) {
         const dp_instr *ins = &p->instrs[i];
         char base[80];
         sanitise(ins->name && *ins->name ? ins->name : ins->op, base, sizeof base);
-        snprintf(names[i], sizeof names[i], "node_%s", base);
+        snprintf(names[i], DPC_LAYER_NAME_MAX, "node_%s", base);
         for (int k = 0; k < i; k++)
             if (strcmp(names[k], names[i]) == 0) {
-                snprintf(names[i], sizeof names[i], "node_%s_%d", base, i);
+                snprintf(names[i], DPC_LAYER_NAME_MAX, "node_%s_%d", base, i);
                 break;
             }
+    }
+}
+
+/* One function per instruction, named after its node, and the sequence that runs them. */
+static dp_status emit_layers(FILE *f, const dp_program *p, dp_error *err)
+{
+    char (*names)[DPC_LAYER_NAME_MAX] = calloc((size_t)p->n_instrs + 1, sizeof *names);
+    if (!names)
+        return dp_fail(err, DP_ENOMEM, "out of memory emitting C");
+    dpc_c_layer_names(p, names);
+    for (int i = 0; i < p->n_instrs; i++) {
+        const dp_instr *ins = &p->instrs[i];
         fprintf(f, "/* %s '", ins->op);
         put_comment_text(f, ins->name ? ins->name : "");
         fprintf(f, "' (instruction %d):", i);
@@ -413,6 +425,8 @@ static dp_status emit_layers(FILE *f, const dp_program *p, dp_error *err)
     }
     fputs("static dp_status run_layers(dp_session *s, dp_error *err)\n{\n"
           "    dp_status st = DP_OK;\n", f);
+    if (p->n_instrs == 0) /* a program folded to constants: -Wunused-parameter */
+        fputs("    (void)s;\n    (void)err;\n", f);
     for (int i = 0; i < p->n_instrs; i++)
         fprintf(f, "    if (st == DP_OK)\n        st = %s(s, err);\n", names[i]);
     fputs("    return st;\n}\n\n", f);
@@ -455,6 +469,15 @@ static const char load_external[] =
     "    program.weights = w;\n"
     "    return DP_OK;\n"
     "}\n"
+    "\n"
+    "/* dlclose unmaps the pointer with the code: free the weights first, or they leak */\n"
+    "#if defined(__GNUC__)\n"
+    "__attribute__((destructor)) static void free_weights(void)\n"
+    "{\n"
+    "    free((void *)program.weights);\n"
+    "    program.weights = NULL;\n"
+    "}\n"
+    "#endif\n"
     "\n"
     "DPK_API int @P_set_weights(const char *path)\n"
     "{\n"
@@ -621,14 +644,29 @@ static void put_template(FILE *f, const char *text, const char *prefix)
     }
 }
 
+/* After the runtime: the includes and macros the entry points need. */
+static void emit_glue_prelude(FILE *f, const dp_program *p, const char *banner)
+{
+    fprintf(f, "\n#pragma GCC diagnostic pop\n\n"
+            "/* ======== %s ======== */\n"
+            "#include <dlfcn.h>\n#include <errno.h>\n#include <pthread.h>\n\n"
+            "#define DPK_API __attribute__((visibility(\"default\")))\n", banner);
+    fprintf(f, "#define N_INPUTS %d\n#define N_OUTPUTS %d\n\n", p->n_inputs, p->n_outputs);
+}
+
+/* What load_external checks the .weights file against. */
+static void emit_weights_defs(FILE *f, const dp_program *p, const char *weights_name)
+{
+    fprintf(f, "#define WEIGHTS_FILE ");
+    put_str(f, weights_name);
+    fprintf(f, "\n#define WEIGHTS_BYTES UINT64_C(%llu)\n#define WEIGHTS_CRC32 UINT32_C(0x%08x)\n\n",
+            (unsigned long long)p->weights_bytes, dp_crc32(0, p->weights, (size_t)p->weights_bytes));
+}
+
 static dp_status emit_program(FILE *f, const dp_program *p, const char *P,
                               const char *weights_name, dp_error *err)
 {
-    fputs("\n#pragma GCC diagnostic pop\n\n"
-          "/* ======== the program ======== */\n"
-          "#include <dlfcn.h>\n#include <errno.h>\n#include <pthread.h>\n\n"
-          "#define DPK_API __attribute__((visibility(\"default\")))\n", f);
-    fprintf(f, "#define N_INPUTS %d\n#define N_OUTPUTS %d\n\n", p->n_inputs, p->n_outputs);
+    emit_glue_prelude(f, p, "the program");
     if (p->device)
         emit_device(f, p->device);
     emit_tensors(f, p);
@@ -637,11 +675,7 @@ static dp_status emit_program(FILE *f, const dp_program *p, const char *P,
     fputc('\n', f);
     emit_instrs(f, p);
     if (weights_name) {
-        fprintf(f, "#define WEIGHTS_FILE ");
-        put_str(f, weights_name);
-        fprintf(f, "\n#define WEIGHTS_BYTES UINT64_C(%llu)\n#define WEIGHTS_CRC32 UINT32_C(0x%08x)\n\n",
-                (unsigned long long)p->weights_bytes,
-                dp_crc32(0, p->weights, (size_t)p->weights_bytes));
+        emit_weights_defs(f, p, weights_name);
     } else {
         fprintf(f, "/* the weight blob: %llu bytes */\n"
                 "static _Alignas(64) const unsigned char weights[UINT64_C(%llu) + 1] =\n",
@@ -668,33 +702,85 @@ static dp_status emit_program(FILE *f, const dp_program *p, const char *P,
     return DP_OK;
 }
 
-/* out_path with its .c suffix (if any) replaced by .weights; malloc'd. */
-static char *weights_path_of(const char *out_path)
+/* out_path with its suffix (.c, .ll, .bc or .o, if any) replaced by ext; malloc'd. */
+char *dpc_c_sibling_path(const char *out_path, const char *ext)
 {
+    static const char *const suffixes[] = {".c", ".ll", ".bc", ".o"};
     size_t n = strlen(out_path);
-    if (n >= 2 && strcmp(out_path + n - 2, ".c") == 0)
-        n -= 2;
-    char *w = malloc(n + sizeof ".weights");
+    for (size_t k = 0; k < sizeof suffixes / sizeof suffixes[0]; k++) {
+        size_t m = strlen(suffixes[k]);
+        if (n >= m && strcmp(out_path + n - m, suffixes[k]) == 0) {
+            n -= m;
+            break;
+        }
+    }
+    size_t size = n + strlen(ext) + 1;
+    char *w = malloc(size);
     if (w)
-        snprintf(w, n + sizeof ".weights", "%.*s.weights", (int)n, out_path);
+        snprintf(w, size, "%.*s%s", (int)n, out_path, ext);
     return w;
+}
+
+/*
+ * The name of an entry point with this prefix that the runtime already uses (its kernels
+ * have file-static functions such as size_infer and relu_run, which the amalgamation puts
+ * in the same translation unit), or NULL.
+ */
+static const char *prefix_clash(const char *prefix)
+{
+    static const char *const entries[] = {
+        "num_inputs", "num_outputs", "input_name", "output_name", "input_dtype", "output_dtype",
+        "input_rank", "output_rank", "input_dims", "output_dims", "run", "session", "open",
+        "infer", "output", "close", "set_weights", "last_error"};
+    size_t n = strlen(prefix);
+    for (const char *at = dpc_runtime_source; (at = strstr(at, prefix)) != NULL; at += n) {
+        if (at > dpc_runtime_source && (isalnum((unsigned char)at[-1]) || at[-1] == '_'))
+            continue;
+        if (at[n] != '_')
+            continue;
+        for (size_t k = 0; k < sizeof entries / sizeof entries[0]; k++) {
+            size_t m = strlen(entries[k]);
+            if (strncmp(at + n + 1, entries[k], m) == 0
+                && !(isalnum((unsigned char)at[n + 1 + m]) || at[n + 1 + m] == '_'))
+                return entries[k];
+        }
+    }
+    return NULL;
+}
+
+dp_status dpc_c_prefix(const char *out_path, const dpc_c_opts *opts, char prefix[DPC_PREFIX_MAX + 1],
+                       dp_error *err)
+{
+    if (opts->prefix) {
+        snprintf(prefix, DPC_PREFIX_MAX + 1, "%s", opts->prefix);
+        const char *clash = prefix_clash(prefix);
+        if (clash)
+            return dp_fail(err, DP_EUSAGE, "--prefix %s: the runtime the kernel carries already "
+                           "defines %s_%s; choose another prefix", prefix, prefix, clash);
+        return DP_OK;
+    }
+    const char *base = strrchr(out_path, '/') ? strrchr(out_path, '/') + 1 : out_path;
+    size_t n = strcspn(base, ".");
+    char stem[MAX_PREFIX + 1];
+    snprintf(stem, sizeof stem, "%.*s", (int)(n < MAX_PREFIX ? n : MAX_PREFIX), base);
+    sanitise(stem[0] ? stem : "model", prefix, MAX_PREFIX + 1);
+    /* a file named after an op (relu.c): the stem and _model, which no kernel uses */
+    if (prefix_clash(prefix)) {
+        size_t used = strlen(prefix);
+        snprintf(prefix + (used > MAX_PREFIX - 6 ? MAX_PREFIX - 6 : used), 7, "_model");
+    }
+    return DP_OK;
 }
 
 dp_status dpc_emit_c(const dp_program *prog, const char *out_path, const dpc_c_opts *opts,
                      dp_error *err)
 {
-    char prefix[MAX_PREFIX + 8];
-    if (opts->prefix) {
-        snprintf(prefix, sizeof prefix, "%s", opts->prefix);
-    } else {
-        const char *base = strrchr(out_path, '/') ? strrchr(out_path, '/') + 1 : out_path;
-        size_t n = strcspn(base, ".");
-        char stem[MAX_PREFIX + 1];
-        snprintf(stem, sizeof stem, "%.*s", (int)(n < MAX_PREFIX ? n : MAX_PREFIX), base);
-        sanitise(stem[0] ? stem : "model", prefix, MAX_PREFIX + 1);
-    }
+    char prefix[DPC_PREFIX_MAX + 1];
+    dp_status pst = dpc_c_prefix(out_path, opts, prefix, err);
+    if (pst != DP_OK)
+        return pst;
     bool external = opts->external_weights || prog->weights_bytes > DPC_C_INLINE_WEIGHTS_MAX;
-    char *wpath = external ? weights_path_of(out_path) : NULL;
+    char *wpath = external ? dpc_c_sibling_path(out_path, ".weights") : NULL;
     char *head = NULL, *body = NULL;
     size_t head_len = 0, body_len = 0;
     FILE *hf = open_memstream(&head, &head_len), *bf = open_memstream(&body, &body_len);
@@ -723,5 +809,60 @@ dp_status dpc_emit_c(const dp_program *prog, const char *out_path, const dpc_c_o
     free(head);
     free(body);
     free(wpath);
+    return st;
+}
+
+/*
+ * The companion of an LLVM-compiled program: the same runtime and the same entry points as
+ * an emitted .c, the program itself (data and layers) being in the object the IR becomes,
+ * under the hidden names dpk_program, dpk_instrs and dpk_run_layers.
+ */
+dp_status dpc_emit_c_glue(const dp_program *prog, const char *path, const char *object_name,
+                          const char *prefix, const char *weights_name, dp_error *err)
+{
+    char *head = NULL, *body = NULL;
+    size_t head_len = 0, body_len = 0;
+    FILE *hf = open_memstream(&head, &head_len), *bf = open_memstream(&body, &body_len);
+    dp_status st = DP_OK;
+    if (!hf || !bf) {
+        st = dp_fail(err, DP_ENOMEM, "out of memory emitting C");
+    } else {
+        const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+        fputs("/*\n * ", hf);
+        put_comment_text(hf, base);
+        fputs(": the runtime and the entry points of ", hf);
+        put_comment_text(hf, object_name);
+        fputs(", the model '", hf);
+        put_comment_text(hf, prog->model_name);
+        fprintf(hf, "' compiled by %s\n * to LLVM IR (dpcc --emit=llvm).\n"
+                " * Build:  cc -O2 -std=c11 -shared -fPIC OBJECT.o %s -o %s.so -lm\n"
+                " * (an .ll or .bc first becomes OBJECT.o: llc -O2 -relocation-model=pic -filetype=obj)\n"
+                " * The entry points are those of an emitted .c (docs/c-backend.md).\n */\n",
+                prog->producer, base, prefix);
+        fputs(runtime_intro, hf);
+        emit_glue_prelude(bf, prog, "the entry points; the program is in the LLVM object");
+        fputs("/* defined by the LLVM object, hidden like the runtime */\n"
+              "extern dp_program dpk_program __attribute__((visibility(\"hidden\")));\n"
+              "extern dp_instr dpk_instrs[] __attribute__((visibility(\"hidden\")));\n"
+              "dp_status dpk_run_layers(dp_session *s, dp_error *err) "
+              "__attribute__((visibility(\"hidden\")));\n"
+              "#define program dpk_program\n#define instrs dpk_instrs\n"
+              "#define run_layers dpk_run_layers\n\n", bf);
+        if (weights_name)
+            emit_weights_defs(bf, prog, weights_name);
+        put_template(bf, weights_name ? load_external : load_inline, prefix);
+        put_template(bf, entry_points, prefix);
+    }
+    if (hf && fclose(hf) != 0 && st == DP_OK)
+        st = dp_fail(err, DP_ENOMEM, "out of memory emitting C");
+    if (bf && fclose(bf) != 0 && st == DP_OK)
+        st = dp_fail(err, DP_ENOMEM, "out of memory emitting C");
+    if (st == DP_OK) {
+        dp_chunk parts[3] = {{head, head_len}, {dpc_runtime_source, dpc_runtime_source_len},
+                             {body, body_len}};
+        st = dp_file_write_atomic(path, parts, 3, err);
+    }
+    free(head);
+    free(body);
     return st;
 }

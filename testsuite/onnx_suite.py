@@ -10,9 +10,14 @@ fails if an in-scope test fails, unless testsuite/onnx_suite_xfail.txt lists it 
 
     /usr/bin/python3 testsuite/onnx_suite.py --build build [--filter REGEX] [-j N] [-v]
 
---backend c runs each test as a C kernel instead (dpcc --emit=c, built with cc -O2 -Wall
--Wextra -Werror into a shared object that dprun loads): opt-in, as building every kernel
-takes about ten seconds, so narrow it with --filter.
+--backend c runs each test through the C backend as well: the .dp and the C kernel (dpcc
+--emit=c, built under -Wall -Wextra -Werror into a shared object that dprun loads) must both
+meet the references, and the kernel's output files must be the .dp's byte for byte. Building
+each self-contained model.c takes ~10 s at -O2 (the amalgamated runtime), so by default the
+suite splits it: the runtime the file embeds (checked to be BUILD/gen/dp_runtime.c, byte for
+byte) is compiled once at -O2, and each model's program part (its tables, layers and entry
+points, against BUILD/gen/dp_runtime.h) at -O0 and linked with it: the same code, as two
+objects. --c-whole builds every file as the docs say (cc -O2 ... model.c), slowly.
 """
 import argparse
 import collections
@@ -60,58 +65,131 @@ def read_xfail(path):
     return xfail
 
 
-def build_kernel(tmp, timeout):
-    """Builds tmp/model.c into tmp/model.so; returns an error message or None."""
-    so = os.path.join(tmp, "model.so")
+CC_FLAGS = ["-std=c11", "-fPIC", "-Wall", "-Wextra", "-Werror"]
+PROGRAM_MARK = "\n#pragma GCC diagnostic pop\n\n/* ======== the program ======== */\n"
+
+
+class CRuntime:
+    """The C mode's shared runtime object: BUILD/gen/dp_runtime.c compiled once at -O2."""
+
+    def __init__(self, build, tmp, whole):
+        self.whole = whole
+        self.gen = os.path.join(build, "gen")
+        self.obj = None
+        if whole:
+            return
+        self.text = open(os.path.join(self.gen, "dp_runtime.c"), encoding="utf-8").read()
+        if not os.path.exists(os.path.join(self.gen, "dp_runtime.h")):
+            sys.exit("onnx_suite: %s/dp_runtime.h missing: rebuild (tools/amalgamate.py)" % self.gen)
+        self.obj = os.path.join(tmp, "dp_runtime.o")
+        # -Wno-unused-parameter: what the emitted file's pragma around the runtime says
+        subprocess.run(["cc", "-O2", "-c", "-Wno-unused-parameter"] + CC_FLAGS
+                       + [os.path.join(self.gen, "dp_runtime.c"),
+                        "-o", self.obj], check=True)
+
+    def build(self, tmp, timeout):
+        """Builds tmp/model.c into tmp/model.so; returns an error message or None."""
+        src, so = os.path.join(tmp, "model.c"), os.path.join(tmp, "model.so")
+        if self.whole:
+            cmd = ["cc", "-O2", "-shared"] + CC_FLAGS + [src, "-o", so, "-lm"]
+        else:
+            text = open(src, encoding="utf-8").read()
+            at = text.find(self.text)
+            if at < 0 or text.find(PROGRAM_MARK, at + len(self.text)) != at + len(self.text):
+                return "the runtime in model.c is not %s/dp_runtime.c (stale build?)" % self.gen
+            part = os.path.join(tmp, "program.c")
+            with open(part, "w", encoding="utf-8") as fh:
+                fh.write(text[:at] + '#include "dp_runtime.h"\n' + text[at + len(self.text):])
+            cmd = (["cc", "-O0", "-shared"] + CC_FLAGS
+                   + ["-I", self.gen, part, self.obj, "-o", so, "-lm"])
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return "cc timed out"
+        return None if r.returncode == 0 else "cc exit %d: %s" % (r.returncode, r.stderr.strip())
+
+
+def dprun_check(dprun, prog, ds_dir, inputs, rtol, atol, timeout, out):
+    """dprun --ideal --expect on one data set; returns (exit status, stderr)."""
+    cmd = [dprun, prog, "--ideal", "--expect", ds_dir, "--rtol", str(rtol), "--atol", str(atol)]
+    for f in inputs:
+        cmd += ["-i", os.path.join(ds_dir, f)]
+    if out:
+        cmd += ["-o", out]
     try:
-        r = subprocess.run(["cc", "-O2", "-std=c11", "-shared", "-fPIC", "-Wall", "-Wextra",
-                            "-Werror", os.path.join(tmp, "model.c"), "-o", so, "-lm"],
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, "dprun timed out"
+    return r.returncode, r.stderr.strip()
+
+
+def same_outputs(a, b):
+    """None when folders a and b hold the same output files byte for byte, else why not."""
+    names = sorted(os.listdir(a))
+    if names != sorted(os.listdir(b)) or not names:
+        return "different output files: %s / %s" % (names, sorted(os.listdir(b)))
+    for n in names:
+        with open(os.path.join(a, n), "rb") as fa, open(os.path.join(b, n), "rb") as fb:
+            if fa.read() != fb.read():
+                return "%s differs from the .dp's" % n
+    return None
+
+
+def compile_model(dpcc, test_dir, out, timeout):
+    """Returns None, or (status, message) when dpcc does not write out."""
+    try:
+        r = subprocess.run([dpcc, os.path.join(test_dir, "model.onnx"), "-o", out, "-q",
+                            "--no-analog"],
                            capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return "cc timed out"
-    return None if r.returncode == 0 else "cc exit %d: %s" % (r.returncode, r.stderr.strip())
+        return "fail", "dpcc timed out"
+    if r.returncode == 3:
+        return "unsupported", r.stderr.strip()
+    if r.returncode != 0:
+        return "fail", "dpcc exit %d: %s" % (r.returncode, r.stderr.strip())
+    return None
 
 
-def run_test(build, test_dir, rtol, atol, timeout, backend="dp"):
-    """Returns (status, message): status is pass, fail or unsupported."""
+def run_test(build, test_dir, rtol, atol, timeout, c_runtime=None):
+    """Returns (status, message): status is pass, fail or unsupported. With c_runtime, the C
+    kernel runs too and its outputs must be the .dp's, byte for byte."""
     dpcc = os.path.join(build, "dpcc")
     dprun = os.path.join(build, "dprun")
     with tempfile.TemporaryDirectory(prefix="dpcc-suite-") as tmp:
-        prog = os.path.join(tmp, "model." + backend)
-        try:
-            r = subprocess.run([dpcc, os.path.join(test_dir, "model.onnx"), "-o", prog, "-q",
-                                "--no-analog"],
-                               capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return "fail", "dpcc timed out"
-        if r.returncode == 3:
-            return "unsupported", r.stderr.strip()
-        if r.returncode != 0:
-            return "fail", "dpcc exit %d: %s" % (r.returncode, r.stderr.strip())
-        if backend == "c":
-            msg = build_kernel(tmp, timeout)
+        prog = os.path.join(tmp, "model.dp")
+        failed = compile_model(dpcc, test_dir, prog, timeout)
+        if failed:
+            return failed
+        kernel = None
+        if c_runtime:
+            failed = compile_model(dpcc, test_dir, os.path.join(tmp, "model.c"), timeout)
+            if failed:
+                return "fail", "--emit=c: " + failed[1]
+            msg = c_runtime.build(tmp, timeout)
             if msg:
                 return "fail", msg
-            prog = os.path.join(tmp, "model.so")
+            kernel = os.path.join(tmp, "model.so")
         sets = sorted(d for d in os.listdir(test_dir) if d.startswith("test_data_set_"))
         if not sets:
             return "fail", "no test_data_set_* folder"
-        for ds in sets:
+        for k, ds in enumerate(sets):
             ds_dir = os.path.join(test_dir, ds)
             inputs = sorted((f for f in os.listdir(ds_dir) if re.match(r"input_\d+\.pb$", f)),
                             key=lambda f: int(f[6:-3]))
-            cmd = [dprun, prog, "--ideal", "--expect", ds_dir, "--rtol", str(rtol),
-                   "--atol", str(atol)]
-            for f in inputs:
-                cmd += ["-i", os.path.join(ds_dir, f)]
-            try:
-                r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-            except subprocess.TimeoutExpired:
-                return "fail", "dprun timed out on " + ds
-            if r.returncode == 3:
-                return "unsupported", r.stderr.strip()
-            if r.returncode != 0:
-                return "fail", "dprun exit %d on %s: %s" % (r.returncode, ds, r.stderr.strip())
+            out_dp = os.path.join(tmp, "dp%d" % k) if kernel else None
+            rc, err = dprun_check(dprun, prog, ds_dir, inputs, rtol, atol, timeout, out_dp)
+            if rc == 3:
+                return "unsupported", err
+            if rc != 0:
+                return "fail", "dprun exit %s on %s: %s" % (rc, ds, err)
+            if kernel:
+                out_so = os.path.join(tmp, "so%d" % k)
+                rc, err = dprun_check(dprun, kernel, ds_dir, inputs, rtol, atol, timeout, out_so)
+                if rc != 0:
+                    return "fail", "C kernel: dprun exit %s on %s: %s" % (rc, ds, err)
+                msg = same_outputs(out_dp, out_so)
+                if msg:
+                    return "fail", "C kernel on %s: %s" % (ds, msg)
     return "pass", ""
 
 
@@ -127,7 +205,10 @@ def main():
     ap.add_argument("--atol", type=float, default=1e-5)
     ap.add_argument("--timeout", type=float, default=300)
     ap.add_argument("--backend", choices=["dp", "c"], default="dp",
-                    help="run the .dp (default) or the C kernel built from --emit=c")
+                    help="c: also the C kernel from --emit=c, byte for byte against the .dp")
+    ap.add_argument("--c-whole", action="store_true",
+                    help="--backend c: build each model.c whole at -O2 (slow) instead of "
+                         "linking its program part with a runtime object built once")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every failure's message")
     args = ap.parse_args()
 
@@ -145,9 +226,11 @@ def main():
             if pattern.search(key) and os.path.exists(model):
                 tests.append((folder, key, os.path.join(root, name), model_ops(model) <= IN_SCOPE_OPS))
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+    with tempfile.TemporaryDirectory(prefix="dpcc-suite-rt-") as rt_dir, \
+            concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        c_runtime = CRuntime(args.build, rt_dir, args.c_whole) if args.backend == "c" else None
         futures = [pool.submit(run_test, args.build, d, args.rtol, args.atol, args.timeout,
-                               args.backend)
+                               c_runtime)
                    for _, _, d, _ in tests]
         results = [f.result() for f in futures]
 
