@@ -8,10 +8,12 @@
  */
 #include "analog_stage.h"
 
+#include "annotate.h"
 #include "tensor_io.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -133,14 +135,26 @@ static dp_status read_input_k(const char *dir, int k, dp_arena *mem, dp_tensor *
                    k, k, k);
 }
 
-static dp_status read_calib(dpc_analog *A, const char *path, dp_error *err)
+/* calib_path, or else the in-memory batches (path NULL), into A->calib. */
+static dp_status read_calib(dpc_analog *A, const char *path, const dpc_analog_opts *o,
+                            dp_error *err)
 {
     const dp_program *p = A->prog;
     A->calib = dp_arena_calloc(A->mem, (size_t)p->n_inputs + 1, sizeof *A->calib);
     if (!A->calib)
         return dp_fail(err, DP_ENOMEM, "out of memory");
-    dp_status st;
-    if (!is_dir(path)) {
+    dp_status st = DP_OK;
+    if (!path) {
+        path = "(in memory)";
+        if (o->n_calib != p->n_inputs)
+            st = dp_fail(err, DP_EUSAGE, "%d calibration tensors for a model of %d inputs",
+                         o->n_calib, p->n_inputs);
+        for (int k = 0; st == DP_OK && k < p->n_inputs; k++) {
+            A->calib[k] = o->calib[k];
+            st = A->calib[k].data ? dp_shape_check(&A->calib[k], err, "a calibration tensor")
+                                  : dp_fail(err, DP_EUSAGE, "calibration tensor %d has no data", k);
+        }
+    } else if (!is_dir(path)) {
         if (p->n_inputs != 1)
             return dp_fail(err, DP_EUSAGE, "--calib %s: the model has %d inputs; give a folder "
                            "holding input_K.npy (or .pb) for each", path, p->n_inputs);
@@ -224,24 +238,31 @@ dp_status dpc_analog_stage(dp_program *prog, const dpc_analog_opts *o, dp_arena 
         A.log = stderr;
     if (A.metric == DPC_ACCURACY && !o->labels_path)
         return dp_fail(err, DP_EUSAGE, "--budget accuracy=... needs --labels");
-    dp_status st = o->calib_path ? read_calib(&A, o->calib_path, err) : DP_OK;
+    dp_status st = o->calib_path || o->calib ? read_calib(&A, o->calib_path, o, err) : DP_OK;
     if (st == DP_OK && o->labels_path)
         st = read_labels(&A, o->labels_path, err);
+    int32_t *given = NULL;
+    if (st == DP_OK && A.kind == DPC_SCHEDULE_GIVEN)
+        st = dpc_schedule_load(o->schedule_from, prog, mem, &given, err);
+    A.given_reps = given;
     if (st == DP_OK)
         st = pass_calibrate(&A, err);
     A.samples = A.chunks * (prog->tensors[prog->inputs[0]].t.rank > 0
                             ? prog->tensors[prog->inputs[0]].t.dims[0] : 1);
     A.seeds = o->seeds > 0 ? o->seeds : auto_seeds(A.samples);
-    if (st == DP_OK && A.kind != DPC_SCHEDULE_FIXED)
+    if (st == DP_OK && A.kind != DPC_SCHEDULE_FIXED && A.kind != DPC_SCHEDULE_GIVEN)
         st = pass_noise_sensitivity(&A, err);
+    /* a given schedule is not measured: its sensitivities are unknown (null), not zero */
+    for (int l = 0; st == DP_OK && A.kind == DPC_SCHEDULE_GIVEN && l < A.n_layers; l++)
+        A.layers[l].sensitivity = NAN;
     if (st == DP_OK)
         st = pass_schedule(&A, err);
     if (st == DP_OK) {
         pass_energy(&A);
         if (!o->quiet)
             dpc_print_summary(&A, stderr);
-        if (o->report_path)
-            st = dpc_write_report(&A, o->report_path, err);
+        if (o->report_path || o->report_json)
+            st = dpc_write_report(&A, o->report_path, o->report_json, err);
     }
     dpc_analog_free(&A);
     return st;

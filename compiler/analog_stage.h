@@ -12,6 +12,10 @@ typedef struct dpc_analog_opts {
     const char *calib_path;      /* a .npy/.pb batch, or a folder of them; NULL: synthetic */
     const char *labels_path;     /* int labels for the accuracy metric; NULL: none */
     const char *report_path;     /* NULL: no report file */
+    const dp_tensor *calib;      /* in memory, one batch per graph input; used when
+                                    calib_path is NULL (n_calib must equal the inputs) */
+    int n_calib;
+    char **report_json;          /* non-NULL: receives the report's JSON text (malloc'd) */
     dpc_metric metric;
     double budget;
     dpc_schedule_kind schedule;
@@ -22,6 +26,7 @@ typedef struct dpc_analog_opts {
     bool progress;               /* draw progress bars on stderr */
     bool quiet;                  /* no summary table */
     bool verbose;                /* log every measurement on stderr */
+    const char *schedule_from;   /* DPC_SCHEDULE_GIVEN: an annotated model or a report JSON */
 } dpc_analog_opts;
 
 void dpc_analog_opts_init(dpc_analog_opts *o);

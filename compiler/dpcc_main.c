@@ -5,11 +5,12 @@
  *   dpcc --disasm PROGRAM.dp
  *
  * Exit statuses follow architecture.md: 0 ok, 1 usage, 2 bad input file, 3 unsupported,
- * 4 a budget no schedule can meet.
+ * 4 a budget no schedule can meet; --help lists them.
  */
 #include "cli_args.h"
 #include "pipeline.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,9 +26,10 @@ static const char usage[] =
     "options:\n"
     "  -o, --output FILE         output file (required); its suffix picks the backend\n"
     "  --emit=dp|c|llvm          backend: device program (default), C kernel, LLVM IR\n"
-    "  --prefix NAME             --emit=c: the entry points' prefix (default: the output\n"
+    "                            (.ll text, .bc bitcode, .o object; with OUT.rt.c beside)\n"
+    "  --prefix NAME             --emit=c|llvm: the entry points' prefix (default: the output\n"
     "                            file's name)\n"
-    "  --external-weights        --emit=c: weights in OUT.weights beside OUT.c, whatever\n"
+    "  --external-weights        --emit=c|llvm: weights in OUT.weights beside OUT, whatever\n"
     "                            their size (above 16 MiB they always are)\n"
     "  --input-shape NAME=DIMS   bind an input's shape, e.g. input=8x3x224x224; a symbolic\n"
     "                            leading dimension defaults to 1\n"
@@ -39,8 +41,15 @@ static const char usage[] =
     "                            top1 (disagreement rate, default top1=0.01), kl, mse, or\n"
     "                            accuracy (drop; needs --labels)\n"
     "  --labels FILE             integer labels of the calibration samples\n"
-    "  --schedule KIND           dynamic (default), uniform, or fixed:N repetitions\n"
+    "  --schedule KIND           dynamic (default), uniform, fixed:N repetitions, or\n"
+    "                            from:FILE, the repetitions of a model written by --annotate\n"
+    "                            (or of a --report JSON), by node name\n"
     "  --report FILE.json        write the schedule and energy report (docs/report.md)\n"
+    "  --annotate FILE.onnx      write the model again, unchanged, with each analog node's\n"
+    "                            repetitions, bits and energy in its metadata\n"
+    "                            (docs/annotate.md)\n"
+    "  --json                    the summary as JSON on stdout instead of the table on\n"
+    "                            stderr (docs/report.md)\n"
     "  --seed S, --seeds K       first device instance, and how many every measurement\n"
     "                            averages (defaults 0, and enough for ~1024 noisy runs)\n"
     "  -j, --threads T           threads for the verification runs (default: all CPUs)\n"
@@ -51,7 +60,12 @@ static const char usage[] =
     "  -q, --quiet               no summary on stderr\n"
     "  -v, --verbose             log every calibration and schedule measurement\n"
     "  --version                 print the version and exit\n"
-    "  -h, --help                this text\n";
+    "  -h, --help                this text\n"
+    "\n"
+    "exit status: 0 success; 1 wrong usage, or a file that cannot be read or written; 2 bad\n"
+    "input file (malformed, truncated, out of bounds, unsafe external-data path, a --schedule\n"
+    "from: that does not fit the model) or over the memory limits; 3 unsupported model\n"
+    "feature; 4 a budget no schedule can meet\n";
 
 static int fail(dp_status st, const dp_error *err)
 {
@@ -71,7 +85,7 @@ static bool is_valued(const char *a)
 {
     static const char *const names[] = {"--device", "--calib", "--labels", "--budget",
                                          "--schedule", "--report", "--seed", "--seeds", "-j",
-                                         "--threads"};
+                                         "--threads", "--annotate"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(a, names[i]) == 0)
             return true;
@@ -111,6 +125,8 @@ static int analog_option(dpc_options *o, const char *a, const char *val)
         ao->labels_path = val;
     else if (strcmp(a, "--report") == 0)
         ao->report_path = val;
+    else if (strcmp(a, "--annotate") == 0)
+        o->annotate_path = val;
     else if (strcmp(a, "--budget") == 0)
         return parse_budget(ao, val);
     else if (strcmp(a, "--schedule") == 0) {
@@ -120,8 +136,12 @@ static int analog_option(dpc_options *o, const char *a, const char *val)
             ao->schedule = DPC_SCHEDULE_UNIFORM;
         else if (strncmp(val, "fixed:", 6) == 0 && dp_arg_count(val + 6, INT32_MAX, &ao->fixed_reps) == 0)
             ao->schedule = DPC_SCHEDULE_FIXED;
-        else
-            return usage_error("--schedule must be dynamic, uniform or fixed:N, not '%s'", val);
+        else if (strncmp(val, "from:", 5) == 0 && val[5]) {
+            ao->schedule = DPC_SCHEDULE_GIVEN;
+            ao->schedule_from = val + 5;
+        } else
+            return usage_error("--schedule must be dynamic, uniform, fixed:N or from:FILE, not "
+                               "'%s'", val);
     } else if (strcmp(a, "--seed") == 0) {
         if (dp_arg_u64(val, &seed) != 0 || seed > UINT32_MAX)
             return usage_error("--seed needs an integer from 0 to 4294967295, not '%s'", val);
@@ -160,6 +180,37 @@ static void print_summary(const dpc_options *o, const dpc_summary *s)
             o->model_path, o->out_path, s->n_nodes_in, s->n_nodes_out, s->n_analog,
             (double)s->macs / 1e6, (double)s->arena_bytes / 1024, (double)s->naive_bytes / 1024,
             (double)s->weights_bytes / 1024);
+}
+
+/* --json: the compile summary, and the report when the analog stage ran (docs/report.md). */
+static int print_json(const dpc_options *o, const dpc_summary *s)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "schema_version", DP_REPORT_SCHEMA_VERSION);
+    cJSON_AddStringToObject(root, "dpcc_version", DP_VERSION);
+    cJSON_AddStringToObject(root, "model", o->model_path);
+    cJSON_AddStringToObject(root, "output", o->out_path);
+    cJSON *c = cJSON_AddObjectToObject(root, "compile");
+    cJSON_AddNumberToObject(c, "nodes", s->n_nodes_in);
+    cJSON_AddNumberToObject(c, "nodes_after_folding", s->n_nodes_out);
+    cJSON_AddNumberToObject(c, "analog_layers", s->n_analog);
+    cJSON_AddNumberToObject(c, "macs", (double)s->macs);
+    cJSON_AddNumberToObject(c, "activation_bytes", (double)s->arena_bytes);
+    cJSON_AddNumberToObject(c, "activation_bytes_unshared", (double)s->naive_bytes);
+    cJSON_AddNumberToObject(c, "weights_bytes", (double)s->weights_bytes);
+    cJSON *report = s->report_json ? cJSON_Parse(s->report_json) : cJSON_CreateNull();
+    cJSON_AddItemToObject(root, "report", report);
+    char *text = report ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    if (!text) {
+        fprintf(stderr, "dpcc: error: out of memory printing the summary\n");
+        return dp_exit_code(DP_ENOMEM);
+    }
+    int rc = puts(text) < 0 || fflush(stdout) != 0 ? dp_exit_code(DP_EIO) : 0;
+    if (rc)
+        fprintf(stderr, "dpcc: error: cannot write the summary: %s\n", strerror(errno));
+    free(text);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -225,6 +276,8 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
             quiet = true;
+        } else if (strcmp(a, "--json") == 0) {
+            o.json = true;
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
             o.analog_opts.verbose = true;
         } else if (strcmp(a, "--no-analog") == 0) {
@@ -263,18 +316,28 @@ int main(int argc, char **argv)
         }
     } else if (has_suffix(o.out_path, ".c")) {
         o.emit = DPC_EMIT_C;
-    } else if (has_suffix(o.out_path, ".ll") || has_suffix(o.out_path, ".bc")) {
+    } else if (has_suffix(o.out_path, ".ll") || has_suffix(o.out_path, ".bc")
+               || has_suffix(o.out_path, ".o")) {
         o.emit = DPC_EMIT_LLVM;
     }
+    if ((o.annotate_path || o.analog_opts.schedule == DPC_SCHEDULE_GIVEN) && !o.analog) {
+        rc = usage_error("%s needs the analog stage: drop --no-analog",
+                         o.annotate_path ? "--annotate" : "--schedule from:");
+        goto done;
+    }
     o.bindings = bindings;
-    o.analog_opts.quiet = quiet;
-    o.analog_opts.progress = !quiet && isatty(STDERR_FILENO);
+    /* --json: stdout carries the summary, so stderr stays for warnings and errors */
+    o.analog_opts.quiet = quiet || o.json;
+    o.analog_opts.progress = !quiet && !o.json && isatty(STDERR_FILENO);
     dpc_summary sum;
     dp_status st = dpc_compile(&o, &sum, &err);
     if (st != DP_OK)
         rc = fail(st, &err);
+    else if (o.json)
+        rc = print_json(&o, &sum);
     else if (!quiet)
         print_summary(&o, &sum);
+    free(sum.report_json);
 done:
     dp_arena_free(&args);
     return rc;

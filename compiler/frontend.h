@@ -28,6 +28,15 @@ typedef struct dpc_frontend_opts {
 typedef struct dpc_model dpc_model;
 dp_status dpc_load_onnx(const char *path, const dpc_frontend_opts *opts, dp_arena *mem,
                         dpc_model **model, ir_graph **graph, dp_error *err);
+/*
+ * The same from len bytes in memory (copied: buf may go on return). name labels messages;
+ * external data resolves in base_dir, confined to it as for a file, or is refused when
+ * base_dir is NULL.
+ */
+dp_status dpc_load_onnx_buffer(const void *buf, size_t len, const char *name,
+                               const char *base_dir, const dpc_frontend_opts *opts,
+                               dp_arena *mem, dpc_model **model, ir_graph **graph,
+                               dp_error *err);
 void dpc_model_release(dpc_model *model);
 
 /* Parses "NAME=1x3x224x224" into a binding; DP_EUSAGE on malformed text. */

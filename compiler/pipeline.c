@@ -1,11 +1,16 @@
 /* pipeline.c: the order of the passes, and the one arena a compilation lives in. */
 #include "pipeline.h"
 
+#include "annotate.h"
 #include "emit_dp.h"
+#include "emit_llvm.h"
 
+#include <dlfcn.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define DEFAULT_MAX_MEMORY ((size_t)16 << 30)
 
@@ -17,14 +22,60 @@ void dpc_options_init(dpc_options *o)
     dpc_analog_opts_init(&o->analog_opts);
 }
 
-/* $DPCC_PROFILE_DIR, or the profiles/ folder the build was configured with. */
+void dpc_products_free(dpc_products *p)
+{
+    free(p->dp);
+    free(p->report_json);
+    memset(p, 0, sizeof *p);
+}
+
+/* Finds share/dpcc/profiles/DEFAULT up to three folders above the file at path. */
+static bool beside(const char *path, char *buf, size_t n)
+{
+    char dir[PATH_MAX];
+    if (!path || !realpath(path, dir))
+        return false;
+    for (int up = 0; up < 3; up++) {
+        char *slash = strrchr(dir, '/');
+        if (!slash)
+            return false;
+        *slash = '\0';
+        struct stat st;
+        if (snprintf(buf, n, "%s/share/dpcc/profiles/%s", dir, DPCC_DEFAULT_PROFILE) < (int)n
+            && stat(buf, &st) == 0)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * An installed dpcc (or libdpcc.so) is relocatable: its profiles are found from where the
+ * code itself lies (PREFIX/bin, PREFIX/lib or PREFIX/lib/ARCH), not from a path fixed at
+ * build time; the build tree falls back to the source tree's profiles/.
+ */
+void dpc_default_device_path(char *buf, size_t n)
+{
+    const char *env = getenv("DPCC_PROFILE_DIR");
+    if (env && *env) {
+        snprintf(buf, n, "%s/%s", env, DPCC_DEFAULT_PROFILE);
+        return;
+    }
+    /* dladdr names the shared library this code is in; for an executable it may only give
+     * argv[0], hence /proc/self/exe as well */
+    Dl_info info;
+    if (dladdr((void *)dpc_default_device_path, &info) && beside(info.dli_fname, buf, n))
+        return;
+    if (beside("/proc/self/exe", buf, n))
+        return;
+    snprintf(buf, n, "%s/%s", DPCC_PROFILE_DIR, DPCC_DEFAULT_PROFILE);
+}
+
 static dp_status load_device(const dpc_options *o, dp_device *d, dp_error *err)
 {
     if (o->device_path)
         return dp_device_load(o->device_path, d, err);
-    const char *dir = getenv("DPCC_PROFILE_DIR");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : DPCC_PROFILE_DIR, DPCC_DEFAULT_PROFILE);
+    char path[PATH_MAX];
+    dpc_default_device_path(path, sizeof path);
     dp_status st = dp_device_load(path, d, err);
     if (st != DP_OK)
         dp_error_prefix(err, "the default device profile (set DPCC_PROFILE_DIR or --device): ");
@@ -73,9 +124,11 @@ static dp_status run_passes(const dpc_options *o, const dp_device *device, ir_gr
 dp_status dpc_compile(const dpc_options *o, dpc_summary *sum, dp_error *err)
 {
     memset(sum, 0, sizeof *sum);
+#ifndef DPCC_WITH_LLVM
+    /* refused before any work: the stub says why */
     if (o->emit == DPC_EMIT_LLVM)
-        return dp_fail(err, DP_EUNSUPPORTED, "--emit=llvm is not available in this build yet; "
-                       "use --emit=dp or --emit=c");
+        return dpc_emit_llvm(NULL, o->out_path, &o->c, err);
+#endif
     dp_arena mem;
     dp_arena_init(&mem, o->max_memory ? o->max_memory : DEFAULT_MAX_MEMORY);
     dpc_frontend_opts fo = {.bindings = o->bindings, .n_bindings = o->n_bindings};
@@ -86,7 +139,9 @@ dp_status dpc_compile(const dpc_options *o, dpc_summary *sum, dp_error *err)
     dp_device *device = dp_arena_calloc(&mem, 1, sizeof *device);
     dp_status st = device ? load_device(o, device, err) : dp_fail(err, DP_ENOMEM, "out of memory");
     if (st == DP_OK)
-        st = dpc_load_onnx(o->model_path, &fo, &mem, &model, &g, err);
+        st = o->model_data ? dpc_load_onnx_buffer(o->model_data, o->model_len, o->model_path,
+                                                  o->model_base_dir, &fo, &mem, &model, &g, err)
+                           : dpc_load_onnx(o->model_path, &fo, &mem, &model, &g, err);
     if (st == DP_OK)
         st = run_passes(o, device, g, &mem, sum, err);
     if (st == DP_OK)
@@ -100,13 +155,36 @@ dp_status dpc_compile(const dpc_options *o, dpc_summary *sum, dp_error *err)
         dpc_model_release(model); /* the weights now live in the program's blob */
         model = NULL;
         prog->device = device;
-        if (o->analog && sum->n_analog > 0)
-            st = dpc_analog_stage(prog, &o->analog_opts, &mem, err);
+        dpc_analog_opts ao = o->analog_opts;
+        if (o->keep)
+            ao.report_json = &o->keep->report_json;
+        else if (o->json || o->annotate_path)
+            ao.report_json = &sum->report_json;
+        if (o->analog && sum->n_analog > 0) {
+            st = dpc_analog_stage(prog, &ao, &mem, err);
+            /* a failure deep in calibration should still say which model it was */
+            if (st != DP_OK && o->model_path)
+                dp_error_prefix(err, "%s: ", o->model_path);
+        }
     }
+    /* the schedule is final here: what --annotate records is what the program holds */
+    if (st == DP_OK && o->annotate_path)
+        st = dpc_annotate_onnx(o->model_path, o->model_data, o->model_len, o->annotate_path,
+                               o->keep ? o->keep->report_json : sum->report_json, err);
+    if (!o->json || st != DP_OK) {
+        free(sum->report_json);
+        sum->report_json = NULL;
+    } else if (o->keep && o->keep->report_json
+               && !(sum->report_json = strdup(o->keep->report_json))) {
+        st = dp_fail(err, DP_ENOMEM, "out of memory for the report");
+    }
+    if (st == DP_OK && o->keep)
+        st = dp_program_pack(prog, &o->keep->dp, &o->keep->dp_len, err);
     /* both backends write the same lowered, calibrated and scheduled program */
-    if (st == DP_OK)
-        st = o->emit == DPC_EMIT_C ? dpc_emit_c(prog, o->out_path, &o->c, err)
-                                   : dp_program_write(prog, o->out_path, err);
+    if (st == DP_OK && o->out_path)
+        st = o->emit == DPC_EMIT_C      ? dpc_emit_c(prog, o->out_path, &o->c, err)
+             : o->emit == DPC_EMIT_LLVM ? dpc_emit_llvm(prog, o->out_path, &o->c, err)
+                                        : dp_program_write(prog, o->out_path, err);
     if (prog)
         dp_program_free(prog);
     dpc_model_release(model);

@@ -18,8 +18,9 @@
 /* The degradation metric a budget is stated in (analog-model.md section 5). */
 typedef enum dpc_metric { DPC_TOP1, DPC_KL, DPC_MSE, DPC_ACCURACY } dpc_metric;
 
-typedef enum dpc_schedule_kind { DPC_SCHEDULE_DYNAMIC, DPC_SCHEDULE_UNIFORM, DPC_SCHEDULE_FIXED }
-    dpc_schedule_kind;
+/* GIVEN: the repetitions of an earlier compilation (--schedule from:FILE), taken as they are */
+typedef enum dpc_schedule_kind { DPC_SCHEDULE_DYNAMIC, DPC_SCHEDULE_UNIFORM, DPC_SCHEDULE_FIXED,
+                                 DPC_SCHEDULE_GIVEN } dpc_schedule_kind;
 
 /* What the analog passes learn about one analog instruction. */
 typedef struct dpc_layer {
@@ -76,6 +77,7 @@ typedef struct dpc_analog {
     uint32_t runner_seed[DPC_MAX_RUNNERS];
     int n_runners;
     dp_analog_bank *bank;        /* shared by all runners when the device has no static errors */
+    const int32_t *given_reps;   /* DPC_SCHEDULE_GIVEN: the repetitions per instruction */
 } dpc_analog;
 
 /*
@@ -100,8 +102,11 @@ dp_status pass_schedule(dpc_analog *A, dp_error *err);
 /* Per-layer energy and bits at the chosen schedule, and the total. */
 void pass_energy(dpc_analog *A);
 
-/* Writes the report (docs/report.md gives its schema); "-" for standard output. */
-dp_status dpc_write_report(const dpc_analog *A, const char *path, dp_error *err);
+/*
+ * Writes the report (docs/report.md gives its schema) to path unless it is NULL, and hands
+ * its JSON text to *json (malloc'd) unless json is NULL.
+ */
+dp_status dpc_write_report(const dpc_analog *A, const char *path, char **json, dp_error *err);
 
 /* The human summary dpcc prints on stderr. */
 void dpc_print_summary(const dpc_analog *A, FILE *f);

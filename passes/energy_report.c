@@ -41,18 +41,21 @@ static void fill_report(const dpc_analog *A, dp_report *r, dp_report_layer *rows
         dp_energy_add(&r->total, &L->energy);
     }
     r->optical_aj_per_mac = r->macs ? r->total.optical / (double)r->macs * 1e18 : 0;
-    if (A->kind == DPC_SCHEDULE_FIXED)
+    if (A->kind == DPC_SCHEDULE_FIXED || A->kind == DPC_SCHEDULE_GIVEN)
         r->uniform_energy_j = NAN;
 }
 
-dp_status dpc_write_report(const dpc_analog *A, const char *path, dp_error *err)
+dp_status dpc_write_report(const dpc_analog *A, const char *path, char **json, dp_error *err)
 {
     dp_report r;
     dp_report_layer *rows = dp_arena_calloc(A->mem, (size_t)A->n_layers + 1, sizeof *rows);
     if (!rows)
         return dp_fail(err, DP_ENOMEM, "out of memory for the report");
     fill_report(A, &r, rows);
-    return dp_report_write(&r, path, err);
+    dp_status st = path ? dp_report_write(&r, path, err) : DP_OK;
+    if (st == DP_OK && json && !(*json = dp_report_json(&r)))
+        st = dp_fail(err, DP_ENOMEM, "out of memory for the report");
+    return st;
 }
 
 void dpc_print_summary(const dpc_analog *A, FILE *f)
@@ -73,7 +76,7 @@ void dpc_print_summary(const dpc_analog *A, FILE *f)
     }
     fprintf(f, "total %.4g J per inference, %.3g aJ/MAC optical, %s = %.4g measured (budget %g)",
             r.total.total, r.optical_aj_per_mac, r.metric, r.measured, r.budget);
-    if (A->kind != DPC_SCHEDULE_FIXED && r.uniform_energy_j > 0)
+    if (r.uniform_energy_j > 0)
         fprintf(f, "; uniform N=%d would take %.4g J: %.1f%% saved", r.uniform_repetitions,
                 r.uniform_energy_j, 100 * (1 - r.total.total / r.uniform_energy_j));
     fputc('\n', f);

@@ -10,7 +10,8 @@
  * keeps the largest T whose measured degradation meets the budget.
  *
  * Uniform: the least common N meeting the measured budget, by bisection on N; it is also
- * the baseline the dynamic schedule's energy is compared with. Fixed: N everywhere.
+ * the baseline the dynamic schedule's energy is compared with. Fixed: N everywhere. Given:
+ * each layer's N from an earlier compilation, measured but not searched.
  */
 #include "analog_passes.h"
 
@@ -333,8 +334,10 @@ dp_status pass_schedule(dpc_analog *A, dp_error *err)
             A->layers[l].rep_energy_j = 1e-30;
     }
     double m;
-    if (st == DP_OK && A->kind == DPC_SCHEDULE_FIXED) {
+    if (st == DP_OK && (A->kind == DPC_SCHEDULE_FIXED || A->kind == DPC_SCHEDULE_GIVEN)) {
         set_all(&s, A->fixed_reps);
+        for (int l = 0; A->kind == DPC_SCHEDULE_GIVEN && l < A->n_layers; l++)
+            s.n[l] = A->given_reps[A->layers[l].instr];
         st = measure(&s, &A->measured, err);
         A->predicted_mse = predicted(A, s.n);
     } else if (st == DP_OK) {

@@ -57,6 +57,9 @@ enum {
 };
 #define DP_MAX_ELEMENTS ((int64_t)1 << 40)
 
-#define DP_VERSION "0.1.0"
+/* The build sets it from CMake's project(VERSION); this is for sources built elsewhere. */
+#ifndef DP_VERSION
+#define DP_VERSION "unknown"
+#endif
 
 #endif

@@ -82,6 +82,10 @@ typedef struct dp_program {
 /* Writes prog to path (through a temporary renamed into place). */
 dp_status dp_program_write(const dp_program *prog, const char *path, dp_error *err);
 
+/* The bytes dp_program_write would write, in *buf (malloc'd: the caller frees it). */
+dp_status dp_program_pack(const dp_program *prog, unsigned char **buf, size_t *len,
+                          dp_error *err);
+
 /*
  * Reads and validates a .dp: header, version, checksum, then every index, offset, size,
  * dtype and op against the tables, before anything runs. *out must be freed with

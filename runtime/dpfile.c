@@ -595,10 +595,13 @@ static dp_status build_message(const dp_program *p, dp_arena *m, Dp__Program *ms
     return DP_OK;
 }
 
-dp_status dp_program_write(const dp_program *prog, const char *path, dp_error *err)
+/* The file as the parts written in order: header, metadata, padding, weights. */
+static dp_status pack_parts(const dp_program *prog, const char *path, unsigned char *header,
+                            unsigned char **meta_out, dp_chunk parts[4], dp_error *err)
 {
     /* A program this runtime would refuse to load is a compiler bug: say so now, not when the
      * file is run. */
+    static const unsigned char zeros[ALIGN];
     dp_error bad = {0};
     if (validate(prog, path, &bad) != DP_OK)
         return dp_fail(err, bad.code == DP_ENOMEM ? DP_ENOMEM : DP_EINTERNAL,
@@ -622,8 +625,8 @@ dp_status dp_program_write(const dp_program *prog, const char *path, dp_error *e
     dp__program__pack(&msg, meta);
     dp_arena_free(&m);
 
-    unsigned char header[HEADER_BYTES] = {0}, zeros[ALIGN] = {0};
     uint32_t crc = dp_crc32(dp_crc32(0, meta, meta_len), prog->weights, prog->weights_bytes);
+    memset(header, 0, HEADER_BYTES);
     memcpy(header, MAGIC, 8);
     put_le(header + 8, DP_FORMAT_VERSION, 4);
     put_le(header + 12, 0, 4);
@@ -631,11 +634,52 @@ dp_status dp_program_write(const dp_program *prog, const char *path, dp_error *e
     put_le(header + 24, prog->weights_bytes, 8);
     put_le(header + 32, crc, 4);
     size_t pad = (size_t)(align_up(HEADER_BYTES + meta_len) - (HEADER_BYTES + meta_len));
-    dp_chunk parts[] = {{header, HEADER_BYTES}, {meta, meta_len}, {zeros, pad},
-                        {prog->weights, (size_t)prog->weights_bytes}};
+    parts[0] = (dp_chunk){header, HEADER_BYTES};
+    parts[1] = (dp_chunk){meta, meta_len};
+    parts[2] = (dp_chunk){zeros, pad};
+    parts[3] = (dp_chunk){prog->weights, (size_t)prog->weights_bytes};
+    *meta_out = meta;
+    return DP_OK;
+}
+
+dp_status dp_program_write(const dp_program *prog, const char *path, dp_error *err)
+{
+    unsigned char header[HEADER_BYTES], *meta;
+    dp_chunk parts[4];
+    dp_status st = pack_parts(prog, path, header, &meta, parts, err);
+    if (st != DP_OK)
+        return st;
     st = dp_file_write_atomic(path, parts, 4, err);
     free(meta);
     return st;
+}
+
+dp_status dp_program_pack(const dp_program *prog, unsigned char **buf, size_t *len,
+                          dp_error *err)
+{
+    unsigned char header[HEADER_BYTES], *meta;
+    dp_chunk parts[4];
+    *buf = NULL;
+    *len = 0;
+    dp_status st = pack_parts(prog, "(program in memory)", header, &meta, parts, err);
+    if (st != DP_OK)
+        return st;
+    size_t total = 0;
+    for (int i = 0; i < 4; i++)
+        total += parts[i].len;
+    unsigned char *out = malloc(total + 1);
+    if (!out) {
+        free(meta);
+        return dp_fail(err, DP_ENOMEM, "out of memory for a program of %zu bytes", total);
+    }
+    for (int i = 0; i < 4; i++) {
+        if (parts[i].len)
+            memcpy(out + *len, parts[i].data, parts[i].len);
+        *len += parts[i].len;
+    }
+    free(meta);
+    *buf = out;
+    return DP_OK;
 }
 
 /* ---- reading ----------------------------------------------------------------------------- */

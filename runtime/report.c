@@ -92,6 +92,8 @@ static cJSON *energy_json(const dp_energy *e)
 static cJSON *report_json(const dp_report *r)
 {
     cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "schema_version", DP_REPORT_SCHEMA_VERSION);
+    cJSON_AddStringToObject(root, "dpcc_version", DP_VERSION);
     cJSON_AddStringToObject(root, "producer", r->producer);
     if (r->device)
         cJSON_AddStringToObject(root, "device", r->device->name);
@@ -141,11 +143,17 @@ static cJSON *report_json(const dp_report *r)
     return root;
 }
 
-dp_status dp_report_write(const dp_report *r, const char *path, dp_error *err)
+char *dp_report_json(const dp_report *r)
 {
     cJSON *root = report_json(r);
     char *text = root ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
+    return text;
+}
+
+dp_status dp_report_write(const dp_report *r, const char *path, dp_error *err)
+{
+    char *text = dp_report_json(r);
     if (!text)
         return dp_fail(err, DP_ENOMEM, "%s: out of memory writing the report", path);
     dp_chunk parts[2] = {{text, strlen(text)}, {"\n", 1}};

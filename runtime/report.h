@@ -61,6 +61,13 @@ typedef struct dp_report {
 dp_status dp_report_from_program(const dp_program *p, dp_arena *mem, dp_report *r,
                                  dp_error *err);
 
+/* r as JSON text (malloc'd: the caller frees it), or NULL when out of memory. */
+char *dp_report_json(const dp_report *r);
+
+/* The report schema's version (docs/report.md): raised when a key changes meaning or goes;
+ * new keys do not raise it. */
+#define DP_REPORT_SCHEMA_VERSION 1
+
 /* Writes r as JSON to path (through a temporary renamed into place). */
 dp_status dp_report_write(const dp_report *r, const char *path, dp_error *err);
 

@@ -8,7 +8,7 @@
 set -euo pipefail
 
 PACKAGES=(cmake make gcc libc6-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev
-          libonnx-dev libonnx-testdata libcjson-dev python3-onnx python3-numpy ${DPCC_EXTRA_PACKAGES:-})
+          libonnx-dev libonnx-testdata libcjson-dev pkgconf python3-onnx python3-numpy ${DPCC_EXTRA_PACKAGES:-})
 
 missing=()
 for p in "${PACKAGES[@]}"; do
