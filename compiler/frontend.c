@@ -23,6 +23,16 @@
 #define DEFAULT_MAX_FILE ((size_t)8 << 30)
 #define MIN_OPSET 1
 #define MAX_OPSET 17
+/* Protobuf messages nested deeper than this (graphs in attributes, types in types) are
+ * refused: protobuf-c unpacks recursively with no limit of its own. Real models nest a few
+ * levels per subgraph, so this allows some 30 levels of If/Loop bodies. */
+#define MAX_NESTING 100
+/* Graph size: nodes, values and node operands together. The IR counts them in ints, and the
+ * largest real models have well under a million of each. */
+#define MAX_GRAPH_ITEMS ((size_t)1 << 26)
+/* Values in one list attribute (ints, floats, strings): real ones hold a few (pads, perm,
+ * axes); a large constant comes as a tensor. */
+#define MAX_ATTR_VALUES ((size_t)1 << 20)
 
 struct dpc_model {
     Onnx__ModelProto *proto;
@@ -105,6 +115,9 @@ static dp_status load_external(loader *L, const Onnx__TensorProto *tp, dp_tensor
     }
     if (!location || !*location)
         return dp_fail(L->err, DP_EINPUT, "%s: %s: external data has no location", L->path, what);
+    if (!L->model->dir)
+        return dp_fail(L->err, DP_EINPUT, "%s: %s: external data '%s' in a model read from "
+                       "memory without a base folder", L->path, what, location);
     if (location[0] == '/' || strstr(location, "..") || strchr(location, '\\'))
         return dp_fail(L->err, DP_EINPUT, "%s: %s: external data location '%s' leaves the "
                        "model's folder (absolute paths and '..' are refused)", L->path, what,
@@ -333,6 +346,10 @@ static dp_status convert_attr(loader *L, const Onnx__NodeProto *np, const Onnx__
              : ap->t ? DP_ATTR_TENSOR : ap->n_floats ? DP_ATTR_FLOATS : ap->n_ints ? DP_ATTR_INTS
              : ap->n_strings ? DP_ATTR_STRINGS : 0;
     }
+    if (ap->n_floats > MAX_ATTR_VALUES || ap->n_ints > MAX_ATTR_VALUES
+        || ap->n_strings > MAX_ATTR_VALUES)
+        return dp_fail(L->err, DP_EINPUT, "%s: node '%s' attribute '%s' holds more than %zu "
+                       "values, the limit", L->path, node, ap->name, MAX_ATTR_VALUES);
     a->name = dp_arena_strdup(mem, ap->name);
     a->kind = (dp_attr_kind)kind;
     switch (kind) {
@@ -560,9 +577,14 @@ static dp_status load_graph(loader *L, const Onnx__ModelProto *mp)
     L->g->opset = opset;
     L->g->name = dp_arena_strdup(L->g->mem, gp->name ? gp->name : "model");
 
-    size_t values = gp->n_initializer + gp->n_input + 1;
-    for (size_t i = 0; i < gp->n_node; i++)
+    size_t values = gp->n_initializer + gp->n_input + 1, items = gp->n_node;
+    for (size_t i = 0; i < gp->n_node && items <= MAX_GRAPH_ITEMS; i++) {
         values += gp->node[i]->n_output;
+        items += gp->node[i]->n_output + gp->node[i]->n_input;
+    }
+    if (items + values > MAX_GRAPH_ITEMS)
+        return dp_fail(L->err, DP_EINPUT, "%s: the graph has more than %zu nodes, values and "
+                       "operands together, the limit", L->path, MAX_GRAPH_ITEMS);
     L->names.cap = 16;
     while (L->names.cap < 2 * values)
         L->names.cap *= 2;
@@ -590,6 +612,100 @@ static dp_status load_graph(loader *L, const Onnx__ModelProto *mp)
     return DP_OK;
 }
 
+static bool read_varint(const unsigned char **p, const unsigned char *end, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        unsigned char b = *(*p)++;
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return true;
+    }
+    return false;
+}
+
+/* Whether the message in [p, end) of type d nests no submessage deeper than MAX_NESTING
+ * levels, found by walking the wire format with the schema; the walk's own recursion stops at
+ * the limit. A malformed message passes: the unpacking that follows refuses it. */
+static bool nesting_ok(const unsigned char *p, const unsigned char *end,
+                       const ProtobufCMessageDescriptor *d, int depth)
+{
+    if (depth > MAX_NESTING)
+        return false;
+    while (p < end) {
+        uint64_t tag, n;
+        if (!read_varint(&p, end, &tag))
+            return true;
+        switch (tag & 7) {
+        case 0:
+            if (!read_varint(&p, end, &n))
+                return true;
+            break;
+        case 1:
+            p += (size_t)(end - p) < 8 ? (size_t)(end - p) : 8;
+            break;
+        case 5:
+            p += (size_t)(end - p) < 4 ? (size_t)(end - p) : 4;
+            break;
+        case 2: {
+            if (!read_varint(&p, end, &n) || n > (uint64_t)(end - p))
+                return true;
+            const ProtobufCFieldDescriptor *f =
+                tag >> 3 <= UINT32_MAX ? protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3))
+                                       : NULL;
+            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+                !nesting_ok(p, p + n, f->descriptor, depth + 1))
+                return false;
+            p += n;
+            break;
+        }
+        default:
+            return true; /* groups and invalid wire types: the unpacking refuses them */
+        }
+    }
+    return true;
+}
+
+/* Parses len bytes of ONNX; external data resolves in dir (a real path), or is refused. */
+static dp_status load_buffer(const unsigned char *buf, size_t len, const char *path, char *dir,
+                             const dpc_frontend_opts *opts, dp_arena *mem,
+                             dpc_model **model_out, ir_graph **graph_out, dp_error *err)
+{
+    dpc_model *model = calloc(1, sizeof *model);
+    if (!model) {
+        free(dir);
+        return dp_fail(err, DP_ENOMEM, "%s: out of memory", path);
+    }
+    model->dir = dir;
+    if (!nesting_ok(buf, buf + len, &onnx__model_proto__descriptor, 0)) {
+        dpc_model_release(model);
+        return dp_fail(err, DP_EINPUT, "%s: messages nested more than %d deep (graphs in "
+                       "attributes, or types in types)", path, MAX_NESTING);
+    }
+    model->proto = onnx__model_proto__unpack(NULL, len, buf);
+    if (!model->proto) {
+        dpc_model_release(model);
+        return dp_fail(err, DP_EINPUT, "%s: not a valid ONNX model (the protobuf is truncated "
+                       "or corrupted)", path);
+    }
+    ir_graph *g = ir_graph_new(mem);
+    if (!g) {
+        dpc_model_release(model);
+        return dp_fail(err, DP_ENOMEM, "%s: out of memory", path);
+    }
+    g->source = dp_arena_strdup(mem, path);
+    loader L = {.path = path, .g = g, .model = model, .opts = opts, .err = err};
+    dp_status st = load_graph(&L, model->proto);
+    free(L.names.slots);
+    if (st != DP_OK) {
+        dpc_model_release(model);
+        return st;
+    }
+    *model_out = model;
+    *graph_out = g;
+    return DP_OK;
+}
+
 dp_status dpc_load_onnx(const char *path, const dpc_frontend_opts *opts, dp_arena *mem,
                         dpc_model **model_out, ir_graph **graph_out, dp_error *err)
 {
@@ -604,18 +720,6 @@ dp_status dpc_load_onnx(const char *path, const dpc_frontend_opts *opts, dp_aren
                                 : DEFAULT_MAX_FILE, &buf, &len, err);
     if (st != DP_OK)
         return st;
-    dpc_model *model = calloc(1, sizeof *model);
-    if (!model) {
-        free(buf);
-        return dp_fail(err, DP_ENOMEM, "%s: out of memory", path);
-    }
-    model->proto = onnx__model_proto__unpack(NULL, len, buf);
-    free(buf); /* protobuf-c copied what it keeps: the file buffer can go now */
-    if (!model->proto) {
-        free(model);
-        return dp_fail(err, DP_EINPUT, "%s: not a valid ONNX model (the protobuf is truncated "
-                       "or corrupted)", path);
-    }
     char dirbuf[PATH_MAX], real[PATH_MAX];
     snprintf(dirbuf, sizeof dirbuf, "%s", path);
     char *slash = strrchr(dirbuf, '/');
@@ -623,23 +727,41 @@ dp_status dpc_load_onnx(const char *path, const dpc_frontend_opts *opts, dp_aren
         *slash = '\0';
     else
         snprintf(dirbuf, sizeof dirbuf, ".");
-    model->dir = realpath(dirbuf, real) ? strdup(real) : NULL;
-    ir_graph *g = ir_graph_new(mem);
-    if (!model->dir || !g) {
-        dpc_model_release(model);
+    char *dir = realpath(dirbuf, real) ? strdup(real) : NULL;
+    if (!dir) {
+        free(buf);
         return dp_fail(err, DP_ENOMEM, "%s: out of memory", path);
     }
-    g->source = dp_arena_strdup(mem, path);
-    loader L = {.path = path, .g = g, .model = model, .opts = opts, .err = err};
-    st = load_graph(&L, model->proto);
-    free(L.names.slots);
-    if (st != DP_OK) {
-        dpc_model_release(model);
-        return st;
+    /* protobuf-c copies what it keeps: the file buffer can go after parsing */
+    st = load_buffer(buf, len, path, dir, opts, mem, model_out, graph_out, err);
+    free(buf);
+    return st;
+}
+
+dp_status dpc_load_onnx_buffer(const void *buf, size_t len, const char *name,
+                               const char *base_dir, const dpc_frontend_opts *opts,
+                               dp_arena *mem, dpc_model **model_out, ir_graph **graph_out,
+                               dp_error *err)
+{
+    static const dpc_frontend_opts no_opts;
+    if (!opts)
+        opts = &no_opts;
+    *model_out = NULL;
+    *graph_out = NULL;
+    if (!name)
+        name = "(model in memory)";
+    size_t limit = opts->max_file_bytes ? opts->max_file_bytes : DEFAULT_MAX_FILE;
+    if (len > limit)
+        return dp_fail(err, DP_EINPUT, "%s: %zu bytes, above the limit of %zu", name, len, limit);
+    char real[PATH_MAX], *dir = NULL;
+    if (base_dir) {
+        if (!realpath(base_dir, real))
+            return dp_fail(err, DP_EIO, "%s: the base folder '%s': %s", name, base_dir,
+                           strerror(errno));
+        if (!(dir = strdup(real)))
+            return dp_fail(err, DP_ENOMEM, "%s: out of memory", name);
     }
-    *model_out = model;
-    *graph_out = g;
-    return DP_OK;
+    return load_buffer(buf, len, name, dir, opts, mem, model_out, graph_out, err);
 }
 
 void dpc_model_release(dpc_model *model)

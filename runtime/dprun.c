@@ -79,6 +79,14 @@ static int fail(dp_status st, const dp_error *err)
     return dp_exit_code(st);
 }
 
+/* Failures while preparing or running a loaded program come from its contents (an
+ * instruction's shapes, an uncalibrated analog layer): name the file, as the loader does. */
+static void name_program(const char *path, dp_error *err)
+{
+    if (!strstr(err->msg, path))
+        dp_error_prefix(err, "%s", path);
+}
+
 static int usage_error(const char *fmt, const char *arg)
 {
     fprintf(stderr, "dprun: ");
@@ -552,6 +560,10 @@ int main(int argc, char **argv)
     int64_t chunks = 1;
     dp_status st = k ? kernel_load(o.program, k, &mem, &prog, &err)
                      : dp_program_read(o.program, &prog, &err);
+    /* The format allows a program without outputs, but running one would succeed and write
+     * nothing: dpcc never makes one, so such a file is damaged. */
+    if (st == DP_OK && prog->n_outputs == 0)
+        st = dp_fail(&err, DP_EINPUT, "%s: the program has no graph outputs", o.program);
     if (st == DP_OK && k && o.report)
         st = dp_fail(&err, DP_EUSAGE, "--report needs a .dp program: a C kernel keeps no counts");
     if (st == DP_OK) {
@@ -564,6 +576,7 @@ int main(int argc, char **argv)
         st = load_inputs(&o, prog, &mem, in, &err);
     if (st == DP_OK)
         st = dp_dataset_chunks(prog, in, &chunks, &err);
+    dp_status loaded = st; /* from here on, failures are the program's */
     if (st == DP_OK && k) {
         int krc = k->open(&k->session, o.seed, o.ideal);
         if (krc != 0)
@@ -578,6 +591,8 @@ int main(int argc, char **argv)
     }
     if (st == DP_OK)
         st = run_all(&o, r, k, prog, in, chunks, &mem, out, &err);
+    if (loaded == DP_OK && st != DP_OK)
+        name_program(o.program, &err);
     if (st == DP_OK && o.outdir)
         st = write_outputs(&o, prog, out, &err);
     if (st == DP_OK && o.report)
