@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # schedule_test.sh: the dynamic-precision schedule on held-out data.
-#   bash testsuite/schedule_test.sh MODELS_DIR BUILD_DIR
-# For each Fashion-MNIST model of tools/train_fmnist.py (MODELS_DIR/fmnist_*/ with model.onnx,
-# calib.npy, test.npy, test_labels.npy): compiles it calibrated on calib.npy for at most 1%
-# top-1 disagreement with the noise-free network, runs the 10000 held-out test images
+#   [SCHEDULE_MODELS="fmnist_cnn fmnist_transformer"] bash testsuite/schedule_test.sh MODELS_DIR BUILD_DIR
+# For each Fashion-MNIST model of tools/train_fmnist.py named in SCHEDULE_MODELS (MODELS_DIR/NAME/
+# with model.onnx, calib.npy, test.npy, test_labels.npy; fmnist_resnet50 takes many minutes, so
+# the suite leaves it to the issue notes and benchmarks/paper): compiles it calibrated on
+# calib.npy for at most 1% top-1 disagreement with the noise-free network, runs the 8976 held-out test images
 # noise-free and on a device instance the compiler never saw (seed 101), and checks that
 #   - the held-out disagreement meets the budget (within its own Monte Carlo error, 3 sigma),
 #   - the test accuracy stays within 1.5 points of the noise-free network's,
@@ -15,8 +16,10 @@ if [[ $# -ne 2 ]]; then
     exit 1
 fi
 models=$1 build=$2
-shopt -s nullglob
-dirs=("$models"/fmnist_*/model.onnx)
+dirs=()
+for name in ${SCHEDULE_MODELS:-fmnist_cnn fmnist_transformer}; do
+    [[ -f $models/$name/model.onnx ]] && dirs+=("$models/$name/model.onnx")
+done
 if [[ ${#dirs[@]} -eq 0 ]]; then
     echo "skipped: no Fashion-MNIST models in $models (make them with tools/train_fmnist.py)"
     exit 77
