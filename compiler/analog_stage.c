@@ -174,7 +174,7 @@ static dp_status read_calib(dpc_analog *A, const char *path, const dpc_analog_op
     if (st == DP_OK)
         st = dp_dataset_chunks(p, A->calib, &A->chunks, err);
     if (st != DP_OK)
-        dp_error_prefix(err, "--calib %s: ", path);
+        dp_error_prefix(err, "--calib %s", path);
     return st;
 }
 

@@ -78,7 +78,7 @@ static dp_status load_device(const dpc_options *o, dp_device *d, dp_error *err)
     dpc_default_device_path(path, sizeof path);
     dp_status st = dp_device_load(path, d, err);
     if (st != DP_OK)
-        dp_error_prefix(err, "the default device profile (set DPCC_PROFILE_DIR or --device): ");
+        dp_error_prefix(err, "the default device profile (set DPCC_PROFILE_DIR or --device)");
     return st;
 }
 
@@ -164,7 +164,7 @@ dp_status dpc_compile(const dpc_options *o, dpc_summary *sum, dp_error *err)
             st = dpc_analog_stage(prog, &ao, &mem, err);
             /* a failure deep in calibration should still say which model it was */
             if (st != DP_OK && o->model_path)
-                dp_error_prefix(err, "%s: ", o->model_path);
+                dp_error_prefix(err, "%s", o->model_path);
         }
     }
     /* the schedule is final here: what --annotate records is what the program holds */

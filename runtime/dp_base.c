@@ -19,12 +19,13 @@ dp_status dp_fail(dp_error *err, dp_status code, const char *fmt, ...)
 
 void dp_error_prefix(dp_error *err, const char *fmt, ...)
 {
-    char prefix[DP_ERROR_MAX], joined[DP_ERROR_MAX];
+    /* the prefix (a path, usually short) takes at most half, the message keeps the rest */
+    char prefix[DP_ERROR_MAX / 2], joined[DP_ERROR_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    snprintf(joined, sizeof joined, "%.500s: %.500s", prefix, err->msg);
+    snprintf(joined, sizeof joined, "%s: %s", prefix, err->msg);
     memcpy(err->msg, joined, sizeof joined);
 }
 
