@@ -20,13 +20,19 @@ dp_status dp_fail(dp_error *err, dp_status code, const char *fmt, ...)
 void dp_error_prefix(dp_error *err, const char *fmt, ...)
 {
     /* the prefix (a path, usually short) takes at most half, the message keeps the rest */
-    char prefix[DP_ERROR_MAX / 2], joined[DP_ERROR_MAX];
+    char prefix[DP_ERROR_MAX / 2];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    snprintf(joined, sizeof joined, "%s: %s", prefix, err->msg);
-    memcpy(err->msg, joined, sizeof joined);
+    size_t np = strlen(prefix), nm = strnlen(err->msg, DP_ERROR_MAX - 1);
+    if (np + 2 + nm > DP_ERROR_MAX - 1)
+        nm = DP_ERROR_MAX - 1 - np - 2;
+    memmove(err->msg + np + 2, err->msg, nm);
+    memcpy(err->msg, prefix, np);
+    err->msg[np] = ':';
+    err->msg[np + 1] = ' ';
+    err->msg[np + 2 + nm] = '\0';
 }
 
 void dp_error_clear(dp_error *err)
