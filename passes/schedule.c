@@ -164,7 +164,7 @@ static void set_all(sched *s, int32_t n)
 static dp_status unreachable(sched *s, double at_max, dp_error *err)
 {
     dpc_analog *A = s->A;
-    char names[600] = "";
+    char names[700] = "";
     size_t used = 0;
     bool *taken = calloc((size_t)A->n_layers + 1, sizeof *taken);
     for (int pick = 0; taken && pick < 3 && pick < A->n_layers; pick++) {
@@ -176,9 +176,9 @@ static dp_status unreachable(sched *s, double at_max, dp_error *err)
         const dp_mvm *m = A->prog->instrs[A->layers[best].instr].mvm;
         dp_adc_counts c = A->layers[best].counts;
         used += (size_t)snprintf(names + used, used < sizeof names ? sizeof names - used : 0,
-                                 "%s'%s' (floor MSE %.3g, %d-bit ADC, %.2g%% of conversions "
-                                 "clipped)", pick ? ", " : "", A->layers[best].name,
-                                 A->layers[best].floor_mse, m->adc_bits,
+                                 "%s'%s' (floor MSE %.3g, %d/%d/%d-bit DAC/weights/ADC, %.2g%% "
+                                 "of conversions clipped)", pick ? ", " : "", A->layers[best].name,
+                                 A->layers[best].floor_mse, m->dac_bits, m->weight_bits, m->adc_bits,
                                  c.conversions ? 100.0 * (double)c.clipped / (double)c.conversions : 0.0);
     }
     free(taken);
@@ -204,7 +204,7 @@ static dp_status unreachable(sched *s, double at_max, dp_error *err)
     return dp_fail(err, DP_EBUDGET, "no schedule meets %s <= %g: even with no noise left the "
                    "converters and static weight errors measure %s = %.4g, and repetition "
                    "cannot remove them; the largest such errors are in %s. Loosen the budget, or "
-                   "use a device with more ADC bits or smaller static errors%s",
+                   "use a device with more DAC, weight or ADC bits or smaller static errors%s",
                    dpc_metric_name(A->metric), A->budget, dpc_metric_name(A->metric), floor,
                    names, data);
 }
