@@ -129,6 +129,18 @@ static const char runtime_intro[] =
           "#endif\n"
           "\n";
 
+/* One line per graph input or output of the header comment: index, name, type. */
+static void put_io_comment(FILE *f, const dp_program *p, const int32_t *which, int n)
+{
+    for (int i = 0; i < n; i++) {
+        fprintf(f, " *   %d  ", i);
+        put_comment_text(f, p->tensors[which[i]].name);
+        fputs("  ", f);
+        put_type(f, &p->tensors[which[i]].t);
+        fputc('\n', f);
+    }
+}
+
 static void emit_header(FILE *f, const dp_program *p, const char *out_path, const char *P,
                         const char *weights_name)
 {
@@ -184,21 +196,9 @@ static void emit_header(FILE *f, const dp_program *p, const char *out_path, cons
         " *\n"
         " * Inputs:\n",
         P, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P);
-    for (int i = 0; i < p->n_inputs; i++) {
-        fprintf(f, " *   %d  ", i);
-        put_comment_text(f, p->tensors[p->inputs[i]].name);
-        fputs("  ", f);
-        put_type(f, &p->tensors[p->inputs[i]].t);
-        fputc('\n', f);
-    }
+    put_io_comment(f, p, p->inputs, p->n_inputs);
     fputs(" * Outputs:\n", f);
-    for (int i = 0; i < p->n_outputs; i++) {
-        fprintf(f, " *   %d  ", i);
-        put_comment_text(f, p->tensors[p->outputs[i]].name);
-        fputs("  ", f);
-        put_type(f, &p->tensors[p->outputs[i]].t);
-        fputc('\n', f);
-    }
+    put_io_comment(f, p, p->outputs, p->n_outputs);
     fputs(" */\n", f);
     fputs(runtime_intro, f);
 }
@@ -772,6 +772,15 @@ dp_status dpc_c_prefix(const char *out_path, const dpc_c_opts *opts, char prefix
     return DP_OK;
 }
 
+char *dpc_c_weights_path(const dp_program *prog, const char *out_path, const dpc_c_opts *opts,
+                         bool *oom)
+{
+    bool external = opts->external_weights || prog->weights_bytes > DPC_C_INLINE_WEIGHTS_MAX;
+    char *path = external ? dpc_c_sibling_path(out_path, ".weights") : NULL;
+    *oom = external && !path;
+    return path;
+}
+
 dp_status dpc_emit_c(const dp_program *prog, const char *out_path, const dpc_c_opts *opts,
                      dp_error *err)
 {
@@ -779,13 +788,13 @@ dp_status dpc_emit_c(const dp_program *prog, const char *out_path, const dpc_c_o
     dp_status pst = dpc_c_prefix(out_path, opts, prefix, err);
     if (pst != DP_OK)
         return pst;
-    bool external = opts->external_weights || prog->weights_bytes > DPC_C_INLINE_WEIGHTS_MAX;
-    char *wpath = external ? dpc_c_sibling_path(out_path, ".weights") : NULL;
+    bool oom;
+    char *wpath = dpc_c_weights_path(prog, out_path, opts, &oom);
     char *head = NULL, *body = NULL;
     size_t head_len = 0, body_len = 0;
     FILE *hf = open_memstream(&head, &head_len), *bf = open_memstream(&body, &body_len);
     dp_status st = DP_OK;
-    if (!hf || !bf || (external && !wpath)) {
+    if (!hf || !bf || oom) {
         st = dp_fail(err, DP_ENOMEM, "out of memory emitting C");
     } else {
         const char *wname = wpath && strrchr(wpath, '/') ? strrchr(wpath, '/') + 1 : wpath;
@@ -797,7 +806,7 @@ dp_status dpc_emit_c(const dp_program *prog, const char *out_path, const dpc_c_o
     if (bf && fclose(bf) != 0 && st == DP_OK)
         st = dp_fail(err, DP_ENOMEM, "out of memory emitting C");
     /* the weights first: a .c never refers to a .weights file that is not there */
-    if (st == DP_OK && external) {
+    if (st == DP_OK && wpath) {
         dp_chunk w = {prog->weights, (size_t)prog->weights_bytes};
         st = dp_file_write_atomic(wpath, &w, 1, err);
     }

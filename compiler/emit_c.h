@@ -43,6 +43,14 @@ dp_status dpc_c_prefix(const char *out_path, const dpc_c_opts *opts, char prefix
 /* out_path with its suffix (.c, .ll, .bc or .o) replaced by ext; malloc'd, NULL if out of memory. */
 char *dpc_c_sibling_path(const char *out_path, const char *ext);
 
+/*
+ * The .weights file beside out_path when the weights go outside the code (above
+ * DPC_C_INLINE_WEIGHTS_MAX, or opts->external_weights), malloc'd; NULL when they stay inline.
+ * *oom is set when it should have been made but memory ran out.
+ */
+char *dpc_c_weights_path(const dp_program *prog, const char *out_path, const dpc_c_opts *opts,
+                         bool *oom);
+
 /* The layer functions' names: node_ and the ONNX node's name (or op) made an identifier. */
 void dpc_c_layer_names(const dp_program *p, char (*names)[DPC_LAYER_NAME_MAX]);
 

@@ -514,10 +514,10 @@ dp_status dpc_emit_llvm(const dp_program *prog, const char *out_path, const dpc_
     dp_status pst = dpc_c_prefix(out_path, opts, prefix, err);
     if (pst != DP_OK)
         return pst;
-    bool external = opts->external_weights || prog->weights_bytes > DPC_C_INLINE_WEIGHTS_MAX;
-    char *wpath = external ? dpc_c_sibling_path(out_path, ".weights") : NULL;
+    bool oom;
+    char *wpath = dpc_c_weights_path(prog, out_path, opts, &oom);
     char *glue = dpc_c_sibling_path(out_path, ".rt.c");
-    if ((external && !wpath) || !glue) {
+    if (oom || !glue) {
         free(wpath);
         free(glue);
         return dp_fail(err, DP_ENOMEM, "out of memory emitting LLVM IR");
@@ -540,7 +540,7 @@ dp_status dpc_emit_llvm(const dp_program *prog, const char *out_path, const dpc_
         e.f32 = LLVMFloatTypeInContext(e.ctx);
         e.f64 = LLVMDoubleTypeInContext(e.ctx);
         e.ptr = LLVMPointerType(e.i8, 0);
-        if (!program_global(&e, prog, external))
+        if (!program_global(&e, prog, wpath != NULL))
             st = dp_fail(err, DP_ENOMEM, "out of memory emitting LLVM IR");
         else if (e.bad_layout)
             st = dp_fail(err, DP_EINTERNAL, "--emit=llvm: a runtime struct's fields are not in "
@@ -553,7 +553,7 @@ dp_status dpc_emit_llvm(const dp_program *prog, const char *out_path, const dpc_
         st = dp_fail(err, DP_EINTERNAL, "--emit=llvm: the module does not verify: %s", msg);
     LLVMDisposeMessage(msg);
     /* the weights and the runtime first: the object never refers to files not there */
-    if (st == DP_OK && external) {
+    if (st == DP_OK && wpath) {
         dp_chunk w = {prog->weights, (size_t)prog->weights_bytes};
         st = dp_file_write_atomic(wpath, &w, 1, err);
     }
