@@ -1,6 +1,7 @@
 /* dp_op.c: the operator registry, attribute getters and the shared types/infer driver. */
 #include "dp_op.h"
 #include "gemm.h"
+#include "weight_panels.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -103,6 +104,14 @@ dp_status dp_kernel_product(dp_kctx *k, const dp_product *p)
 {
     if (k->analog)
         return k->analog->product(k->analog, k, p);
+    if (k->panels && p->weights_fixed && p->weights_in_a && p->M > 1 && p->N > 1 && p->K > 0) {
+        const float *packed = dp_weight_panels_get(k->panels, p->ta, p->M, p->K, p->A, p->lda);
+        if (packed) {
+            dp_sgemm_packed(packed, p->M, p->N, p->K, p->alpha, p->tb, p->B, p->ldb, p->beta,
+                            p->C, p->ldc, p->scratch);
+            return DP_OK;
+        }
+    }
     dp_sgemm(p->ta, p->tb, p->M, p->N, p->K, p->alpha, p->A, p->lda, p->B, p->ldb, p->beta, p->C,
              p->ldc, p->scratch);
     return DP_OK;

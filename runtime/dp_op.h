@@ -60,6 +60,7 @@ typedef struct dp_kctx {
     dp_error *err;
     const char *bad_attr;     /* set by the getters when an attribute has the wrong kind */
     dp_analog_hook *analog;   /* NULL: matrix products are exact fp32 (dp_kernel_product) */
+    struct dp_weight_panels *panels; /* the session's packed constant weights; NULL: none */
 } dp_kctx;
 
 typedef struct dp_op_def {

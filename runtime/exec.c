@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "weight_panels.h"
+
 #define DEFAULT_MAX_MEMORY ((size_t)16 << 30)
 
 struct dp_session {
@@ -23,6 +25,7 @@ struct dp_session {
     dp_observe_fn observe;
     void *observe_ctx;
     dp_analog_state *analog;    /* NULL: ideal */
+    dp_weight_panels *panels;   /* constant weights packed for ideal products */
 };
 
 dp_status dp_session_new(const dp_program *prog, const dp_session_opts *opts, dp_session **out,
@@ -43,6 +46,7 @@ dp_status dp_session_new(const dp_program *prog, const dp_session_opts *opts, dp
     }
     s->act = aligned_alloc(64, ((size_t)prog->arena_bytes + 64) & ~(size_t)63);
     s->vals = calloc((size_t)prog->n_tensors + 1, sizeof *s->vals);
+    s->panels = dp_weight_panels_new();
     if (!s->act || !s->vals) {
         dp_session_free(s);
         return dp_fail(err, DP_ENOMEM, "out of memory for %llu bytes of activations",
@@ -60,6 +64,7 @@ void dp_session_free(dp_session *s)
     if (!s)
         return;
     dp_analog_state_free(s->analog);
+    dp_weight_panels_free(s->panels);
     free(s->act);
     free(s->vals);
     dp_arena_free(&s->dyn);
@@ -112,7 +117,7 @@ static dp_status run_instr(dp_session *s, int index, dp_error *err)
     }
     dp_kctx k = {.node = ins->name, .op = ins->op, .opset = ins->opset, .attrs = ins->attrs,
                  .n_attrs = ins->n_attrs, .in = in, .n_in = ins->n_in, .out = out,
-                 .n_out = ins->n_out, .scratch = &s->scratch, .err = err,
+                 .n_out = ins->n_out, .scratch = &s->scratch, .err = err, .panels = s->panels,
                  .analog = s->analog ? dp_analog_state_hook(s->analog, index, s->inference) : NULL};
     dp_status st = dp_node_types_infer(ins->def, &k);
     if (st == DP_DYNAMIC)

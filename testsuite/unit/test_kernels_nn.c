@@ -292,15 +292,17 @@ static float frand(void)
 }
 
 /*
- * Against a double-precision triple loop, over sizes that reach every edge: partial 8x8
- * tiles, several K (256), M (128) and N (4096) blocks, the matrix-vector paths (M or N of 1),
+ * Against a double-precision triple loop, over sizes that reach every edge: partial 12x16
+ * tiles, several K (256), M (144) and N (4096) blocks, the matrix-vector paths (M or N of 1),
  * K = 0, empty products, padded leading dimensions, beta 0 over a NaN-filled C and beta 0.5.
+ * With A packed once (dp_sgemm_packed), the tiled products give the same bits.
  */
 static void sgemm_matches_naive(void **state)
 {
     static const int64_t sizes[][3] = {
         {1, 1, 1},    {1, 37, 300},  {45, 1, 513}, {7, 9, 5},   {8, 8, 8},  {17, 33, 257},
-        {130, 20, 30}, {3, 4100, 2}, {19, 23, 600}, {5, 6, 0},  {0, 4, 4},  {4, 0, 4},
+        {150, 20, 30}, {3, 4100, 2}, {19, 23, 600}, {5, 6, 0},  {0, 4, 4},  {4, 0, 4},
+        {13, 17, 300},
     };
     const float alpha = 1.25f;
     for (size_t s = 0; s < COUNT(sizes); s++)
@@ -324,6 +326,18 @@ static void sgemm_matches_naive(void **state)
             for (int64_t i = 0; i < nc; i++)
                 C0[i] = C[i] = beta == 0 ? NAN : frand();
             dp_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, scratch);
+            if (M > 1 && N > 1 && K > 0) {
+                float *packed = malloc(dp_sgemm_packed_size(M, K));
+                float *Cp = malloc((size_t)(nc + 1) * sizeof(float));
+                assert_true(packed && Cp);
+                memcpy(Cp, C0, (size_t)(nc + 1) * sizeof(float));
+                dp_sgemm_pack(ta, M, K, A, lda, packed);
+                dp_sgemm_packed(packed, M, N, K, alpha, tb, B, ldb, beta, Cp, ldc, scratch);
+                for (int64_t i = 0; i < M; i++)
+                    assert_memory_equal(Cp + i * ldc, C + i * ldc, (size_t)N * sizeof(float));
+                free(packed);
+                free(Cp);
+            }
             for (int64_t i = 0; i < M; i++) {
                 for (int64_t j = 0; j < N; j++) {
                     double ref = 0, mag = 0;
