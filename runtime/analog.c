@@ -31,13 +31,12 @@ static inline double round_half_even(double v)
     return (v + 0x1.8p52) - 0x1.8p52;
 }
 
-/* q_b(u) with half = 2^(b-1): dividing by a power of two is exact. */
+/* q_b(u) with half = 2^(b-1): dividing by a power of two is exact. Selects, not branches,
+ * so that loops over it vectorise. */
 static inline double quantise(double u, double half)
 {
-    if (u > 1.0)
-        u = 1.0;
-    else if (u < -1.0)
-        u = -1.0;
+    u = u > 1.0 ? 1.0 : u;
+    u = u < -1.0 ? -1.0 : u;
     return round_half_even(u * half) / half;
 }
 
@@ -204,30 +203,66 @@ typedef struct tile_ctx {
     int64_t clipped;
 } tile_ctx;
 
-/* Noise of variance v(z), distortion, ADC, rescale, sum into Y: one output of one pass. */
-static inline void convert(tile_ctx *c, int64_t j, int64_t p, double s, double z)
+/*
+ * Noise of variance v(z), distortion, ADC, rescale, sum into Y: outputs q0..q0+n of row j
+ * in one pass, n <= DP_NOISE_BLOCK. Stage by stage, each a loop without branches that
+ * vectorises. Returns how many clipped.
+ */
+DP_MULTI_TARGET
+static int64_t convert(const tile_ctx *c, int64_t j, int64_t q0, int n, const float *restrict s,
+                       const double *restrict z)
 {
     const dp_analog_params *pr = c->p;
     double G = c->call->adc_scale[c->call->n_adc_scale == 1 ? 0 : j];
+    double v[DP_NOISE_BLOCK];
+    for (int i = 0; i < n; i++)
+        v[i] = s[i];
     if (c->noisy) {
         double tg = pr->thermal_std * G, sw = pr->weight_noise_std, sx = pr->input_noise_std;
-        double v = (tg * tg + c->shot + sw * sw * c->xn[p] +
-                    sx * sx * c->w->norm2[j * c->w->tiles + c->t]) /
-                   (double)pr->repetitions;
-        s += sqrt(v) * z;
+        double fixed = tg * tg + c->shot, sw2 = sw * sw;
+        double wn = sx * sx * c->w->norm2[j * c->w->tiles + c->t], reps = (double)pr->repetitions;
+        const double *xn = c->xn + q0;
+        for (int i = 0; i < n; i++)
+            v[i] += sqrt((fixed + sw2 * xn[i] + wn) / reps) * z[i];
     }
     if (pr->distortion_k3 != 0) {
-        double y = s / G;
-        s = G * (y - pr->distortion_k3 * y * y * y);
+        double k3 = pr->distortion_k3;
+        for (int i = 0; i < n; i++) {
+            double y = v[i] / G;
+            v[i] = G * (y - k3 * y * y * y);
+        }
     }
-    if (c->call->pre_adc != NULL)
-        c->call->pre_adc[(c->t * c->w->rows + j) * c->P + p] = (float)s;
-    double u = s / G;
-    if (u > 1.0 || u < -1.0)
-        c->clipped++;
-    float r = (float)(quantise(u, c->adc_half) * G * ((double)c->call->x_scale * c->w->scale[j]));
-    float *y = &c->Y[j * c->ldy + p];
-    *y = c->t == 0 ? r : *y + r;
+    if (c->call->pre_adc != NULL) {
+        float *pre = c->call->pre_adc + (c->t * c->w->rows + j) * c->P + q0;
+        for (int i = 0; i < n; i++)
+            pre[i] = (float)v[i];
+    }
+    int64_t clipped = 0;
+    double half = c->adc_half, out_scale = (double)c->call->x_scale * c->w->scale[j];
+    float *y = c->Y + j * c->ldy + q0;
+    for (int i = 0; i < n; i++) {
+        double u = v[i] / G;
+        clipped += (u > 1.0) | (u < -1.0);
+        v[i] = quantise(u, half) * G * out_scale;
+    }
+    if (c->t == 0)
+        for (int i = 0; i < n; i++)
+            y[i] = (float)v[i];
+    else
+        for (int i = 0; i < n; i++)
+            y[i] += (float)v[i];
+    return clipped;
+}
+
+/* The DAC on one fan-in row of the inputs: dst = q(src / x_scale), xn += dst^2. */
+DP_MULTI_TARGET
+static void dac(const float *restrict src, int64_t P, double x_scale, double half,
+                float *restrict dst, double *restrict xn)
+{
+    for (int64_t q = 0; q < P; q++) {
+        dst[q] = (float)quantise((double)src[q] / x_scale, half);
+        xn[q] += (double)dst[q] * dst[q];
+    }
 }
 
 dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
@@ -278,12 +313,8 @@ dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
         int64_t k0 = t * C, kt = min64(C, K - k0);
         memset(xn, 0, (size_t)l.pp * sizeof(double));
         for (int64_t i = 0; i < kt; i++) {
-            const float *src = X + (k0 + i) * ldx;
             float *dst = xq + i * l.pp;
-            for (int64_t q = 0; q < P; q++) {
-                dst[q] = (float)quantise((double)src[q] / x_scale, dac_half);
-                xn[q] += (double)dst[q] * dst[q];
-            }
+            dac(X + (k0 + i) * ldx, P, x_scale, dac_half, dst, xn);
             for (int64_t q = P; q < l.pp; q++)
                 dst[q] = 0;
         }
@@ -298,22 +329,23 @@ dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
          * odd row takes the second half of its first pair alone */
         for (int64_t j = 0; j < M;) {
             uint64_t g = (uint64_t)w->row0 + (uint64_t)j;
-            int half = (int)(g & 1);
+            bool pair = !(g & 1) && j + 1 < M;
             id.row = (uint32_t)(g / 2);
-            for (int64_t q = 0; q < P; q++) {
-                double z[2] = {0, 0};
+            for (int64_t q0 = 0; q0 < P; q0 += DP_NOISE_BLOCK) {
+                int n = (int)min64(DP_NOISE_BLOCK, P - q0);
+                double z0[DP_NOISE_BLOCK], z1[DP_NOISE_BLOCK];
                 if (noisy) {
-                    uint32_t ctr[4], key[2], r[4];
-                    id.col = call->col0 + (uint64_t)q;
-                    dp_noise_counter(&id, ctr, key);
-                    dp_philox4x32_10(ctr, key, r);
-                    dp_philox_normal2(r, z);
+                    id.col = call->col0 + (uint64_t)q0;
+                    dp_noise_normals(&id, z0, z1);
+                } else {
+                    memset(z0, 0, sizeof z0);
+                    memset(z1, 0, sizeof z1);
                 }
-                convert(&c, j, q, S[j * l.pp + q], z[half]);
-                if (!half && j + 1 < M)
-                    convert(&c, j + 1, q, S[(j + 1) * l.pp + q], z[1]);
+                c.clipped += convert(&c, j, q0, n, S + j * l.pp + q0, g & 1 ? z1 : z0);
+                if (pair)
+                    c.clipped += convert(&c, j + 1, q0, n, S + (j + 1) * l.pp + q0, z1);
             }
-            j += half ? 1 : 2;
+            j += pair ? 2 : 1;
         }
     }
     if (clipped != NULL)

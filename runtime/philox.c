@@ -5,6 +5,9 @@
 #include "philox.h"
 
 #include <math.h>
+#include <string.h>
+
+#include "simd.h"
 
 enum { PHILOX_ROUNDS = 10 };
 
@@ -13,22 +16,32 @@ enum { PHILOX_ROUNDS = 10 };
 #define PHILOX_W0 UINT32_C(0x9E3779B9) /* golden ratio */
 #define PHILOX_W1 UINT32_C(0xBB67AE85) /* sqrt(3) - 1 */
 
-void dp_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
+/* Ten rounds on n counters at once, in place: a loop over lanes that vectorises. */
+static inline void philox_lanes(int n, uint32_t *restrict c0, uint32_t *restrict c1,
+                                uint32_t *restrict c2, uint32_t *restrict c3, uint32_t k0,
+                                uint32_t k1)
 {
-    uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3];
-    uint32_t k0 = key[0], k1 = key[1];
     for (int r = 0; r < PHILOX_ROUNDS; r++) {
         if (r > 0) {
             k0 += PHILOX_W0;
             k1 += PHILOX_W1;
         }
-        uint64_t p0 = (uint64_t)PHILOX_M0 * c0, p1 = (uint64_t)PHILOX_M1 * c2;
-        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
-        c0 = n0;
-        c1 = (uint32_t)p1;
-        c2 = n2;
-        c3 = (uint32_t)p0;
+        for (int i = 0; i < n; i++) {
+            uint64_t p0 = (uint64_t)PHILOX_M0 * c0[i], p1 = (uint64_t)PHILOX_M1 * c2[i];
+            uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1[i] ^ k0;
+            uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3[i] ^ k1;
+            c0[i] = n0;
+            c1[i] = (uint32_t)p1;
+            c2[i] = n2;
+            c3[i] = (uint32_t)p0;
+        }
     }
+}
+
+void dp_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
+{
+    uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3];
+    philox_lanes(1, &c0, &c1, &c2, &c3, key[0], key[1]);
     out[0] = c0;
     out[1] = c1;
     out[2] = c2;
@@ -42,14 +55,85 @@ double dp_philox_uniform(uint32_t hi, uint32_t lo)
     return (double)top53(hi, lo) * 0x1p-53;
 }
 
+/* (hi:lo >> 11) as a double, exactly, from two halves that convert as signed 32-bit
+ * integers, which vector units do (unsigned 64-bit ones they do not). */
+static inline double top53_double(uint32_t hi, uint32_t lo)
+{
+    return (double)(int32_t)(hi >> 5) * 0x1p26 + (double)(int32_t)((hi & 31u) << 21 | lo >> 11);
+}
+
+/*
+ * ln u for u in [2^-53, 1]: u = m 2^e with m in [sqrt(1/2), sqrt(2)), and ln m by the series
+ * 2 atanh(s) = 2 (s + s^3/3 + ... + s^15/15), s = (m - 1) / (m + 1), |s| < 0.1716, whose
+ * next term is below 1e-13 of the result.
+ */
+static inline double log_unit(double u)
+{
+    uint64_t bits;
+    memcpy(&bits, &u, sizeof bits);
+    double e = (double)(int32_t)(bits >> 52) - 1023.0;
+    bits = (bits & UINT64_C(0x000fffffffffffff)) | UINT64_C(0x3ff0000000000000);
+    double m;
+    memcpy(&m, &bits, sizeof m);
+    /* branch-free, so that loops over it vectorise: halving is exact */
+    double big = m > 1.4142135623730951 ? 1.0 : 0.0;
+    m *= 1.0 - 0.5 * big;
+    e += big;
+    double s = (m - 1.0) / (m + 1.0), s2 = s * s;
+    double p = 1.0 / 15;
+    p = 1.0 / 13 + s2 * p;
+    p = 1.0 / 11 + s2 * p;
+    p = 1.0 / 9 + s2 * p;
+    p = 1.0 / 7 + s2 * p;
+    p = 1.0 / 5 + s2 * p;
+    p = 1.0 / 3 + s2 * p;
+    return e * 0.69314718055994530942 + 2.0 * (s + s * s2 * p);
+}
+
+/*
+ * sin and cos of 2 pi u for u in [0, 1): the nearest quarter turn k, then Taylor series of
+ * the rest x = 2 pi (u - k/4), |x| <= pi/4, to x^13 and x^14 (next terms below 1e-11).
+ */
+static inline void sincos_turn(double u, double *sin_out, double *cos_out)
+{
+    double k = (4.0 * u + 0x1.8p52) - 0x1.8p52; /* round to nearest: 0..4 */
+    double x = (4.0 * u - k) * 1.57079632679489661923, x2 = x * x;
+    double ps = 1.0 / 6227020800;
+    ps = -1.0 / 39916800 + x2 * ps;
+    ps = 1.0 / 362880 + x2 * ps;
+    ps = -1.0 / 5040 + x2 * ps;
+    ps = 1.0 / 120 + x2 * ps;
+    ps = -1.0 / 6 + x2 * ps;
+    double pc = -1.0 / 87178291200;
+    pc = 1.0 / 479001600 + x2 * pc;
+    pc = -1.0 / 3628800 + x2 * pc;
+    pc = 1.0 / 40320 + x2 * pc;
+    pc = -1.0 / 720 + x2 * pc;
+    pc = 1.0 / 24 + x2 * pc;
+    pc = -0.5 + x2 * pc;
+    double sx = x + x * x2 * ps, cx = 1.0 + x2 * pc;
+    /* 2 pi u = k pi/2 + x: quarter turns swap sine and cosine and flip their signs */
+    int q = (int)k & 3;
+    double a = q & 1 ? cx : sx, b = q & 1 ? sx : cx;
+    *sin_out = q & 2 ? -a : a;
+    *cos_out = (q + 1) & 2 ? -b : b;
+}
+
+/* Box-Muller on one Philox output (dp_philox_normal2). */
+static inline void box_muller(uint32_t r0, uint32_t r1, uint32_t r2, uint32_t r3, double *z0,
+                              double *z1)
+{
+    double u1 = (top53_double(r0, r1) + 1.0) * 0x1p-53;
+    double u2 = top53_double(r2, r3) * 0x1p-53;
+    double rad = sqrt(-2.0 * log_unit(u1)), s, c;
+    sincos_turn(u2, &s, &c);
+    *z0 = rad * c;
+    *z1 = rad * s;
+}
+
 void dp_philox_normal2(const uint32_t r[4], double z[2])
 {
-    const double two_pi = 6.283185307179586476925286766559;
-    double u1 = (double)(top53(r[0], r[1]) + 1) * 0x1p-53;
-    double u2 = dp_philox_uniform(r[2], r[3]);
-    double rad = sqrt(-2.0 * log(u1)), theta = two_pi * u2;
-    z[0] = rad * cos(theta);
-    z[1] = rad * sin(theta);
+    box_muller(r[0], r[1], r[2], r[3], &z[0], &z[1]);
 }
 
 void dp_noise_counter(const dp_noise_id *id, uint32_t ctr[4], uint32_t key[2])
@@ -61,4 +145,24 @@ void dp_noise_counter(const dp_noise_id *id, uint32_t ctr[4], uint32_t key[2])
     ctr[2] = (uint32_t)(id->col >> 32 & 0xffu) | (id->tile & 0x3fffffu) << 8 |
              ((uint32_t)id->stream & 3u) << 30;
     ctr[3] = id->inference;
+}
+
+DP_MULTI_TARGET
+void dp_noise_normals(const dp_noise_id *id, double z0[restrict DP_NOISE_BLOCK],
+                      double z1[restrict DP_NOISE_BLOCK])
+{
+    enum { B = DP_NOISE_BLOCK };
+    uint32_t c0[B], c1[B], c2[B], c3[B], ctr[4], key[2];
+    dp_noise_counter(id, ctr, key);
+    uint32_t fixed2 = ctr[2] & ~UINT32_C(0xff);
+    for (int i = 0; i < B; i++) {
+        uint64_t col = id->col + (uint64_t)i;
+        c0[i] = ctr[0];
+        c1[i] = (uint32_t)col;
+        c2[i] = (uint32_t)(col >> 32 & 0xffu) | fixed2;
+        c3[i] = ctr[3];
+    }
+    philox_lanes(B, c0, c1, c2, c3, key[0], key[1]);
+    for (int i = 0; i < B; i++)
+        box_muller(c0[i], c1[i], c2[i], c3[i], &z0[i], &z1[i]);
 }

@@ -27,9 +27,10 @@ double dp_philox_uniform(uint32_t hi, uint32_t lo);
  * u1 = ((r[0]:r[1] >> 11) + 1) * 2^-53 in (0, 1], u2 = (r[2]:r[3] >> 11) * 2^-53 in [0, 1),
  * z[0] = sqrt(-2 ln u1) cos(2 pi u2), z[1] = sqrt(-2 ln u1) sin(2 pi u2).
  * Box-Muller needs no rejection, so one Philox call always yields exactly two normals; u1
- * excludes 0 so the logarithm is finite, which caps |z| at sqrt(106 ln 2) ~ 8.6. The bits
- * depend on libm's log, cos and sin: the runtime and an emitted kernel agree when they link
- * the same libm.
+ * excludes 0 so the logarithm is finite, which caps |z| at sqrt(106 ln 2) ~ 8.6. The
+ * logarithm, cosine and sine are dpcc's own polynomials (within 1e-12 of libm's), in plain
+ * arithmetic: loops over them vectorise, and every build on every machine gives the same
+ * bits.
  */
 void dp_philox_normal2(const uint32_t r[4], double z[2]);
 
@@ -63,5 +64,17 @@ typedef struct dp_noise_id {
  *   ctr[3] = inference
  */
 void dp_noise_counter(const dp_noise_id *id, uint32_t ctr[4], uint32_t key[2]);
+
+/* Columns one dp_noise_normals call draws for: a multiple of every vector width. */
+enum { DP_NOISE_BLOCK = 32 };
+
+/*
+ * The normals of DP_NOISE_BLOCK draws at once, the same as dp_noise_counter,
+ * dp_philox4x32_10 and dp_philox_normal2 give one at a time: z0[i] and z1[i] are the pair
+ * drawn for id with col = id->col + i. Vectorised; id->col + DP_NOISE_BLOCK may pass
+ * DP_NOISE_COL_LIMIT only for columns the caller ignores.
+ */
+void dp_noise_normals(const dp_noise_id *id, double z0[restrict DP_NOISE_BLOCK],
+                      double z1[restrict DP_NOISE_BLOCK]);
 
 #endif

@@ -121,6 +121,53 @@ static void normals_are_standard(void **state)
     assert_true(fabs(kurt - 3.0) < 4.0 * sqrt(96.0 / n));
 }
 
+/* The generator's own logarithm, sine and cosine against libm's, over Philox's outputs. */
+static void normals_match_libm_box_muller(void **state)
+{
+    double worst = 0;
+    for (uint32_t i = 0; i < 20000; i++) {
+        uint32_t ctr[4] = {i, 1, 2, 3}, key[2] = {11, 0}, r[4];
+        dp_philox4x32_10(ctr, key, r);
+        /* the extremes of u1 and u2 too */
+        if (i == 0)
+            r[0] = r[1] = r[2] = r[3] = 0;
+        if (i == 1)
+            r[0] = r[1] = r[2] = r[3] = 0xffffffffu;
+        double z[2];
+        dp_philox_normal2(r, z);
+        double u1 = ((double)((((uint64_t)r[0] << 32 | r[1]) >> 11) + 1)) * 0x1p-53;
+        double u2 = dp_philox_uniform(r[2], r[3]);
+        double rad = sqrt(-2.0 * log(u1)), theta = 6.283185307179586476925286766559 * u2;
+        double want[2] = {rad * cos(theta), rad * sin(theta)};
+        for (int k = 0; k < 2; k++)
+            worst = fmax(worst, fabs(z[k] - want[k]));
+    }
+    printf("normals: largest difference from libm's Box-Muller %.3g\n", worst);
+    assert_true(worst < 1e-10);
+}
+
+/* A block of draws is exactly the draws one at a time, across a 2^32 column boundary. */
+static void noise_block_is_the_draws_one_at_a_time(void **state)
+{
+    const uint64_t starts[] = {0, 5, ((uint64_t)1 << 32) - 7};
+    for (size_t s = 0; s < sizeof starts / sizeof starts[0]; s++) {
+        dp_noise_id id = {.seed = 9, .layer = 4, .stream = DP_NOISE_DYNAMIC, .tile = 3,
+                          .row = 17, .col = starts[s], .inference = 2};
+        double z0[DP_NOISE_BLOCK], z1[DP_NOISE_BLOCK];
+        dp_noise_normals(&id, z0, z1);
+        for (int i = 0; i < DP_NOISE_BLOCK; i++) {
+            dp_noise_id one = id;
+            one.col = id.col + (uint64_t)i;
+            uint32_t ctr[4], key[2], r[4];
+            double z[2];
+            dp_noise_counter(&one, ctr, key);
+            dp_philox4x32_10(ctr, key, r);
+            dp_philox_normal2(r, z);
+            assert_true(z0[i] == z[0] && z1[i] == z[1]);
+        }
+    }
+}
+
 static void noise_layout_is_injective(void **state)
 {
     dp_noise_id a = {.seed = 1, .layer = 2, .stream = DP_NOISE_DYNAMIC, .tile = 1, .row = 3,
@@ -587,6 +634,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(philox_known_answers),
         cmocka_unit_test(normals_are_standard),
+        cmocka_unit_test(normals_match_libm_box_muller),
+        cmocka_unit_test(noise_block_is_the_draws_one_at_a_time),
         cmocka_unit_test(noise_layout_is_injective),
         cmocka_unit_test(quantiser_levels),
         cmocka_unit_test(each_noise_source_alone),
