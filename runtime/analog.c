@@ -1,7 +1,7 @@
 /*
- * analog.c: the analog layer product of analog.h: programming the weights once per layer,
- * then per call the DAC, one dp_sgemm per fan-in tile, one Gaussian per output and tile
- * pass, the distortion and the ADC.
+ * analog.c: the analog layer product of analog.h: programming the weights once per layer
+ * (and packing them for dp_sgemm_packed), then per call the DAC, one product per fan-in
+ * tile, one Gaussian per output and tile pass, the distortion and the ADC.
  *
  * Bit-identical results across column chunks rest on two facts. The noise is keyed by the
  * global column, not by the position in the chunk. And dp_sgemm's tiled path sums each
@@ -13,6 +13,7 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gemm.h"
@@ -84,6 +85,53 @@ dp_analog_params dp_analog_without_noise(const dp_analog_params *p)
     return q;
 }
 
+/* The programmed weights w^ + e of rows 0..M-1 into w (K floats a row), with W_j and the
+ * per-tile squared norms into a. */
+static dp_status program_rows(dp_analog_weights *a, const float *W, int64_t ldw, float *w,
+                              dp_error *err)
+{
+    const dp_analog_params *p = &a->params;
+    int64_t M = a->rows, K = a->cols;
+    double half = ldexp(1.0, p->weight_bits - 1);
+    dp_noise_id id = {.seed = p->seed, .layer = a->layer, .stream = DP_NOISE_STATIC};
+    for (int64_t j = 0; j < M; j++) {
+        const float *src = W + j * ldw;
+        float *dst = w + j * K;
+        float wmax = 0;
+        for (int64_t i = 0; i < K; i++) {
+            if (!isfinite(src[i]))
+                return dp_fail(err, DP_EINPUT, "analog layer %u: weight (%lld, %lld) is not finite",
+                               a->layer, (long long)j, (long long)i);
+            wmax = fmaxf(wmax, fabsf(src[i]));
+        }
+        a->scale[j] = wmax;
+        /* an all-zero row is rescaled by 0: programming it would only add noise to nothing */
+        if (wmax == 0)
+            continue;
+        id.row = a->row0 + (uint32_t)j;
+        for (int64_t i = 0; i < K; i += 2) {
+            double z[2] = {0, 0};
+            if (p->static_weight_std > 0) {
+                uint32_t ctr[4], key[2], r[4];
+                id.col = (uint64_t)i / 2;
+                dp_noise_counter(&id, ctr, key);
+                dp_philox4x32_10(ctr, key, r);
+                dp_philox_normal2(r, z);
+            }
+            for (int64_t k = i; k < min64(i + 2, K); k++)
+                dst[k] = (float)(quantise((double)src[k] / wmax, half) +
+                                 p->static_weight_std * z[k - i]);
+        }
+        for (int64_t t = 0; t < a->tiles; t++) {
+            double n2 = 0;
+            for (int64_t i = t * p->core_cols; i < min64(K, (t + 1) * p->core_cols); i++)
+                n2 += (double)dst[i] * dst[i];
+            a->norm2[j * a->tiles + t] = n2;
+        }
+    }
+    return DP_OK;
+}
+
 dp_status dp_analog_prepare(const dp_analog_params *p, uint32_t layer, uint32_t row0, int64_t M,
                             int64_t K, const float *W, int64_t ldw, dp_arena *arena,
                             dp_analog_weights **out, dp_error *err)
@@ -100,64 +148,38 @@ dp_status dp_analog_prepare(const dp_analog_params *p, uint32_t layer, uint32_t 
                        "analog layer %u: fan-in %lld needs %lld tile passes, more than %lu",
                        layer, (long long)K, (long long)tiles,
                        (unsigned long)DP_NOISE_TILE_LIMIT);
-    int64_t rows = max64(M, 2);
-    size_t nw, nn;
-    if (dp_mul_size((size_t)rows, (size_t)K, &nw) || dp_mul_size((size_t)M, (size_t)tiles, &nn))
+    int64_t rows = max64(M, 2), kc = min64(p->core_cols, K);
+    size_t nw, nn, np;
+    if (dp_mul_size((size_t)rows, (size_t)K, &nw) || dp_mul_size((size_t)M, (size_t)tiles, &nn) ||
+        dp_mul_size(dp_sgemm_packed_size(rows, kc) / sizeof(float), (size_t)tiles, &np))
         return dp_fail(err, DP_ENOMEM, "analog layer %u: weights too large", layer);
     dp_analog_weights *a = dp_arena_calloc(arena, 1, sizeof *a);
+    /* the rows as programmed, needed only until they are packed */
+    float *w = calloc(nw, sizeof(float));
     if (a != NULL) {
-        a->w = dp_arena_calloc(arena, nw, sizeof(float));
+        a->packed = dp_arena_calloc(arena, np, sizeof(float));
         a->scale = dp_arena_calloc(arena, (size_t)M, sizeof(float));
         a->norm2 = dp_arena_calloc(arena, nn, sizeof(double));
     }
-    if (a == NULL || a->w == NULL || a->scale == NULL || a->norm2 == NULL)
+    if (a == NULL || w == NULL || a->packed == NULL || a->scale == NULL || a->norm2 == NULL) {
+        free(w);
         return dp_fail(err, DP_ENOMEM, "analog layer %u: out of memory for weights", layer);
+    }
     a->rows = M;
     a->cols = K;
     a->tiles = tiles;
+    a->tile_floats = (int64_t)(dp_sgemm_packed_size(rows, kc) / sizeof(float));
     a->layer = layer;
     a->row0 = row0;
     a->params = *p;
-
-    double half = ldexp(1.0, p->weight_bits - 1);
-    dp_noise_id id = {.seed = p->seed, .layer = layer, .stream = DP_NOISE_STATIC};
-    for (int64_t j = 0; j < M; j++) {
-        const float *src = W + j * ldw;
-        float *dst = a->w + j * K;
-        float wmax = 0;
-        for (int64_t i = 0; i < K; i++) {
-            if (!isfinite(src[i]))
-                return dp_fail(err, DP_EINPUT, "analog layer %u: weight (%lld, %lld) is not finite",
-                               layer, (long long)j, (long long)i);
-            wmax = fmaxf(wmax, fabsf(src[i]));
-        }
-        a->scale[j] = wmax;
-        /* an all-zero row is rescaled by 0: programming it would only add noise to nothing */
-        if (wmax == 0)
-            continue;
-        id.row = row0 + (uint32_t)j;
-        for (int64_t i = 0; i < K; i += 2) {
-            double z[2] = {0, 0};
-            if (p->static_weight_std > 0) {
-                uint32_t ctr[4], key[2], r[4];
-                id.col = (uint64_t)i / 2;
-                dp_noise_counter(&id, ctr, key);
-                dp_philox4x32_10(ctr, key, r);
-                dp_philox_normal2(r, z);
-            }
-            for (int64_t k = i; k < min64(i + 2, K); k++)
-                dst[k] = (float)(quantise((double)src[k] / wmax, half) +
-                                 p->static_weight_std * z[k - i]);
-        }
-        for (int64_t t = 0; t < tiles; t++) {
-            double n2 = 0;
-            for (int64_t i = t * p->core_cols; i < min64(K, (t + 1) * p->core_cols); i++)
-                n2 += (double)dst[i] * dst[i];
-            a->norm2[j * tiles + t] = n2;
-        }
-    }
-    *out = a;
-    return DP_OK;
+    st = program_rows(a, W, ldw, w, err);
+    for (int64_t t = 0; st == DP_OK && t < tiles; t++)
+        dp_sgemm_pack(false, rows, min64(kc, K - t * kc), w + t * kc, K,
+                      a->packed + t * a->tile_floats);
+    free(w);
+    if (st == DP_OK)
+        *out = a;
+    return st;
 }
 
 /* The tiled product's operands, whatever the caller's P. */
@@ -222,8 +244,15 @@ static int64_t convert(const tile_ctx *c, int64_t j, int64_t q0, int n, const fl
         double fixed = tg * tg + c->shot, sw2 = sw * sw;
         double wn = sx * sx * c->w->norm2[j * c->w->tiles + c->t], reps = (double)pr->repetitions;
         const double *xn = c->xn + q0;
-        for (int i = 0; i < n; i++)
-            v[i] += sqrt((fixed + sw2 * xn[i] + wn) / reps) * z[i];
+        if (sw2 == 0) {
+            /* the same std for the whole row: one square root, not n */
+            double sd = sqrt((fixed + 0.0 + wn) / reps);
+            for (int i = 0; i < n; i++)
+                v[i] += sd * z[i];
+        } else {
+            for (int i = 0; i < n; i++)
+                v[i] += sqrt((fixed + sw2 * xn[i] + wn) / reps) * z[i];
+        }
     }
     if (pr->distortion_k3 != 0) {
         double k3 = pr->distortion_k3;
@@ -318,8 +347,8 @@ dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
             for (int64_t q = P; q < l.pp; q++)
                 dst[q] = 0;
         }
-        dp_sgemm(false, false, max64(M, 2), l.pp, kt, 1.0f, w->w + k0, K, xq, l.pp, 0.0f, S,
-                 l.pp, gs);
+        dp_sgemm_packed(w->packed + t * w->tile_floats, max64(M, 2), l.pp, kt, 1.0f, false,
+                        xq, l.pp, 0.0f, S, l.pp, gs);
 
         c.t = t;
         c.shot = p->photons_per_mac > 0 ? (double)kt / p->photons_per_mac : 0.0;
