@@ -151,7 +151,7 @@ dp_status dp_analog_prepare(const dp_analog_params *p, uint32_t layer, uint32_t 
     int64_t rows = max64(M, 2), kc = min64(p->core_cols, K);
     size_t nw, nn, np;
     if (dp_mul_size((size_t)rows, (size_t)K, &nw) || dp_mul_size((size_t)M, (size_t)tiles, &nn) ||
-        dp_mul_size(dp_sgemm_packed_size(rows, kc) / sizeof(float), (size_t)tiles, &np))
+        dp_mul_size(dp_sgemm_packed_a_size(rows, kc) / sizeof(float), (size_t)tiles, &np))
         return dp_fail(err, DP_ENOMEM, "analog layer %u: weights too large", layer);
     dp_analog_weights *a = dp_arena_calloc(arena, 1, sizeof *a);
     /* the rows as programmed, needed only until they are packed */
@@ -168,14 +168,14 @@ dp_status dp_analog_prepare(const dp_analog_params *p, uint32_t layer, uint32_t 
     a->rows = M;
     a->cols = K;
     a->tiles = tiles;
-    a->tile_floats = (int64_t)(dp_sgemm_packed_size(rows, kc) / sizeof(float));
+    a->tile_floats = (int64_t)(dp_sgemm_packed_a_size(rows, kc) / sizeof(float));
     a->layer = layer;
     a->row0 = row0;
     a->params = *p;
     st = program_rows(a, W, ldw, w, err);
     for (int64_t t = 0; st == DP_OK && t < tiles; t++)
-        dp_sgemm_pack(false, rows, min64(kc, K - t * kc), w + t * kc, K,
-                      a->packed + t * a->tile_floats);
+        dp_sgemm_pack_a(false, rows, min64(kc, K - t * kc), w + t * kc, K,
+                        a->packed + t * a->tile_floats);
     free(w);
     if (st == DP_OK)
         *out = a;
@@ -347,8 +347,8 @@ dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
             for (int64_t q = P; q < l.pp; q++)
                 dst[q] = 0;
         }
-        dp_sgemm_packed(w->packed + t * w->tile_floats, max64(M, 2), l.pp, kt, 1.0f, false,
-                        xq, l.pp, 0.0f, S, l.pp, gs);
+        dp_sgemm_packed(false, false, max64(M, 2), l.pp, kt, 1.0f, NULL, 0,
+                        w->packed + t * w->tile_floats, xq, l.pp, NULL, 0.0f, S, l.pp, gs);
 
         c.t = t;
         c.shot = p->photons_per_mac > 0 ? (double)kt / p->photons_per_mac : 0.0;

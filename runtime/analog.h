@@ -78,7 +78,7 @@ typedef struct dp_analog_weights {
     uint32_t row0;           /* the layer's number of row 0 (a Conv group's first channel) */
     dp_analog_params params; /* as prepared: weight_bits, static_weight_std, core_cols and
                               * seed must not change afterwards */
-    float *packed;           /* w^ + e, max(M, 2) x K, as dp_sgemm_pack lays out each tile's
+    float *packed;           /* w^ + e, max(M, 2) x K, as dp_sgemm_pack_a lays out each tile's
                               * columns, tile t at t * tile_floats */
     int64_t tile_floats;
     float *scale;            /* W_j, M values; 0 for an all-zero row, which then yields 0 */

@@ -104,11 +104,16 @@ dp_status dp_kernel_product(dp_kctx *k, const dp_product *p)
 {
     if (k->analog)
         return k->analog->product(k->analog, k, p);
-    if (k->panels && p->weights_fixed && p->weights_in_a && p->M > 1 && p->N > 1 && p->K > 0) {
-        const float *packed = dp_weight_panels_get(k->panels, p->ta, p->M, p->K, p->A, p->lda);
-        if (packed) {
-            dp_sgemm_packed(packed, p->M, p->N, p->K, p->alpha, p->tb, p->B, p->ldb, p->beta,
-                            p->C, p->ldc, p->scratch);
+    if (k->panels && p->M > 1 && p->N > 1 && p->K > 0) {
+        /* the weights packed once, when they are the program's constants */
+        const float *pa = NULL, *pb = NULL;
+        if (p->weights_in_a)
+            pa = dp_weight_panels_a(k->panels, p->ta, p->M, p->K, p->A, p->lda);
+        else
+            pb = dp_weight_panels_b(k->panels, p->tb, p->K, p->N, p->B, p->ldb);
+        if (pa || pb) {
+            dp_sgemm_packed(p->ta, p->tb, p->M, p->N, p->K, p->alpha, p->A, p->lda, pa, p->B,
+                            p->ldb, pb, p->beta, p->C, p->ldc, p->scratch);
             return DP_OK;
         }
     }

@@ -46,7 +46,7 @@ dp_status dp_session_new(const dp_program *prog, const dp_session_opts *opts, dp
     }
     s->act = aligned_alloc(64, ((size_t)prog->arena_bytes + 64) & ~(size_t)63);
     s->vals = calloc((size_t)prog->n_tensors + 1, sizeof *s->vals);
-    s->panels = dp_weight_panels_new();
+    s->panels = dp_weight_panels_new(prog->weights, (size_t)prog->weights_bytes);
     if (!s->act || !s->vals) {
         dp_session_free(s);
         return dp_fail(err, DP_ENOMEM, "out of memory for %llu bytes of activations",

@@ -1,6 +1,6 @@
 /*
  * weight_panels.c: the packed constant weights of weight_panels.h, in an open-addressing
- * table keyed by the weights' address and shape.
+ * table keyed by the weights' address, side and shape.
  */
 #include "weight_panels.h"
 
@@ -8,21 +8,31 @@
 
 #include "gemm.h"
 
+/* A operand (rows M, cols K) or B operand (rows K, cols N), transposed or not. */
+typedef enum panel_side { SIDE_A, SIDE_AT, SIDE_B, SIDE_BT } panel_side;
+
 typedef struct panel_entry {
-    const float *A;      /* NULL: an empty slot */
-    bool ta;
-    int64_t M, K, lda;
+    const float *mat;    /* NULL: an empty slot */
+    panel_side side;
+    int64_t rows, cols, ld;
     float *packed;
 } panel_entry;
 
 struct dp_weight_panels {
+    const unsigned char *blob;
+    size_t blob_bytes;
     panel_entry *slots;
     size_t cap, used;    /* cap: a power of two, kept at least twice used */
 };
 
-dp_weight_panels *dp_weight_panels_new(void)
+dp_weight_panels *dp_weight_panels_new(const void *blob, size_t bytes)
 {
-    return calloc(1, sizeof(dp_weight_panels));
+    dp_weight_panels *w = calloc(1, sizeof *w);
+    if (w) {
+        w->blob = blob;
+        w->blob_bytes = bytes;
+    }
+    return w;
 }
 
 void dp_weight_panels_free(dp_weight_panels *w)
@@ -35,15 +45,18 @@ void dp_weight_panels_free(dp_weight_panels *w)
     free(w);
 }
 
-static size_t slot_of(const panel_entry *slots, size_t cap, const float *A, bool ta, int64_t M,
-                      int64_t K, int64_t lda)
+static bool same(const panel_entry *e, const panel_entry *key)
 {
-    size_t i = (size_t)(((uintptr_t)A >> 6) * 0x9E3779B97F4A7C15ull) & (cap - 1);
-    for (;; i = (i + 1) & (cap - 1)) {
-        const panel_entry *e = &slots[i];
-        if (!e->A || (e->A == A && e->ta == ta && e->M == M && e->K == K && e->lda == lda))
-            return i;
-    }
+    return e->mat == key->mat && e->side == key->side && e->rows == key->rows &&
+           e->cols == key->cols && e->ld == key->ld;
+}
+
+static size_t slot_of(const panel_entry *slots, size_t cap, const panel_entry *key)
+{
+    size_t i = (size_t)(((uintptr_t)key->mat >> 6) * 0x9E3779B97F4A7C15ull) & (cap - 1);
+    while (slots[i].mat && !same(&slots[i], key))
+        i = (i + 1) & (cap - 1);
+    return i;
 }
 
 static bool grow(dp_weight_panels *w)
@@ -52,31 +65,60 @@ static bool grow(dp_weight_panels *w)
     panel_entry *slots = calloc(cap, sizeof *slots);
     if (!slots)
         return false;
-    for (size_t i = 0; i < w->cap; i++) {
-        const panel_entry *e = &w->slots[i];
-        if (e->A)
-            slots[slot_of(slots, cap, e->A, e->ta, e->M, e->K, e->lda)] = *e;
-    }
+    for (size_t i = 0; i < w->cap; i++)
+        if (w->slots[i].mat)
+            slots[slot_of(slots, cap, &w->slots[i])] = w->slots[i];
     free(w->slots);
     w->slots = slots;
     w->cap = cap;
     return true;
 }
 
-const float *dp_weight_panels_get(dp_weight_panels *w, bool ta, int64_t M, int64_t K,
-                                  const float *A, int64_t lda)
+/* Whether the stored matrix (r x c, row stride ld; r, c >= 1) lies inside the blob. */
+static bool in_blob(const dp_weight_panels *w, const float *m, int64_t r, int64_t c, int64_t ld)
 {
-    if (!w || (2 * (w->used + 1) > w->cap && !grow(w)))
+    uintptr_t lo = (uintptr_t)w->blob, p = (uintptr_t)m;
+    if (p < lo || p - lo >= w->blob_bytes || ld < c)
+        return false;
+    size_t last = ((size_t)(r - 1) * (size_t)ld + (size_t)c) * sizeof(float);
+    return last <= w->blob_bytes - (p - lo);
+}
+
+static const float *find_or_pack(dp_weight_panels *w, panel_entry key)
+{
+    bool transposed = key.side == SIDE_AT || key.side == SIDE_BT;
+    bool a_side = key.side == SIDE_A || key.side == SIDE_AT;
+    /* the matrix as stored: op(X) transposed back */
+    int64_t r = transposed ? key.cols : key.rows, c = transposed ? key.rows : key.cols;
+    if (!w || !in_blob(w, key.mat, r, c, key.ld) || (2 * (w->used + 1) > w->cap && !grow(w)))
         return NULL;
-    panel_entry *e = &w->slots[slot_of(w->slots, w->cap, A, ta, M, K, lda)];
-    if (e->A)
+    panel_entry *e = &w->slots[slot_of(w->slots, w->cap, &key)];
+    if (e->mat)
         return e->packed;
-    size_t bytes = dp_sgemm_packed_size(M, K);
-    float *packed = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    if (!packed)
+    size_t bytes = a_side ? dp_sgemm_packed_a_size(key.rows, key.cols)
+                          : dp_sgemm_packed_b_size(key.rows, key.cols);
+    key.packed = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!key.packed)
         return NULL;
-    dp_sgemm_pack(ta, M, K, A, lda, packed);
-    *e = (panel_entry){.A = A, .ta = ta, .M = M, .K = K, .lda = lda, .packed = packed};
+    if (a_side)
+        dp_sgemm_pack_a(transposed, key.rows, key.cols, key.mat, key.ld, key.packed);
+    else
+        dp_sgemm_pack_b(transposed, key.rows, key.cols, key.mat, key.ld, key.packed);
+    *e = key;
     w->used++;
-    return packed;
+    return e->packed;
+}
+
+const float *dp_weight_panels_a(dp_weight_panels *w, bool ta, int64_t M, int64_t K,
+                                const float *A, int64_t lda)
+{
+    return find_or_pack(w, (panel_entry){.mat = A, .side = ta ? SIDE_AT : SIDE_A, .rows = M,
+                                         .cols = K, .ld = lda});
+}
+
+const float *dp_weight_panels_b(dp_weight_panels *w, bool tb, int64_t K, int64_t N,
+                                const float *B, int64_t ldb)
+{
+    return find_or_pack(w, (panel_entry){.mat = B, .side = tb ? SIDE_BT : SIDE_B, .rows = K,
+                                         .cols = N, .ld = ldb});
 }

@@ -1,10 +1,11 @@
 /*
  * weight_panels.h: a session's constant weights, packed once into dp_sgemm's panel layout.
  *
- * At batch 1 a convolution multiplies each weight by few output positions, so repacking the
- * weights on every call costs as much as a fifth of a ResNet-50 inference. A session keeps
- * each constant weight matrix it multiplies, packed on first use and found again by its
- * address and shape.
+ * At batch 1 a product multiplies each weight by few vectors (a convolution's output
+ * positions, a sequence's tokens), so repacking the weights on every call costs as much as a
+ * sixth of an inference. A session keeps each constant weight matrix it multiplies, packed on
+ * first use and found again by its address, side and shape. Only matrices inside the
+ * program's weight blob qualify: an activation at the same address changes between calls.
  */
 #ifndef DP_WEIGHT_PANELS_H
 #define DP_WEIGHT_PANELS_H
@@ -15,15 +16,19 @@
 
 typedef struct dp_weight_panels dp_weight_panels;
 
-/* NULL when out of memory: products then pack their weights on every call. */
-dp_weight_panels *dp_weight_panels_new(void);
+/* For the constants in blob (bytes long); NULL when out of memory: products then pack their
+ * weights on every call. */
+dp_weight_panels *dp_weight_panels_new(const void *blob, size_t bytes);
 void dp_weight_panels_free(dp_weight_panels *w);
 
 /*
- * op(A) (M x K; the transpose of A when ta), a constant that outlives the session, in the
- * layout dp_sgemm_packed takes; NULL when memory ran out, and the caller packs per call.
+ * op(A) (M x K) or op(B) (K x N) packed as dp_sgemm_pack_a or _b lays it out, packing it on
+ * first use; NULL when the matrix is not all inside the blob or memory ran out, and the
+ * caller packs per call.
  */
-const float *dp_weight_panels_get(dp_weight_panels *w, bool ta, int64_t M, int64_t K,
-                                  const float *A, int64_t lda);
+const float *dp_weight_panels_a(dp_weight_panels *w, bool ta, int64_t M, int64_t K,
+                                const float *A, int64_t lda);
+const float *dp_weight_panels_b(dp_weight_panels *w, bool tb, int64_t K, int64_t N,
+                                const float *B, int64_t ldb);
 
 #endif

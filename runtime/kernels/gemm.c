@@ -229,13 +229,21 @@ static void macro_kernel(tile_fn *tile, int64_t mc, int64_t nc, int64_t kc, cons
         }
 }
 
+/* Where block (jc, pc) of a B packed by dp_sgemm_pack_b starts: the blocks before it in
+ * column order are full NC wide (NC is a multiple of NR). */
+static int64_t packed_b_offset(int64_t K, int64_t N, int64_t jc, int64_t pc)
+{
+    return jc * K + pc * round_up(min64(NC, N - jc), NR);
+}
+
 /*
- * The blocked product of M, N > 1 (K > 0). A's MC x KC blocks come packed from packed (laid
- * out by dp_sgemm_pack) or, when it is NULL, are packed here into scratch.
+ * The blocked product of M, N > 1 (K > 0). A's MC x KC blocks and B's KC x NC blocks come
+ * from packed_a and packed_b (laid out by dp_sgemm_pack_a and _b) where given, and are
+ * packed here into scratch where not.
  */
 static void tiled(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                  int64_t lda, const float *packed, const float *B, int64_t ldb, float beta,
-                  float *C, int64_t ldc, void *scratch)
+                  int64_t lda, const float *packed_a, const float *B, int64_t ldb,
+                  const float *packed_b, float beta, float *C, int64_t ldc, void *scratch)
 {
     tile_fn *tile = fastest_tile();
     int64_t kmax = min64(K, KC);
@@ -247,15 +255,19 @@ static void tiled(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
             int64_t kc = min64(KC, K - pc);
             /* later K blocks add to what the first one stored */
             float b = pc == 0 ? beta : 1.0f;
-            pack_b(tb, B, ldb, pc, kc, jc, nc, pb);
+            const float *bp = pb;
+            if (packed_b)
+                bp = packed_b + packed_b_offset(K, N, jc, pc);
+            else
+                pack_b(tb, B, ldb, pc, kc, jc, nc, pb);
             for (int64_t ic = 0; ic < M; ic += MC) {
                 int64_t mc = min64(MC, M - ic);
-                const float *a = pa;
-                if (packed)
-                    a = packed + pc * round_up(M, MR) + ic * kc;
+                const float *ap = pa;
+                if (packed_a)
+                    ap = packed_a + pc * round_up(M, MR) + ic * kc;
                 else
                     pack_a(ta, A, lda, ic, mc, pc, kc, pa);
-                macro_kernel(tile, mc, nc, kc, a, pb, C + ic * ldc + jc, ldc, alpha, b);
+                macro_kernel(tile, mc, nc, kc, ap, bp, C + ic * ldc + jc, ldc, alpha, b);
             }
         }
     }
@@ -286,23 +298,37 @@ void dp_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
             gemv(!ta, M, K, alpha, A, lda, v, beta, C, ldc, v + K);
         return;
     }
-    tiled(ta, tb, M, N, K, alpha, A, lda, NULL, B, ldb, beta, C, ldc, scratch);
+    tiled(ta, tb, M, N, K, alpha, A, lda, NULL, B, ldb, NULL, beta, C, ldc, scratch);
 }
 
-size_t dp_sgemm_packed_size(int64_t M, int64_t K)
+size_t dp_sgemm_packed_a_size(int64_t M, int64_t K)
 {
     return (size_t)(round_up(M, MR) * K) * sizeof(float);
 }
 
-void dp_sgemm_pack(bool ta, int64_t M, int64_t K, const float *A, int64_t lda, float *packed)
+size_t dp_sgemm_packed_b_size(int64_t K, int64_t N)
+{
+    return (size_t)(round_up(N, NR) * K) * sizeof(float);
+}
+
+void dp_sgemm_pack_a(bool ta, int64_t M, int64_t K, const float *A, int64_t lda, float *packed)
 {
     for (int64_t pc = 0; pc < K; pc += KC)
         pack_a(ta, A, lda, 0, M, pc, min64(KC, K - pc), packed + pc * round_up(M, MR));
 }
 
-void dp_sgemm_packed(const float *packed, int64_t M, int64_t N, int64_t K, float alpha, bool tb,
-                     const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
+void dp_sgemm_pack_b(bool tb, int64_t K, int64_t N, const float *B, int64_t ldb, float *packed)
+{
+    for (int64_t jc = 0; jc < N; jc += NC)
+        for (int64_t pc = 0; pc < K; pc += KC)
+            pack_b(tb, B, ldb, pc, min64(KC, K - pc), jc, min64(NC, N - jc),
+                   packed + packed_b_offset(K, N, jc, pc));
+}
+
+void dp_sgemm_packed(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                     const float *A, int64_t lda, const float *packed_a, const float *B,
+                     int64_t ldb, const float *packed_b, float beta, float *C, int64_t ldc,
                      void *scratch)
 {
-    tiled(false, tb, M, N, K, alpha, NULL, 0, packed, B, ldb, beta, C, ldc, scratch);
+    tiled(ta, tb, M, N, K, alpha, A, lda, packed_a, B, ldb, packed_b, beta, C, ldc, scratch);
 }

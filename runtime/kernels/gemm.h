@@ -32,14 +32,19 @@ void dp_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
               void *scratch);
 
 /*
- * A constant op(A) (M x K) packed once, so that products with it skip packing: bytes of the
- * packed form, the packing, and the product, which gives exactly dp_sgemm's result when
- * M > 1, N > 1 and K > 0 (dp_sgemm takes other paths otherwise) and needs the same scratch.
+ * A constant operand packed once, so that products with it skip packing: op(A) (M x K) or
+ * op(B) (K x N) in the layout the tiled path reads, the bytes that takes, and the product
+ * with either operand packed (packed_a or packed_b non-NULL: A or B is then ignored). It
+ * gives exactly dp_sgemm's result when M > 1, N > 1 and K > 0 (dp_sgemm takes other paths
+ * otherwise) and needs the same scratch.
  */
-size_t dp_sgemm_packed_size(int64_t M, int64_t K);
-void dp_sgemm_pack(bool ta, int64_t M, int64_t K, const float *A, int64_t lda, float *packed);
-void dp_sgemm_packed(const float *packed, int64_t M, int64_t N, int64_t K, float alpha, bool tb,
-                     const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
+size_t dp_sgemm_packed_a_size(int64_t M, int64_t K);
+size_t dp_sgemm_packed_b_size(int64_t K, int64_t N);
+void dp_sgemm_pack_a(bool ta, int64_t M, int64_t K, const float *A, int64_t lda, float *packed);
+void dp_sgemm_pack_b(bool tb, int64_t K, int64_t N, const float *B, int64_t ldb, float *packed);
+void dp_sgemm_packed(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                     const float *A, int64_t lda, const float *packed_a, const float *B,
+                     int64_t ldb, const float *packed_b, float beta, float *C, int64_t ldc,
                      void *scratch);
 
 #endif

@@ -20,6 +20,7 @@
 
 #include "dp_op.h"
 #include "gemm.h"
+#include "weight_panels.h"
 
 #define AINT(nm, v) ((dp_attr){.name = (nm), .kind = DP_ATTR_INT, .i = (v)})
 #define AFLOAT(nm, v) ((dp_attr){.name = (nm), .kind = DP_ATTR_FLOAT, .f = (v)})
@@ -295,7 +296,7 @@ static float frand(void)
  * Against a double-precision triple loop, over sizes that reach every edge: partial 12x16
  * tiles, several K (256), M (144) and N (4096) blocks, the matrix-vector paths (M or N of 1),
  * K = 0, empty products, padded leading dimensions, beta 0 over a NaN-filled C and beta 0.5.
- * With A packed once (dp_sgemm_packed), the tiled products give the same bits.
+ * With A or B packed once (dp_sgemm_packed), the tiled products give the same bits.
  */
 static void sgemm_matches_naive(void **state)
 {
@@ -326,13 +327,18 @@ static void sgemm_matches_naive(void **state)
             for (int64_t i = 0; i < nc; i++)
                 C0[i] = C[i] = beta == 0 ? NAN : frand();
             dp_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, scratch);
-            if (M > 1 && N > 1 && K > 0) {
-                float *packed = malloc(dp_sgemm_packed_size(M, K));
+            for (int side = 0; side < 2 && M > 1 && N > 1 && K > 0; side++) {
+                float *packed = malloc(side ? dp_sgemm_packed_b_size(K, N)
+                                            : dp_sgemm_packed_a_size(M, K));
                 float *Cp = malloc((size_t)(nc + 1) * sizeof(float));
                 assert_true(packed && Cp);
                 memcpy(Cp, C0, (size_t)(nc + 1) * sizeof(float));
-                dp_sgemm_pack(ta, M, K, A, lda, packed);
-                dp_sgemm_packed(packed, M, N, K, alpha, tb, B, ldb, beta, Cp, ldc, scratch);
+                if (side)
+                    dp_sgemm_pack_b(tb, K, N, B, ldb, packed);
+                else
+                    dp_sgemm_pack_a(ta, M, K, A, lda, packed);
+                dp_sgemm_packed(ta, tb, M, N, K, alpha, A, lda, side ? NULL : packed, B, ldb,
+                                side ? packed : NULL, beta, Cp, ldc, scratch);
                 for (int64_t i = 0; i < M; i++)
                     assert_memory_equal(Cp + i * ldc, C + i * ldc, (size_t)N * sizeof(float));
                 free(packed);
@@ -364,6 +370,28 @@ static void sgemm_matches_naive(void **state)
             free(C0);
             free(scratch);
         }
+}
+
+/* Only matrices wholly inside the weight blob are packed and kept, once. */
+static void weight_panels_only_inside_the_blob(void **state)
+{
+    float blob[64], outside[16] = {0};
+    for (int i = 0; i < 64; i++)
+        blob[i] = (float)i;
+    dp_weight_panels *w = dp_weight_panels_new(blob, sizeof blob);
+    assert_non_null(w);
+    const float *a = dp_weight_panels_a(w, false, 4, 4, blob, 4);
+    assert_non_null(a);
+    assert_ptr_equal(dp_weight_panels_a(w, false, 4, 4, blob, 4), a);
+    /* another side or shape of the same address is another matrix */
+    const float *b = dp_weight_panels_b(w, true, 8, 8, blob, 8);
+    assert_non_null(b);
+    assert_true(b != a);
+    assert_null(dp_weight_panels_a(w, false, 4, 4, outside, 4));
+    /* 8 rows of 8 from blob + 8 would end 8 floats past the blob */
+    assert_null(dp_weight_panels_b(w, false, 8, 8, blob + 8, 8));
+    assert_null(dp_weight_panels_a(w, true, 8, 8, blob + 1, 8));
+    dp_weight_panels_free(w);
 }
 
 /* ---- Conv ---- */
@@ -1361,6 +1389,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sgemm_matches_naive),
+        cmocka_unit_test(weight_panels_only_inside_the_blob),
         cmocka_unit_test(conv_groups_pads_strides_dilations),
         cmocka_unit_test(conv_depthwise),
         cmocka_unit_test(conv_depthwise_stride1),
