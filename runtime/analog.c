@@ -236,7 +236,9 @@ static int64_t convert(const tile_ctx *c, int64_t j, int64_t q0, int n, const fl
 {
     const dp_analog_params *pr = c->p;
     double G = c->call->adc_scale[c->call->n_adc_scale == 1 ? 0 : j];
-    double v[DP_NOISE_BLOCK];
+    /* multiplying by the reciprocal, not dividing, in the loops: a division per output
+     * cost more than the rest of the conversion */
+    double inv_G = 1.0 / G, v[DP_NOISE_BLOCK];
     for (int i = 0; i < n; i++)
         v[i] = s[i];
     if (c->noisy) {
@@ -257,7 +259,7 @@ static int64_t convert(const tile_ctx *c, int64_t j, int64_t q0, int n, const fl
     if (pr->distortion_k3 != 0) {
         double k3 = pr->distortion_k3;
         for (int i = 0; i < n; i++) {
-            double y = v[i] / G;
+            double y = v[i] * inv_G;
             v[i] = G * (y - k3 * y * y * y);
         }
     }
@@ -270,7 +272,7 @@ static int64_t convert(const tile_ctx *c, int64_t j, int64_t q0, int n, const fl
     double half = c->adc_half, out_scale = (double)c->call->x_scale * c->w->scale[j];
     float *y = c->Y + j * c->ldy + q0;
     for (int i = 0; i < n; i++) {
-        double u = v[i] / G;
+        double u = v[i] * inv_G;
         clipped += (u > 1.0) | (u < -1.0);
         v[i] = quantise(u, half) * G * out_scale;
     }
@@ -288,8 +290,9 @@ DP_MULTI_TARGET
 static void dac(const float *restrict src, int64_t P, double x_scale, double half,
                 float *restrict dst, double *restrict xn)
 {
+    double inv_x = 1.0 / x_scale;
     for (int64_t q = 0; q < P; q++) {
-        dst[q] = (float)quantise((double)src[q] / x_scale, half);
+        dst[q] = (float)quantise((double)src[q] * inv_x, half);
         xn[q] += (double)dst[q] * dst[q];
     }
 }
@@ -365,7 +368,7 @@ dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
                 double z0[DP_NOISE_BLOCK], z1[DP_NOISE_BLOCK];
                 if (noisy) {
                     id.col = call->col0 + (uint64_t)q0;
-                    dp_noise_normals(&id, z0, z1);
+                    dp_noise_normals(&id, n, z0, z1);
                 } else {
                     memset(z0, 0, sizeof z0);
                     memset(z1, 0, sizeof z1);

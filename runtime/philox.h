@@ -69,12 +69,11 @@ void dp_noise_counter(const dp_noise_id *id, uint32_t ctr[4], uint32_t key[2]);
 enum { DP_NOISE_BLOCK = 32 };
 
 /*
- * The normals of DP_NOISE_BLOCK draws at once, the same as dp_noise_counter,
+ * The normals of n <= DP_NOISE_BLOCK draws at once, the same as dp_noise_counter,
  * dp_philox4x32_10 and dp_philox_normal2 give one at a time: z0[i] and z1[i] are the pair
- * drawn for id with col = id->col + i. Vectorised; id->col + DP_NOISE_BLOCK may pass
- * DP_NOISE_COL_LIMIT only for columns the caller ignores.
+ * drawn for id with col = id->col + i, i < n. Vectorised.
  */
-void dp_noise_normals(const dp_noise_id *id, double z0[restrict DP_NOISE_BLOCK],
+void dp_noise_normals(const dp_noise_id *id, int n, double z0[restrict DP_NOISE_BLOCK],
                       double z1[restrict DP_NOISE_BLOCK]);
 
 #endif

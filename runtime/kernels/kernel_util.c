@@ -1,5 +1,6 @@
 /* kernel_util.c: helpers shared by the kernel families, and fused layers' post-processing. */
 #include "kernel_util.h"
+#include "simd.h"
 
 #include <math.h>
 #include <string.h>
@@ -85,6 +86,7 @@ dp_status dp_fused_check(dp_kctx *k)
 
 /* The same expressions, in float arithmetic, as the standalone activations in
  * elementwise.c, so that fusing a layer does not change a single bit of its output. */
+DP_MULTI_TARGET
 dp_status dp_fused_activate(dp_kctx *k, dp_tensor *y)
 {
     const char *name = dp_attr_string(k, "dp_activation", NULL);
