@@ -146,6 +146,47 @@ static void tile_avx2(int64_t kc, const float *a, const float *b, float *acc)
 }
 #endif
 
+enum { NARROW = 4 };
+
+#ifdef DP_GEMM_X86
+/*
+ * The tile's first NARROW columns only, the twelve rows in one vector: a product a column or
+ * two wide (a small feature map, a padded vector) would otherwise compute sixteen columns to
+ * keep one or two. The panel's columns past the product's are zero padding, so all NARROW are
+ * computed; acc gets them in the tile's layout.
+ */
+
+__attribute__((target("avx512f")))
+static void narrow_avx512(int64_t kc, const float *a, const float *b, float *acc)
+{
+    __m512 c[NARROW];
+    UNROLL for (int j = 0; j < NARROW; j++)
+        c[j] = _mm512_setzero_ps();
+    const __mmask16 rows = (1u << MR) - 1;
+    for (int64_t p = 0; p < kc; p++, a += MR, b += NR) {
+        __m512 av = _mm512_maskz_loadu_ps(rows, a);
+        UNROLL for (int j = 0; j < NARROW; j++)
+            c[j] = _mm512_fmadd_ps(av, _mm512_set1_ps(b[j]), c[j]);
+    }
+    float col[16];
+    for (int j = 0; j < NARROW; j++) {
+        _mm512_storeu_ps(col, c[j]);
+        for (int i = 0; i < MR; i++)
+            acc[i * NR + j] = col[i];
+    }
+}
+#endif
+
+/* The kernel for tiles at most NARROW columns wide, or NULL where the full tile serves. */
+static tile_fn *fastest_narrow(void)
+{
+#ifdef DP_GEMM_X86
+    if (__builtin_cpu_supports("avx512f"))
+        return narrow_avx512;
+#endif
+    return NULL;
+}
+
 static tile_fn *fastest_tile(void)
 {
 #ifdef DP_GEMM_X86
@@ -207,14 +248,18 @@ static void gemv(bool p_contiguous, int64_t n, int64_t K, float alpha, const flo
 
 /* The mc x nc block of C = alpha * (A block * B block) + beta * C, tile by tile. */
 DP_MULTI_TARGET
-static void macro_kernel(tile_fn *tile, int64_t mc, int64_t nc, int64_t kc, const float *pa,
-                         const float *pb, float *C, int64_t ldc, float alpha, float beta)
+static void macro_kernel(tile_fn *tile, tile_fn *narrow, int64_t mc, int64_t nc, int64_t kc,
+                         const float *pa, const float *pb, float *C, int64_t ldc, float alpha,
+                         float beta)
 {
     float acc[MR * NR];
     for (int64_t jr = 0; jr < nc; jr += NR)
         for (int64_t ir = 0; ir < mc; ir += MR) {
-            tile(kc, pa + ir * kc, pb + jr * kc, acc);
             int64_t mr = min64(MR, mc - ir), nr = min64(NR, nc - jr);
+            if (narrow && nr <= NARROW)
+                narrow(kc, pa + ir * kc, pb + jr * kc, acc);
+            else
+                tile(kc, pa + ir * kc, pb + jr * kc, acc);
             float *c = C + ir * ldc + jr;
             /* beta == 0 must not read C, which may be uninitialised */
             if (beta == 0) {
@@ -245,7 +290,7 @@ static void tiled(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
                   int64_t lda, const float *packed_a, const float *B, int64_t ldb,
                   const float *packed_b, float beta, float *C, int64_t ldc, void *scratch)
 {
-    tile_fn *tile = fastest_tile();
+    tile_fn *tile = fastest_tile(), *narrow = fastest_narrow();
     int64_t kmax = min64(K, KC);
     float *pa = scratch;
     float *pb = pa + round_up(min64(round_up(M, MR), MC) * kmax, 16);
@@ -267,7 +312,7 @@ static void tiled(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
                     ap = packed_a + pc * round_up(M, MR) + ic * kc;
                 else
                     pack_a(ta, A, lda, ic, mc, pc, kc, pa);
-                macro_kernel(tile, mc, nc, kc, ap, bp, C + ic * ldc + jc, ldc, alpha, b);
+                macro_kernel(tile, narrow, mc, nc, kc, ap, bp, C + ic * ldc + jc, ldc, alpha, b);
             }
         }
     }

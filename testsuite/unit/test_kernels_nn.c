@@ -372,6 +372,27 @@ static void sgemm_matches_naive(void **state)
         }
 }
 
+/* A column of the product comes out the same bits however many columns are computed with
+ * it (narrow products take another kernel than wide ones), which chunked analog products
+ * rely on. */
+static void sgemm_column_does_not_depend_on_width(void **state)
+{
+    enum { M = 13, K = 300, N = 20 };
+    static float A[M * K], B[K * N], wide[M * N], thin[M * N];
+    static unsigned char scratch[1 << 20] __attribute__((aligned(64)));
+    assert_true(dp_sgemm_scratch_size(M, N, K) <= sizeof scratch);
+    for (int i = 0; i < M * K; i++)
+        A[i] = frand();
+    for (int i = 0; i < K * N; i++)
+        B[i] = frand();
+    dp_sgemm(false, false, M, N, K, 1.0f, A, K, B, N, 0.0f, wide, N, scratch);
+    for (int n = 2; n <= 5; n++) {
+        dp_sgemm(false, false, M, n, K, 1.0f, A, K, B, N, 0.0f, thin, N, scratch);
+        for (int i = 0; i < M; i++)
+            assert_memory_equal(thin + i * N, wide + i * N, (size_t)n * sizeof(float));
+    }
+}
+
 /* Only matrices wholly inside the weight blob are packed and kept, once. */
 static void weight_panels_only_inside_the_blob(void **state)
 {
@@ -1389,6 +1410,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sgemm_matches_naive),
+        cmocka_unit_test(sgemm_column_does_not_depend_on_width),
         cmocka_unit_test(weight_panels_only_inside_the_blob),
         cmocka_unit_test(conv_groups_pads_strides_dilations),
         cmocka_unit_test(conv_depthwise),
