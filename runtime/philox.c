@@ -147,16 +147,17 @@ void dp_noise_counter(const dp_noise_id *id, uint32_t ctr[4], uint32_t key[2])
     ctr[3] = id->inference;
 }
 
+/* dp_noise_normals's work, in a static function: clang refuses to multiversion a function
+ * a header declared and code before it called, as in an emitted kernel's one source. */
 DP_MULTI_TARGET
-void dp_noise_normals(const dp_noise_id *id, int n, double z0[restrict DP_NOISE_BLOCK],
-                      double z1[restrict DP_NOISE_BLOCK])
+static void noise_normals(const uint32_t ctr[4], const uint32_t key[2], uint64_t col0, int n,
+                          double *restrict z0, double *restrict z1)
 {
     enum { B = DP_NOISE_BLOCK };
-    uint32_t c0[B], c1[B], c2[B], c3[B], ctr[4], key[2];
-    dp_noise_counter(id, ctr, key);
+    uint32_t c0[B], c1[B], c2[B], c3[B];
     uint32_t fixed2 = ctr[2] & ~UINT32_C(0xff);
     for (int i = 0; i < n; i++) {
-        uint64_t col = id->col + (uint64_t)i;
+        uint64_t col = col0 + (uint64_t)i;
         c0[i] = ctr[0];
         c1[i] = (uint32_t)col;
         c2[i] = (uint32_t)(col >> 32 & 0xffu) | fixed2;
@@ -165,4 +166,12 @@ void dp_noise_normals(const dp_noise_id *id, int n, double z0[restrict DP_NOISE_
     philox_lanes(n, c0, c1, c2, c3, key[0], key[1]);
     for (int i = 0; i < n; i++)
         box_muller(c0[i], c1[i], c2[i], c3[i], &z0[i], &z1[i]);
+}
+
+void dp_noise_normals(const dp_noise_id *id, int n, double z0[restrict DP_NOISE_BLOCK],
+                      double z1[restrict DP_NOISE_BLOCK])
+{
+    uint32_t ctr[4], key[2];
+    dp_noise_counter(id, ctr, key);
+    noise_normals(ctr, key, id->col, n, z0, z1);
 }

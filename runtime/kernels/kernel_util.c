@@ -84,24 +84,19 @@ dp_status dp_fused_check(dp_kctx *k)
     return DP_OK;
 }
 
+/* The fused activation's parameters, as dp_fused_activate reads them. */
+typedef struct act_params {
+    float alpha, beta, lo, hi;
+} act_params;
+
 /* The same expressions, in float arithmetic, as the standalone activations in
- * elementwise.c, so that fusing a layer does not change a single bit of its output. */
+ * elementwise.c, so that fusing a layer does not change a single bit of its output. Static:
+ * clang refuses to multiversion a function a header declared, as in an emitted kernel. */
 DP_MULTI_TARGET
-dp_status dp_fused_activate(dp_kctx *k, dp_tensor *y)
+static void activate(fused_act act, float *v, int64_t n, act_params a)
 {
-    const char *name = dp_attr_string(k, "dp_activation", NULL);
-    if (!name)
-        return DP_OK;
-    int act = act_index(name);
-    if (act < 0 || y->dtype != DP_FLOAT)
-        return dp_kfail(k, DP_EINPUT, "cannot apply fused activation '%s' to a %s output",
-                        name, dp_dtype_name(y->dtype));
-    float *v = y->data;
-    int64_t n = dp_numel(y);
-    float alpha = dp_attr_float(k, "dp_alpha", act == ACT_LEAKY_RELU ? 0.01f : 0.2f);
-    float beta = dp_attr_float(k, "dp_beta", 0.5f);
-    float lo = dp_attr_float(k, "dp_min", -INFINITY), hi = dp_attr_float(k, "dp_max", INFINITY);
-    switch ((fused_act)act) {
+    float alpha = a.alpha, beta = a.beta, lo = a.lo, hi = a.hi;
+    switch (act) {
     case ACT_RELU:
         for (int64_t i = 0; i < n; i++)
             v[i] = v[i] < 0 ? 0 : v[i];
@@ -134,5 +129,21 @@ dp_status dp_fused_activate(dp_kctx *k, dp_tensor *y)
             v[i] = v[i] * fmaxf(0.0f, fminf(1.0f, v[i] / 6 + 0.5f));
         break;
     }
+}
+
+dp_status dp_fused_activate(dp_kctx *k, dp_tensor *y)
+{
+    const char *name = dp_attr_string(k, "dp_activation", NULL);
+    if (!name)
+        return DP_OK;
+    int act = act_index(name);
+    if (act < 0 || y->dtype != DP_FLOAT)
+        return dp_kfail(k, DP_EINPUT, "cannot apply fused activation '%s' to a %s output",
+                        name, dp_dtype_name(y->dtype));
+    act_params a = {
+        .alpha = dp_attr_float(k, "dp_alpha", act == ACT_LEAKY_RELU ? 0.01f : 0.2f),
+        .beta = dp_attr_float(k, "dp_beta", 0.5f),
+        .lo = dp_attr_float(k, "dp_min", -INFINITY), .hi = dp_attr_float(k, "dp_max", INFINITY)};
+    activate((fused_act)act, y->data, dp_numel(y), a);
     return DP_OK;
 }
