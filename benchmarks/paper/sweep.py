@@ -51,7 +51,8 @@ MODELS = {
                        uniform=(8, 32, 128, 512, 2048)),
     "fmnist_transformer": dict(labelled=True, calib=512, test=2000,
                                budgets=(0.005, 0.01, 0.02, 0.05), uniform=(8, 32, 128, 512, 2048)),
-    "fmnist_resnet50": dict(labelled=True, calib=256, test=1000, budgets=(0.01, 0.02, 0.05),
+    # top1=0.01 is below this model's converter floor (exit 4, docs/results.md)
+    "fmnist_resnet50": dict(labelled=True, calib=256, test=1000, budgets=(0.02, 0.05),
                             uniform=(16, 128, 1024)),
     "bert": dict(labelled=False, calib=64, test=128, budgets=(0.05,), uniform=(16, 128, 1024),
                  tokens=(1000, 128)),
