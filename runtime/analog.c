@@ -248,7 +248,7 @@ static int64_t convert(const tile_ctx *c, int64_t j, int64_t q0, int n, const fl
         const double *xn = c->xn + q0;
         if (sw2 == 0) {
             /* the same std for the whole row: one square root, not n */
-            double sd = sqrt((fixed + 0.0 + wn) / reps);
+            double sd = sqrt((fixed + wn) / reps);
             for (int i = 0; i < n; i++)
                 v[i] += sd * z[i];
         } else {

@@ -25,8 +25,9 @@
 #include <immintrin.h>
 #endif
 
-/* KC x NR and MR x KC panels take 16 and 12 KiB of L1; MC is a multiple of MR. */
-enum { MR = 12, NR = 16, KC = 256, MC = 144, NC = 4096 };
+/* KC x NR and MR x KC panels take 16 and 12 KiB of L1; MC is a multiple of MR. Panels at most
+ * NARROW columns wide have a kernel of their own. */
+enum { MR = 12, NR = 16, KC = 256, MC = 144, NC = 4096, NARROW = 4 };
 
 #define UNROLL _Pragma("GCC unroll 16")
 
@@ -144,18 +145,13 @@ static void tile_avx2(int64_t kc, const float *a, const float *b, float *acc)
         }
     }
 }
-#endif
 
-enum { NARROW = 4 };
-
-#ifdef DP_GEMM_X86
 /*
  * The tile's first NARROW columns only, the twelve rows in one vector: a product a column or
  * two wide (a small feature map, a padded vector) would otherwise compute sixteen columns to
  * keep one or two. The panel's columns past the product's are zero padding, so all NARROW are
  * computed; acc gets them in the tile's layout.
  */
-
 __attribute__((target("avx512f")))
 static void narrow_avx512(int64_t kc, const float *a, const float *b, float *acc)
 {
