@@ -11,9 +11,11 @@
  * Every element is a chain of fused multiply-adds along K, in KC blocks: the micro-kernel
  * is written three times (AVX-512, AVX2 with FMA, and portable C calling fmaf, which rounds
  * exactly as the instruction does), the fastest the CPU supports is chosen per call, and all
- * three give bit-identical results. The tile is 12 x 16: twelve independent 16-float
- * accumulators keep both FMA units of an AVX-512 core busy through their latency, and AVX2
- * takes the tile as two 6 x 16 halves, each within its 16 registers.
+ * three give bit-identical results. The tile is 12 x 32: AVX-512 holds it in 24 registers,
+ * two 16-float vectors of B and twelve broadcasts of A feeding 24 FMAs a step, so the two FMA
+ * units, not the loads, set the pace; AVX2 takes it as four 6 x 16 quarters, each within its
+ * 16 registers. Panels at most HALF or NARROW columns wide (a small feature map's last
+ * columns) have AVX-512 kernels of their own, which skip the zero padding.
  */
 #include "gemm.h"
 
@@ -25,9 +27,8 @@
 #include <immintrin.h>
 #endif
 
-/* KC x NR and MR x KC panels take 16 and 12 KiB of L1; MC is a multiple of MR. Panels at most
- * NARROW columns wide have a kernel of their own. */
-enum { MR = 12, NR = 16, KC = 256, MC = 144, NC = 4096, NARROW = 4 };
+/* KC x NR and MR x KC panels take 32 and 12 KiB of L1; MC is a multiple of MR, NC of NR. */
+enum { MR = 12, NR = 32, KC = 256, MC = 144, NC = 4096, HALF = 16, NARROW = 4 };
 
 #define UNROLL _Pragma("GCC unroll 16")
 
@@ -111,6 +112,27 @@ static void tile_portable(int64_t kc, const float *a, const float *b, float *acc
 __attribute__((target("avx512f")))
 static void tile_avx512(int64_t kc, const float *a, const float *b, float *acc)
 {
+    __m512 c[MR][2];
+    UNROLL for (int i = 0; i < MR; i++)
+        c[i][0] = c[i][1] = _mm512_setzero_ps();
+    for (int64_t p = 0; p < kc; p++, a += MR, b += NR) {
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+        UNROLL for (int i = 0; i < MR; i++) {
+            __m512 av = _mm512_set1_ps(a[i]);
+            c[i][0] = _mm512_fmadd_ps(av, b0, c[i][0]);
+            c[i][1] = _mm512_fmadd_ps(av, b1, c[i][1]);
+        }
+    }
+    UNROLL for (int i = 0; i < MR; i++) {
+        _mm512_storeu_ps(acc + i * NR, c[i][0]);
+        _mm512_storeu_ps(acc + i * NR + 16, c[i][1]);
+    }
+}
+
+/* The tile's first HALF columns: one vector a row. */
+__attribute__((target("avx512f")))
+static void half_avx512(int64_t kc, const float *a, const float *b, float *acc)
+{
     __m512 c[MR];
     UNROLL for (int i = 0; i < MR; i++)
         c[i] = _mm512_setzero_ps();
@@ -126,24 +148,25 @@ static void tile_avx512(int64_t kc, const float *a, const float *b, float *acc)
 __attribute__((target("avx2,fma")))
 static void tile_avx2(int64_t kc, const float *a, const float *b, float *acc)
 {
-    for (int h = 0; h < MR; h += MR / 2) {
-        __m256 c[MR / 2][2];
-        UNROLL for (int i = 0; i < MR / 2; i++)
-            c[i][0] = c[i][1] = _mm256_setzero_ps();
-        const float *ap = a + h, *bp = b;
-        for (int64_t p = 0; p < kc; p++, ap += MR, bp += NR) {
-            __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
+    for (int h = 0; h < MR; h += MR / 2)
+        for (int q = 0; q < NR; q += 16) {
+            __m256 c[MR / 2][2];
+            UNROLL for (int i = 0; i < MR / 2; i++)
+                c[i][0] = c[i][1] = _mm256_setzero_ps();
+            const float *ap = a + h, *bp = b + q;
+            for (int64_t p = 0; p < kc; p++, ap += MR, bp += NR) {
+                __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
+                UNROLL for (int i = 0; i < MR / 2; i++) {
+                    __m256 av = _mm256_broadcast_ss(ap + i);
+                    c[i][0] = _mm256_fmadd_ps(av, b0, c[i][0]);
+                    c[i][1] = _mm256_fmadd_ps(av, b1, c[i][1]);
+                }
+            }
             UNROLL for (int i = 0; i < MR / 2; i++) {
-                __m256 av = _mm256_broadcast_ss(ap + i);
-                c[i][0] = _mm256_fmadd_ps(av, b0, c[i][0]);
-                c[i][1] = _mm256_fmadd_ps(av, b1, c[i][1]);
+                _mm256_storeu_ps(acc + (h + i) * NR + q, c[i][0]);
+                _mm256_storeu_ps(acc + (h + i) * NR + q + 8, c[i][1]);
             }
         }
-        UNROLL for (int i = 0; i < MR / 2; i++) {
-            _mm256_storeu_ps(acc + (h + i) * NR, c[i][0]);
-            _mm256_storeu_ps(acc + (h + i) * NR + 8, c[i][1]);
-        }
-    }
 }
 
 /*
@@ -173,25 +196,21 @@ static void narrow_avx512(int64_t kc, const float *a, const float *b, float *acc
 }
 #endif
 
-/* The kernel for tiles at most NARROW columns wide, or NULL where the full tile serves. */
-static tile_fn *fastest_narrow(void)
-{
-#ifdef DP_GEMM_X86
-    if (__builtin_cpu_supports("avx512f"))
-        return narrow_avx512;
-#endif
-    return NULL;
-}
+/* The kernels this CPU runs fastest: tile for full panels, and where they are not NULL,
+ * half and narrow for panels at most HALF and NARROW columns wide. */
+typedef struct kernels {
+    tile_fn *tile, *half, *narrow;
+} kernels;
 
-static tile_fn *fastest_tile(void)
+static kernels fastest_kernels(void)
 {
 #ifdef DP_GEMM_X86
     if (__builtin_cpu_supports("avx512f"))
-        return tile_avx512;
+        return (kernels){tile_avx512, half_avx512, narrow_avx512};
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return tile_avx2;
+        return (kernels){tile_avx2, NULL, NULL};
 #endif
-    return tile_portable;
+    return (kernels){tile_portable, NULL, NULL};
 }
 
 /*
@@ -244,7 +263,7 @@ static void gemv(bool p_contiguous, int64_t n, int64_t K, float alpha, const flo
 
 /* The mc x nc block of C = alpha * (A block * B block) + beta * C, tile by tile. */
 DP_MULTI_TARGET
-static void macro_kernel(tile_fn *tile, tile_fn *narrow, int64_t mc, int64_t nc, int64_t kc,
+static void macro_kernel(const kernels *ks, int64_t mc, int64_t nc, int64_t kc,
                          const float *pa, const float *pb, float *C, int64_t ldc, float alpha,
                          float beta)
 {
@@ -252,10 +271,10 @@ static void macro_kernel(tile_fn *tile, tile_fn *narrow, int64_t mc, int64_t nc,
     for (int64_t jr = 0; jr < nc; jr += NR)
         for (int64_t ir = 0; ir < mc; ir += MR) {
             int64_t mr = min64(MR, mc - ir), nr = min64(NR, nc - jr);
-            if (narrow && nr <= NARROW)
-                narrow(kc, pa + ir * kc, pb + jr * kc, acc);
-            else
-                tile(kc, pa + ir * kc, pb + jr * kc, acc);
+            tile_fn *tile = ks->narrow && nr <= NARROW ? ks->narrow
+                            : ks->half && nr <= HALF   ? ks->half
+                                                       : ks->tile;
+            tile(kc, pa + ir * kc, pb + jr * kc, acc);
             float *c = C + ir * ldc + jr;
             /* beta == 0 must not read C, which may be uninitialised */
             if (beta == 0) {
@@ -286,7 +305,7 @@ static void tiled(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
                   int64_t lda, const float *packed_a, const float *B, int64_t ldb,
                   const float *packed_b, float beta, float *C, int64_t ldc, void *scratch)
 {
-    tile_fn *tile = fastest_tile(), *narrow = fastest_narrow();
+    kernels ks = fastest_kernels();
     int64_t kmax = min64(K, KC);
     float *pa = scratch;
     float *pb = pa + round_up(min64(round_up(M, MR), MC) * kmax, 16);
@@ -308,7 +327,7 @@ static void tiled(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
                     ap = packed_a + pc * round_up(M, MR) + ic * kc;
                 else
                     pack_a(ta, A, lda, ic, mc, pc, kc, pa);
-                macro_kernel(tile, narrow, mc, nc, kc, ap, bp, C + ic * ldc + jc, ldc, alpha, b);
+                macro_kernel(&ks, mc, nc, kc, ap, bp, C + ic * ldc + jc, ldc, alpha, b);
             }
         }
     }
