@@ -32,18 +32,19 @@ static inline double round_half_even(double v)
     return (v + 0x1.8p52) - 0x1.8p52;
 }
 
-/* q_b(u) with half = 2^(b-1): dividing by a power of two is exact. Selects, not branches,
- * so that loops over it vectorise. */
-static inline double quantise(double u, double half)
+/* q_b(u) with half = 2^(b-1) and step = 1 / half: multiplying by the reciprocal of a power
+ * of two is exact, and a division per value cost more than all the rest. Selects, not
+ * branches, so that loops over it vectorise. */
+static inline double quantise(double u, double half, double step)
 {
     u = u > 1.0 ? 1.0 : u;
     u = u < -1.0 ? -1.0 : u;
-    return round_half_even(u * half) / half;
+    return round_half_even(u * half) * step;
 }
 
 double dp_analog_quantise(double u, int bits)
 {
-    return quantise(u, ldexp(1.0, bits - 1));
+    return quantise(u, ldexp(1.0, bits - 1), ldexp(1.0, 1 - bits));
 }
 
 static int bad_std(double v) { return !(v >= 0.0) || isinf(v); }
@@ -92,7 +93,7 @@ static dp_status program_rows(dp_analog_weights *a, const float *W, int64_t ldw,
 {
     const dp_analog_params *p = &a->params;
     int64_t M = a->rows, K = a->cols;
-    double half = ldexp(1.0, p->weight_bits - 1);
+    double half = ldexp(1.0, p->weight_bits - 1), step = ldexp(1.0, 1 - p->weight_bits);
     dp_noise_id id = {.seed = p->seed, .layer = a->layer, .stream = DP_NOISE_STATIC};
     for (int64_t j = 0; j < M; j++) {
         const float *src = W + j * ldw;
@@ -119,7 +120,7 @@ static dp_status program_rows(dp_analog_weights *a, const float *W, int64_t ldw,
                 dp_philox_normal2(r, z);
             }
             for (int64_t k = i; k < min64(i + 2, K); k++)
-                dst[k] = (float)(quantise((double)src[k] / wmax, half) +
+                dst[k] = (float)(quantise((double)src[k] / wmax, half, step) +
                                  p->static_weight_std * z[k - i]);
         }
         for (int64_t t = 0; t < a->tiles; t++) {
@@ -269,12 +270,13 @@ static int64_t convert(const tile_ctx *c, int64_t j, int64_t q0, int n, const fl
             pre[i] = (float)v[i];
     }
     int64_t clipped = 0;
-    double half = c->adc_half, out_scale = (double)c->call->x_scale * c->w->scale[j];
+    double half = c->adc_half, step = 1.0 / half;
+    double out_scale = (double)c->call->x_scale * c->w->scale[j];
     float *y = c->Y + j * c->ldy + q0;
     for (int i = 0; i < n; i++) {
         double u = v[i] * inv_G;
         clipped += (u > 1.0) | (u < -1.0);
-        v[i] = quantise(u, half) * G * out_scale;
+        v[i] = quantise(u, half, step) * G * out_scale;
     }
     if (c->t == 0)
         for (int i = 0; i < n; i++)
@@ -290,9 +292,9 @@ DP_MULTI_TARGET
 static void dac(const float *restrict src, int64_t P, double x_scale, double half,
                 float *restrict dst, double *restrict xn)
 {
-    double inv_x = 1.0 / x_scale;
+    double inv_x = 1.0 / x_scale, step = 1.0 / half;
     for (int64_t q = 0; q < P; q++) {
-        dst[q] = (float)quantise((double)src[q] * inv_x, half);
+        dst[q] = (float)quantise((double)src[q] * inv_x, half, step);
         xn[q] += (double)dst[q] * dst[q];
     }
 }
