@@ -110,16 +110,14 @@ static dp_status program_rows(dp_analog_weights *a, const float *W, int64_t ldw,
         if (wmax == 0)
             continue;
         id.row = a->row0 + (uint32_t)j;
-        for (int64_t i = 0; i < K; i += 2) {
-            double z[2] = {0, 0};
+        for (int64_t i = 0; i < K; i += DP_NOISE_SPAN) {
+            float z[DP_NOISE_SPAN] = {0};
+            int64_t n = min64(DP_NOISE_SPAN, K - i);
             if (p->static_weight_std > 0) {
-                uint32_t ctr[4], key[2], r[4];
-                id.col = (uint64_t)i / 2;
-                dp_noise_counter(&id, ctr, key);
-                dp_philox4x32_10(ctr, key, r);
-                dp_philox_normal2(r, z);
+                id.col = (uint64_t)i;
+                dp_noise_normals(&id, (int)((n - 1) / DP_NOISE_BLOCK + 1), z);
             }
-            for (int64_t k = i; k < min64(i + 2, K); k++)
+            for (int64_t k = i; k < i + n; k++)
                 dst[k] = (float)(quantise((double)src[k] / wmax, half, step) +
                                  p->static_weight_std * z[k - i]);
         }
@@ -140,7 +138,8 @@ dp_status dp_analog_prepare(const dp_analog_params *p, uint32_t layer, uint32_t 
     dp_status st = dp_analog_params_check(p, err);
     if (st != DP_OK)
         return st;
-    if (M < 1 || M > UINT32_MAX || K < 1 || ldw < K)
+    /* rows are numbered layer-wide in 32 bits for the noise */
+    if (M < 1 || (uint64_t)row0 + (uint64_t)M > (uint64_t)UINT32_MAX + 1 || K < 1 || ldw < K)
         return dp_fail(err, DP_EINTERNAL, "analog layer %u: bad weight shape %lld x %lld",
                        layer, (long long)M, (long long)K);
     int64_t tiles = (K - 1) / p->core_cols + 1;
@@ -227,28 +226,44 @@ typedef struct tile_ctx {
 } tile_ctx;
 
 /*
- * Noise of variance v(z), distortion, ADC, rescale, sum into Y: outputs q0..q0+n of row j
- * in one pass, n <= DP_NOISE_BLOCK. Stage by stage, each a loop without branches that
- * vectorises. Returns how many clipped.
+ * Noise of variance v(z) (z: standard normals, NULL without noise), distortion, ADC,
+ * rescale, sum into Y: outputs q0..q0+n of row j in one pass, n <= DP_NOISE_SPAN. Stage by
+ * stage, each a loop without branches that vectorises. Returns how many clipped.
  */
 DP_MULTI_TARGET
 static int64_t convert(const tile_ctx *c, int64_t j, int64_t q0, int n, const float *restrict s,
-                       const double *restrict z)
+                       const float *restrict z)
 {
     const dp_analog_params *pr = c->p;
     double G = c->call->adc_scale[c->call->n_adc_scale == 1 ? 0 : j];
     /* multiplying by the reciprocal, not dividing, in the loops: a division per output
      * cost more than the rest of the conversion */
-    double inv_G = 1.0 / G, v[DP_NOISE_BLOCK];
+    double inv_G = 1.0 / G, v[DP_NOISE_SPAN];
+    int64_t clipped = 0;
+    double half = c->adc_half, step = 1.0 / half;
+    double out_scale = (double)c->call->x_scale * c->w->scale[j];
+    float *y = c->Y + j * c->ldy + q0;
+    double tg = pr->thermal_std * G, sw = pr->weight_noise_std, sx = pr->input_noise_std;
+    double fixed = tg * tg + c->shot, sw2 = sw * sw;
+    double wn = c->noisy ? sx * sx * c->w->norm2[j * c->w->tiles + c->t] : 0.0;
+    double reps = (double)pr->repetitions;
+    if (c->noisy && sw2 == 0 && pr->distortion_k3 == 0 && c->call->pre_adc == NULL) {
+        /* the common case in one pass, with the same std for the whole row: one square
+         * root, not n; the stages below in the same order, so the same bits */
+        double sd = sqrt((fixed + wn) / reps);
+        for (int i = 0; i < n; i++) {
+            double u = ((double)s[i] + sd * z[i]) * inv_G;
+            clipped += (u > 1.0) | (u < -1.0);
+            float q = (float)(quantise(u, half, step) * G * out_scale);
+            y[i] = c->t == 0 ? q : y[i] + q;
+        }
+        return clipped;
+    }
     for (int i = 0; i < n; i++)
         v[i] = s[i];
     if (c->noisy) {
-        double tg = pr->thermal_std * G, sw = pr->weight_noise_std, sx = pr->input_noise_std;
-        double fixed = tg * tg + c->shot, sw2 = sw * sw;
-        double wn = sx * sx * c->w->norm2[j * c->w->tiles + c->t], reps = (double)pr->repetitions;
         const double *xn = c->xn + q0;
         if (sw2 == 0) {
-            /* the same std for the whole row: one square root, not n */
             double sd = sqrt((fixed + wn) / reps);
             for (int i = 0; i < n; i++)
                 v[i] += sd * z[i];
@@ -269,10 +284,6 @@ static int64_t convert(const tile_ctx *c, int64_t j, int64_t q0, int n, const fl
         for (int i = 0; i < n; i++)
             pre[i] = (float)v[i];
     }
-    int64_t clipped = 0;
-    double half = c->adc_half, step = 1.0 / half;
-    double out_scale = (double)c->call->x_scale * c->w->scale[j];
-    float *y = c->Y + j * c->ldy + q0;
     for (int i = 0; i < n; i++) {
         double u = v[i] * inv_G;
         clipped += (u > 1.0) | (u < -1.0);
@@ -359,27 +370,21 @@ dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
         c.shot = p->photons_per_mac > 0 ? (double)kt / p->photons_per_mac : 0.0;
         dp_noise_id id = {.seed = p->seed, .layer = w->layer, .stream = DP_NOISE_DYNAMIC,
                           .tile = (uint32_t)t, .inference = call->inference};
-        /* one draw serves the pair of global rows 2r and 2r + 1; a block starting at an
-         * odd row takes the second half of its first pair alone */
-        for (int64_t j = 0; j < M;) {
-            uint64_t g = (uint64_t)w->row0 + (uint64_t)j;
-            bool pair = !(g & 1) && j + 1 < M;
-            id.row = (uint32_t)(g / 2);
-            for (int64_t q0 = 0; q0 < P; q0 += DP_NOISE_BLOCK) {
-                int n = (int)min64(DP_NOISE_BLOCK, P - q0);
-                double z0[DP_NOISE_BLOCK], z1[DP_NOISE_BLOCK];
+        /* blocks of columns as the noise comes: a chunk may start inside one */
+        for (int64_t j = 0; j < M; j++) {
+            id.row = w->row0 + (uint32_t)j;
+            for (int64_t q0 = 0; q0 < P;) {
+                uint64_t col = call->col0 + (uint64_t)q0;
+                int off = (int)(col % DP_NOISE_BLOCK);
+                int n = (int)min64(DP_NOISE_SPAN - off, P - q0);
+                float z[DP_NOISE_SPAN];
                 if (noisy) {
-                    id.col = call->col0 + (uint64_t)q0;
-                    dp_noise_normals(&id, n, z0, z1);
-                } else {
-                    memset(z0, 0, sizeof z0);
-                    memset(z1, 0, sizeof z1);
+                    id.col = col;
+                    dp_noise_normals(&id, (off + n - 1) / DP_NOISE_BLOCK + 1, z);
                 }
-                c.clipped += convert(&c, j, q0, n, S + j * l.pp + q0, g & 1 ? z1 : z0);
-                if (pair)
-                    c.clipped += convert(&c, j + 1, q0, n, S + (j + 1) * l.pp + q0, z1);
+                c.clipped += convert(&c, j, q0, n, S + j * l.pp + q0, noisy ? z + off : NULL);
+                q0 += n;
             }
-            j += pair ? 2 : 1;
         }
     }
     if (clipped != NULL)

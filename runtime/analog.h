@@ -18,10 +18,10 @@
  *
  * Randomness (philox.h). Rows are numbered g = row0 + j, row0 being the layer's number of
  * the block's first output channel, so the blocks of one layer (Conv groups) draw apart.
- * Static errors: stream DP_NOISE_STATIC, row g, col i / 2 (one Philox call gives the two
- * normals of weights i and i + 1, i even), tile 0, inference 0. Dynamic noise: stream
- * DP_NOISE_DYNAMIC, row g / 2 (the two normals go to rows 2r and 2r + 1), col = the
- * product's global column, tile t, the caller's inference index.
+ * Both streams draw a row's normals in dp_noise_normals's blocks of columns. Static errors:
+ * stream DP_NOISE_STATIC, row g, the weight's column i, tile 0, inference 0. Dynamic noise:
+ * stream DP_NOISE_DYNAMIC, row g, the product's global column, tile t, the caller's
+ * inference index.
  * Both are keyed by (seed, layer). So the bits of Y depend neither on how the caller splits
  * the columns into chunks nor on which thread runs which chunk.
  */

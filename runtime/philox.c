@@ -1,6 +1,7 @@
 /*
  * philox.c: Philox4x32-10 with Random123's constants and key schedule (the key is bumped
- * before every round but the first), and its conversions to doubles.
+ * before every round but the first), its conversion to uniform doubles and to normals, and
+ * the noise of a block of columns at once.
  */
 #include "philox.h"
 
@@ -55,85 +56,73 @@ double dp_philox_uniform(uint32_t hi, uint32_t lo)
     return (double)top53(hi, lo) * 0x1p-53;
 }
 
-/* (hi:lo >> 11) as a double, exactly, from two halves that convert as signed 32-bit
- * integers, which vector units do (unsigned 64-bit ones they do not). */
-static inline double top53_double(uint32_t hi, uint32_t lo)
-{
-    return (double)(int32_t)(hi >> 5) * 0x1p26 + (double)(int32_t)((hi & 31u) << 21 | lo >> 11);
-}
-
 /*
- * ln u for u in [2^-53, 1]: u = m 2^e with m in [sqrt(1/2), sqrt(2)), and ln m by the series
- * 2 atanh(s) = 2 (s + s^3/3 + ... + s^15/15), s = (m - 1) / (m + 1), |s| < 0.1716, whose
- * next term is below 1e-13 of the result.
+ * ln u for u in (0, 1], in float: u = m 2^e with m in [sqrt(1/2), sqrt(2)), and ln m by the
+ * series 2 atanh(s) = 2 (s + s^3/3 + ... + s^9/9), s = (m - 1) / (m + 1), |s| < 0.1716,
+ * whose next term is below 3e-8 of the result.
  */
-static inline double log_unit(double u)
+static inline float log_unit(float u)
 {
-    uint64_t bits;
+    uint32_t bits;
     memcpy(&bits, &u, sizeof bits);
-    double e = (double)(int32_t)(bits >> 52) - 1023.0;
-    bits = (bits & UINT64_C(0x000fffffffffffff)) | UINT64_C(0x3ff0000000000000);
-    double m;
+    float e = (float)(int32_t)(bits >> 23) - 127.0f;
+    bits = (bits & UINT32_C(0x007fffff)) | UINT32_C(0x3f800000);
+    float m;
     memcpy(&m, &bits, sizeof m);
     /* branch-free, so that loops over it vectorise: halving is exact */
-    double big = m > 1.4142135623730951 ? 1.0 : 0.0;
-    m *= 1.0 - 0.5 * big;
+    float big = m > 1.41421356f ? 1.0f : 0.0f;
+    m *= 1.0f - 0.5f * big;
     e += big;
-    double s = (m - 1.0) / (m + 1.0), s2 = s * s;
-    double p = 1.0 / 15;
-    p = 1.0 / 13 + s2 * p;
-    p = 1.0 / 11 + s2 * p;
-    p = 1.0 / 9 + s2 * p;
-    p = 1.0 / 7 + s2 * p;
-    p = 1.0 / 5 + s2 * p;
-    p = 1.0 / 3 + s2 * p;
-    return e * 0.69314718055994530942 + 2.0 * (s + s * s2 * p);
+    float s = (m - 1.0f) / (m + 1.0f), s2 = s * s;
+    float p = 1.0f / 9;
+    p = 1.0f / 7 + s2 * p;
+    p = 1.0f / 5 + s2 * p;
+    p = 1.0f / 3 + s2 * p;
+    return e * 0.693147181f + 2.0f * (s + s * s2 * p);
 }
 
 /*
- * sin and cos of 2 pi u for u in [0, 1): the nearest quarter turn k, then Taylor series of
- * the rest x = 2 pi (u - k/4), |x| <= pi/4, to x^13 and x^14 (next terms below 1e-11).
+ * sin and cos of 2 pi u for u in [0, 1), in float: the nearest quarter turn k, then Taylor
+ * series of the rest x = 2 pi (u - k/4), |x| <= pi/4, to x^9 and x^10 (next terms below
+ * 2e-9 and 3e-10).
  */
-static inline void sincos_turn(double u, double *sin_out, double *cos_out)
+static inline void sincos_turn(float u, float *sin_out, float *cos_out)
 {
-    double k = (4.0 * u + 0x1.8p52) - 0x1.8p52; /* round to nearest: 0..4 */
-    double x = (4.0 * u - k) * 1.57079632679489661923, x2 = x * x;
-    double ps = 1.0 / 6227020800;
-    ps = -1.0 / 39916800 + x2 * ps;
-    ps = 1.0 / 362880 + x2 * ps;
-    ps = -1.0 / 5040 + x2 * ps;
-    ps = 1.0 / 120 + x2 * ps;
-    ps = -1.0 / 6 + x2 * ps;
-    double pc = -1.0 / 87178291200;
-    pc = 1.0 / 479001600 + x2 * pc;
-    pc = -1.0 / 3628800 + x2 * pc;
-    pc = 1.0 / 40320 + x2 * pc;
-    pc = -1.0 / 720 + x2 * pc;
-    pc = 1.0 / 24 + x2 * pc;
-    pc = -0.5 + x2 * pc;
-    double sx = x + x * x2 * ps, cx = 1.0 + x2 * pc;
+    float k = (4.0f * u + 0x1.8p23f) - 0x1.8p23f; /* round to nearest: 0..4 */
+    float x = (4.0f * u - k) * 1.57079633f, x2 = x * x;
+    float ps = 1.0f / 362880;
+    ps = -1.0f / 5040 + x2 * ps;
+    ps = 1.0f / 120 + x2 * ps;
+    ps = -1.0f / 6 + x2 * ps;
+    float pc = -1.0f / 3628800;
+    pc = 1.0f / 40320 + x2 * pc;
+    pc = -1.0f / 720 + x2 * pc;
+    pc = 1.0f / 24 + x2 * pc;
+    pc = -0.5f + x2 * pc;
+    float sx = x + x * x2 * ps, cx = 1.0f + x2 * pc;
     /* 2 pi u = k pi/2 + x: quarter turns swap sine and cosine and flip their signs */
     int q = (int)k & 3;
-    double a = q & 1 ? cx : sx, b = q & 1 ? sx : cx;
+    float a = q & 1 ? cx : sx, b = q & 1 ? sx : cx;
     *sin_out = q & 2 ? -a : a;
     *cos_out = (q + 1) & 2 ? -b : b;
 }
 
-/* Box-Muller on one Philox output (dp_philox_normal2). */
-static inline void box_muller(uint32_t r0, uint32_t r1, uint32_t r2, uint32_t r3, double *z0,
-                              double *z1)
+/* Box-Muller on two words of a Philox output; the conversions are signed, which vector
+ * units have (unsigned ones AVX2 lacks), and exact but for u1's rounding to 24 bits. */
+static inline void box_muller(uint32_t a, uint32_t b, float *z0, float *z1)
 {
-    double u1 = (top53_double(r0, r1) + 1.0) * 0x1p-53;
-    double u2 = top53_double(r2, r3) * 0x1p-53;
-    double rad = sqrt(-2.0 * log_unit(u1)), s, c;
+    float u1 = ((float)(int32_t)(a >> 1) + 0.5f) * 0x1p-31f;
+    float u2 = (float)(int32_t)(b >> 8) * 0x1p-24f;
+    float rad = sqrtf(-2.0f * log_unit(u1)), s, c;
     sincos_turn(u2, &s, &c);
     *z0 = rad * c;
     *z1 = rad * s;
 }
 
-void dp_philox_normal2(const uint32_t r[4], double z[2])
+void dp_philox_normal4(const uint32_t r[4], float z[4])
 {
-    box_muller(r[0], r[1], r[2], r[3], &z[0], &z[1]);
+    box_muller(r[0], r[1], &z[0], &z[1]);
+    box_muller(r[2], r[3], &z[2], &z[3]);
 }
 
 void dp_noise_counter(const dp_noise_id *id, uint32_t ctr[4], uint32_t key[2])
@@ -199,33 +188,41 @@ static void philox_lanes_avx512(int n, uint32_t *c0, uint32_t *c1, uint32_t *c2,
 /* dp_noise_normals's work, in a static function: clang refuses to multiversion a function
  * a header declared and code before it called, as in an emitted kernel's one source. */
 DP_MULTI_TARGET
-static void noise_normals(const uint32_t ctr[4], const uint32_t key[2], uint64_t col0, int n,
-                          double *restrict z0, double *restrict z1)
+static void noise_normals(const uint32_t ctr[4], const uint32_t key[2], uint64_t block,
+                          int blocks, float z[restrict DP_NOISE_SPAN])
 {
-    enum { B = DP_NOISE_BLOCK };
-    uint32_t c0[B], c1[B], c2[B], c3[B];
+    enum { L = DP_NOISE_BLOCK / 4, LANES = DP_NOISE_SPAN / 4 };
+    uint32_t c0[LANES], c1[LANES], c2[LANES], c3[LANES];
     uint32_t fixed2 = ctr[2] & ~UINT32_C(0xff);
-    for (int i = 0; i < n; i++) {
-        uint64_t col = col0 + (uint64_t)i;
+    int lanes = blocks * L;
+    for (int i = 0; i < lanes; i++) {
+        uint64_t field = block * L + (uint64_t)i;
         c0[i] = ctr[0];
-        c1[i] = (uint32_t)col;
-        c2[i] = (uint32_t)(col >> 32 & 0xffu) | fixed2;
+        c1[i] = (uint32_t)field;
+        c2[i] = (uint32_t)(field >> 32 & 0xffu) | fixed2;
         c3[i] = ctr[3];
     }
 #ifdef DP_PHILOX_AVX512
     if (__builtin_cpu_supports("avx512f"))
-        philox_lanes_avx512(n, c0, c1, c2, c3, key[0], key[1]);
+        philox_lanes_avx512(lanes, c0, c1, c2, c3, key[0], key[1]);
     else
 #endif
-        philox_lanes(n, c0, c1, c2, c3, key[0], key[1]);
-    for (int i = 0; i < n; i++)
-        box_muller(c0[i], c1[i], c2[i], c3[i], &z0[i], &z1[i]);
+        philox_lanes(lanes, c0, c1, c2, c3, key[0], key[1]);
+    /* word k of lane i is column k L + i of its block: four contiguous runs. The blocks are
+     * independent, so out-of-order cores overlap their long chains of dependent steps. */
+    for (int b = 0; b < blocks; b++) {
+        const uint32_t *r0 = c0 + b * L, *r1 = c1 + b * L, *r2 = c2 + b * L, *r3 = c3 + b * L;
+        float *zb = z + b * DP_NOISE_BLOCK;
+        for (int i = 0; i < L; i++) {
+            box_muller(r0[i], r1[i], &zb[i], &zb[L + i]);
+            box_muller(r2[i], r3[i], &zb[2 * L + i], &zb[3 * L + i]);
+        }
+    }
 }
 
-void dp_noise_normals(const dp_noise_id *id, int n, double z0[restrict DP_NOISE_BLOCK],
-                      double z1[restrict DP_NOISE_BLOCK])
+void dp_noise_normals(const dp_noise_id *id, int blocks, float z[restrict DP_NOISE_SPAN])
 {
     uint32_t ctr[4], key[2];
     dp_noise_counter(id, ctr, key);
-    noise_normals(ctr, key, id->col, n, z0, z1);
+    noise_normals(ctr, key, id->col / DP_NOISE_BLOCK, blocks, z);
 }

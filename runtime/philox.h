@@ -1,7 +1,7 @@
 /*
  * philox.h: the counter-based generator behind the analog noise model (analog-model.md
- * section 6): Philox4x32-10, its conversion to uniform and normal doubles, and the layout
- * that turns one noise draw's identity into Philox's counter and key.
+ * section 6): Philox4x32-10, its conversion to uniform doubles and to normals, and the
+ * layout that turns one noise draw's identity into Philox's counter and key.
  *
  * A counter-based generator is a pure function of its inputs, so a draw depends only on
  * what it is for (seed, layer, tile pass, output, inference), never on the order in which
@@ -23,16 +23,18 @@ void dp_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out
 double dp_philox_uniform(uint32_t hi, uint32_t lo);
 
 /*
- * Two independent standard normals from one Philox output, by the Box-Muller transform:
- * u1 = ((r[0]:r[1] >> 11) + 1) * 2^-53 in (0, 1], u2 = (r[2]:r[3] >> 11) * 2^-53 in [0, 1),
- * z[0] = sqrt(-2 ln u1) cos(2 pi u2), z[1] = sqrt(-2 ln u1) sin(2 pi u2).
- * Box-Muller needs no rejection, so one Philox call always yields exactly two normals; u1
- * excludes 0 so the logarithm is finite, which caps |z| at sqrt(106 ln 2) ~ 8.6. The
- * logarithm, cosine and sine are dpcc's own polynomials (within 1e-12 of libm's), in plain
- * arithmetic: loops over them vectorise, and every build on every machine gives the same
- * bits.
+ * Four independent standard normals from one Philox output, in float, by the Box-Muller
+ * transform on the words' pairs (a, b) = (r[0], r[1]) and (r[2], r[3]):
+ * u1 = (float(a >> 1) + 1/2) 2^-31 in (0, 1] (float() rounding to 24 bits), u2 = (b >> 8)
+ * 2^-24 in [0, 1), z = sqrt(-2 ln u1) cos(2 pi u2) and sqrt(-2 ln u1) sin(2 pi u2) for the
+ * first pair into z[0], z[1] and the second into z[2], z[3]. Box-Muller needs no rejection,
+ * so one Philox call always yields exactly four normals; u1 >= 2^-32 caps |z| at
+ * sqrt(64 ln 2) ~ 6.7. Float, not double: the noise is a model's, a 24-bit mantissa is far
+ * finer than its accuracy, and twice as many lanes fit a vector. The logarithm, cosine and
+ * sine are dpcc's own polynomials (within a few float ulps of libm's), in plain arithmetic:
+ * loops over them vectorise, and every build on every machine gives the same bits.
  */
-void dp_philox_normal2(const uint32_t r[4], double z[2]);
+void dp_philox_normal4(const uint32_t r[4], float z[4]);
 
 /* The streams one (seed, layer) holds; the tag keeps their counters disjoint. */
 typedef enum dp_noise_stream {
@@ -51,7 +53,7 @@ typedef struct dp_noise_id {
     dp_noise_stream stream;
     uint32_t tile;          /* fan-in tile pass, < DP_NOISE_TILE_LIMIT */
     uint32_t row;           /* output channel (or a pair of them, as the caller defines) */
-    uint64_t col;           /* column of the product (or a pair of inputs), < DP_NOISE_COL_LIMIT */
+    uint64_t col;           /* the counter's column field (dp_noise_normals: a column) */
     uint32_t inference;     /* which run of the network */
 } dp_noise_id;
 
@@ -65,15 +67,20 @@ typedef struct dp_noise_id {
  */
 void dp_noise_counter(const dp_noise_id *id, uint32_t ctr[4], uint32_t key[2]);
 
-/* Columns one dp_noise_normals call draws for: a multiple of every vector width. */
-enum { DP_NOISE_BLOCK = 32 };
+/*
+ * The dynamic noise of one row comes a block of DP_NOISE_BLOCK columns at a time (a multiple
+ * of every vector width): block B of columns 64 B .. 64 B + 63 is 16 Philox calls, lane i with
+ * the counter's column field 16 B + i, and column 64 B + 16 k + i takes normal k of lane i.
+ * Each lane's normals land in four contiguous runs, so the whole block vectorises.
+ */
+enum { DP_NOISE_BLOCK = 64, DP_NOISE_SPAN = 4 * DP_NOISE_BLOCK };
 
 /*
- * The normals of n <= DP_NOISE_BLOCK draws at once, the same as dp_noise_counter,
- * dp_philox4x32_10 and dp_philox_normal2 give one at a time: z0[i] and z1[i] are the pair
- * drawn for id with col = id->col + i, i < n. Vectorised.
+ * The normals of blocks B .. B + blocks - 1 of row id->row, B = id->col / DP_NOISE_BLOCK and
+ * 1 <= blocks <= DP_NOISE_SPAN / DP_NOISE_BLOCK (the rest of id as for dp_noise_counter):
+ * z[i] belongs to column DP_NOISE_BLOCK B + i. The same as dp_noise_counter,
+ * dp_philox4x32_10 and dp_philox_normal4 give one lane at a time.
  */
-void dp_noise_normals(const dp_noise_id *id, int n, double z0[restrict DP_NOISE_BLOCK],
-                      double z1[restrict DP_NOISE_BLOCK]);
+void dp_noise_normals(const dp_noise_id *id, int blocks, float z[restrict DP_NOISE_SPAN]);
 
 #endif

@@ -50,7 +50,7 @@ check() {
 }
 
 ex=$src/examples
-check example "$ex/fmnist_cnn.onnx" -i "$ex/batch_8.npy" -- --calib "$ex/calib_64.npy" --seeds 2
+check example "$ex/fmnist_cnn.onnx" -i "$ex/batch_8.npy" -- --calib "$ex/calib_64.npy" --budget top1=0.02 --seeds 2
 
 if [ -d "$suite" ]; then
     for t in test_conv_with_strides_padding test_gemm_default_no_bias test_matmul_2d test_relu \

@@ -100,28 +100,38 @@ static void philox_known_answers(void **state)
 
 static void normals_are_standard(void **state)
 {
-    enum { PAIRS = 50000 };
-    double sum = 0, sum2 = 0, sum4 = 0;
-    for (uint32_t i = 0; i < PAIRS; i++) {
+    enum { CALLS = 50000 };
+    double sum = 0, sum2 = 0, sum4 = 0, cross[3] = {0, 0, 0};
+    for (uint32_t i = 0; i < CALLS; i++) {
         uint32_t ctr[4] = {i, 0, 0, 0}, key[2] = {7, 0}, r[4];
-        double z[2];
+        float z[4];
         dp_philox4x32_10(ctr, key, r);
-        dp_philox_normal2(r, z);
-        for (int k = 0; k < 2; k++) {
+        dp_philox_normal4(r, z);
+        for (int k = 0; k < 4; k++) {
             sum += z[k];
-            sum2 += z[k] * z[k];
-            sum4 += z[k] * z[k] * z[k] * z[k];
+            sum2 += (double)z[k] * z[k];
+            sum4 += (double)z[k] * z[k] * z[k] * z[k];
         }
+        /* within a pair, across pairs, and the radii of the two pairs */
+        cross[0] += (double)z[0] * z[1];
+        cross[1] += (double)z[0] * z[2];
+        cross[2] += ((double)z[0] * z[0] + (double)z[1] * z[1] - 2.0) *
+                    ((double)z[2] * z[2] + (double)z[3] * z[3] - 2.0) / 4.0;
     }
-    double n = 2.0 * PAIRS, mean = sum / n, var = sum2 / n, kurt = sum4 / n;
-    printf("normals: mean %.4f var %.4f fourth moment %.3f (n = %.0f)\n", mean, var, kurt, n);
+    double n = 4.0 * CALLS, mean = sum / n, var = sum2 / n, kurt = sum4 / n;
+    printf("normals: mean %.4f var %.4f fourth moment %.3f (n = %.0f); correlations %.4f %.4f "
+           "%.4f\n", mean, var, kurt, n, cross[0] / CALLS, cross[1] / CALLS, cross[2] / CALLS);
     assert_true(fabs(mean) < 4.0 / sqrt(n));
     assert_true(fabs(var - 1.0) < chi2_tol((int64_t)n));
     /* E z^4 = 3, Var z^4 = 96 */
     assert_true(fabs(kurt - 3.0) < 4.0 * sqrt(96.0 / n));
+    /* each product has mean 0 and variance 1 when the normals are independent */
+    for (int k = 0; k < 3; k++)
+        assert_true(fabs(cross[k] / CALLS) < 4.0 / sqrt((double)CALLS));
 }
 
-/* The generator's own logarithm, sine and cosine against libm's, over Philox's outputs. */
+/* The generator's own logarithm, sine and cosine against libm's, in double, over Philox's
+ * outputs: a few float ulps of the largest normal. */
 static void normals_match_libm_box_muller(void **state)
 {
     double worst = 0;
@@ -133,39 +143,47 @@ static void normals_match_libm_box_muller(void **state)
             r[0] = r[1] = r[2] = r[3] = 0;
         if (i == 1)
             r[0] = r[1] = r[2] = r[3] = 0xffffffffu;
-        double z[2];
-        dp_philox_normal2(r, z);
-        double u1 = ((double)((((uint64_t)r[0] << 32 | r[1]) >> 11) + 1)) * 0x1p-53;
-        double u2 = dp_philox_uniform(r[2], r[3]);
-        double rad = sqrt(-2.0 * log(u1)), theta = 6.283185307179586476925286766559 * u2;
-        double want[2] = {rad * cos(theta), rad * sin(theta)};
-        for (int k = 0; k < 2; k++)
-            worst = fmax(worst, fabs(z[k] - want[k]));
+        float z[4];
+        dp_philox_normal4(r, z);
+        for (int p = 0; p < 2; p++) {
+            double u1 = ((float)(int32_t)(r[2 * p] >> 1) + 0.5f) * 0x1p-31;
+            double u2 = (double)(r[2 * p + 1] >> 8) * 0x1p-24;
+            double rad = sqrt(-2.0 * log(u1)), theta = 6.283185307179586476925286766559 * u2;
+            worst = fmax(worst, fabs(z[2 * p] - rad * cos(theta)));
+            worst = fmax(worst, fabs(z[2 * p + 1] - rad * sin(theta)));
+        }
     }
     printf("normals: largest difference from libm's Box-Muller %.3g\n", worst);
-    assert_true(worst < 1e-10);
+    assert_true(worst < 4e-6);
 }
 
-/* A block of draws is exactly the draws one at a time, across a 2^32 column boundary and
- * for a partial block. */
+/* Blocks of draws are exactly the draws one lane at a time, for a block's first and a later
+ * column and where the counter's column field crosses 2^32. */
 static void noise_block_is_the_draws_one_at_a_time(void **state)
 {
-    const uint64_t starts[] = {0, 5, ((uint64_t)1 << 32) - 7};
-    for (size_t s = 0; s < sizeof starts / sizeof starts[0]; s++) {
+    const uint64_t cols[] = {0, 5 * DP_NOISE_BLOCK + 37, ((uint64_t)1 << 32) * 4 - DP_NOISE_BLOCK,
+                             ((uint64_t)1 << 32) * 4};
+    for (size_t s = 0; s < sizeof cols / sizeof cols[0]; s++) {
         dp_noise_id id = {.seed = 9, .layer = 4, .stream = DP_NOISE_DYNAMIC, .tile = 3,
-                          .row = 17, .col = starts[s], .inference = 2};
-        double z0[DP_NOISE_BLOCK], z1[DP_NOISE_BLOCK];
-        int n = s == 1 ? 5 : DP_NOISE_BLOCK;
-        dp_noise_normals(&id, n, z0, z1);
-        for (int i = 0; i < n; i++) {
-            dp_noise_id one = id;
-            one.col = id.col + (uint64_t)i;
-            uint32_t ctr[4], key[2], r[4];
-            double z[2];
-            dp_noise_counter(&one, ctr, key);
-            dp_philox4x32_10(ctr, key, r);
-            dp_philox_normal2(r, z);
-            assert_true(z0[i] == z[0] && z1[i] == z[1]);
+                          .row = 17, .col = cols[s], .inference = 2};
+        /* one block, and as many as one call gives */
+        for (int blocks = 1; blocks <= DP_NOISE_SPAN / DP_NOISE_BLOCK; blocks += 3) {
+            float z[DP_NOISE_SPAN];
+            dp_noise_normals(&id, blocks, z);
+            for (int b = 0; b < blocks; b++) {
+                uint64_t block = cols[s] / DP_NOISE_BLOCK + (uint64_t)b;
+                for (int i = 0; i < DP_NOISE_BLOCK / 4; i++) {
+                    dp_noise_id one = id;
+                    one.col = block * (DP_NOISE_BLOCK / 4) + (uint64_t)i;
+                    uint32_t ctr[4], key[2], r[4];
+                    float want[4];
+                    dp_noise_counter(&one, ctr, key);
+                    dp_philox4x32_10(ctr, key, r);
+                    dp_philox_normal4(r, want);
+                    for (int k = 0; k < 4; k++)
+                        assert_true(z[b * DP_NOISE_BLOCK + k * DP_NOISE_BLOCK / 4 + i] == want[k]);
+                }
+            }
         }
     }
 }
