@@ -14,8 +14,8 @@
  * three give bit-identical results. The tile is 12 x 32: AVX-512 holds it in 24 registers,
  * two 16-float vectors of B and twelve broadcasts of A feeding 24 FMAs a step, so the two FMA
  * units, not the loads, set the pace; AVX2 takes it as four 6 x 16 quarters, each within its
- * 16 registers. Panels at most HALF or NARROW columns wide (a small feature map's last
- * columns) have AVX-512 kernels of their own, which skip the zero padding.
+ * 16 registers. Edge tiles (64 channels are five tiles and 4 rows; a 7 x 7 map is 32 columns
+ * and 17) have AVX-512 kernels for their live rows and columns, which skip the padding.
  */
 #include "gemm.h"
 
@@ -109,41 +109,45 @@ static void tile_portable(int64_t kc, const float *a, const float *b, float *acc
 }
 
 #ifdef DP_GEMM_X86
-__attribute__((target("avx512f")))
-static void tile_avx512(int64_t kc, const float *a, const float *b, float *acc)
+/* The first `rows` rows and 16 `vecs` columns of the tile; constants once inlined. */
+__attribute__((target("avx512f"), always_inline))
+static inline void shape_avx512(int64_t kc, const float *a, const float *b, float *acc,
+                                int rows, int vecs)
 {
     __m512 c[MR][2];
-    UNROLL for (int i = 0; i < MR; i++)
+    UNROLL for (int i = 0; i < rows; i++)
         c[i][0] = c[i][1] = _mm512_setzero_ps();
     for (int64_t p = 0; p < kc; p++, a += MR, b += NR) {
-        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-        UNROLL for (int i = 0; i < MR; i++) {
+        __m512 b0 = _mm512_loadu_ps(b), b1 = vecs > 1 ? _mm512_loadu_ps(b + 16) : b0;
+        UNROLL for (int i = 0; i < rows; i++) {
             __m512 av = _mm512_set1_ps(a[i]);
             c[i][0] = _mm512_fmadd_ps(av, b0, c[i][0]);
-            c[i][1] = _mm512_fmadd_ps(av, b1, c[i][1]);
+            if (vecs > 1)
+                c[i][1] = _mm512_fmadd_ps(av, b1, c[i][1]);
         }
     }
-    UNROLL for (int i = 0; i < MR; i++) {
+    UNROLL for (int i = 0; i < rows; i++) {
         _mm512_storeu_ps(acc + i * NR, c[i][0]);
-        _mm512_storeu_ps(acc + i * NR + 16, c[i][1]);
+        if (vecs > 1)
+            _mm512_storeu_ps(acc + i * NR + 16, c[i][1]);
     }
 }
 
-/* The tile's first HALF columns: one vector a row. */
-__attribute__((target("avx512f")))
-static void half_avx512(int64_t kc, const float *a, const float *b, float *acc)
-{
-    __m512 c[MR];
-    UNROLL for (int i = 0; i < MR; i++)
-        c[i] = _mm512_setzero_ps();
-    for (int64_t p = 0; p < kc; p++, a += MR, b += NR) {
-        __m512 bv = _mm512_loadu_ps(b);
-        UNROLL for (int i = 0; i < MR; i++)
-            c[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[i]), bv, c[i]);
+/* The full tile, and for panels with at most 8 or 4 live rows or HALF live columns, the
+ * part of it that holds them. */
+#define SHAPE_KERNEL(name, rows, vecs)                                                           \
+    __attribute__((target("avx512f"))) static void name(int64_t kc, const float *a,              \
+                                                        const float *b, float *acc)              \
+    {                                                                                            \
+        shape_avx512(kc, a, b, acc, rows, vecs);                                                 \
     }
-    UNROLL for (int i = 0; i < MR; i++)
-        _mm512_storeu_ps(acc + i * NR, c[i]);
-}
+SHAPE_KERNEL(tile_avx512, MR, 2)
+SHAPE_KERNEL(half_avx512, MR, 1)
+SHAPE_KERNEL(rows8_avx512, 8, 2)
+SHAPE_KERNEL(rows8_half_avx512, 8, 1)
+SHAPE_KERNEL(rows4_avx512, 4, 2)
+SHAPE_KERNEL(rows4_half_avx512, 4, 1)
+#undef SHAPE_KERNEL
 
 __attribute__((target("avx2,fma")))
 static void tile_avx2(int64_t kc, const float *a, const float *b, float *acc)
@@ -196,21 +200,48 @@ static void narrow_avx512(int64_t kc, const float *a, const float *b, float *acc
 }
 #endif
 
-/* The kernels this CPU runs fastest: tile for full panels, and where they are not NULL,
- * half and narrow for panels at most HALF and NARROW columns wide. */
+/*
+ * The kernels this CPU runs fastest: shape[r][h] for tiles with at most 4, 8 or MR live rows
+ * (r = 0, 1, 2) and HALF or NR live columns (h = 0, 1), narrow (if not NULL) for at most
+ * NARROW columns. Where a CPU has one kernel, every shape is the full tile.
+ */
 typedef struct kernels {
-    tile_fn *tile, *half, *narrow;
+    tile_fn *shape[3][2], *narrow;
 } kernels;
+
+static kernels one_kernel(tile_fn *tile)
+{
+    return (kernels){{{tile, tile}, {tile, tile}, {tile, tile}}, NULL};
+}
 
 static kernels fastest_kernels(void)
 {
 #ifdef DP_GEMM_X86
     if (__builtin_cpu_supports("avx512f"))
-        return (kernels){tile_avx512, half_avx512, narrow_avx512};
+        return (kernels){{{rows4_half_avx512, rows4_avx512},
+                          {rows8_half_avx512, rows8_avx512},
+                          {half_avx512, tile_avx512}},
+                         narrow_avx512};
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return (kernels){tile_avx2, NULL, NULL};
+        return one_kernel(tile_avx2);
 #endif
-    return (kernels){tile_portable, NULL, NULL};
+    return one_kernel(tile_portable);
+}
+
+/* acc's live mr x nr part by the smallest kernels that cover it: HALF columns and NARROW
+ * more cost less than the full width. */
+static void run_tile(const kernels *ks, int64_t kc, const float *a, const float *b, float *acc,
+                     int64_t mr, int64_t nr)
+{
+    tile_fn *const *row = ks->shape[mr <= 4 ? 0 : mr <= 8 ? 1 : 2];
+    if (ks->narrow && nr <= NARROW) {
+        ks->narrow(kc, a, b, acc);
+    } else if (ks->narrow && nr > HALF && nr <= HALF + NARROW) {
+        row[0](kc, a, b, acc);
+        ks->narrow(kc, a, b + HALF, acc + HALF);
+    } else {
+        row[nr > HALF](kc, a, b, acc);
+    }
 }
 
 /*
@@ -271,10 +302,7 @@ static void macro_kernel(const kernels *ks, int64_t mc, int64_t nc, int64_t kc,
     for (int64_t jr = 0; jr < nc; jr += NR)
         for (int64_t ir = 0; ir < mc; ir += MR) {
             int64_t mr = min64(MR, mc - ir), nr = min64(NR, nc - jr);
-            tile_fn *tile = ks->narrow && nr <= NARROW ? ks->narrow
-                            : ks->half && nr <= HALF   ? ks->half
-                                                       : ks->tile;
-            tile(kc, pa + ir * kc, pb + jr * kc, acc);
+            run_tile(ks, kc, pa + ir * kc, pb + jr * kc, acc, mr, nr);
             float *c = C + ir * ldc + jr;
             /* beta == 0 must not read C, which may be uninitialised */
             if (beta == 0) {

@@ -1,0 +1,113 @@
+/*
+ * test_gemm_kernels.c: dp_sgemm's micro-kernels, each against a chain of C's fmaf along K,
+ * bit for bit: the portable one, AVX2 and every AVX-512 shape where this CPU has them, and
+ * the choice of kernels for every live size of an edge tile. dp_sgemm picks one kernel per
+ * CPU, so its own tests see only that one; this file includes gemm.c to reach the others.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* gemm.c's public functions under other names, so that they do not clash with dpcclib's */
+#define dp_sgemm test_sgemm
+#define dp_sgemm_scratch_size test_sgemm_scratch_size
+#define dp_sgemm_packed test_sgemm_packed
+#define dp_sgemm_packed_a_size test_sgemm_packed_a_size
+#define dp_sgemm_packed_b_size test_sgemm_packed_b_size
+#define dp_sgemm_pack_a test_sgemm_pack_a
+#define dp_sgemm_pack_b test_sgemm_pack_b
+#include "../../runtime/kernels/gemm.c"
+
+enum { KCT = 203 }; /* not a multiple of any unrolling */
+
+typedef struct panels {
+    float a[KCT * MR], b[KCT * NR], want[MR * NR];
+} panels;
+
+static panels *make_panels(void)
+{
+    panels *P = malloc(sizeof *P);
+    assert_non_null(P);
+    srand(3);
+    for (int i = 0; i < KCT * MR; i++)
+        P->a[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+    for (int i = 0; i < KCT * NR; i++)
+        P->b[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) {
+            float c = 0;
+            for (int p = 0; p < KCT; p++)
+                c = fmaf(P->a[p * MR + i], P->b[p * NR + j], c);
+            P->want[i * NR + j] = c;
+        }
+    return P;
+}
+
+/* How many of acc's first rows x cols differ from the reference in any bit. */
+static int differences(const panels *P, const float *acc, int rows, int cols)
+{
+    int bad = 0;
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++)
+            bad += memcmp(&acc[i * NR + j], &P->want[i * NR + j], sizeof(float)) != 0;
+    return bad;
+}
+
+static void each_kernel_is_an_fma_chain(void **state)
+{
+    panels *P = make_panels();
+    float acc[MR * NR];
+    tile_portable(KCT, P->a, P->b, acc);
+    assert_int_equal(differences(P, acc, MR, NR), 0);
+#ifdef DP_GEMM_X86
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        tile_avx2(KCT, P->a, P->b, acc);
+        assert_int_equal(differences(P, acc, MR, NR), 0);
+    }
+    if (__builtin_cpu_supports("avx512f")) {
+        const struct {
+            tile_fn *f;
+            int rows, cols;
+        } shapes[] = {{tile_avx512, MR, NR},       {half_avx512, MR, HALF},
+                      {rows8_avx512, 8, NR},       {rows8_half_avx512, 8, HALF},
+                      {rows4_avx512, 4, NR},       {rows4_half_avx512, 4, HALF},
+                      {narrow_avx512, MR, NARROW}};
+        for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+            memset(acc, 0xff, sizeof acc);
+            shapes[k].f(KCT, P->a, P->b, acc);
+            assert_int_equal(differences(P, acc, shapes[k].rows, shapes[k].cols), 0);
+        }
+    }
+#endif
+    free(P);
+}
+
+/* Every live size of an edge tile gets its elements right, whichever kernels cover it. */
+static void edge_tiles_take_the_right_kernels(void **state)
+{
+    panels *P = make_panels();
+    kernels ks = fastest_kernels();
+    float acc[MR * NR];
+    for (int mr = 1; mr <= MR; mr++)
+        for (int nr = 1; nr <= NR; nr++) {
+            memset(acc, 0xff, sizeof acc);
+            run_tile(&ks, KCT, P->a, P->b, acc, mr, nr);
+            assert_int_equal(differences(P, acc, mr, nr), 0);
+        }
+    free(P);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(each_kernel_is_an_fma_chain),
+        cmocka_unit_test(edge_tiles_take_the_right_kernels),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
