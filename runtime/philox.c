@@ -141,13 +141,16 @@ void dp_noise_counter(const dp_noise_id *id, uint32_t ctr[4], uint32_t key[2])
 #include <immintrin.h>
 
 /* hi and lo of a * m, 32 x 32 bits, in 16 lanes: AVX-512 multiplies the even lanes to 64 bits,
- * so the odd ones are shifted down and the halves put back in place. */
+ * so the odd ones are swapped down first, and each half is put back in place by one masked
+ * swap of neighbouring lanes (shuffles, which leave the multiplier's port to the multiplies). */
 __attribute__((target("avx512f")))
 static inline void mulhilo16(__m512i a, __m512i m, __m512i *hi, __m512i *lo)
 {
-    __m512i even = _mm512_mul_epu32(a, m), odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), m);
-    *lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
-    *hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
+    const _MM_PERM_ENUM swap = _MM_PERM_CDAB;
+    __m512i even = _mm512_mul_epu32(a, m);
+    __m512i odd = _mm512_mul_epu32(_mm512_shuffle_epi32(a, swap), m);
+    *lo = _mm512_mask_shuffle_epi32(even, 0xAAAA, odd, swap);
+    *hi = _mm512_mask_shuffle_epi32(odd, 0x5555, even, swap);
 }
 
 /* philox_lanes with AVX-512 integer instructions, which compilers do not find on their own:
