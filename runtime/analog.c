@@ -247,17 +247,23 @@ static int64_t convert(const tile_ctx *c, int64_t j, int64_t q0, int n, const fl
     double fixed = tg * tg + c->shot, sw2 = sw * sw;
     double wn = c->noisy ? sx * sx * c->w->norm2[j * c->w->tiles + c->t] : 0.0;
     double reps = (double)pr->repetitions;
-    if (c->noisy && sw2 == 0 && pr->distortion_k3 == 0 && c->call->pre_adc == NULL) {
-        /* the common case in one pass, with the same std for the whole row: one square
-         * root, not n; the stages below in the same order, so the same bits */
-        double sd = sqrt((fixed + wn) / reps);
+    if (sw2 == 0 && pr->distortion_k3 == 0 && c->call->pre_adc == NULL && pr->adc_bits <= 23) {
+        /* the common case in one pass and in float, twice double's lanes: the same std for
+         * the whole row (one square root, not n), and the ADC's rounding by adding
+         * 1.5 * 2^23, exact for levels up to 2^22 */
+        float sd = c->noisy ? (float)sqrt((fixed + wn) / reps) : 0.0f;
+        float inv = (float)inv_G, h = (float)half, st = (float)step;
+        float scale = (float)(G * out_scale);
+        int clip = 0;
         for (int i = 0; i < n; i++) {
-            double u = ((double)s[i] + sd * z[i]) * inv_G;
-            clipped += (u > 1.0) | (u < -1.0);
-            float q = (float)(quantise(u, half, step) * G * out_scale);
+            float u = (s[i] + (z ? sd * z[i] : 0.0f)) * inv;
+            clip += (u > 1.0f) | (u < -1.0f);
+            u = u > 1.0f ? 1.0f : u;
+            u = u < -1.0f ? -1.0f : u;
+            float q = ((u * h + 0x1.8p23f) - 0x1.8p23f) * st * scale;
             y[i] = c->t == 0 ? q : y[i] + q;
         }
-        return clipped;
+        return clip;
     }
     for (int i = 0; i < n; i++)
         v[i] = s[i];
@@ -298,16 +304,31 @@ static int64_t convert(const tile_ctx *c, int64_t j, int64_t q0, int n, const fl
     return clipped;
 }
 
-/* The DAC on one fan-in row of the inputs: dst = q(src / x_scale), xn += dst^2. */
+/*
+ * The DAC on one fan-in row of the inputs: dst = q(src / x_scale), and xn += dst^2 where xn
+ * is not NULL. Up to 23 bits in float, with twice the lanes of double: the rounding by
+ * adding 1.5 * 2^23 is exact for levels up to 2^22, and u * half is exact.
+ */
 DP_MULTI_TARGET
-static void dac(const float *restrict src, int64_t P, double x_scale, double half,
+static void dac(const float *restrict src, int64_t P, double x_scale, int bits,
                 float *restrict dst, double *restrict xn)
 {
-    double inv_x = 1.0 / x_scale, step = 1.0 / half;
-    for (int64_t q = 0; q < P; q++) {
-        dst[q] = (float)quantise((double)src[q] * inv_x, half, step);
-        xn[q] += (double)dst[q] * dst[q];
+    if (bits <= 23) {
+        float inv_x = (float)(1.0 / x_scale), half = ldexpf(1.0f, bits - 1), step = 1.0f / half;
+        for (int64_t q = 0; q < P; q++) {
+            float u = src[q] * inv_x;
+            u = u > 1.0f ? 1.0f : u;
+            u = u < -1.0f ? -1.0f : u;
+            dst[q] = ((u * half + 0x1.8p23f) - 0x1.8p23f) * step;
+        }
+    } else {
+        double inv_x = 1.0 / x_scale, half = ldexp(1.0, bits - 1), step = 1.0 / half;
+        for (int64_t q = 0; q < P; q++)
+            dst[q] = (float)quantise((double)src[q] * inv_x, half, step);
     }
+    if (xn != NULL)
+        for (int64_t q = 0; q < P; q++)
+            xn[q] += (double)dst[q] * dst[q];
 }
 
 dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
@@ -348,18 +369,21 @@ dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
     float *xq = (float *)((char *)scratch + l.xq), *S = (float *)((char *)scratch + l.s);
     double *xn = (double *)((char *)scratch + l.xn);
     void *gs = (char *)scratch + l.gemm;
-    double dac_half = ldexp(1.0, p->dac_bits - 1), x_scale = call->x_scale;
+    double x_scale = call->x_scale;
     bool noisy = p->thermal_std > 0 || p->photons_per_mac > 0 || p->weight_noise_std > 0 ||
                  p->input_noise_std > 0;
+    /* the inputs' norms only feed the weight noise's variance */
+    bool need_xn = p->weight_noise_std > 0;
     tile_ctx c = {.p = p, .w = w, .call = call, .P = P, .noisy = noisy,
                   .adc_half = ldexp(1.0, p->adc_bits - 1), .xn = xn, .Y = Y, .ldy = ldy};
 
     for (int64_t t = 0; t < w->tiles; t++) {
         int64_t k0 = t * C, kt = min64(C, K - k0);
-        memset(xn, 0, (size_t)l.pp * sizeof(double));
+        if (need_xn)
+            memset(xn, 0, (size_t)l.pp * sizeof(double));
         for (int64_t i = 0; i < kt; i++) {
             float *dst = xq + i * l.pp;
-            dac(X + (k0 + i) * ldx, P, x_scale, dac_half, dst, xn);
+            dac(X + (k0 + i) * ldx, P, x_scale, p->dac_bits, dst, need_xn ? xn : NULL);
             for (int64_t q = P; q < l.pp; q++)
                 dst[q] = 0;
         }

@@ -146,11 +146,10 @@ void dp_noise_counter(const dp_noise_id *id, uint32_t ctr[4], uint32_t key[2])
 __attribute__((target("avx512f")))
 static inline void mulhilo16(__m512i a, __m512i m, __m512i *hi, __m512i *lo)
 {
-    const _MM_PERM_ENUM swap = _MM_PERM_CDAB;
     __m512i even = _mm512_mul_epu32(a, m);
-    __m512i odd = _mm512_mul_epu32(_mm512_shuffle_epi32(a, swap), m);
-    *lo = _mm512_mask_shuffle_epi32(even, 0xAAAA, odd, swap);
-    *hi = _mm512_mask_shuffle_epi32(odd, 0x5555, even, swap);
+    __m512i odd = _mm512_mul_epu32(_mm512_shuffle_epi32(a, _MM_PERM_CDAB), m);
+    *lo = _mm512_mask_shuffle_epi32(even, 0xAAAA, odd, _MM_PERM_CDAB);
+    *hi = _mm512_mask_shuffle_epi32(odd, 0x5555, even, _MM_PERM_CDAB);
 }
 
 /* philox_lanes with AVX-512 integer instructions, which compilers do not find on their own:
