@@ -46,15 +46,17 @@ dp_status dp_session_new(const dp_program *prog, const dp_session_opts *opts, dp
     }
     s->act = aligned_alloc(64, ((size_t)prog->arena_bytes + 64) & ~(size_t)63);
     s->vals = calloc((size_t)prog->n_tensors + 1, sizeof *s->vals);
-    s->panels = dp_weight_panels_new(prog->weights, (size_t)prog->weights_bytes);
+    /* what the activations leave of the limit: a quarter for the packed weights, the rest
+     * for tensors of data-dependent shape and the kernels' scratch */
+    size_t rest = limit - (size_t)prog->arena_bytes;
+    s->panels = dp_weight_panels_new(prog->weights, (size_t)prog->weights_bytes, rest / 4);
     if (!s->act || !s->vals) {
         dp_session_free(s);
         return dp_fail(err, DP_ENOMEM, "out of memory for %llu bytes of activations",
                        (unsigned long long)prog->arena_bytes);
     }
-    size_t rest = limit - (size_t)prog->arena_bytes;
-    dp_arena_init(&s->dyn, rest / 2);
-    dp_arena_init(&s->scratch, rest / 2);
+    dp_arena_init(&s->dyn, rest / 8 * 3);
+    dp_arena_init(&s->scratch, rest / 8 * 3);
     *out = s;
     return DP_OK;
 }

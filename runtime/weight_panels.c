@@ -23,14 +23,16 @@ struct dp_weight_panels {
     size_t blob_bytes;
     panel_entry *slots;
     size_t cap, used;    /* cap: a power of two, kept at least twice used */
+    size_t packed_bytes, max_bytes;
 };
 
-dp_weight_panels *dp_weight_panels_new(const void *blob, size_t bytes)
+dp_weight_panels *dp_weight_panels_new(const void *blob, size_t bytes, size_t max_bytes)
 {
     dp_weight_panels *w = calloc(1, sizeof *w);
     if (w) {
         w->blob = blob;
         w->blob_bytes = bytes;
+        w->max_bytes = max_bytes;
     }
     return w;
 }
@@ -97,9 +99,13 @@ static const float *find_or_pack(dp_weight_panels *w, panel_entry key)
         return e->packed;
     size_t bytes = a_side ? dp_sgemm_packed_a_size(key.rows, key.cols)
                           : dp_sgemm_packed_b_size(key.rows, key.cols);
-    key.packed = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    bytes = (bytes + 63) / 64 * 64;
+    if (bytes > w->max_bytes - w->packed_bytes)
+        return NULL;
+    key.packed = aligned_alloc(64, bytes);
     if (!key.packed)
         return NULL;
+    w->packed_bytes += bytes;
     if (a_side)
         dp_sgemm_pack_a(transposed, key.rows, key.cols, key.mat, key.ld, key.packed);
     else

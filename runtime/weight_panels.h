@@ -16,15 +16,16 @@
 
 typedef struct dp_weight_panels dp_weight_panels;
 
-/* For the constants in blob (bytes long); NULL when out of memory: products then pack their
- * weights on every call. */
-dp_weight_panels *dp_weight_panels_new(const void *blob, size_t bytes);
+/* For the constants in blob (bytes long), keeping at most max_bytes of packed weights; NULL
+ * when out of memory: products then pack their weights on every call, as they do for the
+ * matrices that no longer fit. */
+dp_weight_panels *dp_weight_panels_new(const void *blob, size_t bytes, size_t max_bytes);
 void dp_weight_panels_free(dp_weight_panels *w);
 
 /*
  * op(A) (M x K) or op(B) (K x N) packed as dp_sgemm_pack_a or _b lays it out, packing it on
- * first use; NULL when the matrix is not all inside the blob or memory ran out, and the
- * caller packs per call.
+ * first use; NULL when the matrix is not all inside the blob, or it would not fit in
+ * max_bytes, or memory ran out, and the caller packs per call.
  */
 const float *dp_weight_panels_a(dp_weight_panels *w, bool ta, int64_t M, int64_t K,
                                 const float *A, int64_t lda);

@@ -399,7 +399,7 @@ static void weight_panels_only_inside_the_blob(void **state)
     float blob[64], outside[16] = {0};
     for (int i = 0; i < 64; i++)
         blob[i] = (float)i;
-    dp_weight_panels *w = dp_weight_panels_new(blob, sizeof blob);
+    dp_weight_panels *w = dp_weight_panels_new(blob, sizeof blob, SIZE_MAX);
     assert_non_null(w);
     const float *a = dp_weight_panels_a(w, false, 4, 4, blob, 4);
     assert_non_null(a);
@@ -412,6 +412,20 @@ static void weight_panels_only_inside_the_blob(void **state)
     /* 8 rows of 8 from blob + 8 would end 8 floats past the blob */
     assert_null(dp_weight_panels_b(w, false, 8, 8, blob + 8, 8));
     assert_null(dp_weight_panels_a(w, true, 8, 8, blob + 1, 8));
+    dp_weight_panels_free(w);
+}
+
+/* Packed weights stay within their byte budget; past it products pack per call. */
+static void weight_panels_keep_to_their_budget(void **state)
+{
+    float blob[64] = {0};
+    size_t one = (dp_sgemm_packed_a_size(4, 4) + 63) / 64 * 64;
+    dp_weight_panels *w = dp_weight_panels_new(blob, sizeof blob, one);
+    assert_non_null(w);
+    assert_non_null(dp_weight_panels_a(w, false, 4, 4, blob, 4));
+    /* the one already packed is found again; another would pass the budget */
+    assert_non_null(dp_weight_panels_a(w, false, 4, 4, blob, 4));
+    assert_null(dp_weight_panels_a(w, false, 4, 4, blob + 16, 4));
     dp_weight_panels_free(w);
 }
 
@@ -1412,6 +1426,7 @@ int main(void)
         cmocka_unit_test(sgemm_matches_naive),
         cmocka_unit_test(sgemm_column_does_not_depend_on_width),
         cmocka_unit_test(weight_panels_only_inside_the_blob),
+        cmocka_unit_test(weight_panels_keep_to_their_budget),
         cmocka_unit_test(conv_groups_pads_strides_dilations),
         cmocka_unit_test(conv_depthwise),
         cmocka_unit_test(conv_depthwise_stride1),
