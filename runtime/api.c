@@ -3,9 +3,10 @@
  * runner.
  *
  * A session is a dp_runner (so a batch that is a multiple of the compiled one runs as a data
- * set, on several threads if asked) plus an arena for the outputs, reset at each run. The
- * runner's analog configuration is changed only when a run asks for another mode or seed:
- * programming a device instance costs more than an inference.
+ * set, on several threads if asked, and a single inference's products spread over them) plus
+ * an arena for the outputs, reset at each run. The runner's analog configuration is changed
+ * only when a run asks for another mode or seed: programming a device instance costs more
+ * than an inference.
  */
 #include "dpcc/dprt.h"
 

@@ -5,8 +5,14 @@
  * can be allocated before the workers start and each worker copies its chunks' outputs into
  * disjoint places without locking. A failure reports the lowest failing chunk, so the
  * message does not depend on thread timing either.
+ *
+ * The threads serve one level at a time: a chunk that runs alone (chunk 0, or a data set of
+ * one) spreads its matrix products over all of them; chunks that run side by side take one
+ * thread each.
  */
 #include "dataset.h"
+
+#include "thread_pool.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -18,6 +24,7 @@ struct dp_runner {
     const dp_program *prog;
     int threads;
     dp_analog_bank *bank;       /* the sessions' shared weights, when the runner made it */
+    dp_thread_pool *pool;       /* session 0's products' threads while it runs alone */
     dp_session *sessions[MAX_THREADS];
 };
 
@@ -72,6 +79,8 @@ dp_status dp_runner_new(const dp_program *p, const dp_runner_opts *opts, dp_runn
             return st;
         }
     }
+    r->pool = dp_thread_pool_new(threads);
+    dp_session_set_parallel(r->sessions[0], dp_thread_pool_parallel(r->pool));
     *out = r;
     return DP_OK;
 }
@@ -127,6 +136,7 @@ void dp_runner_free(dp_runner *r)
         return;
     for (int t = 0; t < r->threads; t++)
         dp_session_free(r->sessions[t]);
+    dp_thread_pool_free(r->pool);
     dp_analog_bank_free(r->bank);
     free(r);
 }
@@ -245,12 +255,15 @@ dp_status dp_runner_run(dp_runner *r, const dp_tensor *in, int64_t chunks, uint6
         while (started < r->threads && 1 + started < chunks
                && pthread_create(&tid[started], NULL, work, &ws[started]) == 0)
             started++;
+        if (started > 1)
+            dp_session_set_parallel(r->sessions[0], NULL);
         work(&ws[0]);
         /* workers not started (no chunks for them, or no thread to be had) run here */
         for (int t = started; t < r->threads; t++)
             work(&ws[t]);
         for (int t = 1; t < started; t++)
             pthread_join(tid[t], NULL);
+        dp_session_set_parallel(r->sessions[0], dp_thread_pool_parallel(r->pool));
         int64_t worst = -1;
         for (int t = 0; t < r->threads; t++)
             if (ws[t].failed_chunk >= 0 && (worst < 0 || ws[t].failed_chunk < worst)) {

@@ -100,22 +100,109 @@ dp_status dp_kfail(dp_kctx *k, dp_status code, const char *fmt, ...)
     return dp_fail(k->err, code, "%s node '%s': %s", k->op, k->node, msg);
 }
 
+/* One part of a product split over threads: rows m0..m1 and columns n0..n1 of C. */
+typedef struct product_part {
+    const dp_product *p;
+    const float *pa, *pb; /* the packed operands, or NULL */
+    int64_t m0, m1, n0, n1;
+    void *scratch;
+} product_part;
+
+/* Products of fewer multiply-adds than this stay on one thread: waking the others costs
+ * more than they would save. */
+enum { PARALLEL_MIN_MACS = 1 << 21, MAX_PARTS = 64 };
+
+static void run_part(void *ctx, int i)
+{
+    const product_part *t = (const product_part *)ctx + i;
+    const dp_product *p = t->p;
+    const float *A = !p->A ? NULL : p->ta ? p->A + t->m0 : p->A + t->m0 * p->lda;
+    const float *B = !p->B ? NULL : p->tb ? p->B + t->n0 * p->ldb : p->B + t->n0;
+    float *C = p->C + t->m0 * p->ldc + t->n0;
+    if (t->pa || t->pb)
+        dp_sgemm_packed(p->ta, p->tb, t->m1 - t->m0, t->n1 - t->n0, p->K, p->alpha, A, p->lda,
+                        t->pa, B, p->ldb, t->pb, p->beta, C, p->ldc, t->scratch);
+    else
+        dp_sgemm(p->ta, p->tb, t->m1 - t->m0, t->n1 - t->n0, p->K, p->alpha, A, p->lda, B,
+                 p->ldb, p->beta, C, p->ldc, t->scratch);
+}
+
+/*
+ * 0 = bounds[0] < ... < bounds[parts] = n: about n / threads each, at multiples of unit; a
+ * last part one wide joins the one before, since dp_sgemm computes a single row or column
+ * in another order. Returns parts.
+ */
+static int split(int64_t n, int64_t unit, int threads, int64_t *bounds)
+{
+    int64_t per = ((n + threads - 1) / threads + unit - 1) / unit * unit;
+    int parts = 0;
+    for (int64_t b = 0; b < n; b += per)
+        bounds[parts++] = b;
+    bounds[parts] = n;
+    if (parts > 1 && n - bounds[parts - 1] < 2)
+        bounds[--parts] = n;
+    return parts;
+}
+
+/*
+ * The exact product over k->parallel's threads, split over the columns of C, or over its
+ * rows where B is packed whole: each part is a product of its own, every element the same
+ * chain of multiply-adds as on one thread. False when it stays on one thread.
+ */
+static bool product_in_parts(dp_kctx *k, const dp_product *p, const float *pa, const float *pb)
+{
+    int threads = k->parallel ? k->parallel->threads : 1;
+    if (threads < 2 || (double)p->M * (double)p->N * (double)p->K < PARALLEL_MIN_MACS)
+        return false;
+    bool by_rows = pb != NULL;
+    int64_t bounds[MAX_PARTS + 1];
+    int parts = split(by_rows ? p->M : p->N, by_rows ? DP_SGEMM_TILE_ROWS : DP_SGEMM_TILE_COLS,
+                      threads < MAX_PARTS ? threads : MAX_PARTS, bounds);
+    if (parts < 2)
+        return false;
+    int64_t widest = 0;
+    for (int i = 0; i < parts; i++)
+        widest = bounds[i + 1] - bounds[i] > widest ? bounds[i + 1] - bounds[i] : widest;
+    size_t each = (dp_sgemm_scratch_size(by_rows ? widest : p->M, by_rows ? p->N : widest, p->K)
+                   + 63) / 64 * 64;
+    if (k->part_scratch_bytes < each * (size_t)(parts - 1)) {
+        void *s = dp_scratch(k, each * (size_t)(parts - 1));
+        if (!s)
+            return false;
+        k->part_scratch = s;
+        k->part_scratch_bytes = each * (size_t)(parts - 1);
+    }
+    product_part part[MAX_PARTS];
+    for (int i = 0; i < parts; i++)
+        part[i] = (product_part){
+            .p = p, .pa = pa, .pb = pb,
+            .m0 = by_rows ? bounds[i] : 0, .m1 = by_rows ? bounds[i + 1] : p->M,
+            .n0 = by_rows ? 0 : bounds[i], .n1 = by_rows ? p->N : bounds[i + 1],
+            /* the product's own scratch covers any part of it */
+            .scratch = i == 0 ? p->scratch : (char *)k->part_scratch + each * (size_t)(i - 1)};
+    k->parallel->run(k->parallel, parts, run_part, part);
+    return true;
+}
+
 dp_status dp_kernel_product(dp_kctx *k, const dp_product *p)
 {
     if (k->analog)
         return k->analog->product(k->analog, k, p);
-    if (k->panels && p->M > 1 && p->N > 1 && p->K > 0) {
+    bool tiled = p->M > 1 && p->N > 1 && p->K > 0;
+    const float *pa = NULL, *pb = NULL;
+    if (k->panels && tiled) {
         /* the weights packed once, when they are the program's constants */
-        const float *pa = NULL, *pb = NULL;
         if (p->weights_in_a)
             pa = dp_weight_panels_a(k->panels, p->ta, p->M, p->K, p->A, p->lda);
         else
             pb = dp_weight_panels_b(k->panels, p->tb, p->K, p->N, p->B, p->ldb);
-        if (pa || pb) {
-            dp_sgemm_packed(p->ta, p->tb, p->M, p->N, p->K, p->alpha, p->A, p->lda, pa, p->B,
-                            p->ldb, pb, p->beta, p->C, p->ldc, p->scratch);
-            return DP_OK;
-        }
+    }
+    if (tiled && product_in_parts(k, p, pa, pb))
+        return DP_OK;
+    if (pa || pb) {
+        dp_sgemm_packed(p->ta, p->tb, p->M, p->N, p->K, p->alpha, p->A, p->lda, pa, p->B,
+                        p->ldb, pb, p->beta, p->C, p->ldc, p->scratch);
+        return DP_OK;
     }
     dp_sgemm(p->ta, p->tb, p->M, p->N, p->K, p->alpha, p->A, p->lda, p->B, p->ldb, p->beta, p->C,
              p->ldc, p->scratch);

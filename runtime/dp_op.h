@@ -46,6 +46,17 @@ typedef struct dp_attr {
 
 typedef struct dp_analog_hook dp_analog_hook;
 
+/*
+ * Where exact matrix products may spread over threads: run calls fn(ctx, 0 .. tasks - 1),
+ * each once, on up to `threads` threads (the caller's among them), and returns when all are
+ * done. The runtime only sees this interface; runtime/thread_pool.c implements it.
+ */
+typedef struct dp_parallel dp_parallel;
+struct dp_parallel {
+    int threads;
+    void (*run)(dp_parallel *p, int tasks, void (*fn)(void *ctx, int task), void *ctx);
+};
+
 typedef struct dp_kctx {
     const char *node;         /* node name, for messages */
     const char *op;           /* op type, for messages */
@@ -61,6 +72,9 @@ typedef struct dp_kctx {
     const char *bad_attr;     /* set by the getters when an attribute has the wrong kind */
     dp_analog_hook *analog;   /* NULL: matrix products are exact fp32 (dp_kernel_product) */
     struct dp_weight_panels *panels; /* the session's packed constant weights; NULL: none */
+    dp_parallel *parallel;    /* NULL: every product on the calling thread */
+    void *part_scratch;       /* the scratch of a split product's other parts, kept for the */
+    size_t part_scratch_bytes; /* instruction's next products (dp_kernel_product) */
 } dp_kctx;
 
 typedef struct dp_op_def {

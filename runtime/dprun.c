@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char usage[] =
     "usage: dprun PROGRAM.dp|KERNEL.so -i [NAME=]INPUT ... [-o OUTDIR] [options]\n"
@@ -45,8 +46,9 @@ static const char usage[] =
     "  --rtol R, --atol A        tolerances for --expect: |got-want| <= A + R*|want|\n"
     "                            (defaults 1e-3 and 1e-5)\n"
     "  --repeat K                run K times and print the median time per run\n"
-    "  --threads T               run the chunks of a data set on T threads (default 1; a C\n"
-    "                            kernel runs them on one, with the same results)\n"
+    "  --threads T               threads (default: the CPUs online): a lone input's matrix\n"
+    "                            products, or a data set's chunks side by side; the same\n"
+    "                            results on any T (a C kernel runs on one)\n"
     "  --max-memory BYTES        limit on run-time memory (suffixes K, M, G; default 16G)\n"
     "  --version                 print the version and exit\n"
     "  -h, --help                this text\n"
@@ -102,6 +104,8 @@ static int parse_args(int argc, char **argv, options *o)
     o->atol = 1e-5;
     o->repeat = 1;
     o->format = "pb";
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    o->threads = cpus < 1 ? 1 : cpus > 256 ? 256 : (int)cpus;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         bool takes = strcmp(a, "-i") == 0 || strcmp(a, "--input") == 0 || strcmp(a, "-o") == 0

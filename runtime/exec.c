@@ -26,6 +26,7 @@ struct dp_session {
     void *observe_ctx;
     dp_analog_state *analog;    /* NULL: ideal */
     dp_weight_panels *panels;   /* constant weights packed for ideal products */
+    dp_parallel *parallel;      /* NULL: products on the calling thread */
 };
 
 dp_status dp_session_new(const dp_program *prog, const dp_session_opts *opts, dp_session **out,
@@ -120,6 +121,7 @@ static dp_status run_instr(dp_session *s, int index, dp_error *err)
     dp_kctx k = {.node = ins->name, .op = ins->op, .opset = ins->opset, .attrs = ins->attrs,
                  .n_attrs = ins->n_attrs, .in = in, .n_in = ins->n_in, .out = out,
                  .n_out = ins->n_out, .scratch = &s->scratch, .err = err, .panels = s->panels,
+                 .parallel = s->parallel,
                  .analog = s->analog ? dp_analog_state_hook(s->analog, index, s->inference) : NULL};
     dp_status st = dp_node_types_infer(ins->def, &k);
     if (st == DP_DYNAMIC)
@@ -157,6 +159,11 @@ dp_status dp_session_set_analog(dp_session *s, const dp_analog_config *cfg, dp_e
     dp_analog_state_free(s->analog);
     s->analog = NULL;
     return cfg ? dp_analog_state_new(s->prog, cfg, &s->analog, err) : DP_OK;
+}
+
+void dp_session_set_parallel(dp_session *s, dp_parallel *p)
+{
+    s->parallel = p;
 }
 
 dp_analog_state *dp_session_analog(dp_session *s)

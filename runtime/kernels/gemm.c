@@ -29,6 +29,8 @@
 
 /* KC x NR and MR x KC panels take 32 and 12 KiB of L1; MC is a multiple of MR, NC of NR. */
 enum { MR = 12, NR = 32, KC = 256, MC = 144, NC = 4096, HALF = 16, NARROW = 4 };
+_Static_assert((int)MR == (int)DP_SGEMM_TILE_ROWS && (int)NR == (int)DP_SGEMM_TILE_COLS,
+               "gemm.h names the tile");
 
 #define UNROLL _Pragma("GCC unroll 16")
 

@@ -47,4 +47,11 @@ void dp_sgemm_packed(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float al
                      int64_t ldb, const float *packed_b, float beta, float *C, int64_t ldc,
                      void *scratch);
 
+/*
+ * The register tile, for callers that split one product into several over rows or columns
+ * of C: parts that start at multiples of it keep the tiles whole. Each part with more than
+ * one row and column gives exactly the elements the whole product would.
+ */
+enum { DP_SGEMM_TILE_ROWS = 12, DP_SGEMM_TILE_COLS = 32 };
+
 #endif
