@@ -6,9 +6,9 @@
  * disjoint places without locking. A failure reports the lowest failing chunk, so the
  * message does not depend on thread timing either.
  *
- * The threads serve one level at a time: a chunk that runs alone (chunk 0, or a data set of
- * one) spreads its matrix products over all of them; chunks that run side by side take one
- * thread each.
+ * The threads serve one level at a time: an input that is a single inference spreads its
+ * matrix products over all of them (through a pool made on first need: the compiler keeps
+ * several runners over data sets, which never need one); chunks take one thread each.
  */
 #include "dataset.h"
 
@@ -24,7 +24,7 @@ struct dp_runner {
     const dp_program *prog;
     int threads;
     dp_analog_bank *bank;       /* the sessions' shared weights, when the runner made it */
-    dp_thread_pool *pool;       /* session 0's products' threads while it runs alone */
+    dp_thread_pool *pool;       /* session 0's products' threads for single inferences */
     dp_session *sessions[MAX_THREADS];
 };
 
@@ -79,8 +79,6 @@ dp_status dp_runner_new(const dp_program *p, const dp_runner_opts *opts, dp_runn
             return st;
         }
     }
-    r->pool = dp_thread_pool_new(threads);
-    dp_session_set_parallel(r->sessions[0], dp_thread_pool_parallel(r->pool));
     *out = r;
     return DP_OK;
 }
@@ -240,6 +238,9 @@ dp_status dp_runner_run(dp_runner *r, const dp_tensor *in, int64_t chunks, uint6
                          .failed_chunk = -1};
         ws[t].chunk_out = ws[t].chunk_in + p->n_inputs + 1;
     }
+    if (chunks == 1 && r->threads > 1 && !r->pool)
+        r->pool = dp_thread_pool_new(r->threads);
+    dp_session_set_parallel(r->sessions[0], chunks == 1 ? dp_thread_pool_parallel(r->pool) : NULL);
     /* chunk 0, then the outputs' shapes are known */
     dp_tensor *c_in = ws[0].chunk_in, *c_out = ws[0].chunk_out;
     for (int i = 0; i < p->n_inputs; i++)
@@ -255,15 +256,12 @@ dp_status dp_runner_run(dp_runner *r, const dp_tensor *in, int64_t chunks, uint6
         while (started < r->threads && 1 + started < chunks
                && pthread_create(&tid[started], NULL, work, &ws[started]) == 0)
             started++;
-        if (started > 1)
-            dp_session_set_parallel(r->sessions[0], NULL);
         work(&ws[0]);
         /* workers not started (no chunks for them, or no thread to be had) run here */
         for (int t = started; t < r->threads; t++)
             work(&ws[t]);
         for (int t = 1; t < started; t++)
             pthread_join(tid[t], NULL);
-        dp_session_set_parallel(r->sessions[0], dp_thread_pool_parallel(r->pool));
         int64_t worst = -1;
         for (int t = 0; t < r->threads; t++)
             if (ws[t].failed_chunk >= 0 && (worst < 0 || ws[t].failed_chunk < worst)) {
