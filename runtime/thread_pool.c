@@ -1,76 +1,106 @@
 /*
  * thread_pool.c: the workers behind dp_parallel. A job is a function and a count of tasks;
- * the caller and the workers take tasks by index until none is left, and the caller returns
+ * the caller and the workers claim tasks by index until none is left, and the caller returns
  * once every task has finished. Which thread runs which task varies; what a task computes
  * does not depend on it.
+ *
+ * An inference posts a job per matrix product, often a fraction of a millisecond apart, and
+ * waking a sleeping thread takes about as long as a part takes to compute: so the workers
+ * spin a while after each job before they sleep, and the caller spins until its job is done.
+ * The job number, the task count and the next task share one atomic word, so a worker late
+ * for a finished job can never claim a task of the next one.
  */
 #include "thread_pool.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
+/* ticket = job << 40 | tasks << 20 | next task; dp_kernel_product posts at most 64 tasks */
+#define TASK_BITS 20
+#define TASK_MASK ((UINT64_C(1) << TASK_BITS) - 1)
+
+/* Polls of a spinning worker before it sleeps: about a tenth of a millisecond. */
+enum { SPINS = 4000 };
+
 struct dp_thread_pool {
     dp_parallel parallel;    /* first: the interface's pointer is the pool's */
-    pthread_mutex_t lock;
-    pthread_cond_t wake;     /* a job was posted, or the pool stops */
-    pthread_cond_t done;     /* the last task of the job finished */
+    _Atomic uint64_t ticket;
+    _Atomic int unfinished;
+    _Atomic bool stop;
     void (*fn)(void *ctx, int task);
     void *ctx;
-    int tasks, next, unfinished;
-    unsigned long job;       /* counts posted jobs, so a worker sees each once */
-    bool stop;
+    uint64_t job;            /* the caller's count of posted jobs */
+    pthread_mutex_t lock;    /* guards only sleeping and waking */
+    pthread_cond_t wake;
     int workers;
     pthread_t tid[];
 };
 
-/* Takes and runs the current job's tasks until none is left; called and returns locked. */
-static void take_tasks(dp_thread_pool *p)
+static void pause_briefly(void)
 {
-    while (p->next < p->tasks) {
-        int t = p->next++;
-        void (*fn)(void *ctx, int task) = p->fn;
-        void *ctx = p->ctx;
-        pthread_mutex_unlock(&p->lock);
-        fn(ctx, t);
-        pthread_mutex_lock(&p->lock);
-        if (--p->unfinished == 0)
-            pthread_cond_signal(&p->done);
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static uint64_t job_of(uint64_t ticket) { return ticket >> (2 * TASK_BITS); }
+
+/* Claims and runs tasks of job until it has none left. */
+static void take_tasks(dp_thread_pool *p, uint64_t job)
+{
+    uint64_t t = atomic_load_explicit(&p->ticket, memory_order_acquire);
+    while (job_of(t) == job && (t & TASK_MASK) < (t >> TASK_BITS & TASK_MASK)) {
+        if (!atomic_compare_exchange_weak_explicit(&p->ticket, &t, t + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue;
+        /* the job cannot finish, nor fn change, before this task does */
+        p->fn(p->ctx, (int)(t & TASK_MASK));
+        atomic_fetch_sub_explicit(&p->unfinished, 1, memory_order_release);
+        t = atomic_load_explicit(&p->ticket, memory_order_acquire);
     }
 }
 
 static void *worker(void *arg)
 {
     dp_thread_pool *p = arg;
-    unsigned long seen = 0;
-    pthread_mutex_lock(&p->lock);
+    uint64_t seen = 0;
     for (;;) {
-        while (!p->stop && p->job == seen)
-            pthread_cond_wait(&p->wake, &p->lock);
-        if (p->stop)
-            break;
-        seen = p->job;
-        take_tasks(p);
+        uint64_t job = job_of(atomic_load_explicit(&p->ticket, memory_order_acquire));
+        for (int i = 0; i < SPINS && job == seen && !atomic_load(&p->stop); i++) {
+            pause_briefly();
+            job = job_of(atomic_load_explicit(&p->ticket, memory_order_acquire));
+        }
+        if (job == seen) {
+            pthread_mutex_lock(&p->lock);
+            while ((job = job_of(atomic_load(&p->ticket))) == seen && !atomic_load(&p->stop))
+                pthread_cond_wait(&p->wake, &p->lock);
+            pthread_mutex_unlock(&p->lock);
+        }
+        if (atomic_load(&p->stop))
+            return NULL;
+        seen = job;
+        take_tasks(p, job);
     }
-    pthread_mutex_unlock(&p->lock);
-    return NULL;
 }
 
 static void run(dp_parallel *par, int tasks, void (*fn)(void *ctx, int task), void *ctx)
 {
     dp_thread_pool *p = (dp_thread_pool *)par;
-    pthread_mutex_lock(&p->lock);
     p->fn = fn;
     p->ctx = ctx;
-    p->tasks = tasks;
-    p->next = 0;
-    p->unfinished = tasks;
-    p->job++;
+    atomic_store_explicit(&p->unfinished, tasks, memory_order_relaxed);
+    uint64_t job = ++p->job;
+    atomic_store_explicit(&p->ticket, job << (2 * TASK_BITS) | (uint64_t)tasks << TASK_BITS,
+                          memory_order_release);
+    /* under the lock, so that a worker between its check and its wait cannot miss it */
+    pthread_mutex_lock(&p->lock);
     pthread_cond_broadcast(&p->wake);
-    take_tasks(p);
-    while (p->unfinished > 0)
-        pthread_cond_wait(&p->done, &p->lock);
     pthread_mutex_unlock(&p->lock);
+    take_tasks(p, job);
+    while (atomic_load_explicit(&p->unfinished, memory_order_acquire) > 0)
+        pause_briefly();
 }
 
 dp_thread_pool *dp_thread_pool_new(int threads)
@@ -81,9 +111,11 @@ dp_thread_pool *dp_thread_pool_new(int threads)
     if (!p)
         return NULL;
     p->parallel = (dp_parallel){.threads = threads, .run = run};
+    atomic_init(&p->ticket, 0);
+    atomic_init(&p->unfinished, 0);
+    atomic_init(&p->stop, false);
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);
-    pthread_cond_init(&p->done, NULL);
     while (p->workers < threads - 1 && pthread_create(&p->tid[p->workers], NULL, worker, p) == 0)
         p->workers++;
     if (p->workers == 0) {
@@ -104,12 +136,11 @@ void dp_thread_pool_free(dp_thread_pool *p)
     if (!p)
         return;
     pthread_mutex_lock(&p->lock);
-    p->stop = true;
+    atomic_store(&p->stop, true);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
     for (int i = 0; i < p->workers; i++)
         pthread_join(p->tid[i], NULL);
-    pthread_cond_destroy(&p->done);
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->lock);
     free(p);
