@@ -16,6 +16,7 @@
 #include "analog_exec.h"
 
 #include "gemm.h"
+#include "philox.h"
 
 #include <float.h>
 #include <pthread.h>
@@ -320,6 +321,29 @@ static dp_status programmed_weights(dp_analog_state *a, dp_kctx *k, const dp_pro
     return st;
 }
 
+/* One part of a noisy product split over threads: its own columns, scratch and error. */
+typedef struct analog_part {
+    const dp_analog_weights *w;
+    const dp_analog_params *prm;
+    dp_analog_call call;
+    int64_t P;
+    const float *X;
+    int64_t ldx;
+    float *Y;
+    int64_t ldy;
+    void *scratch;
+    int64_t clipped;
+    dp_status st;
+    dp_error err;
+} analog_part;
+
+static void run_analog_part(void *ctx, int i)
+{
+    analog_part *t = (analog_part *)ctx + i;
+    t->st = dp_analog_run(t->w, t->prm, &t->call, t->P, t->X, t->ldx, t->Y, t->ldy, t->scratch,
+                          &t->clipped, &t->err);
+}
+
 static dp_status product(dp_analog_hook *h, dp_kctx *k, const dp_product *p)
 {
     dp_analog_state *a = (dp_analog_state *)h;
@@ -342,10 +366,21 @@ static dp_status product(dp_analog_hook *h, dp_kctx *k, const dp_product *p)
     if (st != DP_OK)
         return st;
     int64_t tiles = w->tiles;
+    /* the columns split over the threads: their noise is keyed by the global column, so the
+     * parts give the same bits as the whole; a part per whole noise block. Calibration
+     * records every part's pre-ADC values in one layout, so it stays whole. */
+    int64_t bounds[DP_MAX_PARTS + 1];
+    int parts = dp_parallel_split(calibrating ? NULL : k->parallel,
+                                  (double)o.outputs * (double)o.vectors * (double)o.fan_in,
+                                  o.vectors, DP_NOISE_BLOCK, bounds);
+    int64_t widest = 0;
+    for (int i = 0; i < parts; i++)
+        widest = bounds[i + 1] - bounds[i] > widest ? bounds[i + 1] - bounds[i] : widest;
+    size_t each = (dp_analog_scratch_size(w, widest) + 63) / 64 * 64;
     size_t bytes[4] = {
         o.X ? 0 : (size_t)(o.fan_in * o.vectors) * sizeof(float),
         o.Y && !calibrating ? 0 : (size_t)(o.outputs * o.vectors) * sizeof(float),
-        dp_analog_scratch_size(w, o.vectors),
+        each * (size_t)parts,
         calibrating ? (size_t)(tiles * o.outputs * o.vectors) * sizeof(float) : 0};
     void *part[4];
     if ((st = take_scratch(a, k, 4, bytes, part)) != DP_OK)
@@ -375,9 +410,28 @@ static dp_status product(dp_analog_hook *h, dp_kctx *k, const dp_product *p)
         return dp_kfail(k, DP_EINPUT, "%lld output full scales for output channels up to %lld",
                         (long long)n_scale, (long long)(p->channel0 + o.outputs));
     int64_t clipped = 0;
-    st = dp_analog_run(w, &prm, &call, o.vectors, X, ldx, Y, ldy, part[2], &clipped, k->err);
-    if (st != DP_OK)
-        return st;
+    if (parts == 1) {
+        st = dp_analog_run(w, &prm, &call, o.vectors, X, ldx, Y, ldy, part[2], &clipped, k->err);
+        if (st != DP_OK)
+            return st;
+    } else {
+        analog_part ap[DP_MAX_PARTS];
+        for (int i = 0; i < parts; i++) {
+            int64_t q0 = bounds[i];
+            ap[i] = (analog_part){.w = w, .prm = &prm, .call = call, .P = bounds[i + 1] - q0,
+                                  .X = X + q0, .ldx = ldx, .Y = Y + q0, .ldy = ldy,
+                                  .scratch = (char *)part[2] + each * (size_t)i};
+            ap[i].call.col0 += (uint64_t)q0;
+        }
+        k->parallel->run(k->parallel, parts, run_analog_part, ap);
+        for (int i = 0; i < parts; i++) {
+            if (ap[i].st != DP_OK) {
+                *k->err = ap[i].err;
+                return ap[i].st;
+            }
+            clipped += ap[i].clipped;
+        }
+    }
     if (calibrating) {
         a->cfg.pre_adc(a->cfg.pre_adc_ctx, a->instr, part[3], tiles, o.outputs, o.vectors);
         return DP_OK;

@@ -108,10 +108,6 @@ typedef struct product_part {
     void *scratch;
 } product_part;
 
-/* Products of fewer multiply-adds than this stay on one thread: waking the others costs
- * more than they would save. */
-enum { PARALLEL_MIN_MACS = 1 << 21, MAX_PARTS = 64 };
-
 static void run_part(void *ctx, int i)
 {
     const product_part *t = (const product_part *)ctx + i;
@@ -127,13 +123,15 @@ static void run_part(void *ctx, int i)
                  p->ldb, p->beta, C, p->ldc, t->scratch);
 }
 
-/*
- * 0 = bounds[0] < ... < bounds[parts] = n: about n / threads each, at multiples of unit; a
- * last part one wide joins the one before, since dp_sgemm computes a single row or column
- * in another order. Returns parts.
- */
-static int split(int64_t n, int64_t unit, int threads, int64_t *bounds)
+int dp_parallel_split(const dp_parallel *p, double macs, int64_t n, int64_t unit,
+                      int64_t *bounds)
 {
+    int threads = p ? p->threads : 1;
+    threads = threads < DP_MAX_PARTS ? threads : DP_MAX_PARTS;
+    bounds[0] = 0;
+    bounds[1] = n;
+    if (threads < 2 || macs < DP_PARALLEL_MIN_MACS || n < 2)
+        return 1;
     int64_t per = ((n + threads - 1) / threads + unit - 1) / unit * unit;
     int parts = 0;
     for (int64_t b = 0; b < n; b += per)
@@ -151,13 +149,11 @@ static int split(int64_t n, int64_t unit, int threads, int64_t *bounds)
  */
 static bool product_in_parts(dp_kctx *k, const dp_product *p, const float *pa, const float *pb)
 {
-    int threads = k->parallel ? k->parallel->threads : 1;
-    if (threads < 2 || (double)p->M * (double)p->N * (double)p->K < PARALLEL_MIN_MACS)
-        return false;
     bool by_rows = pb != NULL;
-    int64_t bounds[MAX_PARTS + 1];
-    int parts = split(by_rows ? p->M : p->N, by_rows ? DP_SGEMM_TILE_ROWS : DP_SGEMM_TILE_COLS,
-                      threads < MAX_PARTS ? threads : MAX_PARTS, bounds);
+    int64_t bounds[DP_MAX_PARTS + 1];
+    int parts = dp_parallel_split(k->parallel, (double)p->M * (double)p->N * (double)p->K,
+                                  by_rows ? p->M : p->N,
+                                  by_rows ? DP_SGEMM_TILE_ROWS : DP_SGEMM_TILE_COLS, bounds);
     if (parts < 2)
         return false;
     int64_t widest = 0;
@@ -172,7 +168,7 @@ static bool product_in_parts(dp_kctx *k, const dp_product *p, const float *pa, c
         k->part_scratch = s;
         k->part_scratch_bytes = each * (size_t)(parts - 1);
     }
-    product_part part[MAX_PARTS];
+    product_part part[DP_MAX_PARTS];
     for (int i = 0; i < parts; i++)
         part[i] = (product_part){
             .p = p, .pa = pa, .pb = pb,

@@ -57,6 +57,19 @@ struct dp_parallel {
     void (*run)(dp_parallel *p, int tasks, void (*fn)(void *ctx, int task), void *ctx);
 };
 
+/* Products of fewer multiply-adds stay on one thread: waking the others costs more than
+ * they would save. A product splits into at most DP_MAX_PARTS parts. */
+enum { DP_PARALLEL_MIN_MACS = 1 << 21, DP_MAX_PARTS = 64 };
+
+/*
+ * How many parts of M x N x K multiply-adds to split a product into over p's threads (1: stay
+ * on one), and their bounds over n items: 0 = bounds[0] < ... < bounds[parts] = n, about
+ * n / threads each at multiples of unit, and never a last part one wide (which dp_sgemm
+ * would sum in another order), so bounds holds DP_MAX_PARTS + 1.
+ */
+int dp_parallel_split(const dp_parallel *p, double macs, int64_t n, int64_t unit,
+                      int64_t *bounds);
+
 typedef struct dp_kctx {
     const char *node;         /* node name, for messages */
     const char *op;           /* op type, for messages */

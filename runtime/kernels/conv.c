@@ -403,7 +403,10 @@ dp_status nn_Conv_run(dp_kctx *k)
     for (int j = 0; j < NN_MAXSP; j++)
         pointwise = pointwise && w->k[j] == 1 && w->s[j] == 1 && w->pb[j] == 0 && w->pe[j] == 0;
     int64_t K = g.Cg * g.taps;
-    int64_t nj = pointwise ? g.outvol : chunk_size(K, g.outvol);
+    /* a chunk per thread, when the products split over threads */
+    int threads = k->parallel ? k->parallel->threads : 1;
+    int64_t nj = pointwise ? g.outvol : chunk_size(K, g.outvol) * threads;
+    nj = nj < g.outvol ? nj : g.outvol;
     size_t gemm_bytes = dp_sgemm_scratch_size(g.Mg, nj, K);
     size_t col_bytes = pointwise ? 0 : (size_t)(K * nj) * sizeof(float);
     void *gemm_scratch = dp_scratch(k, gemm_bytes);
