@@ -47,7 +47,7 @@ typedef struct dp_attr {
 typedef struct dp_analog_hook dp_analog_hook;
 
 /*
- * Where exact matrix products may spread over threads: run calls fn(ctx, 0 .. tasks - 1),
+ * Where matrix products may spread over threads: run calls fn(ctx, 0 .. tasks - 1),
  * each once, on up to `threads` threads (the caller's among them), and returns when all are
  * done. The runtime only sees this interface; runtime/thread_pool.c implements it.
  */

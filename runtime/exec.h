@@ -44,9 +44,9 @@ dp_status dp_session_run(dp_session *s, uint64_t index, const dp_tensor *inputs,
  */
 dp_status dp_session_set_analog(dp_session *s, const dp_analog_config *cfg, dp_error *err);
 
-/* Lets the session's exact matrix products spread over p's threads (NULL: no more).
- * Results do not change: dp_kernel_product splits a product so every element is computed
- * as on one thread. Called between inferences. */
+/* Lets the session's matrix products spread over p's threads (NULL: no more). Results do
+ * not change: an exact product splits so every element is computed as on one thread, an
+ * analog one by columns, whose noise is keyed by the column. Called between inferences. */
 void dp_session_set_parallel(dp_session *s, dp_parallel *p);
 
 /* The session's analog state, NULL when ideal: to change its repetitions. */

@@ -68,7 +68,7 @@ dpcc_status dprt_tensor_write(dprt_model *m, const char *path, const dpcc_tensor
                               const char *name);
 
 typedef struct dprt_session_options {
-    int threads;          /* threads for a data set's chunks, or a single inference's exact
+    int threads;          /* threads for a data set's chunks, or a single inference's
                            * matrix products; 0 or 1: the caller's */
     size_t max_memory;    /* bytes of activations and scratch; 0: the default (16 GiB) */
 } dprt_session_options;
