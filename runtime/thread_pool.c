@@ -17,7 +17,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-/* ticket = job << 40 | tasks << 20 | next task; dp_kernel_product posts at most 64 tasks */
+/* ticket = job << 40 | tasks << 20 | next task, the job counted modulo 2^24 (a worker would
+ * have to stall through 2^24 jobs to mistake one for another); at most DP_MAX_PARTS tasks */
 #define TASK_BITS 20
 #define TASK_MASK ((UINT64_C(1) << TASK_BITS) - 1)
 
@@ -91,14 +92,13 @@ static void run(dp_parallel *par, int tasks, void (*fn)(void *ctx, int task), vo
     p->fn = fn;
     p->ctx = ctx;
     atomic_store_explicit(&p->unfinished, tasks, memory_order_relaxed);
-    uint64_t job = ++p->job;
-    atomic_store_explicit(&p->ticket, job << (2 * TASK_BITS) | (uint64_t)tasks << TASK_BITS,
-                          memory_order_release);
+    uint64_t ticket = ++p->job << (2 * TASK_BITS) | (uint64_t)tasks << TASK_BITS;
+    atomic_store_explicit(&p->ticket, ticket, memory_order_release);
     /* under the lock, so that a worker between its check and its wait cannot miss it */
     pthread_mutex_lock(&p->lock);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
-    take_tasks(p, job);
+    take_tasks(p, job_of(ticket));
     while (atomic_load_explicit(&p->unfinished, memory_order_acquire) > 0)
         pause_briefly();
 }
