@@ -484,6 +484,35 @@ static void conv_depthwise_stride1(void **state)
     NEAR(&out[0], depthwise_s1_want);
 }
 
+/* The whole-plane path reads a row's neighbours past its edges and selects them away: a NaN
+ * at the start of row 1 reaches only the outputs whose window holds it, not the end of row 0
+ * (whose right tap, read flat, lands on it). */
+static void conv_depthwise_edges_stay_apart(void **state)
+{
+    float xb[12], wb[9];
+    for (int i = 0; i < 12; i++)
+        xb[i] = 1;
+    for (int i = 0; i < 9; i++)
+        wb[i] = 1;
+    xb[4] = NAN; /* row 1, column 0 of a 3 x 4 plane */
+    dp_tensor x = {DP_FLOAT, 4, {1, 1, 3, 4}, xb};
+    dp_tensor w = {DP_FLOAT, 4, {1, 1, 3, 3}, wb}, out[1];
+    assert_int_equal(call("Conv", 11, INS(&x, &w), out, 1,
+                          ATTRS(AINT("group", 1), AINTS("pads", 1, 1, 1, 1))),
+                     DP_OK);
+    SHAPE(&out[0], 1, 1, 3, 4);
+    const float *y = out[0].data;
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 4; c++) {
+            /* ones over the window's part inside the plane */
+            int rows = 3 - (r == 0) - (r == 2), cols = 3 - (c == 0) - (c == 3);
+            if (c <= 1)
+                assert_true(isnan(y[r * 4 + c]));
+            else
+                assert_true(y[r * 4 + c] == (float)(rows * cols));
+        }
+}
+
 /* 1x1 without im2col: F.conv2d(x, w, b), x fill(2x3x2x2, 6), w fill(4x3x1x1, 7), b fill(4, 8) */
 static void conv_pointwise(void **state)
 {
@@ -1430,6 +1459,7 @@ int main(void)
         cmocka_unit_test(conv_groups_pads_strides_dilations),
         cmocka_unit_test(conv_depthwise),
         cmocka_unit_test(conv_depthwise_stride1),
+        cmocka_unit_test(conv_depthwise_edges_stay_apart),
         cmocka_unit_test(conv_pointwise),
         cmocka_unit_test(conv_auto_pad),
         cmocka_unit_test(conv_1d_and_3d),
