@@ -42,6 +42,15 @@ static inline double quantise(double u, double half, double step)
     return round_half_even(u * half) * step;
 }
 
+/* quantise in float, for up to 23 bits: adding 1.5 * 2^23 rounds exactly for levels up to
+ * 2^22, and u * half is exact. */
+static inline float quantise_f(float u, float half, float step)
+{
+    u = u > 1.0f ? 1.0f : u;
+    u = u < -1.0f ? -1.0f : u;
+    return ((u * half + 0x1.8p23f) - 0x1.8p23f) * step;
+}
+
 double dp_analog_quantise(double u, int bits)
 {
     return quantise(u, ldexp(1.0, bits - 1), ldexp(1.0, 1 - bits));
@@ -115,7 +124,7 @@ static dp_status program_rows(dp_analog_weights *a, const float *W, int64_t ldw,
             int64_t n = min64(DP_NOISE_SPAN, K - i);
             if (p->static_weight_std > 0) {
                 id.col = (uint64_t)i;
-                dp_noise_normals(&id, (int)((n - 1) / DP_NOISE_BLOCK + 1), z);
+                dp_noise_normals(&id, (int)n, z);
             }
             for (int64_t k = i; k < i + n; k++)
                 dst[k] = (float)(quantise((double)src[k] / wmax, half, step) +
@@ -248,9 +257,8 @@ static int64_t convert(const tile_ctx *c, int64_t j, int64_t q0, int n, const fl
     double wn = c->noisy ? sx * sx * c->w->norm2[j * c->w->tiles + c->t] : 0.0;
     double reps = (double)pr->repetitions;
     if (sw2 == 0 && pr->distortion_k3 == 0 && c->call->pre_adc == NULL && pr->adc_bits <= 23) {
-        /* the common case in one pass and in float, twice double's lanes: the same std for
-         * the whole row (one square root, not n), and the ADC's rounding by adding
-         * 1.5 * 2^23, exact for levels up to 2^22 */
+        /* the common case in one pass and in float, twice double's lanes, with the same std
+         * for the whole row: one square root, not n */
         float sd = c->noisy ? (float)sqrt((fixed + wn) / reps) : 0.0f;
         float inv = (float)inv_G, h = (float)half, st = (float)step;
         float scale = (float)(G * out_scale);
@@ -258,9 +266,7 @@ static int64_t convert(const tile_ctx *c, int64_t j, int64_t q0, int n, const fl
         for (int i = 0; i < n; i++) {
             float u = (s[i] + (z ? sd * z[i] : 0.0f)) * inv;
             clip += (u > 1.0f) | (u < -1.0f);
-            u = u > 1.0f ? 1.0f : u;
-            u = u < -1.0f ? -1.0f : u;
-            float q = ((u * h + 0x1.8p23f) - 0x1.8p23f) * st * scale;
+            float q = quantise_f(u, h, st) * scale;
             y[i] = c->t == 0 ? q : y[i] + q;
         }
         return clip;
@@ -304,23 +310,16 @@ static int64_t convert(const tile_ctx *c, int64_t j, int64_t q0, int n, const fl
     return clipped;
 }
 
-/*
- * The DAC on one fan-in row of the inputs: dst = q(src / x_scale), and xn += dst^2 where xn
- * is not NULL. Up to 23 bits in float, with twice the lanes of double: the rounding by
- * adding 1.5 * 2^23 is exact for levels up to 2^22, and u * half is exact.
- */
+/* The DAC on one fan-in row of the inputs: dst = q(src / x_scale), and xn += dst^2 where xn
+ * is not NULL. Up to 23 bits in float, with twice the lanes of double. */
 DP_MULTI_TARGET
 static void dac(const float *restrict src, int64_t P, double x_scale, int bits,
                 float *restrict dst, double *restrict xn)
 {
     if (bits <= 23) {
         float inv_x = (float)(1.0 / x_scale), half = ldexpf(1.0f, bits - 1), step = 1.0f / half;
-        for (int64_t q = 0; q < P; q++) {
-            float u = src[q] * inv_x;
-            u = u > 1.0f ? 1.0f : u;
-            u = u < -1.0f ? -1.0f : u;
-            dst[q] = ((u * half + 0x1.8p23f) - 0x1.8p23f) * step;
-        }
+        for (int64_t q = 0; q < P; q++)
+            dst[q] = quantise_f(src[q] * inv_x, half, step);
     } else {
         double inv_x = 1.0 / x_scale, half = ldexp(1.0, bits - 1), step = 1.0 / half;
         for (int64_t q = 0; q < P; q++)
@@ -404,7 +403,7 @@ dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
                 float z[DP_NOISE_SPAN];
                 if (noisy) {
                     id.col = col;
-                    dp_noise_normals(&id, (off + n - 1) / DP_NOISE_BLOCK + 1, z);
+                    dp_noise_normals(&id, n, z);
                 }
                 c.clipped += convert(&c, j, q0, n, S + j * l.pp + q0, noisy ? z + off : NULL);
                 q0 += n;

@@ -369,13 +369,10 @@ static dp_status product(dp_analog_hook *h, dp_kctx *k, const dp_product *p)
     /* the columns split over the threads: their noise is keyed by the global column, so the
      * parts give the same bits as the whole; a part per whole noise block. Calibration
      * records every part's pre-ADC values in one layout, so it stays whole. */
-    int64_t bounds[DP_MAX_PARTS + 1];
+    int64_t bounds[DP_MAX_PARTS + 1], widest;
     int parts = dp_parallel_split(calibrating ? NULL : k->parallel,
                                   (double)o.outputs * (double)o.vectors * (double)o.fan_in,
-                                  o.vectors, DP_NOISE_BLOCK, bounds);
-    int64_t widest = 0;
-    for (int i = 0; i < parts; i++)
-        widest = bounds[i + 1] - bounds[i] > widest ? bounds[i + 1] - bounds[i] : widest;
+                                  o.vectors, DP_NOISE_BLOCK, bounds, &widest);
     size_t each = (dp_analog_scratch_size(w, widest) + 63) / 64 * 64;
     size_t bytes[4] = {
         o.X ? 0 : (size_t)(o.fan_in * o.vectors) * sizeof(float),
@@ -410,27 +407,24 @@ static dp_status product(dp_analog_hook *h, dp_kctx *k, const dp_product *p)
         return dp_kfail(k, DP_EINPUT, "%lld output full scales for output channels up to %lld",
                         (long long)n_scale, (long long)(p->channel0 + o.outputs));
     int64_t clipped = 0;
-    if (parts == 1) {
-        st = dp_analog_run(w, &prm, &call, o.vectors, X, ldx, Y, ldy, part[2], &clipped, k->err);
-        if (st != DP_OK)
-            return st;
-    } else {
-        analog_part ap[DP_MAX_PARTS];
-        for (int i = 0; i < parts; i++) {
-            int64_t q0 = bounds[i];
-            ap[i] = (analog_part){.w = w, .prm = &prm, .call = call, .P = bounds[i + 1] - q0,
-                                  .X = X + q0, .ldx = ldx, .Y = Y + q0, .ldy = ldy,
-                                  .scratch = (char *)part[2] + each * (size_t)i};
-            ap[i].call.col0 += (uint64_t)q0;
-        }
+    analog_part ap[DP_MAX_PARTS];
+    for (int i = 0; i < parts; i++) {
+        int64_t q0 = bounds[i];
+        ap[i] = (analog_part){.w = w, .prm = &prm, .call = call, .P = bounds[i + 1] - q0,
+                              .X = X + q0, .ldx = ldx, .Y = Y + q0, .ldy = ldy,
+                              .scratch = (char *)part[2] + each * (size_t)i};
+        ap[i].call.col0 += (uint64_t)q0;
+    }
+    if (parts == 1)
+        run_analog_part(ap, 0);
+    else
         k->parallel->run(k->parallel, parts, run_analog_part, ap);
-        for (int i = 0; i < parts; i++) {
-            if (ap[i].st != DP_OK) {
-                *k->err = ap[i].err;
-                return ap[i].st;
-            }
-            clipped += ap[i].clipped;
+    for (int i = 0; i < parts; i++) {
+        if (ap[i].st != DP_OK) {
+            *k->err = ap[i].err;
+            return ap[i].st;
         }
+        clipped += ap[i].clipped;
     }
     if (calibrating) {
         a->cfg.pre_adc(a->cfg.pre_adc_ctx, a->instr, part[3], tiles, o.outputs, o.vectors);

@@ -124,12 +124,12 @@ static void run_part(void *ctx, int i)
 }
 
 int dp_parallel_split(const dp_parallel *p, double macs, int64_t n, int64_t unit,
-                      int64_t *bounds)
+                      int64_t *bounds, int64_t *widest)
 {
     int threads = p ? p->threads : 1;
     threads = threads < DP_MAX_PARTS ? threads : DP_MAX_PARTS;
     bounds[0] = 0;
-    bounds[1] = n;
+    bounds[1] = *widest = n;
     if (threads < 2 || macs < DP_PARALLEL_MIN_MACS || n < 2)
         return 1;
     int64_t per = ((n + threads - 1) / threads + unit - 1) / unit * unit;
@@ -139,6 +139,9 @@ int dp_parallel_split(const dp_parallel *p, double macs, int64_t n, int64_t unit
     bounds[parts] = n;
     if (parts > 1 && n - bounds[parts - 1] < 2)
         bounds[--parts] = n;
+    /* every part but the last is per wide; the last may have taken a one-wide remainder */
+    int64_t last = n - bounds[parts - 1];
+    *widest = parts > 1 && per > last ? per : last;
     return parts;
 }
 
@@ -150,15 +153,13 @@ int dp_parallel_split(const dp_parallel *p, double macs, int64_t n, int64_t unit
 static bool product_in_parts(dp_kctx *k, const dp_product *p, const float *pa, const float *pb)
 {
     bool by_rows = pb != NULL;
-    int64_t bounds[DP_MAX_PARTS + 1];
+    int64_t bounds[DP_MAX_PARTS + 1], widest;
     int parts = dp_parallel_split(k->parallel, (double)p->M * (double)p->N * (double)p->K,
                                   by_rows ? p->M : p->N,
-                                  by_rows ? DP_SGEMM_TILE_ROWS : DP_SGEMM_TILE_COLS, bounds);
+                                  by_rows ? DP_SGEMM_TILE_ROWS : DP_SGEMM_TILE_COLS, bounds,
+                                  &widest);
     if (parts < 2)
         return false;
-    int64_t widest = 0;
-    for (int i = 0; i < parts; i++)
-        widest = bounds[i + 1] - bounds[i] > widest ? bounds[i + 1] - bounds[i] : widest;
     size_t each = (dp_sgemm_scratch_size(by_rows ? widest : p->M, by_rows ? p->N : widest, p->K)
                    + 63) / 64 * 64;
     if (k->part_scratch_bytes < each * (size_t)(parts - 1)) {

@@ -65,10 +65,11 @@ enum { DP_PARALLEL_MIN_MACS = 1 << 21, DP_MAX_PARTS = 64 };
  * How many parts of M x N x K multiply-adds to split a product into over p's threads (1: stay
  * on one), and their bounds over n items: 0 = bounds[0] < ... < bounds[parts] = n, about
  * n / threads each at multiples of unit, and never a last part one wide (which dp_sgemm
- * would sum in another order), so bounds holds DP_MAX_PARTS + 1.
+ * would sum in another order), so bounds holds DP_MAX_PARTS + 1. *widest: the most items
+ * in one part, to size each part's scratch.
  */
 int dp_parallel_split(const dp_parallel *p, double macs, int64_t n, int64_t unit,
-                      int64_t *bounds);
+                      int64_t *bounds, int64_t *widest);
 
 typedef struct dp_kctx {
     const char *node;         /* node name, for messages */

@@ -222,9 +222,10 @@ static void noise_normals(const uint32_t ctr[4], const uint32_t key[2], uint64_t
     }
 }
 
-void dp_noise_normals(const dp_noise_id *id, int blocks, float z[restrict DP_NOISE_SPAN])
+void dp_noise_normals(const dp_noise_id *id, int n, float z[restrict DP_NOISE_SPAN])
 {
     uint32_t ctr[4], key[2];
     dp_noise_counter(id, ctr, key);
+    int blocks = (int)(id->col % DP_NOISE_BLOCK + (uint64_t)n - 1) / DP_NOISE_BLOCK + 1;
     noise_normals(ctr, key, id->col / DP_NOISE_BLOCK, blocks, z);
 }

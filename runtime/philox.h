@@ -52,7 +52,7 @@ typedef struct dp_noise_id {
     uint32_t layer;         /* the analog layer */
     dp_noise_stream stream;
     uint32_t tile;          /* fan-in tile pass, < DP_NOISE_TILE_LIMIT */
-    uint32_t row;           /* output channel (or a pair of them, as the caller defines) */
+    uint32_t row;           /* output channel */
     uint64_t col;           /* the counter's column field (dp_noise_normals: a column) */
     uint32_t inference;     /* which run of the network */
 } dp_noise_id;
@@ -76,11 +76,12 @@ void dp_noise_counter(const dp_noise_id *id, uint32_t ctr[4], uint32_t key[2]);
 enum { DP_NOISE_BLOCK = 64, DP_NOISE_SPAN = 4 * DP_NOISE_BLOCK };
 
 /*
- * The normals of blocks B .. B + blocks - 1 of row id->row, B = id->col / DP_NOISE_BLOCK and
- * 1 <= blocks <= DP_NOISE_SPAN / DP_NOISE_BLOCK (the rest of id as for dp_noise_counter):
- * z[i] belongs to column DP_NOISE_BLOCK B + i. The same as dp_noise_counter,
- * dp_philox4x32_10 and dp_philox_normal4 give one lane at a time.
+ * The normals of columns id->col .. id->col + n - 1 of row id->row (the rest of id as for
+ * dp_noise_counter), n >= 1 and id->col mod DP_NOISE_BLOCK + n <= DP_NOISE_SPAN: the whole
+ * blocks that hold them, from B = id->col / DP_NOISE_BLOCK on, z[i] belonging to column
+ * DP_NOISE_BLOCK B + i. The same as dp_noise_counter, dp_philox4x32_10 and
+ * dp_philox_normal4 give one lane at a time.
  */
-void dp_noise_normals(const dp_noise_id *id, int blocks, float z[restrict DP_NOISE_SPAN]);
+void dp_noise_normals(const dp_noise_id *id, int n, float z[restrict DP_NOISE_SPAN]);
 
 #endif

@@ -200,12 +200,14 @@ static dp_status no_memory(dp_kctx *k, size_t bytes)
     return dp_kfail(k, DP_ENOMEM, "cannot allocate %zu bytes of scratch", bytes);
 }
 
-/* Output positions per im2col/col2im chunk for matrices of `rows` rows. */
-static int64_t chunk_size(int64_t rows, int64_t positions)
+/* Output positions per im2col/col2im chunk for matrices of `rows` rows, a chunk's worth for
+ * each of the parts its product splits into over threads. */
+static int64_t chunk_size(int64_t rows, int64_t positions, int parts)
 {
     int64_t n = rows > 0 ? CHUNK_FLOATS / rows : positions;
     if (n < MIN_CHUNK)
         n = MIN_CHUNK;
+    n *= parts;
     return n < positions ? n : positions;
 }
 
@@ -468,10 +470,8 @@ dp_status nn_Conv_run(dp_kctx *k)
     for (int j = 0; j < NN_MAXSP; j++)
         pointwise = pointwise && w->k[j] == 1 && w->s[j] == 1 && w->pb[j] == 0 && w->pe[j] == 0;
     int64_t K = g.Cg * g.taps;
-    /* a chunk per thread, when the products split over threads */
-    int threads = k->parallel ? k->parallel->threads : 1;
-    int64_t nj = pointwise ? g.outvol : chunk_size(K, g.outvol) * threads;
-    nj = nj < g.outvol ? nj : g.outvol;
+    int64_t nj = pointwise ? g.outvol
+                           : chunk_size(K, g.outvol, k->parallel ? k->parallel->threads : 1);
     size_t gemm_bytes = dp_sgemm_scratch_size(g.Mg, nj, K);
     size_t col_bytes = pointwise ? 0 : (size_t)(K * nj) * sizeof(float);
     void *gemm_scratch = dp_scratch(k, gemm_bytes);
@@ -551,7 +551,7 @@ dp_status nn_ConvTranspose_run(dp_kctx *k)
     if (g.N == 0 || g.M == 0 || g.outvol == 0)
         return DP_OK;
     int64_t rows = g.Mg * g.taps;
-    int64_t nj = chunk_size(rows, g.invol);
+    int64_t nj = chunk_size(rows, g.invol, 1);
     size_t gemm_bytes = dp_sgemm_scratch_size(rows, nj, g.Cg);
     size_t col_bytes = (size_t)(rows * nj) * sizeof(float);
     void *gemm_scratch = dp_scratch(k, gemm_bytes);

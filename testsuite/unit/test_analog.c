@@ -169,7 +169,8 @@ static void noise_block_is_the_draws_one_at_a_time(void **state)
         /* one block, and as many as one call gives */
         for (int blocks = 1; blocks <= DP_NOISE_SPAN / DP_NOISE_BLOCK; blocks += 3) {
             float z[DP_NOISE_SPAN];
-            dp_noise_normals(&id, blocks, z);
+            /* the columns from id.col to the end of its blocks-th block */
+            dp_noise_normals(&id, blocks * DP_NOISE_BLOCK - (int)(cols[s] % DP_NOISE_BLOCK), z);
             for (int b = 0; b < blocks; b++) {
                 uint64_t block = cols[s] / DP_NOISE_BLOCK + (uint64_t)b;
                 for (int i = 0; i < DP_NOISE_BLOCK / 4; i++) {
