@@ -88,6 +88,33 @@ static void each_kernel_is_an_fma_chain(void **state)
     free(P);
 }
 
+/* The whole-tile kernel writes into C at its row stride the chain's sums, or C plus them,
+ * and touches nothing past the tile's columns. */
+static void full_tiles_store_into_c(void **state)
+{
+#ifdef DP_GEMM_X86
+    if (!__builtin_cpu_supports("avx512f"))
+        return;
+    enum { LDC = NR + 3 };
+    panels *P = make_panels();
+    float c[MR * LDC], before[MR * LDC];
+    for (int i = 0; i < MR * LDC; i++)
+        before[i] = (float)i * 0.25f - 7.0f;
+    for (int add = 0; add <= 1; add++) {
+        memcpy(c, before, sizeof c);
+        full_avx512(KCT, P->a, P->b, c, LDC, add);
+        for (int i = 0; i < MR; i++)
+            for (int j = 0; j < LDC; j++) {
+                float want = before[i * LDC + j];
+                if (j < NR)
+                    want = add ? P->want[i * NR + j] + want : P->want[i * NR + j];
+                assert_memory_equal(&c[i * LDC + j], &want, sizeof want);
+            }
+    }
+    free(P);
+#endif
+}
+
 /* Every live size of an edge tile gets its elements right, whichever kernels cover it. */
 static void edge_tiles_take_the_right_kernels(void **state)
 {
@@ -107,6 +134,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(each_kernel_is_an_fma_chain),
+        cmocka_unit_test(full_tiles_store_into_c),
         cmocka_unit_test(edge_tiles_take_the_right_kernels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
