@@ -11,6 +11,7 @@
  */
 #include "dp_op.h"
 #include "mt19937.h"
+#include "vmath.h"
 
 #include <float.h>
 #include <string.h>
@@ -60,8 +61,8 @@ static inline int64_t ipow(int64_t x, int64_t e)
  * through uint64_t where C's signed overflow would be undefined, and wrap when stored.
  */
 #define BOOL_LD(v) ((v) != 0)
-#define ROWS_F(R, op, E)                                                                     \
-    R(op, f32, DP_FLOAT, float, float, , (float), E)                                         \
+#define ROWS_F(R, op, E) R(op, f32, DP_FLOAT, float, float, , (float), E) ROWS_F_WIDE(R, op, E)
+#define ROWS_F_WIDE(R, op, E)                                                                \
     R(op, f64, DP_DOUBLE, double, double, , (double), E)                                     \
     R(op, f16, DP_FLOAT16, uint16_t, float, dp_half_to_float, dp_float_to_half, E)           \
     R(op, bf16, DP_BFLOAT16, uint16_t, float, dp_bf16_to_float, dp_float_to_bf16, E)
@@ -143,8 +144,6 @@ FLOAT_OP(UN, Celu, fmax((C)0, x) + fmin((C)0, c->a * (exp(x / c->a) - 1)))
 FLOAT_OP(UN, Cos, cos(x))
 FLOAT_OP(UN, Cosh, cosh(x))
 FLOAT_OP(UN, Elu, x < 0 ? c->a * (exp(x) - 1) : x)
-FLOAT_OP(UN, Erf, erf(x))
-FLOAT_OP(UN, Exp, exp(x))
 FLOAT_OP(UN, Floor, floor(x))
 FLOAT_OP(UN, HardSigmoid, fmax((C)0, fmin((C)1, c->a * x + c->b)))
 FLOAT_OP(UN, HardSwish, x * fmax((C)0, fmin((C)1, x / 6 + (C)0.5)))
@@ -173,6 +172,18 @@ NUMERIC_OP(UN, Shrink, x < -c->a ? x + c->b : x > c->a ? x - c->b : 0,
 ROWS_F(UN, Neg, -x)
 ROWS_S(UN, Neg, (C)(0 - (uint64_t)x))
 TABLE(Neg, ROWS_F(SLOT, Neg, ) ROWS_S(SLOT, Neg, ))
+/* float32 Erf and Exp (GELU's and Softmax's) in vector code, within 3 ulp: vmath.h */
+#define VMATH_ROW(op, fn, E)                                                                 \
+    static void op##_f32(void *o, const void *const *in, const int64_t *step, int64_t n,    \
+                         const ew_ctx *c)                                                    \
+    {                                                                                        \
+        (void)step, (void)c;                                                                 \
+        fn(in[0], o, n);                                                                     \
+    }                                                                                        \
+    ROWS_F_WIDE(UN, op, E) TABLE(op, ROWS_F(SLOT, op, ))
+VMATH_ROW(Erf, dp_verf, erf(x))
+VMATH_ROW(Exp, dp_vexp, exp(x))
+
 ROWS_F(UN, Relu, x < 0 ? (C)0 : x)
 ROWS_S(UN, Relu, x < 0 ? (C)0 : x)
 TABLE(Relu, ROWS_F(SLOT, Relu, ) ROWS_S(SLOT, Relu, ))

@@ -9,6 +9,7 @@
  * work one [d, inner] slab at a time, loaded as doubles, int64 or ordering keys.
  */
 #include "kernel_util.h"
+#include "vmath.h"
 
 #include <math.h>
 #include <string.h>
@@ -572,19 +573,18 @@ static void softmax_row_f32(const float *x, float *y, int64_t n, bool log_out)
     float m = x[0];
     for (int64_t i = 1; i < n; i++)
         m = x[i] > m ? x[i] : m;
+    /* the exponentials go through y (never x: outputs are not computed in place) */
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[i] - m;
+    dp_vexp(y, y, n);
     double s = 0;
+    for (int64_t i = 0; i < n; i++)
+        s += y[i];
     if (log_out) {
-        for (int64_t i = 0; i < n; i++)
-            s += expf(x[i] - m);
         float ls = (float)log(s);
         for (int64_t i = 0; i < n; i++)
             y[i] = (x[i] - m) - ls;
         return;
-    }
-    for (int64_t i = 0; i < n; i++) {
-        float e = expf(x[i] - m);
-        y[i] = e;
-        s += e;
     }
     float r = (float)(1 / s);
     for (int64_t i = 0; i < n; i++)
