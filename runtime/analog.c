@@ -387,7 +387,8 @@ dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
                 dst[q] = 0;
         }
         dp_sgemm_packed(false, false, max64(M, 2), l.pp, kt, 1.0f, NULL, 0,
-                        w->packed + t * w->tile_floats, xq, l.pp, NULL, 0.0f, S, l.pp, gs);
+                        w->packed + t * w->tile_floats, xq, l.pp, NULL, 0.0f, S, l.pp, NULL,
+                        gs);
 
         c.t = t;
         c.shot = p->photons_per_mac > 0 ? (double)kt / p->photons_per_mac : 0.0;

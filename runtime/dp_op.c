@@ -105,6 +105,7 @@ typedef struct product_part {
     const dp_product *p;
     const float *pa, *pb; /* the packed operands, or NULL */
     int64_t m0, m1, n0, n1;
+    dp_sgemm_epilogue ep; /* p's epilogue, its biases from row m0 */
     void *scratch;
 } product_part;
 
@@ -115,12 +116,11 @@ static void run_part(void *ctx, int i)
     const float *A = !p->A ? NULL : p->ta ? p->A + t->m0 : p->A + t->m0 * p->lda;
     const float *B = !p->B ? NULL : p->tb ? p->B + t->n0 * p->ldb : p->B + t->n0;
     float *C = p->C + t->m0 * p->ldc + t->n0;
-    if (t->pa || t->pb)
-        dp_sgemm_packed(p->ta, p->tb, t->m1 - t->m0, t->n1 - t->n0, p->K, p->alpha, A, p->lda,
-                        t->pa, B, p->ldb, t->pb, p->beta, C, p->ldc, t->scratch);
-    else
-        dp_sgemm(p->ta, p->tb, t->m1 - t->m0, t->n1 - t->n0, p->K, p->alpha, A, p->lda, B,
-                 p->ldb, p->beta, C, p->ldc, t->scratch);
+    /* a part is itself a tiled product (dp_parallel_split leaves none one wide), which
+     * dp_sgemm_packed computes as dp_sgemm would, packing what is not packed */
+    dp_sgemm_packed(p->ta, p->tb, t->m1 - t->m0, t->n1 - t->n0, p->K, p->alpha, A, p->lda, t->pa,
+                    B, p->ldb, t->pb, p->beta, C, p->ldc, p->epilogue ? &t->ep : NULL,
+                    t->scratch);
 }
 
 int dp_parallel_split(const dp_parallel *p, double macs, int64_t n, int64_t unit,
@@ -177,14 +177,24 @@ static bool product_in_parts(dp_kctx *k, const dp_product *p, const float *pa, c
             .n0 = by_rows ? 0 : bounds[i], .n1 = by_rows ? p->N : bounds[i + 1],
             /* the product's own scratch covers any part of it */
             .scratch = i == 0 ? p->scratch : (char *)k->part_scratch + each * (size_t)(i - 1)};
+    for (int i = 0; i < parts && p->epilogue; i++) {
+        part[i].ep = *p->epilogue;
+        if (part[i].ep.row_bias)
+            part[i].ep.row_bias += part[i].m0;
+    }
     k->parallel->run(k->parallel, parts, run_part, part);
     return true;
 }
 
 dp_status dp_kernel_product(dp_kctx *k, const dp_product *p)
 {
-    if (k->analog)
-        return k->analog->product(k->analog, k, p);
+    const struct dp_sgemm_epilogue *ep = p->epilogue;
+    if (k->analog) {
+        dp_status st = k->analog->product(k->analog, k, p);
+        if (st == DP_OK && ep)
+            dp_sgemm_finish(p->M, p->N, p->C, p->ldc, ep, ep->row_bias);
+        return st;
+    }
     bool tiled = p->M > 1 && p->N > 1 && p->K > 0;
     const float *pa = NULL, *pb = NULL;
     if (k->panels && tiled) {
@@ -196,13 +206,15 @@ dp_status dp_kernel_product(dp_kctx *k, const dp_product *p)
     }
     if (tiled && product_in_parts(k, p, pa, pb))
         return DP_OK;
-    if (pa || pb) {
+    if (tiled) {
         dp_sgemm_packed(p->ta, p->tb, p->M, p->N, p->K, p->alpha, p->A, p->lda, pa, p->B,
-                        p->ldb, pb, p->beta, p->C, p->ldc, p->scratch);
+                        p->ldb, pb, p->beta, p->C, p->ldc, ep, p->scratch);
         return DP_OK;
     }
     dp_sgemm(p->ta, p->tb, p->M, p->N, p->K, p->alpha, p->A, p->lda, p->B, p->ldb, p->beta, p->C,
              p->ldc, p->scratch);
+    if (ep)
+        dp_sgemm_finish(p->M, p->N, p->C, p->ldc, ep, ep->row_bias);
     return DP_OK;
 }
 

@@ -154,6 +154,7 @@ typedef struct dp_product {
     int64_t vector0;          /* the layer's index of the first input vector: of op(B)'s first
                                * column when weights_in_a, of op(A)'s first row otherwise */
     void *scratch;            /* dp_sgemm_scratch_size(M, N, K) bytes, for the exact path */
+    const struct dp_sgemm_epilogue *epilogue; /* then this on C (gemm.h), or NULL */
 } dp_product;
 
 /* Where noisy runs send the products of analog instructions (runtime/analog_exec.c). */

@@ -11,12 +11,15 @@
  * ConvTranspose is Conv's adjoint: dp_sgemm gives each input position's contribution through
  * every kernel tap (W^T X), and col2im adds those into the output.
  *
- * A fused activation (kernel_util.h) runs over the finished output, bias included.
+ * The bias and a fused activation (kernel_util.h) that clamps (Relu, Clip) are applied as
+ * each output is finished, in the product's last store or the depthwise loops' last pass;
+ * any other activation runs over the finished output, bias included.
  */
 #include "gemm.h"
 #include "kernel_util.h"
 #include "nn.h"
 
+#include <math.h>
 #include <string.h>
 
 /* im2col/col2im chunks hold about this many floats (512 KiB), a fraction of L2 */
@@ -393,7 +396,7 @@ static bool same_3x3(const nn_window *w)
  */
 DP_MULTI_TARGET
 static void conv_planes_3x3(const conv_geom *g, const float *x, const float *wt, const float *b,
-                            float *y, int32_t *edges)
+                            const dp_sgemm_epilogue *clamp, float *y, int32_t *edges)
 {
     int64_t H = g->w.out[1], W = g->w.out[2], n = H * W;
     int32_t *left = edges, *right = edges + n;
@@ -425,16 +428,71 @@ static void conv_planes_3x3(const conv_geom *g, const float *x, const float *wt,
                     yp[p] += keep[p] ? wv * xs[p] : 0.0f;
         }
         float bias = b ? b[m] : 0;
-        for (int64_t p = 0; p < n; p++)
-            yp[p] += bias;
+        dp_sgemm_finish(1, n, yp, n, clamp, &bias);
     }
 }
 
-static void add_bias(float *y, const float *b, int64_t channels, int64_t vol)
+/* A 2-D 3x3 window of stride 2 and dilation 1 padded by 1 on every side over an input of even
+ * height and width (MobileNet's downsampling): the output is half the input each way. */
+static bool half_3x3(const nn_window *w)
 {
-    for (int64_t c = 0; c < channels; c++)
-        for (int64_t i = 0; i < vol; i++)
-            y[c * vol + i] += b[c];
+    bool ok = w->in[0] == 1 && w->k[0] == 1 && w->pb[0] == 0 && w->pe[0] == 0;
+    for (int j = 1; j < NN_MAXSP; j++)
+        ok = ok && w->k[j] == 3 && w->s[j] == 2 && w->d[j] == 1 && w->pb[j] == 1 &&
+             w->pe[j] == 1 && w->in[j] % 2 == 0;
+    return ok;
+}
+
+/*
+ * conv_direct for half_3x3 windows, a plane at a time. Each input plane is first split by
+ * the parity of its rows and columns into four quarter planes the output's size; output
+ * (i, j) then reads quarter (row parity, column parity) at (i, j), (i - 1, j) or (i, j - 1),
+ * so every tap is one flat run over the output plane, as in conv_planes_3x3, instead of
+ * stride-2 loads along short rows. Taps one row up or one column left of the first row or
+ * column fall in the padding: left[p] (0 in the first column) selects those away, and the
+ * first row is skipped. The same tap order as conv_direct's, so the same sums.
+ * scratch: the input plane's size in floats, then an output plane's in ints.
+ */
+DP_MULTI_TARGET
+static void conv_halves_3x3(const conv_geom *g, const float *x, const float *wt, const float *b,
+                            const dp_sgemm_epilogue *clamp, float *y, float *scratch)
+{
+    int64_t H = g->w.in[1], W = g->w.in[2], Wo = W / 2, n = H / 2 * Wo;
+    float *quarter[2][2] = {{scratch, scratch + n}, {scratch + 2 * n, scratch + 3 * n}};
+    int32_t *left = (int32_t *)(scratch + 4 * n);
+    for (int64_t p = 0; p < n; p++)
+        left[p] = p % Wo != 0;
+    for (int64_t c = 0; c < g->N * g->M; c++) {
+        int64_t m = c % g->M;
+        const float *xp = x + (c / g->M * g->C + m / g->Mg) * H * W, *wm = wt + m * 9;
+        float *restrict yp = y + c * n;
+        for (int64_t r = 0; r < H; r++) {
+            float *restrict even = quarter[r & 1][0] + r / 2 * Wo;
+            float *restrict odd = quarter[r & 1][1] + r / 2 * Wo;
+            const float *xr = xp + r * W;
+            for (int64_t j = 0; j < Wo; j++) {
+                even[j] = xr[2 * j];
+                odd[j] = xr[2 * j + 1];
+            }
+        }
+        for (int64_t p = 0; p < n; p++)
+            yp[p] = 0;
+        for (int t = 0; t < 9; t++) {
+            /* input row 2i + dy and column 2j + dx, dy and dx in -1..1 */
+            int64_t dy = t / 3 - 1, dx = t % 3 - 1;
+            const float *restrict q = quarter[dy != 0][dx != 0] - (dy < 0 ? Wo : 0) - (dx < 0);
+            int64_t lo = (dy < 0 ? Wo : 0) + (dx < 0);
+            float wv = wm[t];
+            if (dx < 0)
+                for (int64_t p = lo; p < n; p++)
+                    yp[p] += left[p] ? wv * q[p] : 0.0f;
+            else
+                for (int64_t p = lo; p < n; p++)
+                    yp[p] += wv * q[p];
+        }
+        float bias = b ? b[m] : 0;
+        dp_sgemm_finish(1, n, yp, n, clamp, &bias);
+    }
 }
 
 dp_status nn_Conv_run(dp_kctx *k)
@@ -449,21 +507,31 @@ dp_status nn_Conv_run(dp_kctx *k)
     if (g.N == 0 || g.M == 0 || g.outvol == 0)
         return DP_OK;
     /* the direct depthwise loop multiplies in fp32: on the core it is a product like any */
+    /* the bias, and an activation that clamps, go with the last pass over each output */
+    dp_sgemm_epilogue ep;
+    bool clamp = dp_fused_clamp(k, &ep.lo, &ep.hi);
     if (g.Cg == 1 && !k->analog) {
         if (same_3x3(&g.w)) {
             size_t bytes = 2 * (size_t)g.outvol * sizeof(int32_t);
             int32_t *edges = dp_scratch(k, bytes);
             if (!edges)
                 return no_memory(k, bytes);
-            conv_planes_3x3(&g, x, wt, b, y, edges);
+            conv_planes_3x3(&g, x, wt, b, &ep, y, edges);
+        } else if (half_3x3(&g.w)) {
+            size_t bytes = (size_t)(g.invol + g.outvol) * sizeof(float);
+            float *scratch = dp_scratch(k, bytes);
+            if (!scratch)
+                return no_memory(k, bytes);
+            conv_halves_3x3(&g, x, wt, b, &ep, y, scratch);
         } else {
             size_t bytes = 2 * (size_t)g.w.k[2] * sizeof(int64_t);
             int64_t *span = dp_scratch(k, bytes);
             if (!span)
                 return no_memory(k, bytes);
             conv_direct(&g, x, wt, b, y, span);
+            return dp_fused_activate(k, k->out[0]);
         }
-        return dp_fused_activate(k, k->out[0]);
+        return clamp ? DP_OK : dp_fused_activate(k, k->out[0]);
     }
     const nn_window *w = &g.w;
     bool pointwise = true;
@@ -479,13 +547,16 @@ dp_status nn_Conv_run(dp_kctx *k)
     if (!gemm_scratch || (col_bytes && !col))
         return no_memory(k, gemm_bytes + col_bytes);
 
+    bool finish = b || ep.lo > -INFINITY || ep.hi < INFINITY;
     for (int64_t n = 0; n < g.N; n++)
         for (int64_t gi = 0; gi < g.group; gi++) {
             const float *xg = x + (n * g.C + gi * g.Cg) * g.invol, *wg = wt + gi * g.Mg * K;
             float *yg = y + (n * g.M + gi * g.Mg) * g.outvol;
+            ep.row_bias = b ? b + gi * g.Mg : NULL;
             dp_product pr = {.M = g.Mg, .K = K, .alpha = 1, .A = wg, .lda = K,
                              .ldc = g.outvol, .weights_in_a = true, .weights_fixed = true,
-                             .channel0 = gi * g.Mg, .scratch = gemm_scratch};
+                             .channel0 = gi * g.Mg, .scratch = gemm_scratch,
+                             .epilogue = finish ? &ep : NULL};
             for (int64_t j0 = 0; j0 < g.outvol; j0 += nj) {
                 int64_t len = g.outvol - j0 < nj ? g.outvol - j0 : nj;
                 if (!pointwise)
@@ -499,10 +570,7 @@ dp_status nn_Conv_run(dp_kctx *k)
                     return st;
             }
         }
-    if (b)
-        for (int64_t n = 0; n < g.N; n++)
-            add_bias(y + n * g.M * g.outvol, b, g.M, g.outvol);
-    return dp_fused_activate(k, k->out[0]);
+    return clamp ? DP_OK : dp_fused_activate(k, k->out[0]);
 }
 
 /*

@@ -118,7 +118,8 @@ static void tile_portable(int64_t kc, const float *a, const float *b, float *acc
  * when add, added to it; constants once inlined. */
 __attribute__((target("avx512f"), always_inline))
 static inline void shape_avx512(int64_t kc, const float *a, const float *b, float *out,
-                                int64_t ldc, bool add, int rows, int vecs)
+                                int64_t ldc, bool add, const dp_sgemm_epilogue *ep,
+                                const float *bias, int rows, int vecs)
 {
     __m512 c[MR][2];
     UNROLL for (int i = 0; i < rows; i++)
@@ -143,6 +144,16 @@ static inline void shape_avx512(int64_t kc, const float *a, const float *b, floa
             if (vecs > 1)
                 c[i][1] = _mm512_add_ps(c[i][1], _mm512_loadu_ps(row + 16));
         }
+        if (ep)
+            for (int v = 0; v < vecs; v++) {
+                if (bias)
+                    c[i][v] = _mm512_add_ps(c[i][v], _mm512_set1_ps(bias[i]));
+                __m512 lo = _mm512_set1_ps(ep->lo), hi = _mm512_set1_ps(ep->hi);
+                c[i][v] = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(c[i][v], lo, _CMP_LT_OQ),
+                                               c[i][v], lo);
+                c[i][v] = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(c[i][v], hi, _CMP_GT_OQ),
+                                               c[i][v], hi);
+            }
         _mm512_storeu_ps(row, c[i][0]);
         if (vecs > 1)
             _mm512_storeu_ps(row + 16, c[i][1]);
@@ -155,7 +166,7 @@ static inline void shape_avx512(int64_t kc, const float *a, const float *b, floa
     __attribute__((target("avx512f"))) static void name(int64_t kc, const float *a,              \
                                                         const float *b, float *acc)              \
     {                                                                                            \
-        shape_avx512(kc, a, b, acc, NR, false, rows, vecs);                                      \
+        shape_avx512(kc, a, b, acc, NR, false, NULL, NULL, rows, vecs);                          \
     }
 SHAPE_KERNEL(tile_avx512, MR, 2)
 SHAPE_KERNEL(half_avx512, MR, 1)
@@ -167,9 +178,9 @@ SHAPE_KERNEL(rows4_half_avx512, 4, 1)
 
 __attribute__((target("avx512f")))
 static void full_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
-                        bool add)
+                        bool add, const dp_sgemm_epilogue *ep, const float *bias)
 {
-    shape_avx512(kc, a, b, c, ldc, add, MR, 2);
+    shape_avx512(kc, a, b, c, ldc, add, ep, bias, MR, 2);
 }
 
 __attribute__((target("avx2,fma")))
@@ -223,9 +234,10 @@ static void narrow_avx512(int64_t kc, const float *a, const float *b, float *acc
 }
 #endif
 
-/* c (MR x NR, row stride ldc) = the product of a panel and b panel, or c plus it when add. */
+/* c (MR x NR, row stride ldc) = the product of a panel and b panel, or c plus it when add,
+ * then the epilogue ep (if not NULL) with the tile's row biases at bias (if not NULL). */
 typedef void full_fn(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
-                     bool add);
+                     bool add, const dp_sgemm_epilogue *ep, const float *bias);
 
 /*
  * The kernels this CPU runs fastest: shape[r][h] for tiles with at most 4, 8 or MR live rows
@@ -321,19 +333,34 @@ static void gemv(bool p_contiguous, int64_t n, int64_t K, float alpha, const flo
         y[i * incy] = beta == 0 ? alpha * acc[i] : alpha * acc[i] + beta * y[i * incy];
 }
 
-/* The mc x nc block of C = alpha * (A block * B block) + beta * C, tile by tile. */
+void dp_sgemm_finish(int64_t mr, int64_t nr, float *c, int64_t ldc, const dp_sgemm_epilogue *ep,
+                     const float *bias)
+{
+    for (int64_t i = 0; i < mr; i++)
+        for (int64_t j = 0; j < nr; j++) {
+            float v = c[i * ldc + j];
+            if (bias)
+                v += bias[i];
+            v = v < ep->lo ? ep->lo : v;
+            c[i * ldc + j] = v > ep->hi ? ep->hi : v;
+        }
+}
+
+/* The mc x nc block of C = alpha * (A block * B block) + beta * C, tile by tile, then the
+ * epilogue ep (if not NULL) with the block's row biases at bias. */
 DP_MULTI_TARGET
 static void macro_kernel(const kernels *ks, int64_t mc, int64_t nc, int64_t kc,
                          const float *pa, const float *pb, float *C, int64_t ldc, float alpha,
-                         float beta)
+                         float beta, const dp_sgemm_epilogue *ep, const float *bias)
 {
     float acc[MR * NR];
     for (int64_t jr = 0; jr < nc; jr += NR)
         for (int64_t ir = 0; ir < mc; ir += MR) {
             int64_t mr = min64(MR, mc - ir), nr = min64(NR, nc - jr);
             float *c = C + ir * ldc + jr;
+            const float *tile_bias = bias ? bias + ir : NULL;
             if (ks->full && mr == MR && nr == NR && alpha == 1 && (beta == 0 || beta == 1)) {
-                ks->full(kc, pa + ir * kc, pb + jr * kc, c, ldc, beta == 1);
+                ks->full(kc, pa + ir * kc, pb + jr * kc, c, ldc, beta == 1, ep, tile_bias);
                 continue;
             }
             run_tile(ks, kc, pa + ir * kc, pb + jr * kc, acc, mr, nr);
@@ -347,6 +374,8 @@ static void macro_kernel(const kernels *ks, int64_t mc, int64_t nc, int64_t kc,
                     for (int64_t j = 0; j < nr; j++)
                         c[i * ldc + j] = alpha * acc[i * NR + j] + beta * c[i * ldc + j];
             }
+            if (ep)
+                dp_sgemm_finish(mr, nr, c, ldc, ep, tile_bias);
         }
 }
 
@@ -364,7 +393,8 @@ static int64_t packed_b_offset(int64_t K, int64_t N, int64_t jc, int64_t pc)
  */
 static void tiled(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                   int64_t lda, const float *packed_a, const float *B, int64_t ldb,
-                  const float *packed_b, float beta, float *C, int64_t ldc, void *scratch)
+                  const float *packed_b, float beta, float *C, int64_t ldc,
+                  const dp_sgemm_epilogue *ep, void *scratch)
 {
     kernels ks = fastest_kernels();
     int64_t kmax = min64(K, KC);
@@ -388,7 +418,10 @@ static void tiled(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
                     ap = packed_a + pc * round_up(M, MR) + ic * kc;
                 else
                     pack_a(ta, A, lda, ic, mc, pc, kc, pa);
-                macro_kernel(&ks, mc, nc, kc, ap, bp, C + ic * ldc + jc, ldc, alpha, b);
+                /* the epilogue goes with the last K block, when the sums are complete */
+                const dp_sgemm_epilogue *e = pc + kc == K ? ep : NULL;
+                macro_kernel(&ks, mc, nc, kc, ap, bp, C + ic * ldc + jc, ldc, alpha, b, e,
+                             e && e->row_bias ? e->row_bias + ic : NULL);
             }
         }
     }
@@ -419,7 +452,7 @@ void dp_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
             gemv(!ta, M, K, alpha, A, lda, v, beta, C, ldc, v + K);
         return;
     }
-    tiled(ta, tb, M, N, K, alpha, A, lda, NULL, B, ldb, NULL, beta, C, ldc, scratch);
+    tiled(ta, tb, M, N, K, alpha, A, lda, NULL, B, ldb, NULL, beta, C, ldc, NULL, scratch);
 }
 
 size_t dp_sgemm_packed_a_size(int64_t M, int64_t K)
@@ -449,7 +482,7 @@ void dp_sgemm_pack_b(bool tb, int64_t K, int64_t N, const float *B, int64_t ldb,
 void dp_sgemm_packed(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
                      const float *A, int64_t lda, const float *packed_a, const float *B,
                      int64_t ldb, const float *packed_b, float beta, float *C, int64_t ldc,
-                     void *scratch)
+                     const dp_sgemm_epilogue *ep, void *scratch)
 {
-    tiled(ta, tb, M, N, K, alpha, A, lda, packed_a, B, ldb, packed_b, beta, C, ldc, scratch);
+    tiled(ta, tb, M, N, K, alpha, A, lda, packed_a, B, ldb, packed_b, beta, C, ldc, ep, scratch);
 }

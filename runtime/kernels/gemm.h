@@ -34,10 +34,27 @@ void dp_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
 /*
  * A constant operand packed once, so that products with it skip packing: op(A) (M x K) or
  * op(B) (K x N) in the layout the tiled path reads, the bytes that takes, and the product
- * with either operand packed (packed_a or packed_b non-NULL: A or B is then ignored). It
- * gives exactly dp_sgemm's result when M > 1, N > 1 and K > 0 (dp_sgemm takes other paths
- * otherwise) and needs the same scratch.
+ * with either operand packed (packed_a or packed_b non-NULL: A or B is then ignored), then
+ * the epilogue ep (none if NULL). It gives exactly dp_sgemm's result when M > 1, N > 1 and
+ * K > 0 (dp_sgemm takes other paths otherwise) and needs the same scratch.
  */
+/*
+ * What dp_sgemm_packed can do to each element of C once its sum is complete, while the tile
+ * is still in registers, saving a pass over C for each: add row_bias[i] to row i (unless
+ * row_bias is NULL), then clamp to [lo, hi], max before min as ONNX's Clip (lo 0 and hi
+ * infinity is Relu; both infinite, no clamp). NaN stays NaN. The same operations in the same
+ * order as adding the bias and clamping afterwards, so the same bits.
+ */
+typedef struct dp_sgemm_epilogue {
+    const float *row_bias;
+    float lo, hi;
+} dp_sgemm_epilogue;
+
+/* The epilogue ep on C (M x N, row stride ldc) after the product, the rows' biases at bias
+ * (ep->row_bias offset to C's first row, or NULL for none). */
+void dp_sgemm_finish(int64_t M, int64_t N, float *C, int64_t ldc, const dp_sgemm_epilogue *ep,
+                     const float *bias);
+
 size_t dp_sgemm_packed_a_size(int64_t M, int64_t K);
 size_t dp_sgemm_packed_b_size(int64_t K, int64_t N);
 void dp_sgemm_pack_a(bool ta, int64_t M, int64_t K, const float *A, int64_t lda, float *packed);
@@ -45,7 +62,7 @@ void dp_sgemm_pack_b(bool tb, int64_t K, int64_t N, const float *B, int64_t ldb,
 void dp_sgemm_packed(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
                      const float *A, int64_t lda, const float *packed_a, const float *B,
                      int64_t ldb, const float *packed_b, float beta, float *C, int64_t ldc,
-                     void *scratch);
+                     const dp_sgemm_epilogue *ep, void *scratch);
 
 /*
  * The register tile, for callers that split one product into several over rows or columns

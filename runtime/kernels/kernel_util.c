@@ -131,6 +131,21 @@ static void activate(fused_act act, float *v, int64_t n, act_params a)
     }
 }
 
+bool dp_fused_clamp(dp_kctx *k, float *lo, float *hi)
+{
+    const char *name = dp_attr_string(k, "dp_activation", NULL);
+    int act = name ? act_index(name) : -1;
+    *lo = -INFINITY;
+    *hi = INFINITY;
+    if (act == ACT_RELU)
+        *lo = 0; /* v < 0 ? 0 : v, as Relu */
+    else if (act == ACT_CLIP) {
+        *lo = dp_attr_float(k, "dp_min", -INFINITY);
+        *hi = dp_attr_float(k, "dp_max", INFINITY);
+    }
+    return !name || act == ACT_RELU || act == ACT_CLIP;
+}
+
 dp_status dp_fused_activate(dp_kctx *k, dp_tensor *y)
 {
     const char *name = dp_attr_string(k, "dp_activation", NULL);

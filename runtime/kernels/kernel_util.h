@@ -38,6 +38,12 @@ bool dp_fused_activation_known(const char *op);
  * the layers' types functions call it. */
 dp_status dp_fused_check(dp_kctx *k);
 
+/* Whether the layer's fused activation, if any, is a clamp to [*lo, *hi] (none is (-inf,
+ * inf), Relu [0, inf), Clip its bounds), which a product's epilogue can apply (gemm.h):
+ * the same bits as dp_fused_activate, which then has nothing left to do. When it is not,
+ * *lo and *hi are still -inf and inf, a clamp that does nothing. */
+bool dp_fused_clamp(dp_kctx *k, float *lo, float *hi);
+
 /* Applies the layer's fused activation, if it has one, to its output y in place. */
 dp_status dp_fused_activate(dp_kctx *k, dp_tensor *y);
 

@@ -22,6 +22,7 @@
 #define dp_sgemm_packed_b_size test_sgemm_packed_b_size
 #define dp_sgemm_pack_a test_sgemm_pack_a
 #define dp_sgemm_pack_b test_sgemm_pack_b
+#define dp_sgemm_finish test_sgemm_finish
 #include "../../runtime/kernels/gemm.c"
 
 enum { KCT = 203 }; /* not a multiple of any unrolling */
@@ -89,7 +90,7 @@ static void each_kernel_is_an_fma_chain(void **state)
 }
 
 /* The whole-tile kernel writes into C at its row stride the chain's sums, or C plus them,
- * and touches nothing past the tile's columns. */
+ * then the epilogue, and touches nothing past the tile's columns. */
 static void full_tiles_store_into_c(void **state)
 {
 #ifdef DP_GEMM_X86
@@ -100,14 +101,24 @@ static void full_tiles_store_into_c(void **state)
     float c[MR * LDC], before[MR * LDC];
     for (int i = 0; i < MR * LDC; i++)
         before[i] = (float)i * 0.25f - 7.0f;
-    for (int add = 0; add <= 1; add++) {
+    float bias[MR];
+    for (int i = 0; i < MR; i++)
+        bias[i] = (float)(i - 6) * 0.125f;
+    const dp_sgemm_epilogue clip = {bias, -0.5f, 0.75f};
+    for (int mode = 0; mode < 4; mode++) {
+        bool add = mode & 1, finish = mode & 2;
         memcpy(c, before, sizeof c);
-        full_avx512(KCT, P->a, P->b, c, LDC, add);
+        full_avx512(KCT, P->a, P->b, c, LDC, add, finish ? &clip : NULL, finish ? bias : NULL);
         for (int i = 0; i < MR; i++)
             for (int j = 0; j < LDC; j++) {
                 float want = before[i * LDC + j];
-                if (j < NR)
+                if (j < NR) {
                     want = add ? P->want[i * NR + j] + want : P->want[i * NR + j];
+                    if (finish) {
+                        want += bias[i];
+                        want = want < clip.lo ? clip.lo : want > clip.hi ? clip.hi : want;
+                    }
+                }
                 assert_memory_equal(&c[i * LDC + j], &want, sizeof want);
             }
     }

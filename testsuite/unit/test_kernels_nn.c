@@ -296,7 +296,8 @@ static float frand(void)
  * Against a double-precision triple loop, over sizes that reach every edge: partial 12x16
  * tiles, several K (256), M (144) and N (4096) blocks, the matrix-vector paths (M or N of 1),
  * K = 0, empty products, padded leading dimensions, beta 0 over a NaN-filled C and beta 0.5.
- * With A or B packed once (dp_sgemm_packed), the tiled products give the same bits.
+ * With A or B packed once (dp_sgemm_packed), the tiled products give the same bits, and
+ * with an epilogue, the bits of adding the bias and clamping afterwards.
  */
 static void sgemm_matches_naive(void **state)
 {
@@ -338,9 +339,27 @@ static void sgemm_matches_naive(void **state)
                 else
                     dp_sgemm_pack_a(ta, M, K, A, lda, packed);
                 dp_sgemm_packed(ta, tb, M, N, K, alpha, A, lda, side ? NULL : packed, B, ldb,
-                                side ? packed : NULL, beta, Cp, ldc, scratch);
+                                side ? packed : NULL, beta, Cp, ldc, NULL, scratch);
                 for (int64_t i = 0; i < M; i++)
                     assert_memory_equal(Cp + i * ldc, C + i * ldc, (size_t)N * sizeof(float));
+                /* with an epilogue: the bias added and the clamp applied after, bit for bit,
+                 * a NaN bias (row 1) staying NaN */
+                float *bias = malloc((size_t)M * sizeof(float));
+                assert_non_null(bias);
+                for (int64_t i = 0; i < M; i++)
+                    bias[i] = i == 1 ? NAN : frand();
+                const dp_sgemm_epilogue ep = {bias, -1.0f, 1.5f};
+                memcpy(Cp, C0, (size_t)(nc + 1) * sizeof(float));
+                dp_sgemm_packed(ta, tb, M, N, K, alpha, A, lda, side ? NULL : packed, B, ldb,
+                                side ? packed : NULL, beta, Cp, ldc, &ep, scratch);
+                for (int64_t i = 0; i < M; i++)
+                    for (int64_t j = 0; j < N; j++) {
+                        float want = C[i * ldc + j] + bias[i];
+                        want = want < ep.lo ? ep.lo : want;
+                        want = want > ep.hi ? ep.hi : want;
+                        assert_memory_equal(&Cp[i * ldc + j], &want, sizeof want);
+                    }
+                free(bias);
                 free(packed);
                 free(Cp);
             }
@@ -1071,12 +1090,21 @@ static void conv_matches_definition(void **state)
 {
     for (int trial = 0; trial < 300; trial++) {
         geom g;
-        int nsp = (int)irand(1, 3);
+        /* every 8th trial the 2-D depthwise shapes with planar paths: 3x3 padded by 1, of
+         * stride 1, or of stride 2 over an even input */
+        int planar = trial % 8 == 0 ? 1 : trial % 8 == 4 ? 2 : 0;
+        int nsp = planar ? 2 : (int)irand(1, 3);
         random_geom(&g, nsp, nsp == 3 ? 6 : 12, 2, 2);
         bool dw3 = trial % 4 == 0;
         for (int j = 3 - nsp; dw3 && j < 3; j++) {
-            g.k[j] = g.ints[0][j - 3 + nsp] = 3;
-            g.d[j] = g.ints[2][j - 3 + nsp] = 1;
+            int i = j - 3 + nsp;
+            g.k[j] = g.ints[0][i] = 3;
+            g.d[j] = g.ints[2][i] = 1;
+            if (planar) {
+                g.s[j] = g.ints[1][i] = planar;
+                g.pb[j] = g.pe[j] = g.ints[3][i] = g.ints[3][nsp + i] = 1;
+                g.in[j] = planar == 2 ? 2 * irand(1, 6) : g.in[j];
+            }
             g.in[j] = g.in[j] + g.pb[j] + g.pe[j] < 3 ? 3 : g.in[j];
         }
         int64_t group = irand(1, 3), Cg = dw3 ? 1 : irand(1, 3), Mg = irand(1, 3);
