@@ -7,6 +7,7 @@
  * real input elements. The maxima propagate NaN, as numpy's and PyTorch's do.
  */
 #include "nn.h"
+#include "simd.h"
 
 #include <math.h>
 
@@ -182,6 +183,43 @@ MAXPOOL(double, -INFINITY, NAN)
 MAXPOOL(int8_t, INT8_MIN, 0)
 MAXPOOL(uint8_t, 0, 0)
 
+/*
+ * maxpool_float without Indices for windows over at most two dimensions, a row of outputs at
+ * a time: each tap is one run along the row (strided loads, but vector ones), where the
+ * general loop visits every output's taps one by one. The taps of an output come in the same
+ * order, so ties between 0 and -0 resolve alike. scratch: out[2] ints.
+ */
+DP_MULTI_TARGET
+static void maxpool_rows_float(const pool_plan *p, const float *x, float *y, int32_t *nan)
+{
+    const nn_window *w = &p->w;
+    int64_t W = w->out[2], s = w->s[2];
+    for (int64_t pl = 0; pl < p->planes; pl++)
+        for (int64_t o1 = 0; o1 < w->out[1]; o1++) {
+            float *restrict best = y + (pl * w->out[1] + o1) * W;
+            for (int64_t o = 0; o < W; o++) {
+                best[o] = -INFINITY;
+                nan[o] = 0;
+            }
+            int64_t st1 = o1 * w->s[1] - w->pb[1], a1, b1;
+            nn_range(st1, w->d[1], w->in[1], w->k[1], &a1, &b1);
+            for (int64_t t1 = a1; t1 < b1; t1++) {
+                const float *restrict row = x + pl * p->invol + (st1 + t1 * w->d[1]) * w->in[2];
+                for (int64_t t2 = 0; t2 < w->k[2]; t2++) {
+                    int64_t off = t2 * w->d[2] - w->pb[2], lo, hi;
+                    nn_range(off, s, w->in[2], W, &lo, &hi);
+                    for (int64_t o = lo; o < hi; o++) {
+                        float v = row[o * s + off];
+                        best[o] = v > best[o] ? v : best[o];
+                        nan[o] |= v != v;
+                    }
+                }
+            }
+            for (int64_t o = 0; o < W; o++)
+                best[o] = nan[o] ? NAN : best[o];
+        }
+}
+
 static const dp_dtype avg_types[] = {DP_FLOAT, DP_DOUBLE};
 static const dp_dtype max_types[] = {DP_FLOAT, DP_DOUBLE, DP_INT8, DP_UINT8};
 
@@ -227,7 +265,15 @@ dp_status nn_MaxPool_run(dp_kctx *k)
     void *y = k->out[0]->data;
     switch (k->in[0]->dtype) {
     case DP_FLOAT:
-        maxpool_float(&p, x, y, ind, order == 1);
+        if (!ind && p.w.in[0] == 1 && p.w.k[0] == 1) {
+            size_t bytes = (size_t)p.w.out[2] * sizeof(int32_t);
+            int32_t *nan = dp_scratch(k, bytes);
+            if (!nan)
+                return dp_kfail(k, DP_ENOMEM, "cannot allocate %zu bytes of scratch", bytes);
+            maxpool_rows_float(&p, x, y, nan);
+        } else {
+            maxpool_float(&p, x, y, ind, order == 1);
+        }
         break;
     case DP_DOUBLE:
         maxpool_double(&p, x, y, ind, order == 1);
