@@ -262,6 +262,52 @@ static void im2col(const nn_window *w, const float *x, int64_t Cg, int64_t j0, i
                 }
 }
 
+/* A 2-D window of stride and dilation 1 padded to keep the output the input's size (ResNet's
+ * 3x3 convolutions): every tap reads the input plane shifted by a row and a column. */
+static bool same_size_2d(const nn_window *w)
+{
+    bool ok = w->in[0] == 1 && w->k[0] == 1 && w->pb[0] == 0 && w->pe[0] == 0;
+    for (int j = 1; j < NN_MAXSP; j++)
+        ok = ok && w->s[j] == 1 && w->d[j] == 1 && w->pb[j] >= 0 && w->pe[j] >= 0 &&
+             w->pb[j] + w->pe[j] == w->k[j] - 1;
+    return ok;
+}
+
+/*
+ * im2col for same_size_2d windows: row (c, ty, tx) is input plane c shifted by dy rows and
+ * dx columns, copied as one flat run over the output positions j0..j0+nj instead of a short
+ * copy and two zero fills per output row. Where the source row lies outside the plane the
+ * row is zero; where the source column does (col[j] + dx outside the row), the flat read
+ * lands in a neighbouring row and is selected away. col: each output position's column.
+ */
+DP_MULTI_TARGET
+static void im2col_shifted(const nn_window *w, const float *x, int64_t Cg, int64_t j0,
+                           int64_t nj, const int32_t *col, float *dst)
+{
+    int64_t W = w->in[2], n = w->in[1] * W, j1 = j0 + nj;
+    for (int64_t c = 0; c < Cg; c++)
+        for (int64_t ty = 0; ty < w->k[1]; ty++)
+            for (int64_t tx = 0; tx < w->k[2]; tx++, dst += nj) {
+                int64_t dy = ty - w->pb[1], dx = tx - w->pb[2], shift = dy * W + dx;
+                /* positions whose source row exists and whose flat read stays in the plane */
+                int64_t lo = dy < 0 ? -dy * W : 0, hi = dy > 0 ? n - dy * W : n;
+                lo = lo > -shift ? lo : -shift;
+                hi = hi < n - shift ? hi : n - shift;
+                lo = lo < j0 ? j0 : lo > j1 ? j1 : lo;
+                hi = hi > j1 ? j1 : hi < lo ? lo : hi;
+                const float *restrict src = x + c * n + shift;
+                float *restrict out = dst;
+                for (int64_t j = j0; j < lo; j++)
+                    out[j - j0] = 0;
+                for (int64_t j = lo; j < hi; j++) {
+                    int64_t from = col[j] + dx;
+                    out[j - j0] = from >= 0 && from < W ? src[j] : 0.0f;
+                }
+                for (int64_t j = hi; j < j1; j++)
+                    out[j - j0] = 0;
+            }
+}
+
 /* yrow[o] += wv * xrow[o * s + off] for o in [lo, hi): one kernel tap along an output row. */
 static inline void tap_row(float *restrict yrow, const float *restrict xrow, float wv,
                            int64_t s, int64_t off, int64_t lo, int64_t hi)
@@ -540,12 +586,17 @@ dp_status nn_Conv_run(dp_kctx *k)
     int64_t K = g.Cg * g.taps;
     int64_t nj = pointwise ? g.outvol
                            : chunk_size(K, g.outvol, k->parallel ? k->parallel->threads : 1);
+    bool shifted = !pointwise && same_size_2d(w);
     size_t gemm_bytes = dp_sgemm_scratch_size(g.Mg, nj, K);
     size_t col_bytes = pointwise ? 0 : (size_t)(K * nj) * sizeof(float);
+    size_t where_bytes = shifted ? (size_t)g.outvol * sizeof(int32_t) : 0;
     void *gemm_scratch = dp_scratch(k, gemm_bytes);
     float *col = col_bytes ? dp_scratch(k, col_bytes) : NULL;
-    if (!gemm_scratch || (col_bytes && !col))
-        return no_memory(k, gemm_bytes + col_bytes);
+    int32_t *column = where_bytes ? dp_scratch(k, where_bytes) : NULL;
+    if (!gemm_scratch || (col_bytes && !col) || (where_bytes && !column))
+        return no_memory(k, gemm_bytes + col_bytes + where_bytes);
+    for (int64_t j = 0; shifted && j < g.outvol; j++)
+        column[j] = (int32_t)(j % w->out[2]);
 
     bool finish = b || ep.lo > -INFINITY || ep.hi < INFINITY;
     for (int64_t n = 0; n < g.N; n++)
@@ -559,7 +610,9 @@ dp_status nn_Conv_run(dp_kctx *k)
                              .epilogue = finish ? &ep : NULL};
             for (int64_t j0 = 0; j0 < g.outvol; j0 += nj) {
                 int64_t len = g.outvol - j0 < nj ? g.outvol - j0 : nj;
-                if (!pointwise)
+                if (shifted)
+                    im2col_shifted(w, xg, g.Cg, j0, len, column, col);
+                else if (!pointwise)
                     im2col(w, xg, g.Cg, j0, len, col);
                 pr.N = len;
                 pr.B = pointwise ? xg + j0 : col;

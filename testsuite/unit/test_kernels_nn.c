@@ -1091,9 +1091,11 @@ static void conv_matches_definition(void **state)
     for (int trial = 0; trial < 300; trial++) {
         geom g;
         /* every 8th trial the 2-D depthwise shapes with planar paths: 3x3 padded by 1, of
-         * stride 1, or of stride 2 over an even input */
+         * stride 1, or of stride 2 over an even input; and 2-D windows of stride 1 padded to
+         * keep the input's size, whose im2col reads shifted planes */
         int planar = trial % 8 == 0 ? 1 : trial % 8 == 4 ? 2 : 0;
-        int nsp = planar ? 2 : (int)irand(1, 3);
+        bool same_size = trial % 8 == 2;
+        int nsp = planar || same_size ? 2 : (int)irand(1, 3);
         random_geom(&g, nsp, nsp == 3 ? 6 : 12, 2, 2);
         bool dw3 = trial % 4 == 0;
         for (int j = 3 - nsp; dw3 && j < 3; j++) {
@@ -1107,7 +1109,14 @@ static void conv_matches_definition(void **state)
             }
             g.in[j] = g.in[j] + g.pb[j] + g.pe[j] < 3 ? 3 : g.in[j];
         }
-        int64_t group = irand(1, 3), Cg = dw3 ? 1 : irand(1, 3), Mg = irand(1, 3);
+        for (int j = 1; same_size && j < 3; j++) {
+            int i = j - 1;
+            g.s[j] = g.ints[1][i] = g.d[j] = g.ints[2][i] = 1;
+            g.pb[j] = g.ints[3][i] = irand(0, g.k[j] - 1);
+            g.pe[j] = g.ints[3][2 + i] = g.k[j] - 1 - g.pb[j];
+        }
+        int64_t group = irand(1, 3), Cg = dw3 ? 1 : irand(same_size ? 2 : 1, 3);
+        int64_t Mg = irand(1, 3);
         int64_t N = irand(1, 2), C = group * Cg, M = group * Mg, taps = vol3(g.k), o[3];
         for (int j = 0; j < 3; j++)
             o[j] = (g.in[j] + g.pb[j] + g.pe[j] - (g.k[j] - 1) * g.d[j] - 1) / g.s[j] + 1;
