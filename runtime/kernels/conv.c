@@ -454,7 +454,9 @@ static void conv_planes_3x3(const conv_geom *g, const float *x, const float *wt,
         int64_t m = c % g->M;
         const float *xp = x + (c / g->M * g->C + m / g->Mg) * n, *wm = wt + m * 9;
         float *restrict yp = y + c * n;
-        for (int64_t p = 0; p < n; p++)
+        /* tap 0 (up and left) stores 0 plus its term from the second row on, the sum
+         * starting from 0 without a pass that zeroes the plane first */
+        for (int64_t p = 0; p < W; p++)
             yp[p] = 0;
         for (int t = 0; t < 9; t++) {
             int64_t dy = t / 3 - 1, dx = t % 3 - 1;
@@ -469,6 +471,9 @@ static void conv_planes_3x3(const conv_geom *g, const float *x, const float *wt,
             if (dx == 0)
                 for (int64_t p = lo; p < hi; p++)
                     yp[p] += wv * xs[p];
+            else if (t == 0)
+                for (int64_t p = lo; p < hi; p++)
+                    yp[p] = 0.0f + (keep[p] ? wv * xs[p] : 0.0f);
             else
                 for (int64_t p = lo; p < hi; p++)
                     yp[p] += keep[p] ? wv * xs[p] : 0.0f;
@@ -521,7 +526,9 @@ static void conv_halves_3x3(const conv_geom *g, const float *x, const float *wt,
                 odd[j] = xr[2 * j + 1];
             }
         }
-        for (int64_t p = 0; p < n; p++)
+        /* tap 0 (up and left) stores 0 plus its term past the first row and column, the
+         * sum starting from 0 without a pass that zeroes the plane first */
+        for (int64_t p = 0; p <= Wo; p++)
             yp[p] = 0;
         for (int t = 0; t < 9; t++) {
             /* input row 2i + dy and column 2j + dx, dy and dx in -1..1 */
@@ -529,7 +536,10 @@ static void conv_halves_3x3(const conv_geom *g, const float *x, const float *wt,
             const float *restrict q = quarter[dy != 0][dx != 0] - (dy < 0 ? Wo : 0) - (dx < 0);
             int64_t lo = (dy < 0 ? Wo : 0) + (dx < 0);
             float wv = wm[t];
-            if (dx < 0)
+            if (t == 0)
+                for (int64_t p = lo; p < n; p++)
+                    yp[p] = 0.0f + (left[p] ? wv * q[p] : 0.0f);
+            else if (dx < 0)
                 for (int64_t p = lo; p < n; p++)
                     yp[p] += left[p] ? wv * q[p] : 0.0f;
             else

@@ -297,21 +297,27 @@ static void gemv(bool p_contiguous, int64_t n, int64_t K, float alpha, const flo
 {
     enum { LANES = 8 };
     if (p_contiguous) {
-        for (int64_t i = 0; i < n; i++) {
-            /* fixed lanes keep the summation order, and so the result, independent of the
-             * vector width */
-            float lane[LANES] = {0};
-            const float *row = x + i * ldx;
+        /* fixed lanes keep the summation order, and so the result, independent of the
+         * vector width; ROWS rows at a time read that many streams of x at once, which a
+         * product too large for the caches (a classifier's weights) needs to reach the
+         * memory's pace */
+        enum { ROWS = 4 };
+        for (int64_t i0 = 0; i0 < n; i0 += ROWS) {
+            int rows = n - i0 < ROWS ? (int)(n - i0) : ROWS;
+            float lane[ROWS][LANES] = {{0}};
             int64_t p = 0;
             for (; p + LANES <= K; p += LANES)
+                for (int r = 0; r < rows; r++)
+                    for (int l = 0; l < LANES; l++)
+                        lane[r][l] += x[(i0 + r) * ldx + p + l] * v[p + l];
+            for (int r = 0; r < rows; r++) {
+                for (int64_t q = p, l = 0; q < K; q++, l++)
+                    lane[r][l] += x[(i0 + r) * ldx + q] * v[q];
+                float s = 0;
                 for (int l = 0; l < LANES; l++)
-                    lane[l] += row[p + l] * v[p + l];
-            for (int l = 0; p < K; p++, l++)
-                lane[l] += row[p] * v[p];
-            float s = 0;
-            for (int l = 0; l < LANES; l++)
-                s += lane[l];
-            acc[i] = s;
+                    s += lane[r][l];
+                acc[i0 + r] = s;
+            }
         }
     } else {
         memset(acc, 0, (size_t)n * sizeof(float));
@@ -333,17 +339,26 @@ static void gemv(bool p_contiguous, int64_t n, int64_t K, float alpha, const flo
         y[i * incy] = beta == 0 ? alpha * acc[i] : alpha * acc[i] + beta * y[i * incy];
 }
 
+/* dp_sgemm_finish's loop, static so that the C backend's one source, which calls the public
+ * name before defining it, can still clone it per instruction set */
+DP_MULTI_TARGET
+static void finish(int64_t mr, int64_t nr, float *c, int64_t ldc, float lo, float hi,
+                   const float *bias)
+{
+    for (int64_t i = 0; i < mr; i++) {
+        float *row = c + i * ldc, b = bias ? bias[i] : 0;
+        for (int64_t j = 0; j < nr; j++) {
+            float v = bias ? row[j] + b : row[j];
+            v = v < lo ? lo : v;
+            row[j] = v > hi ? hi : v;
+        }
+    }
+}
+
 void dp_sgemm_finish(int64_t mr, int64_t nr, float *c, int64_t ldc, const dp_sgemm_epilogue *ep,
                      const float *bias)
 {
-    for (int64_t i = 0; i < mr; i++)
-        for (int64_t j = 0; j < nr; j++) {
-            float v = c[i * ldc + j];
-            if (bias)
-                v += bias[i];
-            v = v < ep->lo ? ep->lo : v;
-            c[i * ldc + j] = v > ep->hi ? ep->hi : v;
-        }
+    finish(mr, nr, c, ldc, ep->lo, ep->hi, bias);
 }
 
 /* The mc x nc block of C = alpha * (A block * B block) + beta * C, tile by tile, then the
