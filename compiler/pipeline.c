@@ -95,11 +95,13 @@ static dp_status run_passes(const dpc_options *o, const dp_device *device, ir_gr
     if (st == DP_OK)
         st = pass_infer_shapes(g, err);
     /* fusion: BN first (it rewrites the weights), then what joins the layer's output in the
-     * order the layer applies it, bias before activation */
+     * order the layer applies it: bias, residual, activation */
     if (st == DP_OK)
         st = pass_fold_batchnorm(g, err);
     if (st == DP_OK)
         st = pass_fuse_bias(g, err);
+    if (st == DP_OK)
+        st = pass_fuse_residual(g, err);
     if (st == DP_OK)
         st = pass_fuse_activation(g, err);
     if (st == DP_OK)

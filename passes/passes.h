@@ -139,6 +139,14 @@ dp_status pass_fold_batchnorm(ir_graph *g, dp_error *err);
 dp_status pass_fuse_bias(ir_graph *g, dp_error *err);
 
 /*
+ * Moves an Add of two float32 tensors of the same shape into the Conv that produces one of
+ * them when the Add alone reads it and the Conv has no fused activation: the other becomes
+ * the Conv's residual, input 3 with dp_residual (kernel_util.h), added after the bias.
+ * Reorders the graph where the residual's producer came after the Conv.
+ */
+dp_status pass_fuse_residual(ir_graph *g, dp_error *err);
+
+/*
  * Moves a Relu, LeakyRelu, Clip (constant bounds), Sigmoid, Tanh, HardSigmoid or HardSwish
  * into the Conv, ConvTranspose, Gemm or MatMul it alone reads, as the fused activation
  * (kernel_util.h) that runs on the layer's output in the same instruction.

@@ -44,6 +44,8 @@ static dp_status conv_types(dp_kctx *k)
         if (k->in[i] && k->in[i]->dtype != t)
             st = dp_kfail(k, DP_EINPUT, "input %d is %s, X is %s", i,
                           dp_dtype_name(k->in[i]->dtype), dp_dtype_name(t));
+    if (st == DP_OK && (dp_in(k, 3) != NULL) != (dp_attr_int(k, "dp_residual", 0) != 0))
+        st = dp_kfail(k, DP_EINPUT, "input 3 is a fused residual, given with dp_residual only");
     return st == DP_OK ? dp_fused_check(k) : st;
 }
 dp_status nn_Conv_types(dp_kctx *k) { return conv_types(k); }
@@ -193,6 +195,12 @@ static dp_status conv_infer(dp_kctx *k, bool transpose)
     y->dims[1] = g.M;
     for (int i = 0; i < g.w.nsp; i++)
         y->dims[2 + i] = g.w.out[NN_MAXSP - g.w.nsp + i];
+    const dp_tensor *r = dp_in(k, 3);
+    if (r && !dp_same_shape(r, y)) {
+        char a[160], b[160];
+        return dp_kfail(k, DP_EINPUT, "the fused residual is [%s], the output [%s]",
+                        dp_shape_str(r, a, sizeof a), dp_shape_str(y, b, sizeof b));
+    }
     return DP_OK;
 }
 dp_status nn_Conv_infer(dp_kctx *k) { return conv_infer(k, false); }
@@ -442,7 +450,7 @@ static bool same_3x3(const nn_window *w)
  */
 DP_MULTI_TARGET
 static void conv_planes_3x3(const conv_geom *g, const float *x, const float *wt, const float *b,
-                            const dp_sgemm_epilogue *clamp, float *y, int32_t *edges)
+                            const dp_sgemm_epilogue *ep, float *y, int32_t *edges)
 {
     int64_t H = g->w.out[1], W = g->w.out[2], n = H * W;
     int32_t *left = edges, *right = edges + n;
@@ -479,7 +487,7 @@ static void conv_planes_3x3(const conv_geom *g, const float *x, const float *wt,
                     yp[p] += keep[p] ? wv * xs[p] : 0.0f;
         }
         float bias = b ? b[m] : 0;
-        dp_sgemm_finish(1, n, yp, n, clamp, &bias);
+        dp_sgemm_finish(1, n, yp, n, ep, &bias, ep->residual ? ep->residual + c * n : NULL);
     }
 }
 
@@ -506,7 +514,7 @@ static bool half_3x3(const nn_window *w)
  */
 DP_MULTI_TARGET
 static void conv_halves_3x3(const conv_geom *g, const float *x, const float *wt, const float *b,
-                            const dp_sgemm_epilogue *clamp, float *y, float *scratch)
+                            const dp_sgemm_epilogue *ep, float *y, float *scratch)
 {
     int64_t H = g->w.in[1], W = g->w.in[2], Wo = W / 2, n = H / 2 * Wo;
     float *quarter[2][2] = {{scratch, scratch + n}, {scratch + 2 * n, scratch + 3 * n}};
@@ -547,7 +555,7 @@ static void conv_halves_3x3(const conv_geom *g, const float *x, const float *wt,
                     yp[p] += wv * q[p];
         }
         float bias = b ? b[m] : 0;
-        dp_sgemm_finish(1, n, yp, n, clamp, &bias);
+        dp_sgemm_finish(1, n, yp, n, ep, &bias, ep->residual ? ep->residual + c * n : NULL);
     }
 }
 
@@ -562,11 +570,15 @@ dp_status nn_Conv_run(dp_kctx *k)
     float *y = k->out[0]->data;
     if (g.N == 0 || g.M == 0 || g.outvol == 0)
         return DP_OK;
-    /* the direct depthwise loop multiplies in fp32: on the core it is a product like any */
-    /* the bias, and an activation that clamps, go with the last pass over each output */
-    dp_sgemm_epilogue ep;
+    /* the bias, a fused residual and an activation that clamps go with the last pass over
+     * each output; the residual is laid out as the output */
+    const float *res = dp_in(k, 3) ? dp_in(k, 3)->data : NULL;
+    dp_sgemm_epilogue ep = {.ldr = g.outvol};
     bool clamp = dp_fused_clamp(k, &ep.lo, &ep.hi);
+    bool finish = b || res || ep.lo > -INFINITY || ep.hi < INFINITY;
+    /* the direct depthwise loop multiplies in fp32: on the core it is a product like any */
     if (g.Cg == 1 && !k->analog) {
+        ep.residual = res;
         if (same_3x3(&g.w)) {
             size_t bytes = 2 * (size_t)g.outvol * sizeof(int32_t);
             int32_t *edges = dp_scratch(k, bytes);
@@ -585,7 +597,9 @@ dp_status nn_Conv_run(dp_kctx *k)
             if (!span)
                 return no_memory(k, bytes);
             conv_direct(&g, x, wt, b, y, span);
-            return dp_fused_activate(k, k->out[0]);
+            int64_t all = dp_numel(k->out[0]);
+            if (res || ep.lo > -INFINITY || ep.hi < INFINITY)
+                dp_sgemm_finish(1, all, y, all, &ep, NULL, res);
         }
         return clamp ? DP_OK : dp_fused_activate(k, k->out[0]);
     }
@@ -608,7 +622,6 @@ dp_status nn_Conv_run(dp_kctx *k)
     for (int64_t j = 0; shifted && j < g.outvol; j++)
         column[j] = (int32_t)(j % w->out[2]);
 
-    bool finish = b || ep.lo > -INFINITY || ep.hi < INFINITY;
     for (int64_t n = 0; n < g.N; n++)
         for (int64_t gi = 0; gi < g.group; gi++) {
             const float *xg = x + (n * g.C + gi * g.Cg) * g.invol, *wg = wt + gi * g.Mg * K;
@@ -629,6 +642,7 @@ dp_status nn_Conv_run(dp_kctx *k)
                 pr.ldb = pointwise ? g.invol : len;
                 pr.C = yg + j0;
                 pr.vector0 = n * g.outvol + j0;
+                ep.residual = res ? res + (n * g.M + gi * g.Mg) * g.outvol + j0 : NULL;
                 if ((st = dp_kernel_product(k, &pr)) != DP_OK)
                     return st;
             }

@@ -50,8 +50,8 @@ bool dp_fused_activation_known(const char *op)
 
 dp_status dp_fused_check(dp_kctx *k)
 {
-    static const char *const names[] = {"dp_activation", "dp_alpha", "dp_beta",
-                                        "dp_min",        "dp_max",   "dp_bias"};
+    static const char *const names[] = {"dp_activation", "dp_alpha", "dp_beta", "dp_min",
+                                        "dp_max",        "dp_bias",  "dp_residual"};
     bool fused = false;
     for (int i = 0; i < k->n_attrs; i++) {
         const char *name = k->attrs[i].name;
@@ -76,8 +76,11 @@ dp_status dp_fused_check(dp_kctx *k)
     dp_attr_float(k, "dp_min", 0);
     dp_attr_float(k, "dp_max", 0);
     dp_attr_int(k, "dp_bias", 0);
+    dp_attr_int(k, "dp_residual", 0);
     if (dp_attr_find(k, "dp_bias") && strcmp(k->op, "MatMul") != 0)
         return dp_kfail(k, DP_EINPUT, "dp_bias marks a fused bias on MatMul only");
+    if (dp_attr_find(k, "dp_residual") && strcmp(k->op, "Conv") != 0)
+        return dp_kfail(k, DP_EINPUT, "dp_residual marks a fused residual on Conv only");
     if (k->in[0]->dtype != DP_FLOAT)
         return dp_kfail(k, DP_EUNSUPPORTED, "a fused layer computes float32 only, its input "
                         "is %s", dp_dtype_name(k->in[0]->dtype));

@@ -17,16 +17,19 @@ dp_status dp_read_ints(dp_kctx *k, const dp_tensor *t, int64_t *out, int max, in
                        const char *what);
 
 /*
- * Fused layers. The fusion passes (passes/fuse_bias.c, fuse_activation.c) move what follows
- * a Conv, ConvTranspose, Gemm or MatMul into it, as a device's digital post-processing unit
- * applies it right after the product. They say so in attributes whose names start with
- * DP_FUSED_PREFIX, a prefix the frontend refuses in user models:
+ * Fused layers. The fusion passes (passes/fuse_bias.c, fuse_residual.c, fuse_activation.c)
+ * move what follows a Conv, ConvTranspose, Gemm or MatMul into it, as a device's digital
+ * post-processing unit applies it right after the product. They say so in attributes whose
+ * names start with DP_FUSED_PREFIX, a prefix the frontend refuses in user models:
  *   dp_activation  string  Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid or HardSwish,
- *                          applied to the whole output after the product and any bias
+ *                          applied to the whole output after the product, any bias and any
+ *                          residual
  *   dp_alpha       float   LeakyRelu's and HardSigmoid's alpha
  *   dp_beta        float   HardSigmoid's beta
  *   dp_min, dp_max float   Clip's bounds; an absent one does not bound
  *   dp_bias        int     MatMul only: input 2 is a bias added along the output's last axis
+ *   dp_residual    int     Conv only: input 3, shaped as the output, is added to it after the
+ *                          bias and before the activation (a residual block's Add)
  * A fused layer computes float32 only.
  */
 #define DP_FUSED_PREFIX "dp_"

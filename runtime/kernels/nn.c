@@ -138,7 +138,7 @@ dp_status nn_need_dtype(dp_kctx *k, dp_dtype t, int n, const dp_dtype *ok)
     {#op, min_in, max_in, min_out, max_out, nn_##op##_types, nn_##op##_infer, nn_##op##_run}
 
 const dp_op_def dp_ops_nn[] = {
-    DEF(Conv, 2, 3, 1, 1),
+    DEF(Conv, 2, 4, 1, 1), /* input 3: a fused residual (kernel_util.h) */
     DEF(ConvTranspose, 2, 3, 1, 1),
     DEF(Gemm, 2, 3, 1, 1),
     DEF(MatMul, 2, 3, 1, 1), /* input 2: a fused bias (kernel_util.h) */

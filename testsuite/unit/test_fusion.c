@@ -557,6 +557,75 @@ static void keeps_add_of_a_variable(void **state)
     pass_leaves_alone(f, pass_fuse_bias);
 }
 
+/* ---- residual fusion ---- */
+
+/* A ResNet block's end: Conv, Add of the block's input, Relu. With the activation pass
+ * after it, one instruction is left, and its outputs are the same bits. */
+static void fuses_residual_add_into_conv(void **state)
+{
+    fixture *f = *state;
+    static const int64_t xd[] = {2, 4, 5, 5}, wd[] = {4, 4, 3, 3}, bd[] = {4};
+    ir_value *in[] = {input(f, "x", 4, xd), constant(f, "w", 4, wd, -1, 1),
+                      constant(f, "b", 1, bd, -1, 1)};
+    ir_node *conv = node(f, "Conv", "c", 3, in);
+    ATTRS(f, conv, AINTS("pads", 1, 1, 1, 1));
+    ir_value *add_in[] = {in[0], conv->out[0]};
+    ir_node *add = node(f, "Add", "a", 2, add_in);
+    ir_graph_add_output(f->g, node(f, "Relu", "y", 1, &add->out[0])->out[0]);
+    pass_keeps_outputs(f, pass_fuse_residual, 0);
+    assert_int_equal(f->g->n_nodes, 2);
+    assert_int_equal(conv->n_in, 4);
+    assert_ptr_equal(conv->in[3], in[0]);
+    assert_int_equal(find_attr(conv, "dp_residual")->i, 1);
+    pass_keeps_outputs(f, pass_fuse_activation, 0);
+    assert_int_equal(f->g->n_nodes, 1);
+    assert_string_equal(find_attr(conv, "dp_activation")->s, "Relu");
+}
+
+/* The projection of a ResNet block's input, exported after the branch it is added to: the
+ * branch's Conv now reads it, so the projection moves ahead. A Conv without a bias keeps its
+ * input 2 empty. */
+static void fuses_residual_computed_after_the_branch(void **state)
+{
+    fixture *f = *state;
+    static const int64_t xd[] = {1, 3, 4, 4}, wd[] = {6, 3, 1, 1};
+    ir_value *x = input(f, "x", 4, xd);
+    ir_value *bin[] = {x, constant(f, "wb", 4, wd, -1, 1)};
+    ir_node *branch = node(f, "Conv", "branch", 2, bin);
+    ir_value *pin[] = {x, constant(f, "wp", 4, wd, -1, 1)};
+    ir_node *proj = node(f, "Conv", "proj", 2, pin);
+    ir_value *add_in[] = {branch->out[0], proj->out[0]};
+    ir_graph_add_output(f->g, node(f, "Add", "y", 2, add_in)->out[0]);
+    pass_keeps_outputs(f, pass_fuse_residual, 0);
+    assert_int_equal(f->g->n_nodes, 2);
+    assert_ptr_equal(f->g->nodes[0], proj);
+    assert_ptr_equal(f->g->nodes[1], branch);
+    assert_null(branch->in[2]);
+    assert_ptr_equal(branch->in[3], proj->out[0]);
+}
+
+/* An Add that broadcasts, one after a fused activation, and one whose Conv output has a
+ * second reader stay nodes of their own. */
+static void keeps_adds_that_are_no_residual(void **state)
+{
+    fixture *f = *state;
+    static const int64_t xd[] = {1, 2, 4, 4}, wd[] = {2, 2, 1, 1}, rd[] = {1, 2, 1, 4};
+    ir_value *x = input(f, "x", 4, xd);
+    ir_value *cin[] = {x, constant(f, "w", 4, wd, -1, 1)};
+    ir_node *c1 = node(f, "Conv", "c1", 2, cin);
+    ir_value *a1[] = {c1->out[0], input(f, "r", 4, rd)};
+    ir_graph_add_output(f->g, node(f, "Add", "y1", 2, a1)->out[0]);
+    ir_node *c2 = node(f, "Conv", "c2", 2, cin);
+    ATTRS(f, c2, ((dp_attr){.name = "dp_activation", .kind = DP_ATTR_STRING, .s = "Relu"}));
+    ir_value *a2[] = {c2->out[0], x};
+    ir_graph_add_output(f->g, node(f, "Add", "y2", 2, a2)->out[0]);
+    ir_node *c3 = node(f, "Conv", "c3", 2, cin);
+    ir_value *a3[] = {c3->out[0], x};
+    ir_graph_add_output(f->g, node(f, "Add", "y3", 2, a3)->out[0]);
+    ir_graph_add_output(f->g, c3->out[0]);
+    pass_leaves_alone(f, pass_fuse_residual);
+}
+
 /* ---- activation fusion ---- */
 
 static void fuses_relu_into_conv(void **state)
@@ -683,6 +752,8 @@ static dp_status fuse_all(ir_graph *g, dp_error *err)
     if (st == DP_OK)
         st = pass_fuse_bias(g, err);
     if (st == DP_OK)
+        st = pass_fuse_residual(g, err);
+    if (st == DP_OK)
         st = pass_fuse_activation(g, err);
     if (st == DP_OK)
         st = pass_eliminate_dead(g, err);
@@ -789,6 +860,9 @@ static void kernels_check_fused_attributes(void **state)
     dp_attr wrong_kind = AINT("dp_alpha", 1);
     assert_int_equal(run_matmul(f, &wrong_kind, 1, 2), DP_EINPUT);
     assert_non_null(strstr(f->err.msg, "dp_alpha"));
+    dp_attr residual = AINT("dp_residual", 1);
+    assert_int_equal(run_matmul(f, &residual, 1, 2), DP_EINPUT);
+    assert_non_null(strstr(f->err.msg, "dp_residual marks a fused residual on Conv only"));
 }
 
 /* A user model may not spell the compiler's own attributes: here, a MatMul claiming a bias. */
@@ -847,6 +921,9 @@ int main(void)
         T(keeps_add_that_varies_along_other_axes),
         T(keeps_add_that_is_no_column_bias),
         T(keeps_add_of_a_variable),
+        T(fuses_residual_add_into_conv),
+        T(fuses_residual_computed_after_the_branch),
+        T(keeps_adds_that_are_no_residual),
         T(fuses_relu_into_conv),
         T(fuses_clip_into_gemm),
         T(fuses_clip_with_attribute_bounds),
