@@ -270,40 +270,73 @@ static void im2col(const nn_window *w, const float *x, int64_t Cg, int64_t j0, i
                 }
 }
 
-/* A 2-D window of stride and dilation 1 padded to keep the output the input's size (ResNet's
- * 3x3 convolutions): every tap reads the input plane shifted by a row and a column. */
-static bool same_size_2d(const nn_window *w)
+/* An H x W plane (H and W even) split by the parity of its rows and columns into four
+ * quarter planes, (even, even), (even, odd), (odd, even), (odd, odd), one after another:
+ * element (2i + a, 2j + b) goes to quarter 2a + b at (i, j). */
+static void split_by_parity(const float *plane, int64_t H, int64_t W, float *quarters)
 {
-    bool ok = w->in[0] == 1 && w->k[0] == 1 && w->pb[0] == 0 && w->pe[0] == 0;
-    for (int j = 1; j < NN_MAXSP; j++)
-        ok = ok && w->s[j] == 1 && w->d[j] == 1 && w->pb[j] >= 0 && w->pe[j] >= 0 &&
-             w->pb[j] + w->pe[j] == w->k[j] - 1;
-    return ok;
+    int64_t Wq = W / 2, n = H / 2 * Wq;
+    for (int64_t r = 0; r < H; r++) {
+        float *restrict even = quarters + (r & 1) * 2 * n + r / 2 * Wq, *restrict odd = even + n;
+        const float *restrict row = plane + r * W;
+        for (int64_t j = 0; j < Wq; j++) {
+            even[j] = row[2 * j];
+            odd[j] = row[2 * j + 1];
+        }
+    }
 }
 
 /*
- * im2col for same_size_2d windows: row (c, ty, tx) is input plane c shifted by dy rows and
+ * The 2-D windows whose im2col reads whole shifted planes, by their stride: 1 where the
+ * padding keeps the output the input's size (ResNet's 3x3 convolutions), 2 where the input's
+ * sides are even and the output's are half of them (its downsampling convolutions and its
+ * 7x7 stem), whose taps read one of the input's quarter planes (split_by_parity) shifted;
+ * 0 for any other window.
+ */
+static int shifted_stride(const nn_window *w)
+{
+    bool ok = w->in[0] == 1 && w->k[0] == 1 && w->pb[0] == 0 && w->pe[0] == 0;
+    int s = w->s[1];
+    for (int j = 1; j < NN_MAXSP; j++)
+        ok = ok && w->s[j] == s && w->d[j] == 1 && w->pb[j] >= 0 && w->pe[j] >= 0 &&
+             (s == 1 ? w->out[j] == w->in[j]
+                     : s == 2 && w->in[j] % 2 == 0 && w->out[j] == w->in[j] / 2);
+    return ok ? s : 0;
+}
+
+/*
+ * im2col for windows of shifted_stride s: row (c, ty, tx) is a plane the output's size (the
+ * input's channel c for stride 1, one of its quarters for stride 2) shifted by dy rows and
  * dx columns, copied as one flat run over the output positions j0..j0+nj instead of a short
  * copy and two zero fills per output row. Where the source row lies outside the plane the
  * row is zero; where the source column does (col[j] + dx outside the row), the flat read
- * lands in a neighbouring row and is selected away. col: each output position's column.
+ * lands in a neighbouring row and is selected away. planes: each channel's plane, or its
+ * four quarters; col: each output position's column.
  */
 DP_MULTI_TARGET
-static void im2col_shifted(const nn_window *w, const float *x, int64_t Cg, int64_t j0,
-                           int64_t nj, const int32_t *col, float *dst)
+static void im2col_shifted(const nn_window *w, int s, const float *planes, int64_t Cg,
+                           int64_t j0, int64_t nj, const int32_t *col, float *dst)
 {
-    int64_t W = w->in[2], n = w->in[1] * W, j1 = j0 + nj;
+    int64_t W = w->out[2], n = w->out[1] * W, j1 = j0 + nj;
     for (int64_t c = 0; c < Cg; c++)
         for (int64_t ty = 0; ty < w->k[1]; ty++)
             for (int64_t tx = 0; tx < w->k[2]; tx++, dst += nj) {
-                int64_t dy = ty - w->pb[1], dx = tx - w->pb[2], shift = dy * W + dx;
+                /* input row s i + ty - pb: for stride 2, quarter row i + dy of parity dy & 1 */
+                int64_t dy = ty - w->pb[1], dx = tx - w->pb[2];
+                const float *plane = planes + c * s * s * n;
+                if (s == 2) {
+                    plane += ((dy & 1) * 2 + (dx & 1)) * n;
+                    dy = (dy - (dy & 1)) / 2;
+                    dx = (dx - (dx & 1)) / 2;
+                }
+                int64_t shift = dy * W + dx;
                 /* positions whose source row exists and whose flat read stays in the plane */
                 int64_t lo = dy < 0 ? -dy * W : 0, hi = dy > 0 ? n - dy * W : n;
                 lo = lo > -shift ? lo : -shift;
                 hi = hi < n - shift ? hi : n - shift;
                 lo = lo < j0 ? j0 : lo > j1 ? j1 : lo;
                 hi = hi > j1 ? j1 : hi < lo ? lo : hi;
-                const float *restrict src = x + c * n + shift;
+                const float *restrict src = plane + shift;
                 float *restrict out = dst;
                 for (int64_t j = j0; j < lo; j++)
                     out[j - j0] = 0;
@@ -517,7 +550,7 @@ static void conv_halves_3x3(const conv_geom *g, const float *x, const float *wt,
                             const dp_sgemm_epilogue *ep, float *y, float *scratch)
 {
     int64_t H = g->w.in[1], W = g->w.in[2], Wo = W / 2, n = H / 2 * Wo;
-    float *quarter[2][2] = {{scratch, scratch + n}, {scratch + 2 * n, scratch + 3 * n}};
+    const float *quarter[2][2] = {{scratch, scratch + n}, {scratch + 2 * n, scratch + 3 * n}};
     int32_t *left = (int32_t *)(scratch + 4 * n);
     for (int64_t p = 0; p < n; p++)
         left[p] = p % Wo != 0;
@@ -525,15 +558,7 @@ static void conv_halves_3x3(const conv_geom *g, const float *x, const float *wt,
         int64_t m = c % g->M;
         const float *xp = x + (c / g->M * g->C + m / g->Mg) * H * W, *wm = wt + m * 9;
         float *restrict yp = y + c * n;
-        for (int64_t r = 0; r < H; r++) {
-            float *restrict even = quarter[r & 1][0] + r / 2 * Wo;
-            float *restrict odd = quarter[r & 1][1] + r / 2 * Wo;
-            const float *xr = xp + r * W;
-            for (int64_t j = 0; j < Wo; j++) {
-                even[j] = xr[2 * j];
-                odd[j] = xr[2 * j + 1];
-            }
-        }
+        split_by_parity(xp, H, W, scratch);
         /* tap 0 (up and left) stores 0 plus its term past the first row and column, the
          * sum starting from 0 without a pass that zeroes the plane first */
         for (int64_t p = 0; p <= Wo; p++)
@@ -610,15 +635,18 @@ dp_status nn_Conv_run(dp_kctx *k)
     int64_t K = g.Cg * g.taps;
     int64_t nj = pointwise ? g.outvol
                            : chunk_size(K, g.outvol, k->parallel ? k->parallel->threads : 1);
-    bool shifted = !pointwise && same_size_2d(w);
+    int shifted = pointwise ? 0 : shifted_stride(w);
     size_t gemm_bytes = dp_sgemm_scratch_size(g.Mg, nj, K);
     size_t col_bytes = pointwise ? 0 : (size_t)(K * nj) * sizeof(float);
     size_t where_bytes = shifted ? (size_t)g.outvol * sizeof(int32_t) : 0;
+    size_t quarter_bytes = shifted == 2 ? (size_t)(g.Cg * g.invol) * sizeof(float) : 0;
     void *gemm_scratch = dp_scratch(k, gemm_bytes);
     float *col = col_bytes ? dp_scratch(k, col_bytes) : NULL;
     int32_t *column = where_bytes ? dp_scratch(k, where_bytes) : NULL;
-    if (!gemm_scratch || (col_bytes && !col) || (where_bytes && !column))
-        return no_memory(k, gemm_bytes + col_bytes + where_bytes);
+    float *quarters = quarter_bytes ? dp_scratch(k, quarter_bytes) : NULL;
+    if (!gemm_scratch || (col_bytes && !col) || (where_bytes && !column) ||
+        (quarter_bytes && !quarters))
+        return no_memory(k, gemm_bytes + col_bytes + where_bytes + quarter_bytes);
     for (int64_t j = 0; shifted && j < g.outvol; j++)
         column[j] = (int32_t)(j % w->out[2]);
 
@@ -627,6 +655,8 @@ dp_status nn_Conv_run(dp_kctx *k)
             const float *xg = x + (n * g.C + gi * g.Cg) * g.invol, *wg = wt + gi * g.Mg * K;
             float *yg = y + (n * g.M + gi * g.Mg) * g.outvol;
             ep.row_bias = b ? b + gi * g.Mg : NULL;
+            for (int64_t c = 0; shifted == 2 && c < g.Cg; c++)
+                split_by_parity(xg + c * g.invol, w->in[1], w->in[2], quarters + c * g.invol);
             dp_product pr = {.M = g.Mg, .K = K, .alpha = 1, .A = wg, .lda = K,
                              .ldc = g.outvol, .weights_in_a = true, .weights_fixed = true,
                              .channel0 = gi * g.Mg, .scratch = gemm_scratch,
@@ -634,7 +664,8 @@ dp_status nn_Conv_run(dp_kctx *k)
             for (int64_t j0 = 0; j0 < g.outvol; j0 += nj) {
                 int64_t len = g.outvol - j0 < nj ? g.outvol - j0 : nj;
                 if (shifted)
-                    im2col_shifted(w, xg, g.Cg, j0, len, column, col);
+                    im2col_shifted(w, shifted, shifted == 2 ? quarters : xg, g.Cg, j0, len,
+                                   column, col);
                 else if (!pointwise)
                     im2col(w, xg, g.Cg, j0, len, col);
                 pr.N = len;

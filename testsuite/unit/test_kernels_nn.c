@@ -1098,10 +1098,12 @@ static void conv_matches_definition(void **state)
     for (int trial = 0; trial < 300; trial++) {
         geom g;
         /* every 8th trial the 2-D depthwise shapes with planar paths: 3x3 padded by 1, of
-         * stride 1, or of stride 2 over an even input; and 2-D windows of stride 1 padded to
-         * keep the input's size, whose im2col reads shifted planes */
+         * stride 1, or of stride 2 over an even input; and 2-D windows whose im2col reads
+         * shifted planes: of stride 1 padded to keep the input's size, or of stride 2 over
+         * an even input padded to halve it */
         int planar = trial % 8 == 0 ? 1 : trial % 8 == 4 ? 2 : 0;
-        bool same_size = trial % 8 == 2;
+        int shifted = trial % 8 == 2 ? 1 : trial % 8 == 6 ? 2 : 0;
+        bool same_size = shifted != 0;
         int nsp = planar || same_size ? 2 : (int)irand(1, 3);
         random_geom(&g, nsp, nsp == 3 ? 6 : 12, 2, 2);
         bool dw3 = trial % 4 == 0;
@@ -1118,9 +1120,15 @@ static void conv_matches_definition(void **state)
         }
         for (int j = 1; same_size && j < 3; j++) {
             int i = j - 1;
-            g.s[j] = g.ints[1][i] = g.d[j] = g.ints[2][i] = 1;
-            g.pb[j] = g.ints[3][i] = irand(0, g.k[j] - 1);
-            g.pe[j] = g.ints[3][2 + i] = g.k[j] - 1 - g.pb[j];
+            /* stride 1: pads summing to k - 1; stride 2: to k - 2 or k - 1 */
+            int64_t pads = g.k[j] - 1 - (shifted == 2 ? irand(0, 1) : 0);
+            pads = pads > 0 ? pads : 0;
+            g.s[j] = g.ints[1][i] = shifted;
+            g.d[j] = g.ints[2][i] = 1;
+            g.pb[j] = g.ints[3][i] = irand(0, pads);
+            g.pe[j] = g.ints[3][2 + i] = pads - g.pb[j];
+            if (shifted == 2)
+                g.in[j] = 2 * irand(1, 6);
         }
         int64_t group = irand(1, 3), Cg = dw3 ? 1 : irand(same_size ? 2 : 1, 3);
         int64_t Mg = irand(1, 3);
