@@ -9,6 +9,7 @@
  * work one [d, inner] slab at a time, loaded as doubles, int64 or ordering keys.
  */
 #include "kernel_util.h"
+#include "simd.h"
 #include "vmath.h"
 
 #include <math.h>
@@ -567,18 +568,38 @@ static dp_status sm_infer(dp_kctx *k)
     return st == DP_OK ? infer_same(k) : st;
 }
 
-/* The transformer hot path: float32 rows along the last axis, no conversion. */
+/*
+ * The transformer hot path: float32 rows along the last axis, no conversion. The maximum and
+ * the sum run in LANES fixed lanes, combined in a fixed order, so that they vectorise and
+ * give the same bits on any vector unit; one chain through the row waited on each step.
+ */
+DP_MULTI_TARGET
 static void softmax_row_f32(const float *x, float *y, int64_t n, bool log_out)
 {
-    float m = x[0];
-    for (int64_t i = 1; i < n; i++)
+    enum { LANES = 16 };
+    float most[LANES];
+    for (int l = 0; l < LANES; l++)
+        most[l] = x[0];
+    int64_t full = n / LANES * LANES;
+    for (int64_t i = 0; i < full; i += LANES)
+        for (int l = 0; l < LANES; l++)
+            most[l] = x[i + l] > most[l] ? x[i + l] : most[l];
+    float m = most[0];
+    for (int l = 1; l < LANES; l++)
+        m = most[l] > m ? most[l] : m;
+    for (int64_t i = full; i < n; i++)
         m = x[i] > m ? x[i] : m;
     /* the exponentials go through y (never x: outputs are not computed in place) */
     for (int64_t i = 0; i < n; i++)
         y[i] = x[i] - m;
     dp_vexp(y, y, n);
-    double s = 0;
-    for (int64_t i = 0; i < n; i++)
+    double part[LANES] = {0}, s = 0;
+    for (int64_t i = 0; i < full; i += LANES)
+        for (int l = 0; l < LANES; l++)
+            part[l] += y[i + l];
+    for (int l = 0; l < LANES; l++)
+        s += part[l];
+    for (int64_t i = full; i < n; i++)
         s += y[i];
     if (log_out) {
         float ls = (float)log(s);
