@@ -105,7 +105,7 @@ typedef struct product_part {
     const dp_product *p;
     const float *pa, *pb; /* the packed operands, or NULL */
     int64_t m0, m1, n0, n1;
-    dp_sgemm_epilogue ep; /* p's epilogue, its biases and residual from row m0, column n0 */
+    dp_sgemm_epilogue ep; /* p's epilogue from row m0 and column n0 of C */
     void *scratch;
 } product_part;
 
@@ -181,6 +181,8 @@ static bool product_in_parts(dp_kctx *k, const dp_product *p, const float *pa, c
         part[i].ep = *p->epilogue;
         if (part[i].ep.row_bias)
             part[i].ep.row_bias += part[i].m0;
+        if (part[i].ep.col_bias)
+            part[i].ep.col_bias += part[i].n0;
         if (part[i].ep.residual)
             part[i].ep.residual += part[i].m0 * part[i].ep.ldr + part[i].n0;
     }
@@ -194,7 +196,8 @@ dp_status dp_kernel_product(dp_kctx *k, const dp_product *p)
     if (k->analog) {
         dp_status st = k->analog->product(k->analog, k, p);
         if (st == DP_OK && ep)
-            dp_sgemm_finish(p->M, p->N, p->C, p->ldc, ep, ep->row_bias, ep->residual);
+            dp_sgemm_finish(p->M, p->N, p->C, p->ldc, ep, ep->row_bias, ep->col_bias,
+                            ep->residual);
         return st;
     }
     bool tiled = p->M > 1 && p->N > 1 && p->K > 0;
@@ -216,7 +219,8 @@ dp_status dp_kernel_product(dp_kctx *k, const dp_product *p)
     dp_sgemm(p->ta, p->tb, p->M, p->N, p->K, p->alpha, p->A, p->lda, p->B, p->ldb, p->beta, p->C,
              p->ldc, p->scratch);
     if (ep)
-        dp_sgemm_finish(p->M, p->N, p->C, p->ldc, ep, ep->row_bias, ep->residual);
+        dp_sgemm_finish(p->M, p->N, p->C, p->ldc, ep, ep->row_bias, ep->col_bias,
+                            ep->residual);
     return DP_OK;
 }
 

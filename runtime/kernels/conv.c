@@ -520,7 +520,8 @@ static void conv_planes_3x3(const conv_geom *g, const float *x, const float *wt,
                     yp[p] += keep[p] ? wv * xs[p] : 0.0f;
         }
         float bias = b ? b[m] : 0;
-        dp_sgemm_finish(1, n, yp, n, ep, &bias, ep->residual ? ep->residual + c * n : NULL);
+        dp_sgemm_finish(1, n, yp, n, ep, &bias, NULL,
+                        ep->residual ? ep->residual + c * n : NULL);
     }
 }
 
@@ -580,7 +581,8 @@ static void conv_halves_3x3(const conv_geom *g, const float *x, const float *wt,
                     yp[p] += wv * q[p];
         }
         float bias = b ? b[m] : 0;
-        dp_sgemm_finish(1, n, yp, n, ep, &bias, ep->residual ? ep->residual + c * n : NULL);
+        dp_sgemm_finish(1, n, yp, n, ep, &bias, NULL,
+                        ep->residual ? ep->residual + c * n : NULL);
     }
 }
 
@@ -624,7 +626,7 @@ dp_status nn_Conv_run(dp_kctx *k)
             conv_direct(&g, x, wt, b, y, span);
             int64_t all = dp_numel(k->out[0]);
             if (res || ep.lo > -INFINITY || ep.hi < INFINITY)
-                dp_sgemm_finish(1, all, y, all, &ep, NULL, res);
+                dp_sgemm_finish(1, all, y, all, &ep, NULL, NULL, res);
         }
         return clamp ? DP_OK : dp_fused_activate(k, k->out[0]);
     }

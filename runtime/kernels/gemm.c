@@ -119,7 +119,8 @@ static void tile_portable(int64_t kc, const float *a, const float *b, float *acc
 __attribute__((target("avx512f"), always_inline))
 static inline void shape_avx512(int64_t kc, const float *a, const float *b, float *out,
                                 int64_t ldc, bool add, const dp_sgemm_epilogue *ep,
-                                const float *bias, const float *res, int rows, int vecs)
+                                const float *bias, const float *cbias, const float *res,
+                                int rows, int vecs)
 {
     __m512 c[MR][2];
     UNROLL for (int i = 0; i < rows; i++)
@@ -148,6 +149,8 @@ static inline void shape_avx512(int64_t kc, const float *a, const float *b, floa
             for (int v = 0; v < vecs; v++) {
                 if (bias)
                     c[i][v] = _mm512_add_ps(c[i][v], _mm512_set1_ps(bias[i]));
+                if (cbias)
+                    c[i][v] = _mm512_add_ps(c[i][v], _mm512_loadu_ps(cbias + 16 * v));
                 if (res)
                     c[i][v] = _mm512_add_ps(c[i][v], _mm512_loadu_ps(res + i * ep->ldr + 16 * v));
                 __m512 lo = _mm512_set1_ps(ep->lo), hi = _mm512_set1_ps(ep->hi);
@@ -168,7 +171,7 @@ static inline void shape_avx512(int64_t kc, const float *a, const float *b, floa
     __attribute__((target("avx512f"))) static void name(int64_t kc, const float *a,              \
                                                         const float *b, float *acc)              \
     {                                                                                            \
-        shape_avx512(kc, a, b, acc, NR, false, NULL, NULL, NULL, rows, vecs);                    \
+        shape_avx512(kc, a, b, acc, NR, false, NULL, NULL, NULL, NULL, rows, vecs);              \
     }
 SHAPE_KERNEL(tile_avx512, MR, 2)
 SHAPE_KERNEL(half_avx512, MR, 1)
@@ -181,9 +184,9 @@ SHAPE_KERNEL(rows4_half_avx512, 4, 1)
 __attribute__((target("avx512f")))
 static void full_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                         bool add, const dp_sgemm_epilogue *ep, const float *bias,
-                        const float *res)
+                        const float *cbias, const float *res)
 {
-    shape_avx512(kc, a, b, c, ldc, add, ep, bias, res, MR, 2);
+    shape_avx512(kc, a, b, c, ldc, add, ep, bias, cbias, res, MR, 2);
 }
 
 __attribute__((target("avx2,fma")))
@@ -238,11 +241,11 @@ static void narrow_avx512(int64_t kc, const float *a, const float *b, float *acc
 #endif
 
 /* c (MR x NR, row stride ldc) = the product of a panel and b panel, or c plus it when add,
- * then the epilogue ep (if not NULL) with the tile's row biases at bias and its residual at
- * res (each if not NULL). */
+ * then the epilogue ep (if not NULL) with the tile's row biases at bias, column biases at
+ * cbias and residual at res (each if not NULL). */
 typedef void full_fn(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                      bool add, const dp_sgemm_epilogue *ep, const float *bias,
-                     const float *res);
+                     const float *cbias, const float *res);
 
 /*
  * The kernels this CPU runs fastest: shape[r][h] for tiles with at most 4, 8 or MR live rows
@@ -348,13 +351,14 @@ static void gemv(bool p_contiguous, int64_t n, int64_t K, float alpha, const flo
  * name before defining it, can still clone it per instruction set */
 DP_MULTI_TARGET
 static void finish(int64_t mr, int64_t nr, float *c, int64_t ldc, float lo, float hi,
-                   const float *bias, const float *res, int64_t ldr)
+                   const float *bias, const float *cbias, const float *res, int64_t ldr)
 {
     for (int64_t i = 0; i < mr; i++) {
         float *row = c + i * ldc, b = bias ? bias[i] : 0;
         const float *r = res ? res + i * ldr : NULL;
         for (int64_t j = 0; j < nr; j++) {
             float v = bias ? row[j] + b : row[j];
+            v = cbias ? v + cbias[j] : v;
             v = r ? v + r[j] : v;
             v = v < lo ? lo : v;
             row[j] = v > hi ? hi : v;
@@ -363,18 +367,19 @@ static void finish(int64_t mr, int64_t nr, float *c, int64_t ldc, float lo, floa
 }
 
 void dp_sgemm_finish(int64_t mr, int64_t nr, float *c, int64_t ldc, const dp_sgemm_epilogue *ep,
-                     const float *bias, const float *res)
+                     const float *bias, const float *cbias, const float *res)
 {
-    finish(mr, nr, c, ldc, ep->lo, ep->hi, bias, res, ep->ldr);
+    finish(mr, nr, c, ldc, ep->lo, ep->hi, bias, cbias, res, ep->ldr);
 }
 
 /* The mc x nc block of C = alpha * (A block * B block) + beta * C, tile by tile, then the
- * epilogue ep (if not NULL) with the block's row biases at bias and residual at res. */
+ * epilogue ep (if not NULL) with the block's row biases at bias, column biases at cbias and
+ * residual at res. */
 DP_MULTI_TARGET
 static void macro_kernel(const kernels *ks, int64_t mc, int64_t nc, int64_t kc,
                          const float *pa, const float *pb, float *C, int64_t ldc, float alpha,
                          float beta, const dp_sgemm_epilogue *ep, const float *bias,
-                         const float *res)
+                         const float *cbias, const float *res)
 {
     float acc[MR * NR];
     for (int64_t jr = 0; jr < nc; jr += NR)
@@ -382,10 +387,11 @@ static void macro_kernel(const kernels *ks, int64_t mc, int64_t nc, int64_t kc,
             int64_t mr = min64(MR, mc - ir), nr = min64(NR, nc - jr);
             float *c = C + ir * ldc + jr;
             const float *tile_bias = bias ? bias + ir : NULL;
+            const float *tile_cbias = cbias ? cbias + jr : NULL;
             const float *tile_res = res ? res + ir * ep->ldr + jr : NULL;
             if (ks->full && mr == MR && nr == NR && alpha == 1 && (beta == 0 || beta == 1)) {
                 ks->full(kc, pa + ir * kc, pb + jr * kc, c, ldc, beta == 1, ep, tile_bias,
-                         tile_res);
+                         tile_cbias, tile_res);
                 continue;
             }
             run_tile(ks, kc, pa + ir * kc, pb + jr * kc, acc, mr, nr);
@@ -400,7 +406,7 @@ static void macro_kernel(const kernels *ks, int64_t mc, int64_t nc, int64_t kc,
                         c[i * ldc + j] = alpha * acc[i * NR + j] + beta * c[i * ldc + j];
             }
             if (ep)
-                dp_sgemm_finish(mr, nr, c, ldc, ep, tile_bias, tile_res);
+                dp_sgemm_finish(mr, nr, c, ldc, ep, tile_bias, tile_cbias, tile_res);
         }
 }
 
@@ -447,6 +453,7 @@ static void tiled(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
                 const dp_sgemm_epilogue *e = pc + kc == K ? ep : NULL;
                 macro_kernel(&ks, mc, nc, kc, ap, bp, C + ic * ldc + jc, ldc, alpha, b, e,
                              e && e->row_bias ? e->row_bias + ic : NULL,
+                             e && e->col_bias ? e->col_bias + jc : NULL,
                              e && e->residual ? e->residual + ic * e->ldr + jc : NULL);
             }
         }

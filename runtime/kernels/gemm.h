@@ -40,24 +40,25 @@ void dp_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
  */
 /*
  * What dp_sgemm_packed can do to each element of C once its sum is complete, while the tile
- * is still in registers, saving a pass over C for each: add row_bias[i] to row i (unless
- * row_bias is NULL), then residual[i * ldr + j] (unless residual is NULL), then clamp to
- * [lo, hi], max before min as ONNX's Clip (lo 0 and hi infinity is Relu; both infinite, no
- * clamp). NaN stays NaN. The same operations in the same order as adding the bias and the
- * residual and clamping afterwards, so the same bits.
+ * is still in registers, saving a pass over C for each: add row_bias[i] to row i (Conv's
+ * bias), col_bias[j] to column j (MatMul's), then residual[i * ldr + j] (each unless NULL),
+ * then clamp to [lo, hi], max before min as ONNX's Clip (lo 0 and hi infinity is Relu; both
+ * infinite, no clamp). NaN stays NaN. The same operations in the same order as adding the
+ * biases and the residual and clamping afterwards, so the same bits.
  */
 typedef struct dp_sgemm_epilogue {
     const float *row_bias;
+    const float *col_bias;
     const float *residual;
     int64_t ldr;
     float lo, hi;
 } dp_sgemm_epilogue;
 
-/* The epilogue ep on C (M x N, row stride ldc) after the product, the rows' biases at bias
- * and the residual's rows at res (ep's own, offset to C's first element, or NULL for
- * none). */
+/* The epilogue ep on C (M x N, row stride ldc) after the product, with ep's row biases,
+ * column biases and residual offset to C's first row, column and element: bias, cbias and
+ * res (each NULL for none). */
 void dp_sgemm_finish(int64_t M, int64_t N, float *C, int64_t ldc, const dp_sgemm_epilogue *ep,
-                     const float *bias, const float *res);
+                     const float *bias, const float *cbias, const float *res);
 
 size_t dp_sgemm_packed_a_size(int64_t M, int64_t K);
 size_t dp_sgemm_packed_b_size(int64_t K, int64_t N);

@@ -1,11 +1,14 @@
 /*
  * matmul.c: Gemm and MatMul. float32 runs through dp_sgemm; double (which no fast path
- * needs) through a plain triple loop. A fused layer (kernel_util.h) adds its bias (MatMul)
- * and applies its activation to the finished output.
+ * needs) through a plain triple loop. A fused MatMul (kernel_util.h) adds its bias, and
+ * applies an activation that clamps (Relu, Clip), in the product's last store; any other
+ * activation, and Gemm's, runs over the finished output.
  */
 #include "gemm.h"
 #include "kernel_util.h"
 #include "nn.h"
+
+#include <math.h>
 
 static const dp_dtype mm_types[] = {DP_FLOAT, DP_DOUBLE};
 
@@ -223,6 +226,12 @@ dp_status nn_MatMul_run(dp_kctx *k)
         if (!(scratch = dp_scratch(k, bytes)))
             return no_memory(k, bytes);
     }
+    /* a fused bias (float32 only: dp_fused_check) and an activation that clamps go with the
+     * product's last store */
+    const dp_tensor *bias = dp_in(k, 2);
+    dp_sgemm_epilogue ep = {.col_bias = bias ? bias->data : NULL};
+    bool clamp = dp_fused_clamp(k, &ep.lo, &ep.hi);
+    bool finish = bias || ep.lo > -INFINITY || ep.hi < INFINITY;
     int64_t sa[DP_MAX_RANK], sb[DP_MAX_RANK];
     dp_broadcast_strides(&g.ab, &g.ob, sa);
     dp_broadcast_strides(&g.bb, &g.ob, sb);
@@ -246,18 +255,11 @@ dp_status nn_MatMul_run(dp_kctx *k)
             dp_product pr = {.M = M, .N = N, .K = K, .alpha = 1, .A = (const float *)pa,
                              .lda = K, .B = (const float *)pb, .ldb = N, .C = (float *)py,
                              .ldc = N, .weights_fixed = dp_numel(&g.bb) == 1,
-                             .vector0 = bi * M, .scratch = scratch};
+                             .vector0 = bi * M, .scratch = scratch,
+                             .epilogue = finish ? &ep : NULL};
             if ((st = dp_kernel_product(k, &pr)) != DP_OK)
                 return st;
         }
     }
-    const dp_tensor *bias = dp_in(k, 2);
-    if (bias) { /* float32 only: dp_fused_check */
-        const float *bv = bias->data;
-        float *yv = y->data;
-        for (int64_t r = 0, rows = dp_numel(y) / N; r < rows; r++)
-            for (int64_t j = 0; j < N; j++)
-                yv[r * N + j] += bv[j];
-    }
-    return dp_fused_activate(k, y);
+    return clamp && !dbl ? DP_OK : dp_fused_activate(k, y);
 }

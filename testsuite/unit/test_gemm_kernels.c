@@ -90,7 +90,7 @@ static void each_kernel_is_an_fma_chain(void **state)
 }
 
 /* The whole-tile kernel writes into C at its row stride the chain's sums, or C plus them,
- * then the epilogue (bias, residual, clamp), and touches nothing past the tile's columns. */
+ * then the epilogue (biases, residual, clamp), and touches nothing past the tile's columns. */
 static void full_tiles_store_into_c(void **state)
 {
 #ifdef DP_GEMM_X86
@@ -107,13 +107,16 @@ static void full_tiles_store_into_c(void **state)
     float res[MR * LDC];
     for (int i = 0; i < MR * LDC; i++)
         res[i] = (float)(i % 7) * 0.0625f - 0.1875f;
-    const dp_sgemm_epilogue clip = {.row_bias = bias, .residual = res, .ldr = LDC,
-                                    .lo = -0.5f, .hi = 0.75f};
+    float cbias[NR];
+    for (int j = 0; j < NR; j++)
+        cbias[j] = (float)(j % 5) * 0.25f - 0.5f;
+    const dp_sgemm_epilogue clip = {.row_bias = bias, .col_bias = cbias, .residual = res,
+                                    .ldr = LDC, .lo = -0.5f, .hi = 0.75f};
     for (int mode = 0; mode < 4; mode++) {
         bool add = mode & 1, finish = mode & 2;
         memcpy(c, before, sizeof c);
         full_avx512(KCT, P->a, P->b, c, LDC, add, finish ? &clip : NULL, finish ? bias : NULL,
-                    finish ? res : NULL);
+                    finish ? cbias : NULL, finish ? res : NULL);
         for (int i = 0; i < MR; i++)
             for (int j = 0; j < LDC; j++) {
                 float want = before[i * LDC + j];
@@ -121,6 +124,7 @@ static void full_tiles_store_into_c(void **state)
                     want = add ? P->want[i * NR + j] + want : P->want[i * NR + j];
                     if (finish) {
                         want += bias[i];
+                        want += cbias[j];
                         want += res[i * LDC + j];
                         want = want < clip.lo ? clip.lo : want > clip.hi ? clip.hi : want;
                     }

@@ -297,7 +297,7 @@ static float frand(void)
  * tiles, several K (256), M (144) and N (4096) blocks, the matrix-vector paths (M or N of 1),
  * K = 0, empty products, padded leading dimensions, beta 0 over a NaN-filled C and beta 0.5.
  * With A or B packed once (dp_sgemm_packed), the tiled products give the same bits, and
- * with an epilogue, the bits of adding the bias and residual and clamping afterwards.
+ * with an epilogue, the bits of adding the biases and residual and clamping afterwards.
  */
 static void sgemm_matches_naive(void **state)
 {
@@ -346,26 +346,32 @@ static void sgemm_matches_naive(void **state)
                  * after, bit for bit, a NaN bias (row 1) staying NaN */
                 int64_t ldr = N + 5;
                 float *bias = malloc((size_t)M * sizeof(float));
+                float *cbias = malloc((size_t)N * sizeof(float));
                 float *res = malloc((size_t)(M * ldr) * sizeof(float));
-                assert_true(bias && res);
+                assert_true(bias && cbias && res);
                 for (int64_t i = 0; i < M; i++)
                     bias[i] = i == 1 ? NAN : frand();
+                for (int64_t j = 0; j < N; j++)
+                    cbias[j] = frand();
                 for (int64_t i = 0; i < M * ldr; i++)
                     res[i] = frand();
-                const dp_sgemm_epilogue ep = {.row_bias = bias, .residual = res, .ldr = ldr,
-                                              .lo = -1.0f, .hi = 1.5f};
+                const dp_sgemm_epilogue ep = {.row_bias = bias, .col_bias = cbias,
+                                              .residual = res, .ldr = ldr, .lo = -1.0f,
+                                              .hi = 1.5f};
                 memcpy(Cp, C0, (size_t)(nc + 1) * sizeof(float));
                 dp_sgemm_packed(ta, tb, M, N, K, alpha, A, lda, side ? NULL : packed, B, ldb,
                                 side ? packed : NULL, beta, Cp, ldc, &ep, scratch);
                 for (int64_t i = 0; i < M; i++)
                     for (int64_t j = 0; j < N; j++) {
                         float want = C[i * ldc + j] + bias[i];
+                        want = want + cbias[j];
                         want = want + res[i * ldr + j];
                         want = want < ep.lo ? ep.lo : want;
                         want = want > ep.hi ? ep.hi : want;
                         assert_memory_equal(&Cp[i * ldc + j], &want, sizeof want);
                     }
                 free(bias);
+                free(cbias);
                 free(res);
                 free(packed);
                 free(Cp);
