@@ -255,6 +255,25 @@ typedef struct red_ctx {
         }                                                                                    \
     } while (0)
 
+/* The sum of b[0..n) in LANES fixed lanes, combined in a fixed order: vector code, the same
+ * bits on any vector unit, where one chain through the row waited on every add (LayerNorm's
+ * ReduceMean in a transformer). */
+DP_MULTI_TARGET
+static double sum_row(const double *b, int64_t n)
+{
+    enum { LANES = 8 };
+    double lane[LANES] = {0}, s = 0;
+    int64_t full = n / LANES * LANES;
+    for (int64_t i = 0; i < full; i += LANES)
+        for (int l = 0; l < LANES; l++)
+            lane[l] += b[i + l];
+    for (int l = 0; l < LANES; l++)
+        s += lane[l];
+    for (int64_t i = full; i < n; i++)
+        s += b[i];
+    return s;
+}
+
 /* Max and min propagate NaN, as numpy's do. */
 static void row_f64(const red_ctx *c, int64_t in, int64_t out, int64_t n, bool red)
 {
@@ -270,7 +289,12 @@ static void row_f64(const red_ctx *c, int64_t in, int64_t out, int64_t n, bool r
         for (int64_t i = 0; i < n; i++)
             b[i] = exp(b[i] - c->shift[out + (red ? 0 : i)]);
     switch (c->fold) {
-    case FOLD_SUM: FOLD_ROW(double, acc, b, n, red, a + v); break;
+    case FOLD_SUM:
+        if (red)
+            *acc += sum_row(b, n);
+        else
+            FOLD_ROW(double, acc, b, n, red, a + v);
+        break;
     case FOLD_PROD: FOLD_ROW(double, acc, b, n, red, a * v); break;
     case FOLD_MAX: FOLD_ROW(double, acc, b, n, red, v > a || v != v ? v : a); break;
     default: FOLD_ROW(double, acc, b, n, red, v < a || v != v ? v : a); break;
