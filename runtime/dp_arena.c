@@ -30,7 +30,7 @@ static size_t total_reserved(const dp_arena *a)
     return n;
 }
 
-void *dp_arena_alloc(dp_arena *a, size_t bytes)
+void *dp_arena_alloc_raw(dp_arena *a, size_t bytes)
 {
     size_t need = (bytes + ALIGN - 1) & ~(size_t)(ALIGN - 1);
     if (need < bytes)
@@ -58,10 +58,17 @@ void *dp_arena_alloc(dp_arena *a, size_t bytes)
     }
     void *p = b->mem + b->off;
     b->off += need;
-    memset(p, 0, bytes);
     a->used += need;
     if (a->used > a->peak)
         a->peak = a->used;
+    return p;
+}
+
+void *dp_arena_alloc(dp_arena *a, size_t bytes)
+{
+    void *p = dp_arena_alloc_raw(a, bytes);
+    if (p)
+        memset(p, 0, bytes);
     return p;
 }
 

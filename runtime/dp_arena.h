@@ -22,6 +22,9 @@ typedef struct dp_arena {
 void dp_arena_init(dp_arena *a, size_t limit);
 /* 64-byte aligned, zeroed memory; NULL when out of memory or over the limit. */
 void *dp_arena_alloc(dp_arena *a, size_t bytes);
+/* The same, left as it was: for buffers written in full before they are read (a kernel's
+ * packed panels and im2col matrices, where zeroing cost a pass over each). */
+void *dp_arena_alloc_raw(dp_arena *a, size_t bytes);
 void *dp_arena_calloc(dp_arena *a, size_t n, size_t size);
 char *dp_arena_strdup(dp_arena *a, const char *s);
 char *dp_arena_strndup(dp_arena *a, const char *s, size_t n);

@@ -163,7 +163,7 @@ static bool product_in_parts(dp_kctx *k, const dp_product *p, const float *pa, c
     size_t each = (dp_sgemm_scratch_size(by_rows ? widest : p->M, by_rows ? p->N : widest, p->K)
                    + 63) / 64 * 64;
     if (k->part_scratch_bytes < each * (size_t)(parts - 1)) {
-        void *s = dp_scratch(k, each * (size_t)(parts - 1));
+        void *s = dp_scratch_raw(k, each * (size_t)(parts - 1));
         if (!s)
             return false;
         k->part_scratch = s;
@@ -227,6 +227,11 @@ dp_status dp_kernel_product(dp_kctx *k, const dp_product *p)
 void *dp_scratch(dp_kctx *k, size_t bytes)
 {
     return dp_arena_alloc(k->scratch, bytes);
+}
+
+void *dp_scratch_raw(dp_kctx *k, size_t bytes)
+{
+    return dp_arena_alloc_raw(k->scratch, bytes);
 }
 
 static dp_status check_attr(dp_kctx *k, dp_status st)

@@ -128,8 +128,10 @@ static inline dp_tensor *dp_in(const dp_kctx *k, int i)
 dp_status dp_kfail(dp_kctx *k, dp_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Scratch memory for a kernel; NULL means out of memory (report it with dp_kfail). */
+/* Scratch memory for a kernel, zeroed; NULL means out of memory (report it with dp_kfail).
+ * dp_scratch_raw leaves it as it was, for buffers written in full before they are read. */
 void *dp_scratch(dp_kctx *k, size_t bytes);
+void *dp_scratch_raw(dp_kctx *k, size_t bytes);
 
 /*
  * One matrix product of an analog layer's kernel (Conv, ConvTranspose, Gemm, MatMul):

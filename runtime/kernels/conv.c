@@ -642,10 +642,11 @@ dp_status nn_Conv_run(dp_kctx *k)
     size_t col_bytes = pointwise ? 0 : (size_t)(K * nj) * sizeof(float);
     size_t where_bytes = shifted ? (size_t)g.outvol * sizeof(int32_t) : 0;
     size_t quarter_bytes = shifted == 2 ? (size_t)(g.Cg * g.invol) * sizeof(float) : 0;
-    void *gemm_scratch = dp_scratch(k, gemm_bytes);
-    float *col = col_bytes ? dp_scratch(k, col_bytes) : NULL;
-    int32_t *column = where_bytes ? dp_scratch(k, where_bytes) : NULL;
-    float *quarters = quarter_bytes ? dp_scratch(k, quarter_bytes) : NULL;
+    /* each written in full before it is read: packed panels, matrix rows, planes */
+    void *gemm_scratch = dp_scratch_raw(k, gemm_bytes);
+    float *col = col_bytes ? dp_scratch_raw(k, col_bytes) : NULL;
+    int32_t *column = where_bytes ? dp_scratch_raw(k, where_bytes) : NULL;
+    float *quarters = quarter_bytes ? dp_scratch_raw(k, quarter_bytes) : NULL;
     if (!gemm_scratch || (col_bytes && !col) || (where_bytes && !column) ||
         (quarter_bytes && !quarters))
         return no_memory(k, gemm_bytes + col_bytes + where_bytes + quarter_bytes);

@@ -128,7 +128,8 @@ dp_status nn_Gemm_run(dp_kctx *k)
         return dp_fused_activate(k, y);
     }
     size_t bytes = dp_sgemm_scratch_size(g.M, g.N, g.K);
-    void *scratch = dp_scratch(k, bytes);
+    /* packed panels: written before they are read */
+    void *scratch = dp_scratch_raw(k, bytes);
     if (!scratch)
         return no_memory(k, bytes);
     dp_product pr = {.ta = g.ta, .tb = g.tb, .M = g.M, .N = g.N, .K = g.K, .alpha = alpha,
@@ -223,7 +224,8 @@ dp_status nn_MatMul_run(dp_kctx *k)
     }
     if (!dbl) {
         size_t bytes = dp_sgemm_scratch_size(M, N, K);
-        if (!(scratch = dp_scratch(k, bytes)))
+        /* packed panels: written before they are read */
+        if (!(scratch = dp_scratch_raw(k, bytes)))
             return no_memory(k, bytes);
     }
     /* a fused bias (float32 only: dp_fused_check) and an activation that clamps go with the
