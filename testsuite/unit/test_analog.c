@@ -623,6 +623,17 @@ static void rejects_bad_use(void **state)
     p = base_params();
     dp_error_clear(&err);
     assert_int_equal(dp_analog_prepare(&p, 0, 0, 1, 2, bad, 2, &arena, &w, &err), DP_EINPUT);
+    /* a non-finite weight in a row long enough for the vector lanes is named by place */
+    float wide[2 * 40];
+    for (int i = 0; i < 80; i++)
+        wide[i] = (float)(i % 7) - 3;
+    for (int v = 0; v < 2; v++) {
+        wide[40 + 20] = v ? NAN : INFINITY;
+        dp_error_clear(&err);
+        assert_int_equal(dp_analog_prepare(&p, 0, 0, 2, 40, wide, 40, &arena, &w, &err),
+                         DP_EINPUT);
+        assert_non_null(strstr(err.msg, "weight (1, 20) is not finite"));
+    }
     dp_error_clear(&err);
     assert_int_equal(dp_analog_prepare(&p, 0, 0, 2, 2, W, 2, &arena, &w, &err), DP_OK);
 
