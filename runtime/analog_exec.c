@@ -209,6 +209,7 @@ static dp_status take_scratch(dp_analog_state *a, dp_kctx *k, int n, const size_
 /* dst (cols x rows, row stride ldd) = the transpose of src (rows x cols, row stride lds), in
  * blocks that keep the lines of both in L1: element by element, every store of a long row
  * went to another line (a fifth of a noisy BERT-like inference). */
+DP_MULTI_TARGET
 static void transpose(const float *src, int64_t lds, int64_t rows, int64_t cols, float *dst,
                       int64_t ldd)
 {
