@@ -177,15 +177,8 @@ static bool product_in_parts(dp_kctx *k, const dp_product *p, const float *pa, c
             .n0 = by_rows ? 0 : bounds[i], .n1 = by_rows ? p->N : bounds[i + 1],
             /* the product's own scratch covers any part of it */
             .scratch = i == 0 ? p->scratch : (char *)k->part_scratch + each * (size_t)(i - 1)};
-    for (int i = 0; i < parts && p->epilogue; i++) {
-        part[i].ep = *p->epilogue;
-        if (part[i].ep.row_bias)
-            part[i].ep.row_bias += part[i].m0;
-        if (part[i].ep.col_bias)
-            part[i].ep.col_bias += part[i].n0;
-        if (part[i].ep.residual)
-            part[i].ep.residual += part[i].m0 * part[i].ep.ldr + part[i].n0;
-    }
+    for (int i = 0; i < parts && p->epilogue; i++)
+        part[i].ep = dp_sgemm_epilogue_at(p->epilogue, part[i].m0, part[i].n0);
     k->parallel->run(k->parallel, parts, run_part, part);
     return true;
 }
@@ -196,8 +189,7 @@ dp_status dp_kernel_product(dp_kctx *k, const dp_product *p)
     if (k->analog) {
         dp_status st = k->analog->product(k->analog, k, p);
         if (st == DP_OK && ep)
-            dp_sgemm_finish(p->M, p->N, p->C, p->ldc, ep, ep->row_bias, ep->col_bias,
-                            ep->residual);
+            dp_sgemm_finish(p->M, p->N, p->C, p->ldc, ep);
         return st;
     }
     bool tiled = p->M > 1 && p->N > 1 && p->K > 0;
@@ -219,8 +211,7 @@ dp_status dp_kernel_product(dp_kctx *k, const dp_product *p)
     dp_sgemm(p->ta, p->tb, p->M, p->N, p->K, p->alpha, p->A, p->lda, p->B, p->ldb, p->beta, p->C,
              p->ldc, p->scratch);
     if (ep)
-        dp_sgemm_finish(p->M, p->N, p->C, p->ldc, ep, ep->row_bias, ep->col_bias,
-                            ep->residual);
+        dp_sgemm_finish(p->M, p->N, p->C, p->ldc, ep);
     return DP_OK;
 }
 

@@ -463,21 +463,22 @@ static void conv_direct(const conv_geom *g, const float *x, const float *wt, con
         }
 }
 
-/* A 2-D 3x3 window of stride and dilation 1 padded by 1 on every side: the output plane is
- * the input's size, and every tap is a shift of the whole plane by a row and a column. */
-static bool same_3x3(const nn_window *w)
+/* A 3x3 window padded by 1 on every side: with shifted_stride 1 (the output plane the input's
+ * size, every tap a shift of the whole plane) or 2 (MobileNet's downsampling over an even
+ * input, the output half of it each way), its depthwise convolution runs on whole planes. */
+static bool padded_3x3(const nn_window *w)
 {
-    bool ok = w->in[0] == 1 && w->k[0] == 1 && w->pb[0] == 0 && w->pe[0] == 0;
+    bool ok = true;
     for (int j = 1; j < NN_MAXSP; j++)
-        ok = ok && w->k[j] == 3 && w->s[j] == 1 && w->d[j] == 1 && w->pb[j] == 1 && w->pe[j] == 1;
+        ok = ok && w->k[j] == 3 && w->pb[j] == 1 && w->pe[j] == 1;
     return ok;
 }
 
 /*
- * conv_direct for same_3x3 windows, a plane at a time: tap by tap over the whole plane as one
- * flat run, which vectorises however narrow its rows (MobileNet's 7 and 14 wide ones run
- * mostly scalar a row at a time). Taps one column left or right reach past a row's edge
- * into the next row; left[p] and right[p] (0 there, 1 elsewhere) select those terms away,
+ * conv_direct for padded_3x3 windows of stride 1, a plane at a time: tap by tap over the whole
+ * plane as one flat run, which vectorises however narrow its rows (MobileNet's 7 and 14 wide
+ * ones run mostly scalar a row at a time). Taps one column left or right reach past a row's
+ * edge into the next row; left[p] and right[p] (0 there, 1 elsewhere) select those terms away,
  * since the value read may be anything, even NaN. The sum runs in the same tap order as
  * conv_direct's, so the results are the same. edges: 2 * plane ints.
  */
@@ -520,30 +521,20 @@ static void conv_planes_3x3(const conv_geom *g, const float *x, const float *wt,
                     yp[p] += keep[p] ? wv * xs[p] : 0.0f;
         }
         float bias = b ? b[m] : 0;
-        dp_sgemm_finish(1, n, yp, n, ep, &bias, NULL,
-                        ep->residual ? ep->residual + c * n : NULL);
+        dp_sgemm_epilogue plane = dp_sgemm_epilogue_at(ep, c, 0);
+        plane.row_bias = &bias;
+        dp_sgemm_finish(1, n, yp, n, &plane);
     }
 }
 
-/* A 2-D 3x3 window of stride 2 and dilation 1 padded by 1 on every side over an input of even
- * height and width (MobileNet's downsampling): the output is half the input each way. */
-static bool half_3x3(const nn_window *w)
-{
-    bool ok = w->in[0] == 1 && w->k[0] == 1 && w->pb[0] == 0 && w->pe[0] == 0;
-    for (int j = 1; j < NN_MAXSP; j++)
-        ok = ok && w->k[j] == 3 && w->s[j] == 2 && w->d[j] == 1 && w->pb[j] == 1 &&
-             w->pe[j] == 1 && w->in[j] % 2 == 0;
-    return ok;
-}
-
 /*
- * conv_direct for half_3x3 windows, a plane at a time. Each input plane is first split by
- * the parity of its rows and columns into four quarter planes the output's size; output
- * (i, j) then reads quarter (row parity, column parity) at (i, j), (i - 1, j) or (i, j - 1),
- * so every tap is one flat run over the output plane, as in conv_planes_3x3, instead of
- * stride-2 loads along short rows. Taps one row up or one column left of the first row or
- * column fall in the padding: left[p] (0 in the first column) selects those away, and the
- * first row is skipped. The same tap order as conv_direct's, so the same sums.
+ * conv_direct for padded_3x3 windows of stride 2, a plane at a time. Each input plane is first
+ * split by the parity of its rows and columns into four quarter planes the output's size;
+ * output (i, j) then reads quarter (row parity, column parity) at (i, j), (i - 1, j) or
+ * (i, j - 1), so every tap is one flat run over the output plane, as in conv_planes_3x3,
+ * instead of stride-2 loads along short rows. Taps one row up or one column left of the first row or
+ * column fall in the padding: left[p] (0 in the first column) selects those away, and the first
+ * row is skipped. The same tap order as conv_direct's, so the same sums.
  * scratch: the input plane's size in floats, then an output plane's in ints.
  */
 DP_MULTI_TARGET
@@ -581,8 +572,9 @@ static void conv_halves_3x3(const conv_geom *g, const float *x, const float *wt,
                     yp[p] += wv * q[p];
         }
         float bias = b ? b[m] : 0;
-        dp_sgemm_finish(1, n, yp, n, ep, &bias, NULL,
-                        ep->residual ? ep->residual + c * n : NULL);
+        dp_sgemm_epilogue plane = dp_sgemm_epilogue_at(ep, c, 0);
+        plane.row_bias = &bias;
+        dp_sgemm_finish(1, n, yp, n, &plane);
     }
 }
 
@@ -602,17 +594,18 @@ dp_status nn_Conv_run(dp_kctx *k)
     const float *res = dp_in(k, 3) ? dp_in(k, 3)->data : NULL;
     dp_sgemm_epilogue ep = {.ldr = g.outvol};
     bool clamp = dp_fused_clamp(k, &ep.lo, &ep.hi);
-    bool finish = b || res || ep.lo > -INFINITY || ep.hi < INFINITY;
+    bool bounded = ep.lo > -INFINITY || ep.hi < INFINITY, finish = b || res || bounded;
     /* the direct depthwise loop multiplies in fp32: on the core it is a product like any */
     if (g.Cg == 1 && !k->analog) {
         ep.residual = res;
-        if (same_3x3(&g.w)) {
+        int planar = padded_3x3(&g.w) ? shifted_stride(&g.w) : 0;
+        if (planar == 1) {
             size_t bytes = 2 * (size_t)g.outvol * sizeof(int32_t);
             int32_t *edges = dp_scratch(k, bytes);
             if (!edges)
                 return no_memory(k, bytes);
             conv_planes_3x3(&g, x, wt, b, &ep, y, edges);
-        } else if (half_3x3(&g.w)) {
+        } else if (planar == 2) {
             size_t bytes = (size_t)(g.invol + g.outvol) * sizeof(float);
             float *scratch = dp_scratch(k, bytes);
             if (!scratch)
@@ -625,8 +618,8 @@ dp_status nn_Conv_run(dp_kctx *k)
                 return no_memory(k, bytes);
             conv_direct(&g, x, wt, b, y, span);
             int64_t all = dp_numel(k->out[0]);
-            if (res || ep.lo > -INFINITY || ep.hi < INFINITY)
-                dp_sgemm_finish(1, all, y, all, &ep, NULL, NULL, res);
+            if (res || bounded)
+                dp_sgemm_finish(1, all, y, all, &ep);
         }
         return clamp ? DP_OK : dp_fused_activate(k, k->out[0]);
     }

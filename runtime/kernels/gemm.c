@@ -118,9 +118,8 @@ static void tile_portable(int64_t kc, const float *a, const float *b, float *acc
  * when add, added to it; constants once inlined. */
 __attribute__((target("avx512f"), always_inline))
 static inline void shape_avx512(int64_t kc, const float *a, const float *b, float *out,
-                                int64_t ldc, bool add, const dp_sgemm_epilogue *ep,
-                                const float *bias, const float *cbias, const float *res,
-                                int rows, int vecs)
+                                int64_t ldc, bool add, const dp_sgemm_epilogue *ep, int rows,
+                                int vecs)
 {
     __m512 c[MR][2];
     UNROLL for (int i = 0; i < rows; i++)
@@ -138,6 +137,12 @@ static inline void shape_avx512(int64_t kc, const float *a, const float *b, floa
                 c[i][1] = _mm512_fmadd_ps(av, b1, c[i][1]);
         }
     }
+    /* the epilogue's fields read once, not after each of the stores below, which may alias
+     * *ep as far as the compiler knows */
+    const float *bias = ep ? ep->row_bias : NULL, *cbias = ep ? ep->col_bias : NULL;
+    const float *res = ep ? ep->residual : NULL;
+    int64_t ldr = ep ? ep->ldr : 0;
+    __m512 lo = _mm512_set1_ps(ep ? ep->lo : 0), hi = _mm512_set1_ps(ep ? ep->hi : 0);
     UNROLL for (int i = 0; i < rows; i++) {
         float *row = out + i * ldc;
         if (add) {
@@ -152,8 +157,7 @@ static inline void shape_avx512(int64_t kc, const float *a, const float *b, floa
                 if (cbias)
                     c[i][v] = _mm512_add_ps(c[i][v], _mm512_loadu_ps(cbias + 16 * v));
                 if (res)
-                    c[i][v] = _mm512_add_ps(c[i][v], _mm512_loadu_ps(res + i * ep->ldr + 16 * v));
-                __m512 lo = _mm512_set1_ps(ep->lo), hi = _mm512_set1_ps(ep->hi);
+                    c[i][v] = _mm512_add_ps(c[i][v], _mm512_loadu_ps(res + i * ldr + 16 * v));
                 c[i][v] = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(c[i][v], lo, _CMP_LT_OQ),
                                                c[i][v], lo);
                 c[i][v] = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(c[i][v], hi, _CMP_GT_OQ),
@@ -171,7 +175,7 @@ static inline void shape_avx512(int64_t kc, const float *a, const float *b, floa
     __attribute__((target("avx512f"))) static void name(int64_t kc, const float *a,              \
                                                         const float *b, float *acc)              \
     {                                                                                            \
-        shape_avx512(kc, a, b, acc, NR, false, NULL, NULL, NULL, NULL, rows, vecs);              \
+        shape_avx512(kc, a, b, acc, NR, false, NULL, rows, vecs);                                \
     }
 SHAPE_KERNEL(tile_avx512, MR, 2)
 SHAPE_KERNEL(half_avx512, MR, 1)
@@ -183,10 +187,9 @@ SHAPE_KERNEL(rows4_half_avx512, 4, 1)
 
 __attribute__((target("avx512f")))
 static void full_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
-                        bool add, const dp_sgemm_epilogue *ep, const float *bias,
-                        const float *cbias, const float *res)
+                        bool add, const dp_sgemm_epilogue *ep)
 {
-    shape_avx512(kc, a, b, c, ldc, add, ep, bias, cbias, res, MR, 2);
+    shape_avx512(kc, a, b, c, ldc, add, ep, MR, 2);
 }
 
 __attribute__((target("avx2,fma")))
@@ -241,11 +244,9 @@ static void narrow_avx512(int64_t kc, const float *a, const float *b, float *acc
 #endif
 
 /* c (MR x NR, row stride ldc) = the product of a panel and b panel, or c plus it when add,
- * then the epilogue ep (if not NULL) with the tile's row biases at bias, column biases at
- * cbias and residual at res (each if not NULL). */
+ * then the epilogue ep (if not NULL), its biases and residual starting at the tile. */
 typedef void full_fn(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
-                     bool add, const dp_sgemm_epilogue *ep, const float *bias,
-                     const float *cbias, const float *res);
+                     bool add, const dp_sgemm_epilogue *ep);
 
 /*
  * The kernels this CPU runs fastest: shape[r][h] for tiles with at most 4, 8 or MR live rows
@@ -366,32 +367,28 @@ static void finish(int64_t mr, int64_t nr, float *c, int64_t ldc, float lo, floa
     }
 }
 
-void dp_sgemm_finish(int64_t mr, int64_t nr, float *c, int64_t ldc, const dp_sgemm_epilogue *ep,
-                     const float *bias, const float *cbias, const float *res)
+void dp_sgemm_finish(int64_t mr, int64_t nr, float *c, int64_t ldc, const dp_sgemm_epilogue *ep)
 {
-    finish(mr, nr, c, ldc, ep->lo, ep->hi, bias, cbias, res, ep->ldr);
+    finish(mr, nr, c, ldc, ep->lo, ep->hi, ep->row_bias, ep->col_bias, ep->residual, ep->ldr);
 }
 
 /* The mc x nc block of C = alpha * (A block * B block) + beta * C, tile by tile, then the
- * epilogue ep (if not NULL) with the block's row biases at bias, column biases at cbias and
- * residual at res. */
+ * epilogue ep (if not NULL), its biases and residual starting at the block. */
 DP_MULTI_TARGET
 static void macro_kernel(const kernels *ks, int64_t mc, int64_t nc, int64_t kc,
                          const float *pa, const float *pb, float *C, int64_t ldc, float alpha,
-                         float beta, const dp_sgemm_epilogue *ep, const float *bias,
-                         const float *cbias, const float *res)
+                         float beta, const dp_sgemm_epilogue *ep)
 {
     float acc[MR * NR];
     for (int64_t jr = 0; jr < nc; jr += NR)
         for (int64_t ir = 0; ir < mc; ir += MR) {
             int64_t mr = min64(MR, mc - ir), nr = min64(NR, nc - jr);
             float *c = C + ir * ldc + jr;
-            const float *tile_bias = bias ? bias + ir : NULL;
-            const float *tile_cbias = cbias ? cbias + jr : NULL;
-            const float *tile_res = res ? res + ir * ep->ldr + jr : NULL;
+            dp_sgemm_epilogue tile;
+            if (ep)
+                tile = dp_sgemm_epilogue_at(ep, ir, jr);
             if (ks->full && mr == MR && nr == NR && alpha == 1 && (beta == 0 || beta == 1)) {
-                ks->full(kc, pa + ir * kc, pb + jr * kc, c, ldc, beta == 1, ep, tile_bias,
-                         tile_cbias, tile_res);
+                ks->full(kc, pa + ir * kc, pb + jr * kc, c, ldc, beta == 1, ep ? &tile : NULL);
                 continue;
             }
             run_tile(ks, kc, pa + ir * kc, pb + jr * kc, acc, mr, nr);
@@ -406,7 +403,7 @@ static void macro_kernel(const kernels *ks, int64_t mc, int64_t nc, int64_t kc,
                         c[i * ldc + j] = alpha * acc[i * NR + j] + beta * c[i * ldc + j];
             }
             if (ep)
-                dp_sgemm_finish(mr, nr, c, ldc, ep, tile_bias, tile_cbias, tile_res);
+                dp_sgemm_finish(mr, nr, c, ldc, &tile);
         }
 }
 
@@ -450,11 +447,12 @@ static void tiled(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
                 else
                     pack_a(ta, A, lda, ic, mc, pc, kc, pa);
                 /* the epilogue goes with the last K block, when the sums are complete */
-                const dp_sgemm_epilogue *e = pc + kc == K ? ep : NULL;
-                macro_kernel(&ks, mc, nc, kc, ap, bp, C + ic * ldc + jc, ldc, alpha, b, e,
-                             e && e->row_bias ? e->row_bias + ic : NULL,
-                             e && e->col_bias ? e->col_bias + jc : NULL,
-                             e && e->residual ? e->residual + ic * e->ldr + jc : NULL);
+                dp_sgemm_epilogue block;
+                bool last = ep && pc + kc == K;
+                if (last)
+                    block = dp_sgemm_epilogue_at(ep, ic, jc);
+                macro_kernel(&ks, mc, nc, kc, ap, bp, C + ic * ldc + jc, ldc, alpha, b,
+                             last ? &block : NULL);
             }
         }
     }

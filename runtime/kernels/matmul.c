@@ -263,5 +263,5 @@ dp_status nn_MatMul_run(dp_kctx *k)
                 return st;
         }
     }
-    return clamp && !dbl ? DP_OK : dp_fused_activate(k, y);
+    return clamp ? DP_OK : dp_fused_activate(k, y);
 }

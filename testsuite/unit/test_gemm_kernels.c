@@ -115,8 +115,7 @@ static void full_tiles_store_into_c(void **state)
     for (int mode = 0; mode < 4; mode++) {
         bool add = mode & 1, finish = mode & 2;
         memcpy(c, before, sizeof c);
-        full_avx512(KCT, P->a, P->b, c, LDC, add, finish ? &clip : NULL, finish ? bias : NULL,
-                    finish ? cbias : NULL, finish ? res : NULL);
+        full_avx512(KCT, P->a, P->b, c, LDC, add, finish ? &clip : NULL);
         for (int i = 0; i < MR; i++)
             for (int j = 0; j < LDC; j++) {
                 float want = before[i * LDC + j];
