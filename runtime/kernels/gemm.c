@@ -28,10 +28,13 @@
 #endif
 
 /* KC x NR and MR x KC panels take 32 and 12 KiB of L1; MC is a multiple of MR, NC of NR.
- * The micro-kernel prefetches its panels PREFETCH steps ahead: a weight panel's first pass
+ * A KC x NC block of packed B (512 KiB) stays in L2 while the kernels read it: with 4096
+ * columns it spilled to L3, and a 64-row product of ResNet-50's (K 256, N 3136) took 10%
+ * longer. The micro-kernel prefetches its panels PREFETCH steps ahead: a weight panel's first pass
  * streams from L3 or memory, which the hardware prefetcher alone hid poorly (ResNet-50 and
  * the BERT-like encoder 5% faster). */
-enum { MR = 12, NR = 32, KC = 256, MC = 144, NC = 4096, HALF = 16, NARROW = 4, PREFETCH = 16 };
+enum { MR = 12, NR = 32, KC = 256, MC = 144, NC = 512, HALF = 16, NARROW = 4, PANELS = 3,
+       PREFETCH = 16 };
 _Static_assert((int)MR == (int)DP_SGEMM_TILE_ROWS && (int)NR == (int)DP_SGEMM_TILE_COLS,
                "gemm.h names the tile");
 
@@ -217,29 +220,64 @@ static void tile_avx2(int64_t kc, const float *a, const float *b, float *acc)
 }
 
 /*
- * The tile's first NARROW columns only, the twelve rows in one vector: a product a column or
- * two wide (a small feature map, a padded vector) would otherwise compute sixteen columns to
- * keep one or two. The panel's columns past the product's are zero padding, so all NARROW are
- * computed; acc gets them in the tile's layout.
+ * The first NARROW columns only of `panels` (at most PANELS) consecutive tiles down A, the
+ * twelve rows of each in one vector: a product a column or two wide (a small feature map, a
+ * padded vector) would otherwise compute sixteen columns to keep one or two. Several panels
+ * at once because one panel's NARROW columns are as many chains of dependent FMAs, too few
+ * to keep the FMA units busy. The panels' columns past the product's are zero padding, so
+ * all NARROW are computed; acc + k MR NR gets panel k's in the tile's layout.
+ *
+ * Each step loads sixteen floats where twelve are the panel's (lanes 12..15, the next
+ * step's, are never stored): a masked load that crosses a cache line, as half of these do,
+ * tripled the kernel's time. Only the last step, whose extra lanes may lie past the
+ * buffer, is masked.
  */
-__attribute__((target("avx512f")))
-static void narrow_avx512(int64_t kc, const float *a, const float *b, float *acc)
+__attribute__((target("avx512f"), always_inline))
+static inline void narrow_step(const float *a, const float *b, int64_t stride, int panels,
+                               __mmask16 rows, __m512 c[PANELS][NARROW])
 {
-    __m512 c[NARROW];
+    __m512 bj[NARROW];
     UNROLL for (int j = 0; j < NARROW; j++)
-        c[j] = _mm512_setzero_ps();
-    const __mmask16 rows = (1u << MR) - 1;
-    for (int64_t p = 0; p < kc; p++, a += MR, b += NR) {
-        __m512 av = _mm512_maskz_loadu_ps(rows, a);
+        bj[j] = _mm512_set1_ps(b[j]);
+    UNROLL for (int k = 0; k < panels; k++) {
+        __m512 av = _mm512_maskz_loadu_ps(rows, a + k * stride);
         UNROLL for (int j = 0; j < NARROW; j++)
-            c[j] = _mm512_fmadd_ps(av, _mm512_set1_ps(b[j]), c[j]);
+            c[k][j] = _mm512_fmadd_ps(av, bj[j], c[k][j]);
     }
+}
+
+__attribute__((target("avx512f"), always_inline))
+static inline void narrow_shape(int64_t kc, const float *a, const float *b, float *acc,
+                                int panels)
+{
+    __m512 c[PANELS][NARROW];
+    UNROLL for (int k = 0; k < panels; k++)
+        UNROLL for (int j = 0; j < NARROW; j++)
+            c[k][j] = _mm512_setzero_ps();
+    int64_t stride = MR * kc, p = 0;
+    for (; p + 1 < kc; p++, a += MR, b += NR)
+        narrow_step(a, b, stride, panels, 0xFFFF, c);
+    narrow_step(a, b, stride, panels, (1u << MR) - 1, c);
+    /* unrolled, as the loops above: indexing c by a variable would keep it in memory, and
+     * GCC then stores every accumulator on every step */
     float col[16];
-    for (int j = 0; j < NARROW; j++) {
-        _mm512_storeu_ps(col, c[j]);
-        for (int i = 0; i < MR; i++)
-            acc[i * NR + j] = col[i];
-    }
+    UNROLL for (int k = 0; k < panels; k++)
+        UNROLL for (int j = 0; j < NARROW; j++) {
+            _mm512_storeu_ps(col, c[k][j]);
+            for (int i = 0; i < MR; i++)
+                acc[k * MR * NR + i * NR + j] = col[i];
+        }
+}
+
+__attribute__((target("avx512f")))
+static void narrow_avx512(int64_t kc, const float *a, int panels, const float *b, float *acc)
+{
+    if (panels >= 3)
+        narrow_shape(kc, a, b, acc, 3);
+    else if (panels == 2)
+        narrow_shape(kc, a, b, acc, 2);
+    else
+        narrow_shape(kc, a, b, acc, 1);
 }
 #endif
 
@@ -248,6 +286,9 @@ static void narrow_avx512(int64_t kc, const float *a, const float *b, float *acc
 typedef void full_fn(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                      bool add, const dp_sgemm_epilogue *ep);
 
+/* The narrow part of `panels` tiles: see narrow_avx512. */
+typedef void narrow_fn(int64_t kc, const float *a, int panels, const float *b, float *acc);
+
 /*
  * The kernels this CPU runs fastest: shape[r][h] for tiles with at most 4, 8 or MR live rows
  * (r = 0, 1, 2) and HALF or NR live columns (h = 0, 1), narrow (if not NULL) for at most
@@ -255,7 +296,8 @@ typedef void full_fn(int64_t kc, const float *a, const float *b, float *c, int64
  * NULL) writes a whole tile straight into C, skipping the copy through acc: the same sums.
  */
 typedef struct kernels {
-    tile_fn *shape[3][2], *narrow;
+    tile_fn *shape[3][2];
+    narrow_fn *narrow;
     full_fn *full;
 } kernels;
 
@@ -278,19 +320,27 @@ static kernels fastest_kernels(void)
     return one_kernel(tile_portable);
 }
 
-/* acc's live mr x nr part by the smallest kernels that cover it: HALF columns and NARROW
- * more cost less than the full width. */
-static void run_tile(const kernels *ks, int64_t kc, const float *a, const float *b, float *acc,
-                     int64_t mr, int64_t nr)
+static tile_fn *const *shapes_for(const kernels *ks, int64_t mr)
 {
-    tile_fn *const *row = ks->shape[mr <= 4 ? 0 : mr <= 8 ? 1 : 2];
+    return ks->shape[mr <= 4 ? 0 : mr <= 8 ? 1 : 2];
+}
+
+/*
+ * The live parts (mr[k] x nr) of `panels` tiles, panel k at a + k MR kc into acc + k MR NR,
+ * by the smallest kernels that cover them: HALF columns and NARROW more cost less than the
+ * full width. More than one panel only where the narrow kernel runs.
+ */
+static void run_tiles(const kernels *ks, int64_t kc, const float *a, const float *b,
+                      float *acc, int panels, const int64_t *mr, int64_t nr)
+{
     if (ks->narrow && nr <= NARROW) {
-        ks->narrow(kc, a, b, acc);
+        ks->narrow(kc, a, panels, b, acc);
     } else if (ks->narrow && nr > HALF && nr <= HALF + NARROW) {
-        row[0](kc, a, b, acc);
-        ks->narrow(kc, a, b + HALF, acc + HALF);
+        for (int k = 0; k < panels; k++)
+            shapes_for(ks, mr[k])[0](kc, a + k * MR * kc, b, acc + k * MR * NR);
+        ks->narrow(kc, a, panels, b + HALF, acc + HALF);
     } else {
-        row[nr > HALF](kc, a, b, acc);
+        shapes_for(ks, mr[0])[nr > HALF](kc, a, b, acc);
     }
 }
 
@@ -379,32 +429,45 @@ static void macro_kernel(const kernels *ks, int64_t mc, int64_t nc, int64_t kc,
                          const float *pa, const float *pb, float *C, int64_t ldc, float alpha,
                          float beta, const dp_sgemm_epilogue *ep)
 {
-    float acc[MR * NR];
-    for (int64_t jr = 0; jr < nc; jr += NR)
-        for (int64_t ir = 0; ir < mc; ir += MR) {
-            int64_t mr = min64(MR, mc - ir), nr = min64(NR, nc - jr);
+    float acc[PANELS][MR * NR];
+    for (int64_t jr = 0; jr < nc; jr += NR) {
+        int64_t nr = min64(NR, nc - jr);
+        int64_t narrow = nr <= NARROW || (nr > HALF && nr <= HALF + NARROW);
+        int64_t step = ks->narrow && narrow ? PANELS * MR : MR;
+        for (int64_t ir = 0; ir < mc; ir += step) {
+            int panels = (int)min64(step, mc - ir + MR - 1) / MR;
+            int64_t mr[PANELS];
+            for (int k = 0; k < panels; k++)
+                mr[k] = min64(MR, mc - ir - k * MR);
             float *c = C + ir * ldc + jr;
             dp_sgemm_epilogue tile;
-            if (ep)
-                tile = dp_sgemm_epilogue_at(ep, ir, jr);
-            if (ks->full && mr == MR && nr == NR && alpha == 1 && (beta == 0 || beta == 1)) {
+            if (ks->full && mr[0] == MR && nr == NR && alpha == 1 &&
+                (beta == 0 || beta == 1)) {
+                if (ep)
+                    tile = dp_sgemm_epilogue_at(ep, ir, jr);
                 ks->full(kc, pa + ir * kc, pb + jr * kc, c, ldc, beta == 1, ep ? &tile : NULL);
                 continue;
             }
-            run_tile(ks, kc, pa + ir * kc, pb + jr * kc, acc, mr, nr);
-            /* beta == 0 must not read C, which may be uninitialised */
-            if (beta == 0) {
-                for (int64_t i = 0; i < mr; i++)
-                    for (int64_t j = 0; j < nr; j++)
-                        c[i * ldc + j] = alpha * acc[i * NR + j];
-            } else {
-                for (int64_t i = 0; i < mr; i++)
-                    for (int64_t j = 0; j < nr; j++)
-                        c[i * ldc + j] = alpha * acc[i * NR + j] + beta * c[i * ldc + j];
+            run_tiles(ks, kc, pa + ir * kc, pb + jr * kc, acc[0], panels, mr, nr);
+            for (int k = 0; k < panels; k++, c += MR * ldc) {
+                const float *t = acc[k];
+                /* beta == 0 must not read C, which may be uninitialised */
+                if (beta == 0) {
+                    for (int64_t i = 0; i < mr[k]; i++)
+                        for (int64_t j = 0; j < nr; j++)
+                            c[i * ldc + j] = alpha * t[i * NR + j];
+                } else {
+                    for (int64_t i = 0; i < mr[k]; i++)
+                        for (int64_t j = 0; j < nr; j++)
+                            c[i * ldc + j] = alpha * t[i * NR + j] + beta * c[i * ldc + j];
+                }
+                if (ep) {
+                    tile = dp_sgemm_epilogue_at(ep, ir + k * MR, jr);
+                    dp_sgemm_finish(mr[k], nr, c, ldc, &tile);
+                }
             }
-            if (ep)
-                dp_sgemm_finish(mr, nr, c, ldc, &tile);
         }
+    }
 }
 
 /* Where block (jc, pc) of a B packed by dp_sgemm_pack_b starts: the blocks before it in

@@ -27,8 +27,10 @@
 
 enum { KCT = 203 }; /* not a multiple of any unrolling */
 
+/* PANELS A panels one after another, as packed, and one B panel; want: each A panel's
+ * tile, one after another */
 typedef struct panels {
-    float a[KCT * MR], b[KCT * NR], want[MR * NR];
+    float a[PANELS * KCT * MR], b[KCT * NR], want[PANELS * MR * NR];
 } panels;
 
 static panels *make_panels(void)
@@ -36,28 +38,35 @@ static panels *make_panels(void)
     panels *P = malloc(sizeof *P);
     assert_non_null(P);
     srand(3);
-    for (int i = 0; i < KCT * MR; i++)
+    for (int i = 0; i < PANELS * KCT * MR; i++)
         P->a[i] = (float)rand() / (float)RAND_MAX - 0.5f;
     for (int i = 0; i < KCT * NR; i++)
         P->b[i] = (float)rand() / (float)RAND_MAX - 0.5f;
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < NR; j++) {
-            float c = 0;
-            for (int p = 0; p < KCT; p++)
-                c = fmaf(P->a[p * MR + i], P->b[p * NR + j], c);
-            P->want[i * NR + j] = c;
-        }
+    for (int k = 0; k < PANELS; k++)
+        for (int i = 0; i < MR; i++)
+            for (int j = 0; j < NR; j++) {
+                float c = 0;
+                for (int p = 0; p < KCT; p++)
+                    c = fmaf(P->a[k * KCT * MR + p * MR + i], P->b[p * NR + j], c);
+                P->want[k * MR * NR + i * NR + j] = c;
+            }
     return P;
 }
 
-/* How many of acc's first rows x cols differ from the reference in any bit. */
-static int differences(const panels *P, const float *acc, int rows, int cols)
+/* How many of acc's first rows x cols differ from A panel k's tile in any bit. */
+static int differences_in(const panels *P, int k, const float *acc, int rows, int cols)
 {
+    const float *want = P->want + k * MR * NR;
     int bad = 0;
     for (int i = 0; i < rows; i++)
         for (int j = 0; j < cols; j++)
-            bad += memcmp(&acc[i * NR + j], &P->want[i * NR + j], sizeof(float)) != 0;
+            bad += memcmp(&acc[i * NR + j], &want[i * NR + j], sizeof(float)) != 0;
     return bad;
+}
+
+static int differences(const panels *P, const float *acc, int rows, int cols)
+{
+    return differences_in(P, 0, acc, rows, cols);
 }
 
 static void each_kernel_is_an_fma_chain(void **state)
@@ -77,12 +86,19 @@ static void each_kernel_is_an_fma_chain(void **state)
             int rows, cols;
         } shapes[] = {{tile_avx512, MR, NR},       {half_avx512, MR, HALF},
                       {rows8_avx512, 8, NR},       {rows8_half_avx512, 8, HALF},
-                      {rows4_avx512, 4, NR},       {rows4_half_avx512, 4, HALF},
-                      {narrow_avx512, MR, NARROW}};
+                      {rows4_avx512, 4, NR},       {rows4_half_avx512, 4, HALF}};
         for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
             memset(acc, 0xff, sizeof acc);
             shapes[k].f(KCT, P->a, P->b, acc);
             assert_int_equal(differences(P, acc, shapes[k].rows, shapes[k].cols), 0);
+        }
+        /* the narrow kernel on one to PANELS panels at once, each panel's tile its own */
+        float many[PANELS * MR * NR];
+        for (int n = 1; n <= PANELS; n++) {
+            memset(many, 0xff, sizeof many);
+            narrow_avx512(KCT, P->a, n, P->b, many);
+            for (int k = 0; k < n; k++)
+                assert_int_equal(differences_in(P, k, many + k * MR * NR, MR, NARROW), 0);
         }
     }
 #endif
@@ -135,17 +151,26 @@ static void full_tiles_store_into_c(void **state)
 #endif
 }
 
-/* Every live size of an edge tile gets its elements right, whichever kernels cover it. */
+/* Every live size of an edge tile gets its elements right, whichever kernels cover it, and
+ * so does each of a run of up to PANELS tiles down A, the last one's rows cut short. */
 static void edge_tiles_take_the_right_kernels(void **state)
 {
     panels *P = make_panels();
     kernels ks = fastest_kernels();
-    float acc[MR * NR];
+    float acc[PANELS * MR * NR];
     for (int mr = 1; mr <= MR; mr++)
         for (int nr = 1; nr <= NR; nr++) {
-            memset(acc, 0xff, sizeof acc);
-            run_tile(&ks, KCT, P->a, P->b, acc, mr, nr);
-            assert_int_equal(differences(P, acc, mr, nr), 0);
+            bool narrow = nr <= NARROW || (nr > HALF && nr <= HALF + NARROW);
+            for (int n = 1; n <= (ks.narrow && narrow ? PANELS : 1); n++) {
+                int64_t live[PANELS];
+                for (int k = 0; k < n; k++)
+                    live[k] = k + 1 < n ? MR : mr;
+                memset(acc, 0xff, sizeof acc);
+                run_tiles(&ks, KCT, P->a, P->b, acc, n, live, nr);
+                for (int k = 0; k < n; k++)
+                    assert_int_equal(differences_in(P, k, acc + k * MR * NR, (int)live[k], nr),
+                                     0);
+            }
         }
     free(P);
 }
