@@ -69,29 +69,49 @@ static int differences(const panels *P, const float *acc, int rows, int cols)
     return differences_in(P, 0, acc, rows, cols);
 }
 
+/* Every tile kernel, on the packed b panel (rows NR apart) and on the same rows spread
+ * wider, as B's rows lie where a product reads them in place. */
 static void each_kernel_is_an_fma_chain(void **state)
 {
+    enum { WIDE = NR + 9 };
     panels *P = make_panels();
+    float *spread = malloc(sizeof(float) * KCT * WIDE);
+    assert_non_null(spread);
+    for (int p = 0; p < KCT; p++)
+        memcpy(spread + p * WIDE, P->b + p * NR, sizeof(float) * NR);
+    const struct {
+        const float *b;
+        int64_t ldb;
+    } layouts[] = {{P->b, NR}, {spread, WIDE}};
     float acc[MR * NR];
-    tile_portable(KCT, P->a, P->b, acc);
-    assert_int_equal(differences(P, acc, MR, NR), 0);
-#ifdef DP_GEMM_X86
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        tile_avx2(KCT, P->a, P->b, acc);
+    for (int l = 0; l < 2; l++) {
+        const float *b = layouts[l].b;
+        int64_t ldb = layouts[l].ldb;
+        tile_portable(KCT, P->a, b, ldb, acc);
         assert_int_equal(differences(P, acc, MR, NR), 0);
-    }
-    if (__builtin_cpu_supports("avx512f")) {
-        const struct {
-            tile_fn *f;
-            int rows, cols;
-        } shapes[] = {{tile_avx512, MR, NR},       {half_avx512, MR, HALF},
-                      {rows8_avx512, 8, NR},       {rows8_half_avx512, 8, HALF},
-                      {rows4_avx512, 4, NR},       {rows4_half_avx512, 4, HALF}};
-        for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
-            memset(acc, 0xff, sizeof acc);
-            shapes[k].f(KCT, P->a, P->b, acc);
-            assert_int_equal(differences(P, acc, shapes[k].rows, shapes[k].cols), 0);
+#ifdef DP_GEMM_X86
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+            tile_avx2(KCT, P->a, b, ldb, acc);
+            assert_int_equal(differences(P, acc, MR, NR), 0);
         }
+        if (__builtin_cpu_supports("avx512f")) {
+            const struct {
+                tile_fn *f;
+                int rows, cols;
+            } shapes[] = {{tile_avx512, MR, NR},       {half_avx512, MR, HALF},
+                          {rows8_avx512, 8, NR},       {rows8_half_avx512, 8, HALF},
+                          {rows4_avx512, 4, NR},       {rows4_half_avx512, 4, HALF}};
+            for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+                memset(acc, 0xff, sizeof acc);
+                shapes[k].f(KCT, P->a, b, ldb, acc);
+                assert_int_equal(differences(P, acc, shapes[k].rows, shapes[k].cols), 0);
+            }
+        }
+#endif
+    }
+    free(spread);
+#ifdef DP_GEMM_X86
+    if (__builtin_cpu_supports("avx512f")) {
         /* the narrow kernel on one to PANELS panels at once, each panel's tile its own */
         float many[PANELS * MR * NR];
         for (int n = 1; n <= PANELS; n++) {
@@ -131,7 +151,7 @@ static void full_tiles_store_into_c(void **state)
     for (int mode = 0; mode < 4; mode++) {
         bool add = mode & 1, finish = mode & 2;
         memcpy(c, before, sizeof c);
-        full_avx512(KCT, P->a, P->b, c, LDC, add, finish ? &clip : NULL);
+        full_avx512(KCT, P->a, P->b, NR, c, LDC, add, finish ? &clip : NULL);
         for (int i = 0; i < MR; i++)
             for (int j = 0; j < LDC; j++) {
                 float want = before[i * LDC + j];
@@ -166,7 +186,7 @@ static void edge_tiles_take_the_right_kernels(void **state)
                 for (int k = 0; k < n; k++)
                     live[k] = k + 1 < n ? MR : mr;
                 memset(acc, 0xff, sizeof acc);
-                run_tiles(&ks, KCT, P->a, P->b, acc, n, live, nr);
+                run_tiles(&ks, KCT, P->a, P->b, NR, acc, n, live, nr);
                 for (int k = 0; k < n; k++)
                     assert_int_equal(differences_in(P, k, acc + k * MR * NR, (int)live[k], nr),
                                      0);
@@ -175,12 +195,45 @@ static void edge_tiles_take_the_right_kernels(void **state)
     free(P);
 }
 
+/* A product of one block of rows reads B's whole tiles where they lie and packs only the
+ * last, partial one: bit for bit what it gives with all of B packed beforehand, for every
+ * row count up to MC, over two K blocks and two column blocks with a partial tile. */
+static void one_row_block_reads_b_in_place(void **state)
+{
+    enum { K = KC + 45, N = NC + NR + 7, LDB = N + 5 };
+    float *A = malloc(sizeof(float) * MC * K), *B = malloc(sizeof(float) * K * LDB);
+    float *C = malloc(sizeof(float) * MC * N), *want = malloc(sizeof(float) * MC * N);
+    float *packed = malloc(dp_sgemm_packed_b_size(K, N));
+    void *scratch = malloc(dp_sgemm_scratch_size(MC, N, K));
+    assert_true(A && B && C && want && packed && scratch);
+    srand(5);
+    for (int i = 0; i < MC * K; i++)
+        A[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+    for (int i = 0; i < K * LDB; i++)
+        B[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+    dp_sgemm_pack_b(false, K, N, B, LDB, packed);
+    for (int M = 2; M <= MC; M += 11) {
+        dp_sgemm_packed(false, false, M, N, K, 1.0f, A, K, NULL, NULL, 0, packed, 0.0f, want,
+                        N, NULL, scratch);
+        memset(C, 0xff, sizeof(float) * MC * N);
+        dp_sgemm(false, false, M, N, K, 1.0f, A, K, B, LDB, 0.0f, C, N, scratch);
+        assert_memory_equal(C, want, sizeof(float) * (size_t)(M * N));
+    }
+    free(A);
+    free(B);
+    free(C);
+    free(want);
+    free(packed);
+    free(scratch);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(each_kernel_is_an_fma_chain),
         cmocka_unit_test(full_tiles_store_into_c),
         cmocka_unit_test(edge_tiles_take_the_right_kernels),
+        cmocka_unit_test(one_row_block_reads_b_in_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
