@@ -480,19 +480,16 @@ static bool padded_3x3(const nn_window *w)
  * ones run mostly scalar a row at a time). Taps one column left or right reach past a row's
  * edge into the next row; left[p] and right[p] (0 there, 1 elsewhere) select those terms away,
  * since the value read may be anything, even NaN. The sum runs in the same tap order as
- * conv_direct's, so the results are the same. edges: 2 * plane ints.
+ * conv_direct's, so the results are the same. edges: left, then right, a plane each.
  */
 DP_MULTI_TARGET
 static void conv_planes_3x3(const conv_geom *g, const float *x, const float *wt, const float *b,
-                            const dp_sgemm_epilogue *ep, float *y, int32_t *edges)
+                            const dp_sgemm_epilogue *ep, float *y, const int32_t *edges,
+                            int64_t c0, int64_t c1)
 {
-    int64_t H = g->w.out[1], W = g->w.out[2], n = H * W;
-    int32_t *left = edges, *right = edges + n;
-    for (int64_t p = 0; p < n; p++) {
-        left[p] = p % W != 0;
-        right[p] = p % W != W - 1;
-    }
-    for (int64_t c = 0; c < g->N * g->M; c++) {
+    int64_t W = g->w.out[2], n = g->outvol;
+    const int32_t *left = edges, *right = edges + n;
+    for (int64_t c = c0; c < c1; c++) {
         int64_t m = c % g->M;
         const float *xp = x + (c / g->M * g->C + m / g->Mg) * n, *wm = wt + m * 9;
         float *restrict yp = y + c * n;
@@ -535,18 +532,16 @@ static void conv_planes_3x3(const conv_geom *g, const float *x, const float *wt,
  * instead of stride-2 loads along short rows. Taps one row up or one column left of the first row or
  * column fall in the padding: left[p] (0 in the first column) selects those away, and the first
  * row is skipped. The same tap order as conv_direct's, so the same sums.
- * scratch: the input plane's size in floats, then an output plane's in ints.
+ * left: an output plane's ints; scratch: the input plane's size in floats.
  */
 DP_MULTI_TARGET
 static void conv_halves_3x3(const conv_geom *g, const float *x, const float *wt, const float *b,
-                            const dp_sgemm_epilogue *ep, float *y, float *scratch)
+                            const dp_sgemm_epilogue *ep, float *y, const int32_t *left,
+                            float *scratch, int64_t c0, int64_t c1)
 {
     int64_t H = g->w.in[1], W = g->w.in[2], Wo = W / 2, n = H / 2 * Wo;
     const float *quarter[2][2] = {{scratch, scratch + n}, {scratch + 2 * n, scratch + 3 * n}};
-    int32_t *left = (int32_t *)(scratch + 4 * n);
-    for (int64_t p = 0; p < n; p++)
-        left[p] = p % Wo != 0;
-    for (int64_t c = 0; c < g->N * g->M; c++) {
+    for (int64_t c = c0; c < c1; c++) {
         int64_t m = c % g->M;
         const float *xp = x + (c / g->M * g->C + m / g->Mg) * H * W, *wm = wt + m * 9;
         float *restrict yp = y + c * n;
@@ -578,6 +573,69 @@ static void conv_halves_3x3(const conv_geom *g, const float *x, const float *wt,
     }
 }
 
+/* Planes c0..c1 (image-major) of a depthwise convolution on padded_3x3 windows: one part of
+ * it split over threads. Each plane is one output channel of one image, computed alone, so
+ * the split changes no result. */
+typedef struct plane_part {
+    const conv_geom *g;
+    const float *x, *wt, *b;
+    const dp_sgemm_epilogue *ep;
+    float *y;
+    int stride;           /* shifted_stride: 1 or 2 */
+    const int32_t *edges; /* conv_planes_3x3's, or conv_halves_3x3's left */
+    float *scratch;       /* stride 2: this part's quarter planes */
+    int64_t c0, c1;
+} plane_part;
+
+static void run_planes(void *ctx, int i)
+{
+    const plane_part *t = (const plane_part *)ctx + i;
+    if (t->stride == 1)
+        conv_planes_3x3(t->g, t->x, t->wt, t->b, t->ep, t->y, t->edges, t->c0, t->c1);
+    else
+        conv_halves_3x3(t->g, t->x, t->wt, t->b, t->ep, t->y, t->edges, t->scratch, t->c0,
+                        t->c1);
+}
+
+/* The depthwise convolution on padded_3x3 windows of shifted_stride s, its planes over
+ * k->parallel's threads. */
+static dp_status depthwise_planes(dp_kctx *k, const conv_geom *g, int s, const float *x,
+                                  const float *wt, const float *b, const dp_sgemm_epilogue *ep,
+                                  float *y)
+{
+    /* a multiply-add here costs about what DEPTHWISE_COST do in a matrix product's kernel
+     * (MobileNetV2's depthwise layers run at ~8 GMAC/s, its products at ~75), which is what
+     * the threshold for splitting counts in */
+    enum { DEPTHWISE_COST = 8 };
+    int64_t planes = g->N * g->M, n = g->outvol, bounds[DP_MAX_PARTS + 1], widest;
+    int parts = dp_parallel_split(k->parallel, 9.0 * DEPTHWISE_COST * (double)planes * (double)n,
+                                  planes, 1, bounds, &widest);
+    size_t edge_bytes = (size_t)(s == 1 ? 2 : 1) * (size_t)n * sizeof(int32_t);
+    size_t quarter_bytes = s == 2 ? (size_t)g->invol * sizeof(float) : 0;
+    int32_t *edges = dp_scratch_raw(k, edge_bytes);
+    float *quarters = quarter_bytes ? dp_scratch_raw(k, quarter_bytes * (size_t)parts) : NULL;
+    if (!edges || (quarter_bytes && !quarters))
+        return no_memory(k, edge_bytes + quarter_bytes * (size_t)parts);
+    int64_t W = g->w.out[2];
+    for (int64_t p = 0; p < n; p++) {
+        edges[p] = p % W != 0;
+        if (s == 1)
+            edges[n + p] = p % W != W - 1;
+    }
+    plane_part part[DP_MAX_PARTS];
+    for (int i = 0; i < parts; i++)
+        part[i] = (plane_part){.g = g, .x = x, .wt = wt, .b = b, .ep = ep, .y = y, .stride = s,
+                               .edges = edges,
+                               .scratch = quarters ? quarters + (size_t)i * (size_t)g->invol
+                                                   : NULL,
+                               .c0 = bounds[i], .c1 = bounds[i + 1]};
+    if (parts > 1)
+        k->parallel->run(k->parallel, parts, run_planes, part);
+    else
+        run_planes(part, 0);
+    return DP_OK;
+}
+
 dp_status nn_Conv_run(dp_kctx *k)
 {
     conv_geom g;
@@ -599,18 +657,9 @@ dp_status nn_Conv_run(dp_kctx *k)
     if (g.Cg == 1 && !k->analog) {
         ep.residual = res;
         int planar = padded_3x3(&g.w) ? shifted_stride(&g.w) : 0;
-        if (planar == 1) {
-            size_t bytes = 2 * (size_t)g.outvol * sizeof(int32_t);
-            int32_t *edges = dp_scratch(k, bytes);
-            if (!edges)
-                return no_memory(k, bytes);
-            conv_planes_3x3(&g, x, wt, b, &ep, y, edges);
-        } else if (planar == 2) {
-            size_t bytes = (size_t)(g.invol + g.outvol) * sizeof(float);
-            float *scratch = dp_scratch(k, bytes);
-            if (!scratch)
-                return no_memory(k, bytes);
-            conv_halves_3x3(&g, x, wt, b, &ep, y, scratch);
+        if (planar) {
+            if ((st = depthwise_planes(k, &g, planar, x, wt, b, &ep, y)) != DP_OK)
+                return st;
         } else {
             size_t bytes = 2 * (size_t)g.w.k[2] * sizeof(int64_t);
             int64_t *span = dp_scratch(k, bytes);
