@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "gemm.h"
+#include "kernel_util.h"
 #include "philox.h"
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -210,6 +211,13 @@ dp_status dp_analog_prepare(const dp_analog_params *p, uint32_t layer, uint32_t 
     a->row0 = row0;
     a->params = *p;
     st = program_rows(a, W, ldw, w, err);
+    if (st == DP_OK && M == 1) {
+        a->row = dp_arena_alloc(arena, (size_t)K * sizeof(float));
+        if (!a->row)
+            st = dp_fail(err, DP_ENOMEM, "analog layer %u: out of memory for weights", layer);
+        else
+            memcpy(a->row, w, (size_t)K * sizeof(float));
+    }
     for (int64_t t = 0; st == DP_OK && t < tiles; t++)
         dp_sgemm_pack_a(false, rows, min64(kc, K - t * kc), w + t * kc, K,
                         a->packed + t * a->tile_floats);
@@ -358,9 +366,10 @@ static void dac(const float *restrict src, int64_t P, double x_scale, int bits,
             xn[q] += (double)dst[q] * dst[q];
 }
 
-dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
-                        const dp_analog_call *call, int64_t P, const float *X, int64_t ldx,
-                        float *Y, int64_t ldy, void *scratch, int64_t *clipped, dp_error *err)
+/* The checks both entry points make of a call: weights prepared as p says, p itself, the
+ * columns' numbering, the input and ADC full scales. */
+static dp_status check_call(const dp_analog_weights *w, const dp_analog_params *p,
+                            const dp_analog_call *call, int64_t P, dp_error *err)
 {
     const dp_analog_params *wp = &w->params;
     /* the seed shapes the programmed weights only through their static errors */
@@ -372,9 +381,7 @@ dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
     dp_status st = dp_analog_params_check(p, err);
     if (st != DP_OK)
         return st;
-    int64_t M = w->rows, K = w->cols, C = p->core_cols;
-    if (P < 0 || (P > 0 && (ldx < P || ldy < P)) ||
-        (call->n_adc_scale != 1 && call->n_adc_scale != M))
+    if (P < 0 || (call->n_adc_scale != 1 && call->n_adc_scale != w->rows))
         return dp_fail(err, DP_EINTERNAL, "analog layer %u: bad call shapes", w->layer);
     if (call->col0 > DP_NOISE_COL_LIMIT || (uint64_t)P > DP_NOISE_COL_LIMIT - call->col0)
         return dp_fail(err, DP_EUNSUPPORTED, "analog layer %u: more than 2^40 columns",
@@ -387,6 +394,52 @@ dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
             return dp_fail(err, DP_EINPUT,
                            "analog layer %u: ADC full scale %g of output %lld is not positive",
                            w->layer, (double)call->adc_scale[j], (long long)j);
+    return DP_OK;
+}
+
+static bool is_noisy(const dp_analog_params *p)
+{
+    return p->thermal_std > 0 || p->photons_per_mac > 0 || p->weight_noise_std > 0 ||
+           p->input_noise_std > 0;
+}
+
+/* Tile pass t (fan-in kt) of every row: its products S (row stride lds) through the noise,
+ * distortion and ADC into Y, the noise a block of columns at a time, as it comes: a chunk
+ * may start inside a block. */
+static void convert_pass(tile_ctx *c, int64_t t, int64_t kt, const float *S, int64_t lds)
+{
+    const dp_analog_params *p = c->p;
+    c->t = t;
+    c->shot = p->photons_per_mac > 0 ? (double)kt / p->photons_per_mac : 0.0;
+    dp_noise_id id = {.seed = p->seed, .layer = c->w->layer, .stream = DP_NOISE_DYNAMIC,
+                      .tile = (uint32_t)t, .inference = c->call->inference};
+    for (int64_t j = 0; j < c->w->rows; j++) {
+        id.row = c->w->row0 + (uint32_t)j;
+        for (int64_t q0 = 0; q0 < c->P;) {
+            uint64_t col = c->call->col0 + (uint64_t)q0;
+            int off = (int)(col % DP_NOISE_BLOCK);
+            int n = (int)min64(DP_NOISE_SPAN - off, c->P - q0);
+            float z[DP_NOISE_SPAN];
+            if (c->noisy) {
+                id.col = col;
+                dp_noise_normals(&id, n, z);
+            }
+            c->clipped += convert(c, j, q0, n, S + j * lds + q0, c->noisy ? z + off : NULL);
+            q0 += n;
+        }
+    }
+}
+
+dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
+                        const dp_analog_call *call, int64_t P, const float *X, int64_t ldx,
+                        float *Y, int64_t ldy, void *scratch, int64_t *clipped, dp_error *err)
+{
+    dp_status st = check_call(w, p, call, P, err);
+    if (st != DP_OK)
+        return st;
+    int64_t M = w->rows, K = w->cols, C = p->core_cols;
+    if (P > 0 && (ldx < P || ldy < P))
+        return dp_fail(err, DP_EINTERNAL, "analog layer %u: bad call shapes", w->layer);
     if (clipped != NULL)
         *clipped = 0;
     if (P == 0)
@@ -397,11 +450,9 @@ dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
     double *xn = (double *)((char *)scratch + l.xn);
     void *gs = (char *)scratch + l.gemm;
     double x_scale = call->x_scale;
-    bool noisy = p->thermal_std > 0 || p->photons_per_mac > 0 || p->weight_noise_std > 0 ||
-                 p->input_noise_std > 0;
     /* the inputs' norms only feed the weight noise's variance */
     bool need_xn = p->weight_noise_std > 0;
-    tile_ctx c = {.p = p, .w = w, .call = call, .P = P, .noisy = noisy,
+    tile_ctx c = {.p = p, .w = w, .call = call, .P = P, .noisy = is_noisy(p),
                   .adc_half = ldexp(1.0, p->adc_bits - 1), .xn = xn, .Y = Y, .ldy = ldy};
 
     for (int64_t t = 0; t < w->tiles; t++) {
@@ -417,27 +468,138 @@ dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
         dp_sgemm_packed(false, false, max64(M, 2), l.pp, kt, 1.0f, NULL, 0,
                         w->packed + t * w->tile_floats, xq, l.pp, NULL, 0.0f, S, l.pp, NULL,
                         gs);
+        convert_pass(&c, t, kt, S, l.pp);
+    }
+    if (clipped != NULL)
+        *clipped = c.clipped;
+    return DP_OK;
+}
 
-        c.t = t;
-        c.shot = p->photons_per_mac > 0 ? (double)kt / p->photons_per_mac : 0.0;
-        dp_noise_id id = {.seed = p->seed, .layer = w->layer, .stream = DP_NOISE_DYNAMIC,
-                          .tile = (uint32_t)t, .inference = call->inference};
-        /* blocks of columns as the noise comes: a chunk may start inside one */
-        for (int64_t j = 0; j < M; j++) {
-            id.row = w->row0 + (uint32_t)j;
-            for (int64_t q0 = 0; q0 < P;) {
-                uint64_t col = call->col0 + (uint64_t)q0;
-                int off = (int)(col % DP_NOISE_BLOCK);
-                int n = (int)min64(DP_NOISE_SPAN - off, P - q0);
-                float z[DP_NOISE_SPAN];
-                if (noisy) {
-                    id.col = col;
-                    dp_noise_normals(&id, n, z);
-                }
-                c.clipped += convert(&c, j, q0, n, S + j * l.pp + q0, noisy ? z + off : NULL);
-                q0 += n;
-            }
+/* dp_analog_run_planes's scratch: the quantised plane (and for stride 2 its quarters), the
+ * columns' edge flags, the products, the inputs' norms. */
+typedef struct planes_layout {
+    size_t quarters, left, right, s, xn, total;
+} planes_layout;
+
+static planes_layout planes_layout_for(const dp_analog_planes *in, int64_t P)
+{
+    size_t plane = align64((size_t)(in->H * in->W) * sizeof(float));
+    planes_layout l;
+    l.quarters = plane;
+    l.left = l.quarters + (in->stride == 2 ? plane : 0);
+    l.right = l.left + align64((size_t)P * sizeof(int32_t));
+    l.s = l.right + align64((size_t)P * sizeof(int32_t));
+    l.xn = l.s + align64((size_t)P * sizeof(float));
+    l.total = l.xn + align64((size_t)P * sizeof(double));
+    return l;
+}
+
+size_t dp_analog_planes_scratch_size(const dp_analog_planes *in, int64_t P)
+{
+    return planes_layout_for(in, P).total;
+}
+
+/*
+ * Taps t0..t1-1 of the window into s (columns q0..q0+P-1) and, where xn is not NULL, their
+ * squares into xn: tap by tap, in the order of the matrix's rows, as dp_sgemm sums them
+ * (one fused multiply-add per tap, from 0). Each tap is one flat run over the output plane
+ * (n positions, rows Wo wide) of the quantised plane shifted, as conv.c's depthwise loops
+ * run: for stride 1 the plane itself, for stride 2 its quarter planes by row and column
+ * parity. A tap whose row lies outside the plane reads a 0 of the matrix, whose
+ * multiply-add leaves the sum as it is (the sum is never -0), so those outputs are skipped;
+ * a read past a row's edge lands in the next row and is selected away (left, right: 0 in the
+ * first or last output column, for columns q0..).
+ */
+DP_MULTI_TARGET
+static void window_taps(const float *wrow, int t0, int t1, const float *xq, int st, int64_t Wo,
+                        int64_t n, int64_t q0, int64_t P, const int32_t *left,
+                        const int32_t *right, float *s, double *xn)
+{
+    for (int64_t q = 0; q < P; q++)
+        s[q] = 0;
+    for (int64_t q = 0; xn && q < P; q++)
+        xn[q] = 0;
+    for (int t = t0; t < t1; t++) {
+        int64_t dy = t / 3 - 1, dx = t % 3 - 1, lo, hi;
+        const float *src;
+        if (st == 1) {
+            src = xq + dy * Wo + dx;
+            lo = dy < 0 ? Wo : 0;
+            hi = dy > 0 ? n - Wo : n;
+            /* a first or last output whose neighbour would lie outside the plane: an edge
+             * column, selected away anyway */
+            lo += dx < 0 && lo == 0;
+            hi -= dx > 0 && hi == n;
+        } else {
+            /* input row 2i + dy is quarter row i (dy >= 0) or i - 1 (dy < 0), likewise columns */
+            src = xq + ((dy != 0) * 2 + (dx != 0)) * n - (dy < 0 ? Wo : 0) - (dx < 0);
+            lo = (dy < 0 ? Wo : 0) + (dx < 0);
+            hi = n;
         }
+        const int32_t *keep = dx < 0 ? left : dx > 0 && st == 1 ? right : NULL;
+        lo = lo < q0 ? q0 : lo;
+        hi = hi > q0 + P ? q0 + P : hi;
+        const float *restrict x = src + q0;
+        float wv = wrow[t];
+        for (int64_t q = lo - q0; q < hi - q0; q++) {
+            float v = !keep || keep[q] ? x[q] : 0.0f;
+            s[q] = fmaf(wv, v, s[q]);
+        }
+        for (int64_t q = lo - q0; xn && q < hi - q0; q++) {
+            float v = !keep || keep[q] ? x[q] : 0.0f;
+            xn[q] += (double)v * v;
+        }
+    }
+}
+
+dp_status dp_analog_run_planes(const dp_analog_weights *w, const dp_analog_params *p,
+                               const dp_analog_call *call, const dp_analog_planes *in,
+                               int64_t q0, int64_t P, float *Y, void *scratch,
+                               int64_t *clipped, dp_error *err)
+{
+    int st_ = in->stride;
+    int64_t Ho = st_ == 2 ? in->H / 2 : in->H, Wo = st_ == 2 ? in->W / 2 : in->W;
+    if (w->rows != 1 || w->cols != 9 || !w->row || (st_ != 1 && st_ != 2) || in->H < 1 ||
+        in->W < 1 || (st_ == 2 && (in->H % 2 || in->W % 2)) || q0 < 0 || P < 0 ||
+        q0 + P > Ho * Wo)
+        return dp_fail(err, DP_EINTERNAL, "analog layer %u: bad window input", w->layer);
+    dp_status st = check_call(w, p, call, P, err);
+    if (st != DP_OK)
+        return st;
+    if (clipped != NULL)
+        *clipped = 0;
+    if (P == 0)
+        return DP_OK;
+    planes_layout l = planes_layout_for(in, P);
+    float *xq = scratch, *S = (float *)((char *)scratch + l.s);
+    int32_t *left = (int32_t *)((char *)scratch + l.left);
+    int32_t *right = (int32_t *)((char *)scratch + l.right);
+    double *xn = (double *)((char *)scratch + l.xn);
+    bool need_xn = p->weight_noise_std > 0;
+    /* the DAC once per input element; the matrix would hold each up to nine times */
+    dac(in->x, in->H * in->W, call->x_scale, p->dac_bits, xq, NULL);
+    if (st_ == 2) {
+        float *quarters = (float *)((char *)scratch + l.quarters);
+        dp_split_by_parity(xq, in->H, in->W, quarters);
+        xq = quarters;
+    }
+    /* a row of the output at a time, one division each */
+    for (int64_t q = 0; q < P;) {
+        int64_t col = (q0 + q) % Wo, run = Wo - col < P - q ? Wo - col : P - q;
+        for (int64_t k = 0; k < run; k++) {
+            left[q + k] = col + k != 0;
+            right[q + k] = col + k != Wo - 1;
+        }
+        q += run;
+    }
+    tile_ctx c = {.p = p, .w = w, .call = call, .P = P, .noisy = is_noisy(p),
+                  .adc_half = ldexp(1.0, p->adc_bits - 1), .xn = xn, .Y = Y, .ldy = P};
+    int64_t C = p->core_cols;
+    for (int64_t t = 0; t < w->tiles; t++) {
+        int t0 = (int)(t * C), t1 = (int)min64(9, (t + 1) * C);
+        window_taps(w->row, t0, t1, xq, st_, Wo, Ho * Wo, q0, P, left, right, S,
+                    need_xn ? xn : NULL);
+        convert_pass(&c, t, t1 - t0, S, P);
     }
     if (clipped != NULL)
         *clipped = c.clipped;

@@ -83,6 +83,8 @@ typedef struct dp_analog_weights {
     int64_t tile_floats;
     float *scale;            /* W_j, M values; 0 for an all-zero row, which then yields 0 */
     double *norm2;           /* |w^_jt|^2 (with e) of row j in tile t at [j * tiles + t] */
+    float *row;              /* M == 1: the programmed row, K floats (dp_analog_run_planes);
+                              * NULL otherwise */
 } dp_analog_weights;
 
 /*
@@ -128,6 +130,33 @@ size_t dp_analog_scratch_size(const dp_analog_weights *w, int64_t P);
 dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
                         const dp_analog_call *call, int64_t P, const float *X, int64_t ldx,
                         float *Y, int64_t ldy, void *scratch, int64_t *clipped, dp_error *err);
+
+/*
+ * A depthwise layer's input channel as the core sees it, without the matrix: X (9 x P) is
+ * the im2col matrix of the 3 x 3 window padded by 1 on every side, of the given stride, over
+ * the one H x W plane x: row t = 3 ty + tx of column q, output (i, j) = (q / Wo, q % Wo),
+ * holds x[stride i + ty - 1][stride j + tx - 1], or 0 outside the plane. Stride 1 keeps the
+ * plane's size (Ho, Wo = H, W); stride 2 needs H and W even and halves them.
+ */
+typedef struct dp_analog_planes {
+    const float *x;
+    int64_t H, W;
+    int stride;
+} dp_analog_planes;
+
+/* Bytes of 64-byte aligned scratch dp_analog_run_planes needs for P columns of in. */
+size_t dp_analog_planes_scratch_size(const dp_analog_planes *in, int64_t P);
+
+/*
+ * Y (1 x P) = dp_analog_run's Y, bit for bit, for columns q0 .. q0 + P - 1 of in's matrix
+ * (call->col0 numbering column q0), where w has one row of K = 9 weights: the DAC quantises
+ * each input element once, not once for each tap that reads it, and no matrix is built.
+ * DP_EINTERNAL for another w or a bad in; otherwise as dp_analog_run.
+ */
+dp_status dp_analog_run_planes(const dp_analog_weights *w, const dp_analog_params *p,
+                               const dp_analog_call *call, const dp_analog_planes *in,
+                               int64_t q0, int64_t P, float *Y, void *scratch,
+                               int64_t *clipped, dp_error *err);
 
 /* The parts of one output's variance (analog-model.md section 2), in MAC units^2. */
 typedef struct dp_analog_var_parts {

@@ -178,6 +178,8 @@ dp_analog_hook *dp_analog_state_hook(dp_analog_state *a, int instr, uint64_t inf
     if (!a->prog->instrs[instr].mvm || (a->reps[instr] == DP_REPS_IDEAL && !a->cfg.pre_adc))
         return NULL;
     a->hook.product = product;
+    /* calibration records the pre-ADC values of matrices, and runs the exact product too */
+    a->hook.takes_planes = !a->cfg.pre_adc;
     a->instr = instr;
     a->inference = inference;
     dp_arena_reset(&a->per_call);
@@ -339,6 +341,8 @@ typedef struct analog_part {
     int64_t P;
     const float *X;
     int64_t ldx;
+    const dp_analog_planes *planes; /* instead of X: columns q0.. of this window's matrix */
+    int64_t q0;
     float *Y;
     int64_t ldy;
     void *scratch;
@@ -350,8 +354,66 @@ typedef struct analog_part {
 static void run_analog_part(void *ctx, int i)
 {
     analog_part *t = (analog_part *)ctx + i;
-    t->st = dp_analog_run(t->w, t->prm, &t->call, t->P, t->X, t->ldx, t->Y, t->ldy, t->scratch,
-                          &t->clipped, &t->err);
+    if (t->planes)
+        t->st = dp_analog_run_planes(t->w, t->prm, &t->call, t->planes, t->q0, t->P, t->Y,
+                                     t->scratch, &t->clipped, &t->err);
+    else
+        t->st = dp_analog_run(t->w, t->prm, &t->call, t->P, t->X, t->ldx, t->Y, t->ldy,
+                              t->scratch, &t->clipped, &t->err);
+}
+
+/* The parts' results: the first error, or the clip count added up. */
+static dp_status gather_parts(dp_kctx *k, const analog_part *ap, int parts, int64_t *clipped)
+{
+    *clipped = 0;
+    for (int i = 0; i < parts; i++) {
+        if (ap[i].st != DP_OK) {
+            *k->err = ap[i].err;
+            return ap[i].st;
+        }
+        *clipped += ap[i].clipped;
+    }
+    return DP_OK;
+}
+
+/*
+ * A depthwise channel's product read straight from its input plane (dp_analog_run_planes),
+ * its columns split over the threads as a matrix's are: each part quantises the plane for
+ * itself, still a ninth of what the matrix would hold.
+ */
+static dp_status planes_product(dp_analog_state *a, dp_kctx *k, const dp_product *p,
+                                const dp_analog_weights *w, const dp_analog_params *prm,
+                                const dp_analog_call *call)
+{
+    if (p->M != 1 || p->K != 9 || p->alpha != 1 || p->beta != 0 || !p->weights_in_a)
+        return dp_kfail(k, DP_EINTERNAL, "a window's product of another shape");
+    int64_t bounds[DP_MAX_PARTS + 1], widest;
+    int parts = dp_parallel_split(k->parallel, 9.0 * (double)p->N, p->N, DP_NOISE_BLOCK,
+                                  bounds, &widest);
+    size_t each = (dp_analog_planes_scratch_size(p->planes, widest) + 63) / 64 * 64;
+    size_t bytes = each * (size_t)parts;
+    void *scratch = NULL;
+    dp_status st = take_scratch(a, k, 1, &bytes, &scratch);
+    if (st != DP_OK)
+        return st;
+    analog_part ap[DP_MAX_PARTS];
+    for (int i = 0; i < parts; i++) {
+        int64_t q0 = bounds[i];
+        ap[i] = (analog_part){.w = w, .prm = prm, .call = *call, .P = bounds[i + 1] - q0,
+                              .planes = p->planes, .q0 = q0, .Y = p->C + q0,
+                              .scratch = (char *)scratch + each * (size_t)i};
+        ap[i].call.col0 += (uint64_t)q0;
+    }
+    if (parts == 1)
+        run_analog_part(ap, 0);
+    else
+        k->parallel->run(k->parallel, parts, run_analog_part, ap);
+    int64_t clipped;
+    if ((st = gather_parts(k, ap, parts, &clipped)) != DP_OK)
+        return st;
+    a->layers[a->instr].counts.conversions += w->tiles * p->N;
+    a->layers[a->instr].counts.clipped += clipped;
+    return DP_OK;
 }
 
 static dp_status product(dp_analog_hook *h, dp_kctx *k, const dp_product *p)
@@ -376,6 +438,20 @@ static dp_status product(dp_analog_hook *h, dp_kctx *k, const dp_product *p)
     if (st != DP_OK)
         return st;
     int64_t tiles = w->tiles;
+    static const float unbounded = FLT_MAX / 4;
+    int64_t n_scale = m->n_output_scale;
+    if (!calibrating && n_scale != 1 && p->channel0 + o.outputs > n_scale)
+        return dp_kfail(k, DP_EINPUT, "%lld output full scales for output channels up to %lld",
+                        (long long)n_scale, (long long)(p->channel0 + o.outputs));
+    dp_analog_call call = {
+        .x_scale = m->input_scale > 0 ? m->input_scale : 1,
+        .adc_scale = calibrating ? &unbounded : n_scale == 1 ? m->output_scale
+                                                             : m->output_scale + p->channel0,
+        .n_adc_scale = calibrating || n_scale == 1 ? 1 : o.outputs,
+        .inference = (uint32_t)a->inference,
+        .col0 = (uint64_t)p->vector0};
+    if (p->planes)
+        return planes_product(a, k, p, w, &prm, &call);
     /* the columns split over the threads: their noise is keyed by the global column, so the
      * parts give the same bits as the whole; a part per whole noise block. Calibration
      * records every part's pre-ADC values in one layout, so it stays whole. */
@@ -404,18 +480,7 @@ static dp_status product(dp_analog_hook *h, dp_kctx *k, const dp_product *p)
     }
     float *Y = o.Y && !calibrating ? o.Y : part[1];
     int64_t ldy = o.Y && !calibrating ? p->ldc : o.vectors;
-    static const float unbounded = FLT_MAX / 4;
-    int64_t n_scale = m->n_output_scale;
-    dp_analog_call call = {
-        .x_scale = m->input_scale > 0 ? m->input_scale : 1,
-        .adc_scale = calibrating ? &unbounded : n_scale == 1 ? m->output_scale
-                                                             : m->output_scale + p->channel0,
-        .n_adc_scale = calibrating || n_scale == 1 ? 1 : o.outputs,
-        .inference = (uint32_t)a->inference,
-        .col0 = (uint64_t)p->vector0, .pre_adc = part[3]};
-    if (!calibrating && n_scale != 1 && p->channel0 + o.outputs > n_scale)
-        return dp_kfail(k, DP_EINPUT, "%lld output full scales for output channels up to %lld",
-                        (long long)n_scale, (long long)(p->channel0 + o.outputs));
+    call.pre_adc = part[3];
     int64_t clipped = 0;
     analog_part ap[DP_MAX_PARTS];
     for (int i = 0; i < parts; i++) {
@@ -429,13 +494,8 @@ static dp_status product(dp_analog_hook *h, dp_kctx *k, const dp_product *p)
         run_analog_part(ap, 0);
     else
         k->parallel->run(k->parallel, parts, run_analog_part, ap);
-    for (int i = 0; i < parts; i++) {
-        if (ap[i].st != DP_OK) {
-            *k->err = ap[i].err;
-            return ap[i].st;
-        }
-        clipped += ap[i].clipped;
-    }
+    if ((st = gather_parts(k, ap, parts, &clipped)) != DP_OK)
+        return st;
     if (calibrating) {
         a->cfg.pre_adc(a->cfg.pre_adc_ctx, a->instr, part[3], tiles, o.outputs, o.vectors);
         return DP_OK;

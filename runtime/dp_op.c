@@ -186,6 +186,8 @@ static bool product_in_parts(dp_kctx *k, const dp_product *p, const float *pa, c
 dp_status dp_kernel_product(dp_kctx *k, const dp_product *p)
 {
     const struct dp_sgemm_epilogue *ep = p->epilogue;
+    if (p->planes && !(k->analog && k->analog->takes_planes))
+        return dp_kfail(k, DP_EINTERNAL, "a window's product where only matrices are taken");
     if (k->analog) {
         dp_status st = k->analog->product(k->analog, k, p);
         if (st == DP_OK && ep)

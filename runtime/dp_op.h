@@ -157,11 +157,15 @@ typedef struct dp_product {
                                * column when weights_in_a, of op(A)'s first row otherwise */
     void *scratch;            /* dp_sgemm_scratch_size(M, N, K) bytes, for the exact path */
     const struct dp_sgemm_epilogue *epilogue; /* then this on C (gemm.h), or NULL */
+    const struct dp_analog_planes *planes; /* not NULL: B is this window's matrix, never
+                                            * built (analog.h; M = 1, K = 9), for a hook
+                                            * that takes_planes; B and ldb unused */
 } dp_product;
 
 /* Where noisy runs send the products of analog instructions (runtime/analog_exec.c). */
 struct dp_analog_hook {
     dp_status (*product)(dp_analog_hook *h, dp_kctx *k, const dp_product *p);
+    bool takes_planes; /* products may come as dp_product.planes */
 };
 
 /* Runs p exactly with dp_sgemm, or on the simulated optical core when k->analog is set. */

@@ -15,6 +15,7 @@
  * each output is finished, in the product's last store or the depthwise loops' last pass;
  * any other activation runs over the finished output, bias included.
  */
+#include "analog.h"
 #include "gemm.h"
 #include "kernel_util.h"
 #include "nn.h"
@@ -270,27 +271,11 @@ static void im2col(const nn_window *w, const float *x, int64_t Cg, int64_t j0, i
                 }
 }
 
-/* An H x W plane (H and W even) split by the parity of its rows and columns into four
- * quarter planes, (even, even), (even, odd), (odd, even), (odd, odd), one after another:
- * element (2i + a, 2j + b) goes to quarter 2a + b at (i, j). */
-static void split_by_parity(const float *plane, int64_t H, int64_t W, float *quarters)
-{
-    int64_t Wq = W / 2, n = H / 2 * Wq;
-    for (int64_t r = 0; r < H; r++) {
-        float *restrict even = quarters + (r & 1) * 2 * n + r / 2 * Wq, *restrict odd = even + n;
-        const float *restrict row = plane + r * W;
-        for (int64_t j = 0; j < Wq; j++) {
-            even[j] = row[2 * j];
-            odd[j] = row[2 * j + 1];
-        }
-    }
-}
-
 /*
  * The 2-D windows whose im2col reads whole shifted planes, by their stride: 1 where the
  * padding keeps the output the input's size (ResNet's 3x3 convolutions), 2 where the input's
  * sides are even and the output's are half of them (its downsampling convolutions and its
- * 7x7 stem), whose taps read one of the input's quarter planes (split_by_parity) shifted;
+ * 7x7 stem), whose taps read one of the input's quarter planes (dp_split_by_parity) shifted;
  * 0 for any other window.
  */
 static int shifted_stride(const nn_window *w)
@@ -545,7 +530,7 @@ static void conv_halves_3x3(const conv_geom *g, const float *x, const float *wt,
         int64_t m = c % g->M;
         const float *xp = x + (c / g->M * g->C + m / g->Mg) * H * W, *wm = wt + m * 9;
         float *restrict yp = y + c * n;
-        split_by_parity(xp, H, W, scratch);
+        dp_split_by_parity(xp, H, W, scratch);
         /* tap 0 (up and left) stores 0 plus its term past the first row and column, the
          * sum starting from 0 without a pass that zeroes the plane first */
         for (int64_t p = 0; p <= Wo; p++)
@@ -636,6 +621,32 @@ static dp_status depthwise_planes(dp_kctx *k, const conv_geom *g, int s, const f
     return DP_OK;
 }
 
+/*
+ * The depthwise convolution on padded_3x3 windows of shifted_stride s on the analog core,
+ * a plane at a time straight from the input (dp_product.planes): the core quantises each
+ * input element once, where the im2col matrix would repeat it for every tap.
+ */
+static dp_status depthwise_analog(dp_kctx *k, const conv_geom *g, int s, const float *x,
+                                  const float *wt, const float *b, const dp_sgemm_epilogue *ep,
+                                  float *y)
+{
+    for (int64_t c = 0; c < g->N * g->M; c++) {
+        int64_t m = c % g->M;
+        dp_analog_planes in = {.x = x + (c / g->M * g->C + m) * g->invol, .H = g->w.in[1],
+                               .W = g->w.in[2], .stride = s};
+        dp_sgemm_epilogue plane = dp_sgemm_epilogue_at(ep, c, 0);
+        plane.row_bias = b ? b + m : NULL;
+        dp_product pr = {.M = 1, .N = g->outvol, .K = 9, .alpha = 1, .A = wt + m * 9,
+                         .lda = 9, .C = y + c * g->outvol, .ldc = g->outvol,
+                         .weights_in_a = true, .weights_fixed = true, .channel0 = m,
+                         .vector0 = c / g->M * g->outvol, .epilogue = &plane, .planes = &in};
+        dp_status st = dp_kernel_product(k, &pr);
+        if (st != DP_OK)
+            return st;
+    }
+    return DP_OK;
+}
+
 dp_status nn_Conv_run(dp_kctx *k)
 {
     conv_geom g;
@@ -653,10 +664,16 @@ dp_status nn_Conv_run(dp_kctx *k)
     dp_sgemm_epilogue ep = {.ldr = g.outvol};
     bool clamp = dp_fused_clamp(k, &ep.lo, &ep.hi);
     bool bounded = ep.lo > -INFINITY || ep.hi < INFINITY, finish = b || res || bounded;
+    int planar = padded_3x3(&g.w) ? shifted_stride(&g.w) : 0;
+    if (g.Cg == 1 && g.Mg == 1 && planar && k->analog && k->analog->takes_planes) {
+        ep.residual = res;
+        if ((st = depthwise_analog(k, &g, planar, x, wt, b, &ep, y)) != DP_OK)
+            return st;
+        return clamp ? DP_OK : dp_fused_activate(k, k->out[0]);
+    }
     /* the direct depthwise loop multiplies in fp32: on the core it is a product like any */
     if (g.Cg == 1 && !k->analog) {
         ep.residual = res;
-        int planar = padded_3x3(&g.w) ? shifted_stride(&g.w) : 0;
         if (planar) {
             if ((st = depthwise_planes(k, &g, planar, x, wt, b, &ep, y)) != DP_OK)
                 return st;
@@ -701,7 +718,7 @@ dp_status nn_Conv_run(dp_kctx *k)
             float *yg = y + (n * g.M + gi * g.Mg) * g.outvol;
             ep.row_bias = b ? b + gi * g.Mg : NULL;
             for (int64_t c = 0; shifted == 2 && c < g.Cg; c++)
-                split_by_parity(xg + c * g.invol, w->in[1], w->in[2], quarters + c * g.invol);
+                dp_split_by_parity(xg + c * g.invol, w->in[1], w->in[2], quarters + c * g.invol);
             dp_product pr = {.M = g.Mg, .K = K, .alpha = 1, .A = wg, .lda = K,
                              .ldc = g.outvol, .weights_in_a = true, .weights_fixed = true,
                              .channel0 = gi * g.Mg, .scratch = gemm_scratch,

@@ -165,3 +165,19 @@ dp_status dp_fused_activate(dp_kctx *k, dp_tensor *y)
     activate((fused_act)act, y->data, dp_numel(y), a);
     return DP_OK;
 }
+
+/* An H x W plane (H and W even) split by the parity of its rows and columns into four
+ * quarter planes, (even, even), (even, odd), (odd, even), (odd, odd), one after another:
+ * element (2i + a, 2j + b) goes to quarter 2a + b at (i, j). */
+void dp_split_by_parity(const float *plane, int64_t H, int64_t W, float *quarters)
+{
+    int64_t Wq = W / 2, n = H / 2 * Wq;
+    for (int64_t r = 0; r < H; r++) {
+        float *restrict even = quarters + (r & 1) * 2 * n + r / 2 * Wq, *restrict odd = even + n;
+        const float *restrict row = plane + r * W;
+        for (int64_t j = 0; j < Wq; j++) {
+            even[j] = row[2 * j];
+            odd[j] = row[2 * j + 1];
+        }
+    }
+}

@@ -50,4 +50,10 @@ bool dp_fused_clamp(dp_kctx *k, float *lo, float *hi);
 /* Applies the layer's fused activation, if it has one, to its output y in place. */
 dp_status dp_fused_activate(dp_kctx *k, dp_tensor *y);
 
+/* An H x W plane (H and W even) split by the parity of its rows and columns into four
+ * quarter planes, (even, even), (even, odd), (odd, even), (odd, odd), one after another:
+ * element (2i + a, 2j + b) goes to quarter 2a + b at (i, j). Stride-2 windows then read
+ * each tap as one flat run (conv.c, analog.c). */
+void dp_split_by_parity(const float *plane, int64_t H, int64_t W, float *quarters);
+
 #endif

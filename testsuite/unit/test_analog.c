@@ -578,6 +578,69 @@ static void chunks_are_bit_identical(void **state)
     dp_arena_free(&arena);
 }
 
+/* The im2col matrix of dp_analog_planes's window over an H x W plane: 9 x (Ho Wo). */
+static float *window_matrix(const float *x, int64_t H, int64_t W, int st, int64_t *P)
+{
+    int64_t Ho = H / st, Wo = W / st;
+    float *m = malloc((size_t)(9 * Ho * Wo) * sizeof(float));
+    assert_non_null(m);
+    for (int t = 0; t < 9; t++)
+        for (int64_t i = 0; i < Ho; i++)
+            for (int64_t j = 0; j < Wo; j++) {
+                int64_t r = st * i + t / 3 - 1, c = st * j + t % 3 - 1;
+                m[t * Ho * Wo + i * Wo + j] = r >= 0 && r < H && c >= 0 && c < W ? x[r * W + c]
+                                                                                 : 0.0f;
+            }
+    *P = Ho * Wo;
+    return m;
+}
+
+/* A depthwise channel's window read straight from its plane gives dp_analog_run's bits on
+ * the matrix, for both strides, fan-in tiles of 9 and of 4, every noise source with the
+ * distortion, and a run of columns that starts inside a row and a noise block. */
+static void planes_match_the_matrix(void **state)
+{
+    dp_arena arena;
+    dp_arena_init(&arena, 0);
+    static const struct {
+        int64_t H, W;
+        int stride;
+        int64_t cols;
+    } cases[] = {{7, 9, 1, 64}, {10, 12, 2, 64}, {12, 10, 1, 4}, {8, 14, 2, 4}};
+    float *x = fill(14 * 14, 6), *W = fill(9, 7);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        dp_analog_params p = noisy_params();
+        p.core_cols = cases[k].cols;
+        int64_t H = cases[k].H, Wd = cases[k].W, P;
+        float *X = window_matrix(x, H, Wd, cases[k].stride, &P);
+        dp_analog_weights *w = prepare(&arena, &p, 3, 1, 9, W);
+        const float G = 2.0f;
+        float Ya[14 * 14], Yb[14 * 14];
+        int64_t q0 = 5, n = P - 9; /* inside a row and inside a noise block */
+        int64_t ca = run(w, &p, &G, 1, 2, 700 + (uint64_t)q0, n, X + q0, P, Ya, n, NULL);
+        dp_analog_planes in = {.x = x, .H = H, .W = Wd, .stride = cases[k].stride};
+        void *scratch = aligned_alloc(64, dp_analog_planes_scratch_size(&in, n));
+        assert_non_null(scratch);
+        dp_analog_call call = {.x_scale = 1.0f, .adc_scale = &G, .n_adc_scale = 1,
+                               .inference = 2, .col0 = 700 + (uint64_t)q0};
+        dp_error err = {0};
+        int64_t cb = -1;
+        memset(Yb, 0xff, sizeof Yb);
+        assert_int_equal(dp_analog_run_planes(w, &p, &call, &in, q0, n, Yb, scratch, &cb, &err),
+                         DP_OK);
+        assert_memory_equal(Ya, Yb, (size_t)n * sizeof(float));
+        assert_int_equal(ca, cb);
+        /* a window past the plane's outputs is refused */
+        assert_int_equal(dp_analog_run_planes(w, &p, &call, &in, q0, n + 10, Yb, scratch, &cb,
+                                              &err),
+                         DP_EINTERNAL);
+        free(scratch);
+        free(X);
+    }
+    free(x), free(W);
+    dp_arena_free(&arena);
+}
+
 /* Without noise: the distortion, the clip count and the pre-ADC values by hand. */
 static void distortion_and_clipping(void **state)
 {
@@ -677,6 +740,7 @@ int main(void)
         cmocka_unit_test(static_errors),
         cmocka_unit_test(same_seed_same_bits),
         cmocka_unit_test(chunks_are_bit_identical),
+        cmocka_unit_test(planes_match_the_matrix),
         cmocka_unit_test(distortion_and_clipping),
         cmocka_unit_test(rejects_bad_use),
     };
