@@ -96,26 +96,22 @@ dp_analog_params dp_analog_without_noise(const dp_analog_params *p)
     return q;
 }
 
-/* The largest |src[i]| of a row, or infinity (or NaN) if some element is not finite: selects
- * in 16 lanes that vectorise (the rows of an attention product are programmed on every
- * call), where one chain through the row waited on each step. */
+/* The largest |src[i]| of a row, or infinity (or NaN) if some element is not finite. The
+ * magnitudes compared as their bits, which order them as floats do and put NaN above
+ * infinity: an integer maximum, which vectorises whole (the rows of an attention product are
+ * programmed on every call, and float selects that let NaN through ran mostly scalar). */
 DP_MULTI_TARGET
 static float row_magnitude(const float *src, int64_t K)
 {
-    enum { LANES = 16 };
-    float lane[LANES] = {0}, wmax = 0;
-    int64_t full = K / LANES * LANES;
-    for (int64_t i = 0; i < full; i += LANES)
-        for (int l = 0; l < LANES; l++) {
-            float m = fabsf(src[i + l]);
-            lane[l] = m > lane[l] || m != m ? m : lane[l];
-        }
-    for (int64_t i = full; i < K; i++) {
-        float m = fabsf(src[i]);
-        wmax = m > wmax || m != m ? m : wmax;
+    uint32_t top = 0;
+    for (int64_t i = 0; i < K; i++) {
+        uint32_t bits;
+        memcpy(&bits, &src[i], sizeof bits);
+        bits &= UINT32_C(0x7fffffff);
+        top = bits > top ? bits : top;
     }
-    for (int l = 0; l < LANES; l++)
-        wmax = lane[l] > wmax || lane[l] != lane[l] ? lane[l] : wmax;
+    float wmax;
+    memcpy(&wmax, &top, sizeof wmax);
     return wmax;
 }
 
