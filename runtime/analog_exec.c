@@ -16,6 +16,7 @@
 #include "analog_exec.h"
 
 #include "gemm.h"
+#include "kernel_util.h"
 #include "philox.h"
 
 #include <float.h>
@@ -208,24 +209,6 @@ static dp_status take_scratch(dp_analog_state *a, dp_kctx *k, int n, const size_
     return DP_OK;
 }
 
-/* dst (cols x rows, row stride ldd) = the transpose of src (rows x cols, row stride lds), in
- * blocks that keep the lines of both in L1: element by element, every store of a long row
- * went to another line (a fifth of a noisy BERT-like inference). */
-DP_MULTI_TARGET
-static void transpose(const float *src, int64_t lds, int64_t rows, int64_t cols, float *dst,
-                      int64_t ldd)
-{
-    enum { BLOCK = 16 };
-    for (int64_t i0 = 0; i0 < rows; i0 += BLOCK)
-        for (int64_t j0 = 0; j0 < cols; j0 += BLOCK) {
-            int64_t i1 = i0 + BLOCK < rows ? i0 + BLOCK : rows;
-            int64_t j1 = j0 + BLOCK < cols ? j0 + BLOCK : cols;
-            for (int64_t j = j0; j < j1; j++)
-                for (int64_t i = i0; i < i1; i++)
-                    dst[j * ldd + i] = src[i * lds + j];
-        }
-}
-
 /* The product in the core's orientation. */
 typedef struct oriented {
     int64_t outputs, vectors, fan_in;
@@ -276,9 +259,9 @@ static const float *weights_of(const dp_product *p, const oriented *o, float *bu
         return o->W;
     }
     if (p->weights_in_a) /* ta: A is K x M */
-        transpose(p->A, p->lda, p->K, p->M, buf, p->K);
+        dp_transpose(p->A, p->lda, p->K, p->M, buf, p->K);
     else                 /* !tb: B is K x N */
-        transpose(p->B, p->ldb, p->K, p->N, buf, p->K);
+        dp_transpose(p->B, p->ldb, p->K, p->N, buf, p->K);
     *ldw = o->fan_in;
     return buf;
 }
@@ -472,9 +455,9 @@ static dp_status product(dp_analog_hook *h, dp_kctx *k, const dp_product *p)
     int64_t ldx = o.ldx;
     if (!X) {
         if (p->weights_in_a) /* tb: B is N x K */
-            transpose(p->B, p->ldb, p->N, p->K, part[0], p->N);
+            dp_transpose(p->B, p->ldb, p->N, p->K, part[0], p->N);
         else                 /* !ta: A is M x K */
-            transpose(p->A, p->lda, p->M, p->K, part[0], p->M);
+            dp_transpose(p->A, p->lda, p->M, p->K, part[0], p->M);
         X = part[0];
         ldx = o.vectors;
     }
@@ -505,7 +488,7 @@ static dp_status product(dp_analog_hook *h, dp_kctx *k, const dp_product *p)
     if (Y == o.Y)
         return DP_OK;
     if (!p->weights_in_a && p->alpha == 1 && p->beta == 0) {
-        transpose(Y, ldy, p->N, p->M, p->C, p->ldc);
+        dp_transpose(Y, ldy, p->N, p->M, p->C, p->ldc);
         return DP_OK;
     }
     for (int64_t i = 0; i < p->M; i++)

@@ -56,4 +56,9 @@ dp_status dp_fused_activate(dp_kctx *k, dp_tensor *y);
  * each tap as one flat run (conv.c, analog.c). */
 void dp_split_by_parity(const float *plane, int64_t H, int64_t W, float *quarters);
 
+/* dst (cols x rows, row stride ldd) = the transpose of src (rows x cols, row stride lds): the
+ * analog core's orientation of a Gemm or MatMul product (analog_exec.c). */
+void dp_transpose(const float *src, int64_t lds, int64_t rows, int64_t cols, float *dst,
+                  int64_t ldd);
+
 #endif

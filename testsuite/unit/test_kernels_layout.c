@@ -4,6 +4,7 @@
  * dp_node_types_infer, as the executor calls them. Expected values come from numpy 1.24 and
  * torch 1.13 (/usr/bin/python3), or from the ONNX reference interpolate_nd (onnx 1.12,
  * onnx/backend/test/case/node/resize.py) for Resize modes torch lacks; each test says which.
+ * Also dp_transpose (kernel_util.h), the analog core's blocked transpose, by its definition.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "dp_op.h"
+#include "kernel_util.h"
 
 #define AINT(nm, v) ((dp_attr){.name = (nm), .kind = DP_ATTR_INT, .i = (v)})
 #define AFLOAT(nm, v) ((dp_attr){.name = (nm), .kind = DP_ATTR_FLOAT, .f = (v)})
@@ -611,6 +613,26 @@ static void resize_dynamic_and_errors(void **state)
                 DP_EUNSUPPORTED, "bool");
 }
 
+/* Every element to its transposed place, whole 16 x 16 blocks and ragged edges alike, with
+ * strides wider than the rows; nothing written past the columns the result has. */
+static void transpose_by_definition(void **state)
+{
+    enum { MAX = 50, PAD = 3 };
+    static const int64_t sizes[][2] = {{1, 1}, {16, 16}, {17, 33}, {48, 31}, {5, 50}, {50, 16}};
+    static float src[MAX * (MAX + PAD)], dst[MAX * (MAX + PAD)];
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        int64_t rows = sizes[k][0], cols = sizes[k][1], lds = cols + PAD, ldd = rows + PAD;
+        for (int64_t i = 0; i < rows * lds; i++)
+            src[i] = (float)i + 0.5f;
+        for (int64_t i = 0; i < cols * ldd; i++)
+            dst[i] = -1.0f;
+        dp_transpose(src, lds, rows, cols, dst, ldd);
+        for (int64_t j = 0; j < cols; j++)
+            for (int64_t i = 0; i < ldd; i++)
+                assert_true(dst[j * ldd + i] == (i < rows ? src[i * lds + j] : -1.0f));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -632,6 +654,7 @@ int main(void)
         cmocka_unit_test(resize_crop_and_exclude_outside),
         cmocka_unit_test(upsample_and_resize10),
         cmocka_unit_test(resize_dynamic_and_errors),
+        cmocka_unit_test(transpose_by_definition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
