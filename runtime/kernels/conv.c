@@ -709,8 +709,10 @@ dp_status nn_Conv_run(dp_kctx *k)
     if (!gemm_scratch || (col_bytes && !col) || (where_bytes && !column) ||
         (quarter_bytes && !quarters))
         return no_memory(k, gemm_bytes + col_bytes + where_bytes + quarter_bytes);
-    for (int64_t j = 0; shifted && j < g.outvol; j++)
-        column[j] = (int32_t)(j % w->out[2]);
+    /* row by row, without a division per position */
+    for (int64_t j = 0; shifted && j < g.outvol; j += w->out[2])
+        for (int64_t c = 0; c < w->out[2]; c++)
+            column[j + c] = (int32_t)c;
 
     for (int64_t n = 0; n < g.N; n++)
         for (int64_t gi = 0; gi < g.group; gi++) {
