@@ -1,7 +1,8 @@
 /*
  * analog.c: the analog layer product of analog.h: programming the weights once per layer
  * (and packing them for dp_sgemm_packed), then per call the DAC, one product per fan-in
- * tile, one Gaussian per output and tile pass, the distortion and the ADC.
+ * tile, one Gaussian per output and tile pass, the distortion and the ADC; and the same for
+ * a depthwise channel straight from its input plane, without the im2col matrix.
  *
  * Bit-identical results across column chunks rest on two facts. The noise is keyed by the
  * global column, not by the position in the chunk. And dp_sgemm's tiled path sums each

@@ -30,7 +30,8 @@ for name in tiny_resnet18 tiny_mobilenet_v2 mobilenet_v2; do
         done
         for t in 2 3; do
             cmp -s "$tmp/t1/output_0.npy" "$tmp/t$t/output_0.npy" \
-                || { echo "FAIL: $name $mode differs on 1 and $t threads"; failures=$((failures + 1)); }
+                || { echo "FAIL: $name $mode differs on 1 and $t threads"
+                     failures=$((failures + 1)); }
         done
     done
 done

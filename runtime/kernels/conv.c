@@ -602,11 +602,12 @@ static dp_status depthwise_planes(dp_kctx *k, const conv_geom *g, int s, const f
     if (!edges || (quarter_bytes && !quarters))
         return no_memory(k, edge_bytes + quarter_bytes * (size_t)parts);
     int64_t W = g->w.out[2];
-    for (int64_t p = 0; p < n; p++) {
-        edges[p] = p % W != 0;
-        if (s == 1)
-            edges[n + p] = p % W != W - 1;
-    }
+    for (int64_t p = 0; p < n; p += W)
+        for (int64_t j = 0; j < W; j++) {
+            edges[p + j] = j != 0;
+            if (s == 1)
+                edges[n + p + j] = j != W - 1;
+        }
     plane_part part[DP_MAX_PARTS];
     for (int i = 0; i < parts; i++)
         part[i] = (plane_part){.g = g, .x = x, .wt = wt, .b = b, .ep = ep, .y = y, .stride = s,

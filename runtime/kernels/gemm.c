@@ -30,9 +30,9 @@
 /* KC x NR and MR x KC panels take 32 and 12 KiB of L1; MC is a multiple of MR, NC of NR.
  * A KC x NC block of packed B (512 KiB) stays in L2 while the kernels read it: with 4096
  * columns it spilled to L3, and a 64-row product of ResNet-50's (K 256, N 3136) took 10%
- * longer. The micro-kernel prefetches its panels PREFETCH steps ahead: a weight panel's first pass
- * streams from L3 or memory, which the hardware prefetcher alone hid poorly (ResNet-50 and
- * the BERT-like encoder 5% faster). */
+ * longer. The micro-kernel prefetches its panels PREFETCH steps ahead: a weight panel's
+ * first pass streams from L3 or memory, which the hardware prefetcher alone hid poorly
+ * (ResNet-50 and the BERT-like encoder 5% faster). */
 enum { MR = 12, NR = 32, KC = 256, MC = 144, NC = 512, HALF = 16, NARROW = 4, PANELS = 3,
        PREFETCH = 16 };
 _Static_assert((int)MR == (int)DP_SGEMM_TILE_ROWS && (int)NR == (int)DP_SGEMM_TILE_COLS,
@@ -439,7 +439,7 @@ static void macro_kernel(const kernels *ks, int64_t mc, int64_t nc, int64_t kc,
         bool in_place = bd && nr == NR;
         const float *b = in_place ? bd + jr : pb + jr * kc;
         int64_t stride = in_place ? ldb : NR;
-        int64_t narrow = nr <= NARROW || (nr > HALF && nr <= HALF + NARROW);
+        bool narrow = nr <= NARROW || (nr > HALF && nr <= HALF + NARROW);
         int64_t step = ks->narrow && narrow ? PANELS * MR : MR;
         for (int64_t ir = 0; ir < mc; ir += step) {
             int panels = (int)min64(step, mc - ir + MR - 1) / MR;
@@ -489,7 +489,7 @@ static int64_t packed_b_offset(int64_t K, int64_t N, int64_t jc, int64_t pc)
  * from packed_a and packed_b (laid out by dp_sgemm_pack_a and _b) where given, and are
  * packed here into scratch where not. Where M fits one block of rows, B's whole tiles are
  * read where they lie: each is read by that one block only, so packing it would be one more
- * pass over B for nothing (64-channel products of ResNet-50: 0.85 -> 0.70 ms).
+ * pass over B for nothing (a 64-channel product of ResNet-50: 0.85 -> 0.80 ms).
  */
 static void tiled(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                   int64_t lda, const float *packed_a, const float *B, int64_t ldb,
