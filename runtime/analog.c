@@ -517,25 +517,10 @@ static void window_taps(const float *wrow, int t0, int t1, const float *xq, int 
     for (int64_t q = 0; xn && q < P; q++)
         xn[q] = 0;
     for (int t = t0; t < t1; t++) {
-        int64_t dy = t / 3 - 1, dx = t % 3 - 1, lo, hi;
-        const float *src;
-        if (st == 1) {
-            src = xq + dy * Wo + dx;
-            lo = dy < 0 ? Wo : 0;
-            hi = dy > 0 ? n - Wo : n;
-            /* a first or last output whose neighbour would lie outside the plane: an edge
-             * column, selected away anyway */
-            lo += dx < 0 && lo == 0;
-            hi -= dx > 0 && hi == n;
-        } else {
-            /* input row 2i + dy is quarter row i (dy >= 0) or i - 1 (dy < 0), likewise columns */
-            src = xq + ((dy != 0) * 2 + (dx != 0)) * n - (dy < 0 ? Wo : 0) - (dx < 0);
-            lo = (dy < 0 ? Wo : 0) + (dx < 0);
-            hi = n;
-        }
-        const int32_t *keep = dx < 0 ? left : dx > 0 && st == 1 ? right : NULL;
-        lo = lo < q0 ? q0 : lo;
-        hi = hi > q0 + P ? q0 + P : hi;
+        dp_tap_run r = dp_padded_3x3_tap(st, t, Wo, n);
+        const float *src = xq + r.quarter * n + r.shift;
+        const int32_t *keep = r.edge < 0 ? left : r.edge > 0 ? right : NULL;
+        int64_t lo = r.lo < q0 ? q0 : r.lo, hi = r.hi > q0 + P ? q0 + P : r.hi;
         const float *restrict x = src + q0;
         float wv = wrow[t];
         for (int64_t q = lo - q0; q < hi - q0; q++) {
@@ -580,15 +565,7 @@ dp_status dp_analog_run_planes(const dp_analog_weights *w, const dp_analog_param
         dp_split_by_parity(xq, in->H, in->W, quarters);
         xq = quarters;
     }
-    /* a row of the output at a time, one division each */
-    for (int64_t q = 0; q < P;) {
-        int64_t col = (q0 + q) % Wo, run = Wo - col < P - q ? Wo - col : P - q;
-        for (int64_t k = 0; k < run; k++) {
-            left[q + k] = col + k != 0;
-            right[q + k] = col + k != Wo - 1;
-        }
-        q += run;
-    }
+    dp_column_edges(Wo, q0, P, left, right);
     tile_ctx c = {.p = p, .w = w, .call = call, .P = P, .noisy = is_noisy(p),
                   .adc_half = ldexp(1.0, p->adc_bits - 1), .xn = xn, .Y = Y, .ldy = P};
     int64_t C = p->core_cols;

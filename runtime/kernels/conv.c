@@ -483,16 +483,12 @@ static void conv_planes_3x3(const conv_geom *g, const float *x, const float *wt,
         for (int64_t p = 0; p < W; p++)
             yp[p] = 0;
         for (int t = 0; t < 9; t++) {
-            int64_t dy = t / 3 - 1, dx = t % 3 - 1;
-            /* outputs whose input row exists, less a first or last one whose neighbour
-             * would lie outside the plane (an edge column, selected away anyway) */
-            int64_t lo = dy < 0 ? W : 0, hi = dy > 0 ? n - W : n;
-            lo += dx < 0 && lo == 0;
-            hi -= dx > 0 && hi == n;
-            const float *restrict xs = xp + dy * W + dx;
-            const int32_t *restrict keep = dx < 0 ? left : right;
+            dp_tap_run r = dp_padded_3x3_tap(1, t, W, n);
+            int64_t lo = r.lo, hi = r.hi;
+            const float *restrict xs = xp + r.shift;
+            const int32_t *restrict keep = r.edge < 0 ? left : right;
             float wv = wm[t];
-            if (dx == 0)
+            if (r.edge == 0)
                 for (int64_t p = lo; p < hi; p++)
                     yp[p] += wv * xs[p];
             else if (t == 0)
@@ -514,9 +510,9 @@ static void conv_planes_3x3(const conv_geom *g, const float *x, const float *wt,
  * split by the parity of its rows and columns into four quarter planes the output's size;
  * output (i, j) then reads quarter (row parity, column parity) at (i, j), (i - 1, j) or
  * (i, j - 1), so every tap is one flat run over the output plane, as in conv_planes_3x3,
- * instead of stride-2 loads along short rows. Taps one row up or one column left of the first row or
- * column fall in the padding: left[p] (0 in the first column) selects those away, and the first
- * row is skipped. The same tap order as conv_direct's, so the same sums.
+ * instead of stride-2 loads along short rows. Taps one row up or one column left of the first
+ * row or column fall in the padding: left[p] (0 in the first column) selects those away, and
+ * the first row is skipped. The same tap order as conv_direct's, so the same sums.
  * left: an output plane's ints; scratch: the input plane's size in floats.
  */
 DP_MULTI_TARGET
@@ -525,7 +521,6 @@ static void conv_halves_3x3(const conv_geom *g, const float *x, const float *wt,
                             float *scratch, int64_t c0, int64_t c1)
 {
     int64_t H = g->w.in[1], W = g->w.in[2], Wo = W / 2, n = H / 2 * Wo;
-    const float *quarter[2][2] = {{scratch, scratch + n}, {scratch + 2 * n, scratch + 3 * n}};
     for (int64_t c = c0; c < c1; c++) {
         int64_t m = c % g->M;
         const float *xp = x + (c / g->M * g->C + m / g->Mg) * H * W, *wm = wt + m * 9;
@@ -536,15 +531,14 @@ static void conv_halves_3x3(const conv_geom *g, const float *x, const float *wt,
         for (int64_t p = 0; p <= Wo; p++)
             yp[p] = 0;
         for (int t = 0; t < 9; t++) {
-            /* input row 2i + dy and column 2j + dx, dy and dx in -1..1 */
-            int64_t dy = t / 3 - 1, dx = t % 3 - 1;
-            const float *restrict q = quarter[dy != 0][dx != 0] - (dy < 0 ? Wo : 0) - (dx < 0);
-            int64_t lo = (dy < 0 ? Wo : 0) + (dx < 0);
+            dp_tap_run r = dp_padded_3x3_tap(2, t, Wo, n);
+            const float *restrict q = scratch + r.quarter * n + r.shift;
+            int64_t lo = r.lo;
             float wv = wm[t];
             if (t == 0)
                 for (int64_t p = lo; p < n; p++)
                     yp[p] = 0.0f + (left[p] ? wv * q[p] : 0.0f);
-            else if (dx < 0)
+            else if (r.edge < 0)
                 for (int64_t p = lo; p < n; p++)
                     yp[p] += left[p] ? wv * q[p] : 0.0f;
             else
@@ -601,13 +595,7 @@ static dp_status depthwise_planes(dp_kctx *k, const conv_geom *g, int s, const f
     float *quarters = quarter_bytes ? dp_scratch_raw(k, quarter_bytes * (size_t)parts) : NULL;
     if (!edges || (quarter_bytes && !quarters))
         return no_memory(k, edge_bytes + quarter_bytes * (size_t)parts);
-    int64_t W = g->w.out[2];
-    for (int64_t p = 0; p < n; p += W)
-        for (int64_t j = 0; j < W; j++) {
-            edges[p + j] = j != 0;
-            if (s == 1)
-                edges[n + p + j] = j != W - 1;
-        }
+    dp_column_edges(g->w.out[2], 0, n, edges, s == 1 ? edges + n : NULL);
     plane_part part[DP_MAX_PARTS];
     for (int i = 0; i < parts; i++)
         part[i] = (plane_part){.g = g, .x = x, .wt = wt, .b = b, .ep = ep, .y = y, .stride = s,

@@ -183,6 +183,44 @@ void dp_split_by_parity(const float *plane, int64_t H, int64_t W, float *quarter
     }
 }
 
+dp_tap_run dp_padded_3x3_tap(int stride, int t, int64_t W, int64_t n)
+{
+    int64_t dy = t / 3 - 1, dx = t % 3 - 1;
+    dp_tap_run r = {.edge = dx < 0 ? -1 : 0};
+    if (stride == 1) {
+        r.shift = dy * W + dx;
+        r.lo = dy < 0 ? W : 0;
+        r.hi = dy > 0 ? n - W : n;
+        /* a first or last output whose neighbour would lie outside the plane: an edge
+         * column, selected away anyway */
+        r.lo += dx < 0 && r.lo == 0;
+        r.hi -= dx > 0 && r.hi == n;
+        r.edge = dx < 0 ? -1 : dx > 0 ? 1 : 0;
+    } else {
+        /* input row 2i + dy is quarter row i (dy >= 0) or i - 1 (dy < 0), likewise columns;
+         * column 2j + 1 always lies inside an even-wide input */
+        r.quarter = (dy != 0) * 2 + (dx != 0);
+        r.shift = -(dy < 0 ? W : 0) - (dx < 0);
+        r.lo = (dy < 0 ? W : 0) + (dx < 0);
+        r.hi = n;
+    }
+    return r;
+}
+
+void dp_column_edges(int64_t W, int64_t p0, int64_t n, int32_t *left, int32_t *right)
+{
+    /* a row of the plane at a time, one division each */
+    for (int64_t i = 0; i < n;) {
+        int64_t col = (p0 + i) % W, run = W - col < n - i ? W - col : n - i;
+        for (int64_t k = 0; k < run; k++) {
+            left[i + k] = col + k != 0;
+            if (right)
+                right[i + k] = col + k != W - 1;
+        }
+        i += run;
+    }
+}
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define DP_TRANSPOSE_AVX512 1
 #include <immintrin.h>

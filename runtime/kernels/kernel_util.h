@@ -56,6 +56,25 @@ dp_status dp_fused_activate(dp_kctx *k, dp_tensor *y);
  * each tap as one flat run (conv.c, analog.c). */
 void dp_split_by_parity(const float *plane, int64_t H, int64_t W, float *quarters);
 
+/*
+ * Tap t (0..8, row-major) of a 3x3 window padded by 1 on every side, as one flat run over an
+ * output plane of n positions in rows W wide: output p, for p in [lo, hi), reads quarter plane
+ * `quarter` at p + shift. Stride 1: the input plane itself (quarter 0, the output the input's
+ * size); stride 2: its quarter planes (dp_split_by_parity). Outputs whose tap row lies in the
+ * padding are outside [lo, hi); a read one column past a row's edge lands in the next row and
+ * must be selected away by the column flags `edge` names (-1 left, +1 right, 0 none).
+ * conv.c's depthwise loops and analog.c's window share it.
+ */
+typedef struct dp_tap_run {
+    int quarter, edge;
+    int64_t shift, lo, hi;
+} dp_tap_run;
+dp_tap_run dp_padded_3x3_tap(int stride, int t, int64_t W, int64_t n);
+
+/* left[i] = 0 where position p0 + i of a plane in rows W wide is a row's first column, 1
+ * elsewhere; right[i] (if not NULL) likewise for the last column; n positions. */
+void dp_column_edges(int64_t W, int64_t p0, int64_t n, int32_t *left, int32_t *right);
+
 /* dst (cols x rows, row stride ldd) = the transpose of src (rows x cols, row stride lds): the
  * analog core's orientation of a Gemm or MatMul product (analog_exec.c). */
 void dp_transpose(const float *src, int64_t lds, int64_t rows, int64_t cols, float *dst,
