@@ -7,9 +7,11 @@
 #include <stdlib.h>
 
 #include "gemm.h"
+#include "winograd.h"
 
-/* A operand (rows M, cols K) or B operand (rows K, cols N), transposed or not. */
-typedef enum panel_side { SIDE_A, SIDE_AT, SIDE_B, SIDE_BT } panel_side;
+/* A operand (rows M, cols K) or B operand (rows K, cols N), transposed or not, or 3x3 filters
+ * for Winograd's products (rows M filters, cols C channels). */
+typedef enum panel_side { SIDE_A, SIDE_AT, SIDE_B, SIDE_BT, SIDE_WINOGRAD } panel_side;
 
 typedef struct panel_entry {
     const float *mat;    /* NULL: an empty slot */
@@ -86,30 +88,66 @@ static bool in_blob(const dp_weight_panels *w, const float *m, int64_t r, int64_
     return last <= w->blob_bytes - (p - lo);
 }
 
+/* The bytes key's packing takes. */
+static size_t packed_bytes(const panel_entry *key)
+{
+    switch (key->side) {
+    case SIDE_A:
+    case SIDE_AT:
+        return dp_sgemm_packed_a_size(key->rows, key->cols);
+    case SIDE_B:
+    case SIDE_BT:
+        return dp_sgemm_packed_b_size(key->rows, key->cols);
+    default:
+        return dp_winograd_weights_floats(key->rows, key->cols) * sizeof(float);
+    }
+}
+
+/* key's matrix packed into its entry; false when memory ran out. */
+static bool pack(panel_entry *key)
+{
+    bool transposed = key->side == SIDE_AT || key->side == SIDE_BT;
+    switch (key->side) {
+    case SIDE_A:
+    case SIDE_AT:
+        dp_sgemm_pack_a(transposed, key->rows, key->cols, key->mat, key->ld, key->packed);
+        return true;
+    case SIDE_B:
+    case SIDE_BT:
+        dp_sgemm_pack_b(transposed, key->rows, key->cols, key->mat, key->ld, key->packed);
+        return true;
+    default: {
+        float *tmp = malloc((size_t)DP_WINOGRAD_POINTS * (size_t)key->rows * (size_t)key->cols *
+                            sizeof(float));
+        if (tmp)
+            dp_winograd_pack_weights(key->rows, key->cols, key->mat, key->packed, tmp);
+        free(tmp);
+        return tmp != NULL;
+    }
+    }
+}
+
 static const float *find_or_pack(dp_weight_panels *w, panel_entry key)
 {
     bool transposed = key.side == SIDE_AT || key.side == SIDE_BT;
-    bool a_side = key.side == SIDE_A || key.side == SIDE_AT;
-    /* the matrix as stored: op(X) transposed back */
+    /* the matrix as stored: op(X) transposed back; M filters of C x 3 x 3 */
     int64_t r = transposed ? key.cols : key.rows, c = transposed ? key.rows : key.cols;
+    if (key.side == SIDE_WINOGRAD)
+        c = 9 * key.cols;
     if (!w || !in_blob(w, key.mat, r, c, key.ld) || (2 * (w->used + 1) > w->cap && !grow(w)))
         return NULL;
     panel_entry *e = &w->slots[slot_of(w->slots, w->cap, &key)];
     if (e->mat)
         return e->packed;
-    size_t bytes = a_side ? dp_sgemm_packed_a_size(key.rows, key.cols)
-                          : dp_sgemm_packed_b_size(key.rows, key.cols);
-    bytes = (bytes + 63) / 64 * 64;
+    size_t bytes = (packed_bytes(&key) + 63) / 64 * 64;
     if (bytes > w->max_bytes - w->packed_bytes)
         return NULL;
     key.packed = aligned_alloc(64, bytes);
-    if (!key.packed)
+    if (!key.packed || !pack(&key)) {
+        free(key.packed);
         return NULL;
+    }
     w->packed_bytes += bytes;
-    if (a_side)
-        dp_sgemm_pack_a(transposed, key.rows, key.cols, key.mat, key.ld, key.packed);
-    else
-        dp_sgemm_pack_b(transposed, key.rows, key.cols, key.mat, key.ld, key.packed);
     *e = key;
     w->used++;
     return e->packed;
@@ -127,4 +165,10 @@ const float *dp_weight_panels_b(dp_weight_panels *w, bool tb, int64_t K, int64_t
 {
     return find_or_pack(w, (panel_entry){.mat = B, .side = tb ? SIDE_BT : SIDE_B, .rows = K,
                                          .cols = N, .ld = ldb});
+}
+
+const float *dp_weight_panels_winograd(dp_weight_panels *w, int64_t M, int64_t C, const float *wt)
+{
+    return find_or_pack(w, (panel_entry){.mat = wt, .side = SIDE_WINOGRAD, .rows = M, .cols = C,
+                                         .ld = 9 * C});
 }

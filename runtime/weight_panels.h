@@ -1,5 +1,6 @@
 /*
- * weight_panels.h: a session's constant weights, packed once into dp_sgemm's panel layout.
+ * weight_panels.h: a session's constant weights, packed once into dp_sgemm's panel layout
+ * (and 3x3 filters transformed once for Winograd's convolutions, winograd.h).
  *
  * At batch 1 a product multiplies each weight by few vectors (a convolution's output
  * positions, a sequence's tokens), so repacking the weights on every call costs as much as a
@@ -31,5 +32,10 @@ const float *dp_weight_panels_a(dp_weight_panels *w, bool ta, int64_t M, int64_t
                                 const float *A, int64_t lda);
 const float *dp_weight_panels_b(dp_weight_panels *w, bool tb, int64_t K, int64_t N,
                                 const float *B, int64_t ldb);
+
+/* M 3x3 filters over C channels (M x C x 3 x 3 at wt) transformed and packed for Winograd's
+ * products (winograd.h), or NULL as above. */
+const float *dp_weight_panels_winograd(dp_weight_panels *w, int64_t M, int64_t C,
+                                       const float *wt);
 
 #endif

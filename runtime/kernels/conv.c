@@ -4,21 +4,26 @@
  * Conv multiplies each group's weights (M/g x C/g*taps) by the im2col matrix of its input
  * (C/g*taps x output positions) with dp_sgemm. The matrix is built a chunk of output
  * positions at a time, so that it is still in cache when the SGEMM packs it and scratch
- * stays small. Two shapes skip it: pointwise convolutions (1x1 kernel, stride 1, no
- * padding), whose input already is that matrix, and convolutions whose output channels each
- * read one input channel (depthwise), which run directly a row of outputs at a time.
+ * stays small. Three shapes skip it: pointwise convolutions (1x1 kernel, stride 1, no
+ * padding), whose input already is that matrix; convolutions whose output channels each
+ * read one input channel (depthwise), which run directly a row of outputs at a time; and,
+ * without noise, 3x3 convolutions of stride 1 padded by 1, which run by Winograd's
+ * F(2x2, 3x3) (winograd.h) on filters the session transformed once.
  *
  * ConvTranspose is Conv's adjoint: dp_sgemm gives each input position's contribution through
  * every kernel tap (W^T X), and col2im adds those into the output.
  *
  * The bias and a fused activation (kernel_util.h) that clamps (Relu, Clip) are applied as
- * each output is finished, in the product's last store or the depthwise loops' last pass;
+ * each output is finished, in the product's last store, the depthwise loops' last pass or
+ * Winograd's output transform;
  * any other activation runs over the finished output, bias included.
  */
 #include "analog.h"
 #include "gemm.h"
 #include "kernel_util.h"
 #include "nn.h"
+#include "weight_panels.h"
+#include "winograd.h"
 
 #include <math.h>
 #include <string.h>
@@ -636,6 +641,87 @@ static dp_status depthwise_analog(dp_kctx *k, const conv_geom *g, int s, const f
     return DP_OK;
 }
 
+/* One step of a chunk of Winograd's convolution, on a range of its channels or points. */
+typedef struct winograd_part {
+    const dp_winograd *g;
+    int step; /* 0: transform the input, 1: the products, 2: the outputs */
+    const float *x, *u;
+    float *v, *p, *y;
+    const dp_sgemm_epilogue *ep;
+    int64_t t0, nt, lo, hi;
+    void *scratch;
+} winograd_part;
+
+static void run_winograd(void *ctx, int i)
+{
+    const winograd_part *t = (const winograd_part *)ctx + i;
+    if (t->step == 0)
+        dp_winograd_input(t->g, t->x, t->t0, t->nt, t->lo, t->hi, t->v);
+    else if (t->step == 1)
+        dp_winograd_products(t->g, t->u, t->v, t->nt, (int)t->lo, (int)t->hi, t->p, t->scratch);
+    else
+        dp_winograd_output(t->g, t->p, t->t0, t->nt, t->lo, t->hi, t->ep, t->y);
+}
+
+/*
+ * The filters transformed for Winograd's F(2x2, 3x3) (winograd.h) where it takes this
+ * convolution, else NULL: noise-free, one group, padded_3x3 windows of stride 1, and the
+ * filters the program's constants (transformed once per session). Fewer than 16 channels
+ * either way leave too little to save to pay for the transforms.
+ */
+static const float *winograd_weights(dp_kctx *k, const conv_geom *g, const float *wt)
+{
+    enum { MIN_CHANNELS = 16 };
+    if (k->analog || !k->panels || g->group != 1 || !padded_3x3(&g->w) ||
+        shifted_stride(&g->w) != 1 || g->C < MIN_CHANNELS || g->M < MIN_CHANNELS)
+        return NULL;
+    return dp_weight_panels_winograd(k->panels, g->M, g->C, wt);
+}
+
+/* The convolution by Winograd's F(2x2, 3x3) with the transformed filters u, a chunk of tiles
+ * at a time, each step split over k->parallel's threads. */
+static dp_status winograd_conv(dp_kctx *k, const conv_geom *cg, const float *x, const float *u,
+                               const dp_sgemm_epilogue *ep, float *y)
+{
+    dp_winograd g = dp_winograd_plan(cg->C, cg->M, cg->w.in[1], cg->w.in[2]);
+    double macs = (double)DP_WINOGRAD_POINTS * (double)(g.M * g.C * g.chunk);
+    int64_t bounds[DP_MAX_PARTS + 1], widest;
+    int most = dp_parallel_split(k->parallel, macs, DP_WINOGRAD_POINTS, 1, bounds, &widest);
+    size_t each = (dp_sgemm_scratch_size(g.M, g.chunk, g.C) + 63) / 64 * 64;
+    size_t v_bytes = dp_winograd_input_floats(&g) * sizeof(float);
+    size_t p_bytes = dp_winograd_product_floats(&g) * sizeof(float);
+    /* each written in full before it is read */
+    float *v = dp_scratch_raw(k, v_bytes), *p = dp_scratch_raw(k, p_bytes);
+    char *scratch = dp_scratch_raw(k, each * (size_t)most);
+    if (!v || !p || !scratch)
+        return no_memory(k, v_bytes + p_bytes + each * (size_t)most);
+    winograd_part part[DP_MAX_PARTS];
+    for (int64_t n = 0; n < cg->N; n++) {
+        dp_sgemm_epilogue image = dp_sgemm_epilogue_at(ep, 0, 0);
+        if (image.residual)
+            image.residual += n * g.M * cg->outvol;
+        for (int64_t t0 = 0; t0 < g.tiles; t0 += g.chunk) {
+            int64_t nt = g.tiles - t0 < g.chunk ? g.tiles - t0 : g.chunk;
+            for (int step = 0; step < 3; step++) {
+                int64_t items = step == 0 ? g.C : step == 1 ? DP_WINOGRAD_POINTS : g.M;
+                int parts = dp_parallel_split(k->parallel, macs, items, 1, bounds, &widest);
+                for (int i = 0; i < parts; i++)
+                    part[i] = (winograd_part){.g = &g, .step = step,
+                                              .x = x + n * g.C * cg->invol, .u = u, .v = v,
+                                              .p = p, .y = y + n * g.M * cg->outvol,
+                                              .ep = &image, .t0 = t0, .nt = nt,
+                                              .lo = bounds[i], .hi = bounds[i + 1],
+                                              .scratch = scratch + each * (size_t)i};
+                if (parts > 1)
+                    k->parallel->run(k->parallel, parts, run_winograd, part);
+                else
+                    run_winograd(part, 0);
+            }
+        }
+    }
+    return DP_OK;
+}
+
 dp_status nn_Conv_run(dp_kctx *k)
 {
     conv_geom g;
@@ -676,6 +762,14 @@ dp_status nn_Conv_run(dp_kctx *k)
             if (res || bounded)
                 dp_sgemm_finish(1, all, y, all, &ep);
         }
+        return clamp ? DP_OK : dp_fused_activate(k, k->out[0]);
+    }
+    const float *u = winograd_weights(k, &g, wt);
+    if (u) {
+        ep.row_bias = b;
+        ep.residual = res;
+        if ((st = winograd_conv(k, &g, x, u, &ep, y)) != DP_OK)
+            return st;
         return clamp ? DP_OK : dp_fused_activate(k, k->out[0]);
     }
     const nn_window *w = &g.w;

@@ -1,0 +1,251 @@
+/*
+ * winograd.c: the transforms and products of Winograd's F(2x2, 3x3) (winograd.h).
+ *
+ * The input and output transforms work on runs of up to WINOGRAD_RUN tiles along one tile
+ * row, one lane per tile. A run's four input rows are first split by the parity of their
+ * columns, so that every element of a tile's 4x4 block is a contiguous load across the run's
+ * tiles; its outputs are gathered the same way before the epilogue stores them.
+ */
+#include "winograd.h"
+
+#include <string.h>
+
+/* tiles per run of a tile row; a chunk's transformed input and products together take about
+ * WINOGRAD_CHUNK_FLOATS floats (1.5 MiB), to stay in L2 between the three steps */
+enum { WINOGRAD_RUN = 64, WINOGRAD_CHUNK_FLOATS = 3 << 17 };
+
+static int64_t winograd_min(int64_t a, int64_t b) { return a < b ? a : b; }
+
+dp_winograd dp_winograd_plan(int64_t C, int64_t M, int64_t H, int64_t W)
+{
+    dp_winograd g = {.C = C, .M = M, .H = H, .W = W, .tiles_wide = (W + 1) / 2};
+    g.tiles = (H + 1) / 2 * g.tiles_wide;
+    /* whole register tiles of the products' columns, but for the last chunk */
+    int64_t chunk = WINOGRAD_CHUNK_FLOATS / (DP_WINOGRAD_POINTS * (C + M));
+    chunk = chunk / DP_SGEMM_TILE_COLS * DP_SGEMM_TILE_COLS;
+    chunk = chunk > DP_SGEMM_TILE_COLS ? chunk : DP_SGEMM_TILE_COLS;
+    g.chunk = winograd_min(chunk, g.tiles);
+    return g;
+}
+
+/* Floats of one U_xi packed, rounded to 64 bytes. */
+static size_t winograd_matrix_floats(int64_t M, int64_t C)
+{
+    return (dp_sgemm_packed_a_size(M, C) + 63) / 64 * 16;
+}
+
+size_t dp_winograd_weights_floats(int64_t M, int64_t C)
+{
+    return DP_WINOGRAD_POINTS * winograd_matrix_floats(M, C);
+}
+
+void dp_winograd_pack_weights(int64_t M, int64_t C, const float *w, float *packed, float *tmp)
+{
+    size_t n = (size_t)M * (size_t)C, each = winograd_matrix_floats(M, C);
+    for (size_t i = 0; i < n; i++) {
+        const float *g = w + 9 * i;
+        float t[4][3], u[4][4];
+        /* G g: its rows g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2 */
+        for (int j = 0; j < 3; j++) {
+            t[0][j] = g[j];
+            t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+            t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+            t[3][j] = g[6 + j];
+        }
+        /* (G g) G^T, the same on each row */
+        for (int r = 0; r < 4; r++) {
+            u[r][0] = t[r][0];
+            u[r][1] = 0.5f * (t[r][0] + t[r][1] + t[r][2]);
+            u[r][2] = 0.5f * (t[r][0] - t[r][1] + t[r][2]);
+            u[r][3] = t[r][2];
+        }
+        for (int xi = 0; xi < DP_WINOGRAD_POINTS; xi++)
+            tmp[(size_t)xi * n + i] = u[xi / 4][xi % 4];
+    }
+    for (int xi = 0; xi < DP_WINOGRAD_POINTS; xi++)
+        dp_sgemm_pack_a(false, M, C, tmp + (size_t)xi * n, C, packed + (size_t)xi * each);
+}
+
+size_t dp_winograd_input_floats(const dp_winograd *g)
+{
+    return (size_t)(DP_WINOGRAD_POINTS * g->C * g->chunk);
+}
+
+size_t dp_winograd_product_floats(const dp_winograd *g)
+{
+    return (size_t)(DP_WINOGRAD_POINTS * g->M * g->chunk);
+}
+
+/*
+ * Input row r (0 outside the plane) at the columns tiles a..a+n meet, split by parity:
+ * odd[s] is column 2 (a + s) - 1, even[s] column 2 (a + s), for s in 0..n, so that tile a + s
+ * reads odd[s], even[s], odd[s + 1], even[s + 1].
+ */
+static void winograd_split_row(const float *x, int64_t H, int64_t W, int64_t r, int64_t a,
+                               int64_t n, float *restrict odd, float *restrict even)
+{
+    if (r < 0 || r >= H) {
+        for (int64_t s = 0; s <= n; s++)
+            odd[s] = even[s] = 0.0f;
+        return;
+    }
+    /* s in lo..hi reads columns 2 (a + s) - 1 and 2 (a + s), both inside the row */
+    const float *row = x + r * W + 2 * a;
+    int64_t lo = a == 0 ? 1 : 0, hi = winograd_min(n + 1, W / 2 - a);
+    hi = hi > lo ? hi : lo;
+    for (int64_t s = 0; s < lo; s++) {
+        odd[s] = 0.0f;
+        even[s] = row[0];
+    }
+    for (int64_t s = lo; s < hi; s++) {
+        odd[s] = row[2 * s - 1];
+        even[s] = row[2 * s];
+    }
+    for (int64_t s = hi; s <= n; s++) {
+        int64_t col = 2 * (a + s) - 1;
+        odd[s] = col < W ? row[2 * s - 1] : 0.0f;
+        even[s] = col + 1 < W ? row[2 * s] : 0.0f;
+    }
+}
+
+/* V = B^T d B for a run of n tiles, V's element xi of tile s to out[xi][s], with
+ * B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. Into arrays of its own, where the
+ * vectoriser need not prove sixteen runs of V apart. */
+DP_MULTI_TARGET
+static void winograd_input_run(const float (*odd)[WINOGRAD_RUN + 1],
+                               const float (*even)[WINOGRAD_RUN + 1], int64_t n,
+                               float (*out)[WINOGRAD_RUN])
+{
+    for (int64_t s = 0; s < n; s++) {
+        float d[4][4], t[4][4];
+        for (int i = 0; i < 4; i++) {
+            d[i][0] = odd[i][s];
+            d[i][1] = even[i][s];
+            d[i][2] = odd[i][s + 1];
+            d[i][3] = even[i][s + 1];
+        }
+        for (int j = 0; j < 4; j++) {
+            t[0][j] = d[0][j] - d[2][j];
+            t[1][j] = d[1][j] + d[2][j];
+            t[2][j] = d[2][j] - d[1][j];
+            t[3][j] = d[1][j] - d[3][j];
+        }
+        for (int i = 0; i < 4; i++) {
+            out[4 * i + 0][s] = t[i][0] - t[i][2];
+            out[4 * i + 1][s] = t[i][1] + t[i][2];
+            out[4 * i + 2][s] = t[i][2] - t[i][1];
+            out[4 * i + 3][s] = t[i][1] - t[i][3];
+        }
+    }
+}
+
+/* A stretch of tiles along one tile row within a run: the first tile, how many, and where
+ * the run's arrays hold them. */
+typedef struct winograd_stretch {
+    int64_t t, n, at;
+} winograd_stretch;
+
+void dp_winograd_input(const dp_winograd *g, const float *x, int64_t t0, int64_t nt, int64_t c0,
+                       int64_t c1, float *v)
+{
+    int64_t tw = g->tiles_wide, stride = g->C * nt;
+    float odd[4][WINOGRAD_RUN + 1], even[4][WINOGRAD_RUN + 1];
+    float out[DP_WINOGRAD_POINTS][WINOGRAD_RUN];
+    winograd_stretch part[WINOGRAD_RUN / 2];
+    for (int64_t c = c0; c < c1; c++) {
+        const float *xc = x + c * g->H * g->W;
+        for (int64_t t = t0; t < t0 + nt;) {
+            /* stretches of tile rows side by side, each followed by the column its last tile
+             * reads past it, so that narrow planes still make runs long enough to vectorise */
+            int parts = 0;
+            int64_t at = 0;
+            while (t < t0 + nt && at + 1 < WINOGRAD_RUN) {
+                int64_t ty = t / tw, tx = t - ty * tw;
+                int64_t n = winograd_min(winograd_min(tw - tx, t0 + nt - t), WINOGRAD_RUN - 1 - at);
+                for (int i = 0; i < 4; i++)
+                    winograd_split_row(xc, g->H, g->W, 2 * ty - 1 + i, tx, n, odd[i] + at,
+                                       even[i] + at);
+                part[parts++] = (winograd_stretch){.t = t, .n = n, .at = at};
+                at += n + 1;
+                t += n;
+            }
+            winograd_input_run(odd, even, at - 1, out);
+            for (int xi = 0; xi < DP_WINOGRAD_POINTS; xi++)
+                for (int i = 0; i < parts; i++) {
+                    float *dst = v + xi * stride + c * nt + (part[i].t - t0);
+                    const float *src = out[xi] + part[i].at;
+                    for (int64_t s = 0; s < part[i].n; s++)
+                        dst[s] = src[s];
+                }
+        }
+    }
+}
+
+void dp_winograd_products(const dp_winograd *g, const float *u, const float *v, int64_t nt,
+                          int xi0, int xi1, float *p, void *scratch)
+{
+    size_t each = winograd_matrix_floats(g->M, g->C);
+    for (int xi = xi0; xi < xi1; xi++)
+        dp_sgemm_packed(false, false, g->M, nt, g->C, 1.0f, NULL, g->C, u + (size_t)xi * each,
+                        v + xi * g->C * nt, nt, NULL, 0.0f, p + xi * g->M * nt, nt, NULL,
+                        scratch);
+}
+
+/* Y = A^T P A for a run of n tiles, P's element xi of tile s at p[xi * stride + s], with
+ * A^T = [1 1 1 0; 0 1 -1 -1]: tile s's outputs to top[2 s], top[2 s + 1] and the same in
+ * bottom, the row below. */
+DP_MULTI_TARGET
+static void winograd_output_run(const float *restrict p, int64_t stride, int64_t n,
+                                float *restrict top, float *restrict bottom)
+{
+    for (int64_t s = 0; s < n; s++) {
+        float q[4][4], r[2][4];
+        for (int xi = 0; xi < DP_WINOGRAD_POINTS; xi++)
+            q[xi / 4][xi % 4] = p[xi * stride + s];
+        for (int j = 0; j < 4; j++) {
+            r[0][j] = q[0][j] + q[1][j] + q[2][j];
+            r[1][j] = q[1][j] - q[2][j] - q[3][j];
+        }
+        top[2 * s] = r[0][0] + r[0][1] + r[0][2];
+        top[2 * s + 1] = r[0][1] - r[0][2] - r[0][3];
+        bottom[2 * s] = r[1][0] + r[1][1] + r[1][2];
+        bottom[2 * s + 1] = r[1][1] - r[1][2] - r[1][3];
+    }
+}
+
+/* n outputs of one row to y: plus the bias (if any) and the residual (if any), clamped to
+ * [lo, hi], in dp_sgemm_finish's order. */
+DP_MULTI_TARGET
+static void winograd_store(const float *val, int64_t n, const float *bias, const float *res,
+                           float lo, float hi, float *y)
+{
+    for (int64_t j = 0; j < n; j++) {
+        float v = bias ? val[j] + *bias : val[j];
+        v = res ? v + res[j] : v;
+        v = v < lo ? lo : v;
+        y[j] = v > hi ? hi : v;
+    }
+}
+
+void dp_winograd_output(const dp_winograd *g, const float *p, int64_t t0, int64_t nt,
+                        int64_t m0, int64_t m1, const dp_sgemm_epilogue *ep, float *y)
+{
+    int64_t tw = g->tiles_wide, H = g->H, W = g->W, plane = H * W;
+    float top[2 * WINOGRAD_RUN], bottom[2 * WINOGRAD_RUN];
+    for (int64_t m = m0; m < m1; m++) {
+        const float *bias = ep->row_bias ? ep->row_bias + m : NULL;
+        const float *res = ep->residual ? ep->residual + m * ep->ldr : NULL;
+        float *ym = y + m * plane;
+        for (int64_t t = t0; t < t0 + nt;) {
+            int64_t ty = t / tw, tx = t - ty * tw;
+            int64_t n = winograd_min(winograd_min(tw - tx, t0 + nt - t), WINOGRAD_RUN);
+            winograd_output_run(p + m * nt + (t - t0), g->M * nt, n, top, bottom);
+            int64_t at = 2 * ty * W + 2 * tx, cols = winograd_min(2 * n, W - 2 * tx);
+            winograd_store(top, cols, bias, res ? res + at : NULL, ep->lo, ep->hi, ym + at);
+            if (2 * ty + 1 < H)
+                winograd_store(bottom, cols, bias, res ? res + at + W : NULL, ep->lo, ep->hi,
+                               ym + at + W);
+            t += n;
+        }
+    }
+}
