@@ -17,6 +17,7 @@
 #ifndef DP_WINOGRAD_H
 #define DP_WINOGRAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,7 @@ typedef struct dp_winograd {
     int64_t tiles_wide; /* tiles along a row: ceil(W / 2) */
     int64_t tiles;      /* ceil(H / 2) * tiles_wide */
     int64_t chunk;      /* tiles per chunk */
+    bool avx512;        /* transforms in AVX-512 registers (the same bits as without) */
 } dp_winograd;
 
 /* The plan for M filters over C channels of H x W planes. */
@@ -43,16 +45,17 @@ size_t dp_winograd_weights_floats(int64_t M, int64_t C);
  * floats. */
 void dp_winograd_pack_weights(int64_t M, int64_t C, const float *w, float *packed, float *tmp);
 
-/* Floats of one chunk's transformed input (16 C x chunk) and products (16 M x chunk). */
+/* Floats of one chunk's transformed input and products: sixteen matrices of C x nt (V_xi)
+ * or M x nt (P_xi) floats, each starting 16 floats after the last one ends. */
 size_t dp_winograd_input_floats(const dp_winograd *g);
 size_t dp_winograd_product_floats(const dp_winograd *g);
 
 /* Channels c0..c1 of the input x (C planes) transformed for tiles t0..t0+nt (numbered row
- * by row): V_xi's row c at v + (xi C + c) nt. */
+ * by row): V_xi's row c at v + xi (C nt + 16) + c nt. */
 void dp_winograd_input(const dp_winograd *g, const float *x, int64_t t0, int64_t nt, int64_t c0,
                        int64_t c1, float *v);
 
-/* The products P_xi = U_xi V_xi for xi in xi0..xi1, P_xi at p + xi M nt; scratch:
+/* The products P_xi = U_xi V_xi for xi in xi0..xi1, P_xi at p + xi (M nt + 16); scratch:
  * dp_sgemm_scratch_size(M, nt, C) bytes, 64-byte aligned. */
 void dp_winograd_products(const dp_winograd *g, const float *u, const float *v, int64_t nt,
                           int xi0, int xi1, float *p, void *scratch);

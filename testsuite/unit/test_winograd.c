@@ -2,8 +2,9 @@
  * test_winograd.c: Winograd's F(2x2, 3x3) (runtime/kernels/winograd.c) against the
  * convolution's definition summed in double, on planes of odd and even sides, one to more
  * than a run of tiles wide, in chunks that end mid-row or hold a single tile; its steps
- * split over channels and points give the same bits; and Conv takes it for a program's
- * constant filters, through the session's weight panels.
+ * split over channels and points, and its transforms in portable C rather than AVX-512,
+ * give the same bits; and Conv takes it for a program's constant filters, through the
+ * session's weight panels.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -36,11 +37,14 @@ typedef struct conv_case {
     float lo, hi;
 } conv_case;
 
-/* Runs the case through the module's steps: whole ranges, or split in two at `at` of each. */
+/* Runs the case through the module's steps: on whole ranges or split in parts, with the
+ * transforms in AVX-512 registers where the CPU has them or in portable C. */
 static void winograd_run(const conv_case *cc, const float *x, const float *w, const float *b,
-                         const float *res, float *y, bool split)
+                         const float *res, float *y, bool split, bool portable)
 {
     dp_winograd g = dp_winograd_plan(cc->C, cc->M, cc->H, cc->W);
+    if (portable)
+        g.avx512 = false;
     if (cc->chunk)
         g.chunk = cc->chunk < g.tiles ? cc->chunk : g.tiles;
     float *u = aligned_alloc(64, dp_winograd_weights_floats(cc->M, cc->C) * sizeof(float));
@@ -135,13 +139,16 @@ static void matches_the_definition(void **state)
         fill(res, ny, 301 + (unsigned)k);
         /* every output written: no reliance on what the buffer held */
         memset(y, 0xff, ny * sizeof(float));
-        winograd_run(cc, x, w, b, res, y, false);
+        winograd_run(cc, x, w, b, res, y, false, false);
         if (off_the_definition(cc, x, w, b, res, y) != 0)
             fail_msg("case %zu: %lld outputs off the definition", k,
                      (long long)off_the_definition(cc, x, w, b, res, y));
-        /* the same steps over parts of their ranges */
+        /* the same steps over parts of their ranges, and in portable C */
         memset(y2, 0xff, ny * sizeof(float));
-        winograd_run(cc, x, w, b, res, y2, true);
+        winograd_run(cc, x, w, b, res, y2, true, false);
+        assert_memory_equal(y, y2, ny * sizeof(float));
+        memset(y2, 0xff, ny * sizeof(float));
+        winograd_run(cc, x, w, b, res, y2, false, true);
         assert_memory_equal(y, y2, ny * sizeof(float));
         free(x);
         free(w);
