@@ -28,6 +28,11 @@
 #include <math.h>
 #include <string.h>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define DP_CONV_AVX512 1
+#include <immintrin.h>
+#endif
+
 /* im2col/col2im chunks hold about this many floats (512 KiB), a fraction of L2 */
 enum { CHUNK_FLOATS = 1 << 17, MIN_CHUNK = 64 };
 
@@ -472,11 +477,130 @@ static bool padded_3x3(const nn_window *w)
  * since the value read may be anything, even NaN. The sum runs in the same tap order as
  * conv_direct's, so the results are the same. edges: left, then right, a plane each.
  */
+#ifdef DP_CONV_AVX512
+/* What conv_planes_3x3_avx512 needs of one plane: its taps' runs and weights. */
+typedef struct planes_taps {
+    dp_tap_run run[9];
+    __m512 w[9];
+    const int32_t *left, *right;
+} planes_taps;
+
+/* Output lanes p0.. not flagged as the row's first (left) and last (right) column. */
+__attribute__((target("avx512f"), always_inline))
+static inline void planes_edges(const planes_taps *pt, int64_t p0, __mmask16 live,
+                                __mmask16 *not_left, __mmask16 *not_right)
+{
+    __m512i zero = _mm512_setzero_si512();
+    *not_left = _mm512_mask_cmpneq_epi32_mask(live, _mm512_maskz_loadu_epi32(live, pt->left + p0),
+                                              zero);
+    *not_right = _mm512_mask_cmpneq_epi32_mask(live,
+                                               _mm512_maskz_loadu_epi32(live, pt->right + p0),
+                                               zero);
+}
+
+/* Tap t's term for 16 outputs from p0 whose reads all lie in the plane. */
+__attribute__((target("avx512f"), always_inline))
+static inline __m512 planes_term(const planes_taps *pt, int t, const float *xp, int64_t p0,
+                                 __mmask16 not_left, __mmask16 not_right)
+{
+    __m512 term = _mm512_mul_ps(pt->w[t], _mm512_loadu_ps(xp + p0 + pt->run[t].shift));
+    if (pt->run[t].edge)
+        term = _mm512_maskz_mov_ps(pt->run[t].edge < 0 ? not_left : not_right, term);
+    return term;
+}
+
+/*
+ * conv_planes_3x3 with the nine taps of each output summed in a register, then the epilogue,
+ * one store per output where the flat runs read and wrote the plane once per tap (a
+ * 112 x 112 plane does not fit L1). Each lane adds the terms the runs would have added to
+ * its output, in the same order (masked adds leave the others), and the same epilogue as
+ * dp_sgemm_finish, bias always added: the same bits. Inside the plane four vectors go
+ * together, as each output's nine adds are one chain of dependent ones.
+ */
+__attribute__((target("avx512f")))
+static void conv_planes_3x3_avx512(const conv_geom *g, const float *x, const float *wt,
+                                   const float *b, const dp_sgemm_epilogue *ep, float *y,
+                                   const int32_t *edges, int64_t c0, int64_t c1)
+{
+    enum { GROUP = 4 };
+    int64_t W = g->w.out[2], n = g->outvol;
+    planes_taps pt = {.left = edges, .right = edges + n};
+    for (int t = 0; t < 9; t++)
+        pt.run[t] = dp_padded_3x3_tap(1, t, W, n);
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+                                           15);
+    __m512 floor = _mm512_set1_ps(ep->lo), ceiling = _mm512_set1_ps(ep->hi);
+    for (int64_t c = c0; c < c1; c++) {
+        int64_t m = c % g->M;
+        const float *xp = x + (c / g->M * g->C + m / g->Mg) * n, *wm = wt + m * 9;
+        const float *res = ep->residual ? ep->residual + c * ep->ldr : NULL;
+        float *yp = y + c * n;
+        __m512 bias = _mm512_set1_ps(b ? b[m] : 0);
+        for (int t = 0; t < 9; t++)
+            pt.w[t] = _mm512_set1_ps(wm[t]);
+        for (int64_t p0 = 0; p0 < n;) {
+            __m512 acc[GROUP];
+            __mmask16 live[GROUP];
+            int vecs;
+            /* past the first row and its neighbour, and before the last: every tap's run
+             * holds all of the group */
+            if (p0 > W && p0 + 16 * GROUP < n - W) {
+                __mmask16 not_left[GROUP], not_right[GROUP];
+                vecs = GROUP;
+                for (int v = 0; v < GROUP; v++) {
+                    live[v] = 0xFFFF;
+                    acc[v] = _mm512_setzero_ps();
+                    planes_edges(&pt, p0 + 16 * v, live[v], &not_left[v], &not_right[v]);
+                }
+                for (int t = 0; t < 9; t++)
+                    for (int v = 0; v < GROUP; v++)
+                        acc[v] = _mm512_add_ps(acc[v], planes_term(&pt, t, xp, p0 + 16 * v,
+                                                                   not_left[v], not_right[v]));
+            } else {
+                __mmask16 not_left, not_right;
+                vecs = 1;
+                live[0] = n - p0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - p0)) - 1);
+                acc[0] = _mm512_setzero_ps();
+                planes_edges(&pt, p0, live[0], &not_left, &not_right);
+                __m512i p = _mm512_add_epi32(_mm512_set1_epi32((int32_t)p0), lane);
+                for (int t = 0; t < 9; t++) {
+                    /* the lanes inside the tap's run: its reads stay inside the plane */
+                    __mmask16 in =
+                        live[0] &
+                        _mm512_cmpge_epi32_mask(p, _mm512_set1_epi32((int32_t)pt.run[t].lo)) &
+                        _mm512_cmplt_epi32_mask(p, _mm512_set1_epi32((int32_t)pt.run[t].hi));
+                    __m512 term = _mm512_mul_ps(
+                        pt.w[t], _mm512_maskz_loadu_ps(in, xp + p0 + pt.run[t].shift));
+                    if (pt.run[t].edge)
+                        term = _mm512_maskz_mov_ps(pt.run[t].edge < 0 ? not_left : not_right,
+                                                   term);
+                    acc[0] = _mm512_mask_add_ps(acc[0], in, acc[0], term);
+                }
+            }
+            for (int v = 0; v < vecs; v++, p0 += 16) {
+                __m512 out = _mm512_add_ps(acc[v], bias);
+                if (res)
+                    out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(live[v], res + p0));
+                /* max(a, b) is a > b ? a : b: v < lo ? lo : v, then v > hi ? hi : v */
+                out = _mm512_min_ps(ceiling, _mm512_max_ps(floor, out));
+                _mm512_mask_storeu_ps(yp + p0, live[v], out);
+            }
+        }
+    }
+}
+#endif
+
 DP_MULTI_TARGET
 static void conv_planes_3x3(const conv_geom *g, const float *x, const float *wt, const float *b,
                             const dp_sgemm_epilogue *ep, float *y, const int32_t *edges,
                             int64_t c0, int64_t c1)
 {
+#ifdef DP_CONV_AVX512
+    if (__builtin_cpu_supports("avx512f")) {
+        conv_planes_3x3_avx512(g, x, wt, b, ep, y, edges, c0, c1);
+        return;
+    }
+#endif
     int64_t W = g->w.out[2], n = g->outvol;
     const int32_t *left = edges, *right = edges + n;
     for (int64_t c = c0; c < c1; c++) {
