@@ -473,9 +473,9 @@ dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
 }
 
 /* dp_analog_run_planes's scratch: the quantised plane (and for stride 2 its quarters), the
- * columns' edge flags, the products, the inputs' norms. */
+ * products, the inputs' norms. */
 typedef struct planes_layout {
-    size_t quarters, left, right, s, xn, total;
+    size_t quarters, s, xn, total;
 } planes_layout;
 
 static planes_layout planes_layout_for(const dp_analog_planes *in, int64_t P)
@@ -483,9 +483,7 @@ static planes_layout planes_layout_for(const dp_analog_planes *in, int64_t P)
     size_t plane = align64((size_t)(in->H * in->W) * sizeof(float));
     planes_layout l;
     l.quarters = plane;
-    l.left = l.quarters + (in->stride == 2 ? plane : 0);
-    l.right = l.left + align64((size_t)P * sizeof(int32_t));
-    l.s = l.right + align64((size_t)P * sizeof(int32_t));
+    l.s = l.quarters + (in->stride == 2 ? plane : 0);
     l.xn = l.s + align64((size_t)P * sizeof(float));
     l.total = l.xn + align64((size_t)P * sizeof(double));
     return l;
@@ -543,7 +541,7 @@ dp_status dp_analog_run_planes(const dp_analog_weights *w, const dp_analog_param
     int64_t Ho = st_ == 2 ? in->H / 2 : in->H, Wo = st_ == 2 ? in->W / 2 : in->W;
     if (w->rows != 1 || w->cols != 9 || !w->row || (st_ != 1 && st_ != 2) || in->H < 1 ||
         in->W < 1 || (st_ == 2 && (in->H % 2 || in->W % 2)) || q0 < 0 || P < 0 ||
-        q0 + P > Ho * Wo)
+        q0 + P > Ho * Wo || !in->left || (st_ == 1 && !in->right))
         return dp_fail(err, DP_EINTERNAL, "analog layer %u: bad window input", w->layer);
     dp_status st = check_call(w, p, call, P, err);
     if (st != DP_OK)
@@ -554,8 +552,6 @@ dp_status dp_analog_run_planes(const dp_analog_weights *w, const dp_analog_param
         return DP_OK;
     planes_layout l = planes_layout_for(in, P);
     float *xq = scratch, *S = (float *)((char *)scratch + l.s);
-    int32_t *left = (int32_t *)((char *)scratch + l.left);
-    int32_t *right = (int32_t *)((char *)scratch + l.right);
     double *xn = (double *)((char *)scratch + l.xn);
     bool need_xn = p->weight_noise_std > 0;
     /* the DAC once per input element; the matrix would hold each up to nine times */
@@ -565,7 +561,7 @@ dp_status dp_analog_run_planes(const dp_analog_weights *w, const dp_analog_param
         dp_split_by_parity(xq, in->H, in->W, quarters);
         xq = quarters;
     }
-    dp_column_edges(Wo, q0, P, left, right);
+    const int32_t *left = in->left + q0, *right = in->right ? in->right + q0 : NULL;
     tile_ctx c = {.p = p, .w = w, .call = call, .P = P, .noisy = is_noisy(p),
                   .adc_half = ldexp(1.0, p->adc_bits - 1), .xn = xn, .Y = Y, .ldy = P};
     int64_t C = p->core_cols;

@@ -142,6 +142,11 @@ typedef struct dp_analog_planes {
     const float *x;
     int64_t H, W;
     int stride;
+    /* the output plane's column flags, dp_column_edges over all of it (kernel_util.h): 0 in
+     * its first column (left) or last (right), 1 elsewhere. Made once for a layer's
+     * channels, which share them. right may be NULL for stride 2, whose taps never read
+     * past a row's right edge. */
+    const int32_t *left, *right;
 } dp_analog_planes;
 
 /* Bytes of 64-byte aligned scratch dp_analog_run_planes needs for P columns of in. */

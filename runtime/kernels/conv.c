@@ -748,10 +748,18 @@ static dp_status depthwise_analog(dp_kctx *k, const conv_geom *g, int s, const f
                                   const float *wt, const float *b, const dp_sgemm_epilogue *ep,
                                   float *y)
 {
+    int64_t n = g->outvol;
+    size_t edge_bytes = (size_t)(s == 1 ? 2 : 1) * (size_t)n * sizeof(int32_t);
+    int32_t *edges = dp_scratch_raw(k, edge_bytes);
+    if (!edges)
+        return no_memory(k, edge_bytes);
+    /* once for all the channels: made per channel, they took 7% of MobileNetV2's noisy run */
+    dp_column_edges(g->w.out[2], 0, n, edges, s == 1 ? edges + n : NULL);
     for (int64_t c = 0; c < g->N * g->M; c++) {
         int64_t m = c % g->M;
         dp_analog_planes in = {.x = x + (c / g->M * g->C + m) * g->invol, .H = g->w.in[1],
-                               .W = g->w.in[2], .stride = s};
+                               .W = g->w.in[2], .stride = s, .left = edges,
+                               .right = s == 1 ? edges + n : NULL};
         dp_sgemm_epilogue plane = dp_sgemm_epilogue_at(ep, c, 0);
         plane.row_bias = b ? b + m : NULL;
         dp_product pr = {.M = 1, .N = g->outvol, .K = 9, .alpha = 1, .A = wt + m * 9,
