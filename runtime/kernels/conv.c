@@ -478,14 +478,30 @@ static bool padded_3x3(const nn_window *w)
  * conv_direct's, so the results are the same. edges: left, then right, a plane each.
  */
 #ifdef DP_CONV_AVX512
-/* What conv_planes_3x3_avx512 needs of one plane: its taps' runs and weights. */
+/* A padded_3x3 window's taps over output planes of n positions, for plane_3x3_avx512: each
+ * tap's run in a plane of stride `stride`'s source (the input plane, or its quarters), the
+ * first position every run holds and the end of the shortest, and the column flags. */
 typedef struct planes_taps {
     dp_tap_run run[9];
-    __m512 w[9];
-    const int32_t *left, *right;
+    int64_t off[9];
+    int64_t n, lo, hi;
+    const int32_t *left, *right; /* right: NULL for stride 2, whose taps never read past */
 } planes_taps;
 
-/* Output lanes p0.. not flagged as the row's first (left) and last (right) column. */
+static planes_taps planes_taps_for(int stride, int64_t W, int64_t n, const int32_t *left,
+                                   const int32_t *right)
+{
+    planes_taps pt = {.n = n, .lo = 0, .hi = n, .left = left, .right = right};
+    for (int t = 0; t < 9; t++) {
+        pt.run[t] = dp_padded_3x3_tap(stride, t, W, n);
+        pt.off[t] = pt.run[t].quarter * n + pt.run[t].shift;
+        pt.lo = pt.run[t].lo > pt.lo ? pt.run[t].lo : pt.lo;
+        pt.hi = pt.run[t].hi < pt.hi ? pt.run[t].hi : pt.hi;
+    }
+    return pt;
+}
+
+/* Output lanes p0.. not flagged as a row's first (left) and last (right) column. */
 __attribute__((target("avx512f"), always_inline))
 static inline void planes_edges(const planes_taps *pt, int64_t p0, __mmask16 live,
                                 __mmask16 *not_left, __mmask16 *not_right)
@@ -493,98 +509,83 @@ static inline void planes_edges(const planes_taps *pt, int64_t p0, __mmask16 liv
     __m512i zero = _mm512_setzero_si512();
     *not_left = _mm512_mask_cmpneq_epi32_mask(live, _mm512_maskz_loadu_epi32(live, pt->left + p0),
                                               zero);
-    *not_right = _mm512_mask_cmpneq_epi32_mask(live,
-                                               _mm512_maskz_loadu_epi32(live, pt->right + p0),
-                                               zero);
-}
-
-/* Tap t's term for 16 outputs from p0 whose reads all lie in the plane. */
-__attribute__((target("avx512f"), always_inline))
-static inline __m512 planes_term(const planes_taps *pt, int t, const float *xp, int64_t p0,
-                                 __mmask16 not_left, __mmask16 not_right)
-{
-    __m512 term = _mm512_mul_ps(pt->w[t], _mm512_loadu_ps(xp + p0 + pt->run[t].shift));
-    if (pt->run[t].edge)
-        term = _mm512_maskz_mov_ps(pt->run[t].edge < 0 ? not_left : not_right, term);
-    return term;
+    *not_right = pt->right ? _mm512_mask_cmpneq_epi32_mask(
+                                 live, _mm512_maskz_loadu_epi32(live, pt->right + p0), zero)
+                           : 0;
 }
 
 /*
- * conv_planes_3x3 with the nine taps of each output summed in a register, then the epilogue,
- * one store per output where the flat runs read and wrote the plane once per tap (a
- * 112 x 112 plane does not fit L1). Each lane adds the terms the runs would have added to
- * its output, in the same order (masked adds leave the others), and the same epilogue as
- * dp_sgemm_finish, bias always added: the same bits. Inside the plane four vectors go
- * together, as each output's nine adds are one chain of dependent ones.
+ * One depthwise plane yp from its source src (the input plane for stride 1, its quarters
+ * for stride 2) as conv_planes_3x3 and conv_halves_3x3 compute it, with the nine taps of each
+ * output summed in a register, then the epilogue: one store per output where the flat runs
+ * read and wrote the plane once per tap (a 112 x 112 plane does not fit L1). Each lane adds
+ * the terms the runs would have added to its output, in the same order (masked adds leave
+ * the others), and the same epilogue as dp_sgemm_finish, bias always added: the same bits.
+ * Where every run holds them, four vectors go together, as each output's nine adds are one
+ * chain of dependent ones.
  */
 __attribute__((target("avx512f")))
-static void conv_planes_3x3_avx512(const conv_geom *g, const float *x, const float *wt,
-                                   const float *b, const dp_sgemm_epilogue *ep, float *y,
-                                   const int32_t *edges, int64_t c0, int64_t c1)
+static void plane_3x3_avx512(const planes_taps *pt, const float *wm, const float *src,
+                             float bias_value, const float *res, float lo, float hi, float *yp)
 {
     enum { GROUP = 4 };
-    int64_t W = g->w.out[2], n = g->outvol;
-    planes_taps pt = {.left = edges, .right = edges + n};
-    for (int t = 0; t < 9; t++)
-        pt.run[t] = dp_padded_3x3_tap(1, t, W, n);
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
                                            15);
-    __m512 floor = _mm512_set1_ps(ep->lo), ceiling = _mm512_set1_ps(ep->hi);
-    for (int64_t c = c0; c < c1; c++) {
-        int64_t m = c % g->M;
-        const float *xp = x + (c / g->M * g->C + m / g->Mg) * n, *wm = wt + m * 9;
-        const float *res = ep->residual ? ep->residual + c * ep->ldr : NULL;
-        float *yp = y + c * n;
-        __m512 bias = _mm512_set1_ps(b ? b[m] : 0);
-        for (int t = 0; t < 9; t++)
-            pt.w[t] = _mm512_set1_ps(wm[t]);
-        for (int64_t p0 = 0; p0 < n;) {
-            __m512 acc[GROUP];
-            __mmask16 live[GROUP];
-            int vecs;
-            /* past the first row and its neighbour, and before the last: every tap's run
-             * holds all of the group */
-            if (p0 > W && p0 + 16 * GROUP < n - W) {
-                __mmask16 not_left[GROUP], not_right[GROUP];
-                vecs = GROUP;
+    __m512 floor = _mm512_set1_ps(lo), ceiling = _mm512_set1_ps(hi);
+    __m512 bias = _mm512_set1_ps(bias_value), w[9];
+    for (int t = 0; t < 9; t++)
+        w[t] = _mm512_set1_ps(wm[t]);
+    int64_t n = pt->n;
+    for (int64_t p0 = 0; p0 < n;) {
+        __m512 acc[GROUP];
+        __mmask16 live[GROUP];
+        int vecs;
+        if (p0 >= pt->lo && p0 + 16 * GROUP <= pt->hi) {
+            __mmask16 not_left[GROUP], not_right[GROUP];
+            vecs = GROUP;
+            for (int v = 0; v < GROUP; v++) {
+                live[v] = 0xFFFF;
+                acc[v] = _mm512_setzero_ps();
+                planes_edges(pt, p0 + 16 * v, live[v], &not_left[v], &not_right[v]);
+            }
+            for (int t = 0; t < 9; t++)
                 for (int v = 0; v < GROUP; v++) {
-                    live[v] = 0xFFFF;
-                    acc[v] = _mm512_setzero_ps();
-                    planes_edges(&pt, p0 + 16 * v, live[v], &not_left[v], &not_right[v]);
-                }
-                for (int t = 0; t < 9; t++)
-                    for (int v = 0; v < GROUP; v++)
-                        acc[v] = _mm512_add_ps(acc[v], planes_term(&pt, t, xp, p0 + 16 * v,
-                                                                   not_left[v], not_right[v]));
-            } else {
-                __mmask16 not_left, not_right;
-                vecs = 1;
-                live[0] = n - p0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - p0)) - 1);
-                acc[0] = _mm512_setzero_ps();
-                planes_edges(&pt, p0, live[0], &not_left, &not_right);
-                __m512i p = _mm512_add_epi32(_mm512_set1_epi32((int32_t)p0), lane);
-                for (int t = 0; t < 9; t++) {
-                    /* the lanes inside the tap's run: its reads stay inside the plane */
-                    __mmask16 in =
-                        live[0] &
-                        _mm512_cmpge_epi32_mask(p, _mm512_set1_epi32((int32_t)pt.run[t].lo)) &
-                        _mm512_cmplt_epi32_mask(p, _mm512_set1_epi32((int32_t)pt.run[t].hi));
-                    __m512 term = _mm512_mul_ps(
-                        pt.w[t], _mm512_maskz_loadu_ps(in, xp + p0 + pt.run[t].shift));
-                    if (pt.run[t].edge)
-                        term = _mm512_maskz_mov_ps(pt.run[t].edge < 0 ? not_left : not_right,
+                    __m512 term =
+                        _mm512_mul_ps(w[t], _mm512_loadu_ps(src + pt->off[t] + p0 + 16 * v));
+                    if (pt->run[t].edge)
+                        term = _mm512_maskz_mov_ps(pt->run[t].edge < 0 ? not_left[v]
+                                                                      : not_right[v],
                                                    term);
-                    acc[0] = _mm512_mask_add_ps(acc[0], in, acc[0], term);
+                    acc[v] = _mm512_add_ps(acc[v], term);
                 }
+        } else {
+            __mmask16 not_left, not_right;
+            vecs = 1;
+            live[0] = n - p0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - p0)) - 1);
+            acc[0] = _mm512_setzero_ps();
+            planes_edges(pt, p0, live[0], &not_left, &not_right);
+            __m512i p = _mm512_add_epi32(_mm512_set1_epi32((int32_t)p0), lane);
+            for (int t = 0; t < 9; t++) {
+                /* the lanes inside the tap's run: its reads stay inside the source */
+                __mmask16 in =
+                    live[0] &
+                    _mm512_cmpge_epi32_mask(p, _mm512_set1_epi32((int32_t)pt->run[t].lo)) &
+                    _mm512_cmplt_epi32_mask(p, _mm512_set1_epi32((int32_t)pt->run[t].hi));
+                __m512 term =
+                    _mm512_mul_ps(w[t], _mm512_maskz_loadu_ps(in, src + pt->off[t] + p0));
+                if (pt->run[t].edge)
+                    term = _mm512_maskz_mov_ps(pt->run[t].edge < 0 ? not_left : not_right,
+                                               term);
+                acc[0] = _mm512_mask_add_ps(acc[0], in, acc[0], term);
             }
-            for (int v = 0; v < vecs; v++, p0 += 16) {
-                __m512 out = _mm512_add_ps(acc[v], bias);
-                if (res)
-                    out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(live[v], res + p0));
-                /* max(a, b) is a > b ? a : b: v < lo ? lo : v, then v > hi ? hi : v */
-                out = _mm512_min_ps(ceiling, _mm512_max_ps(floor, out));
-                _mm512_mask_storeu_ps(yp + p0, live[v], out);
-            }
+        }
+        for (int v = 0; v < vecs; v++, p0 += 16) {
+            __m512 out = _mm512_add_ps(acc[v], bias);
+            if (res)
+                out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(live[v], res + p0));
+            /* max(a, b) is a > b ? a : b: v < lo ? lo : v, then v > hi ? hi : v */
+            out = _mm512_min_ps(ceiling, _mm512_max_ps(floor, out));
+            _mm512_mask_storeu_ps(yp + p0, live[v], out);
         }
     }
 }
@@ -595,18 +596,24 @@ static void conv_planes_3x3(const conv_geom *g, const float *x, const float *wt,
                             const dp_sgemm_epilogue *ep, float *y, const int32_t *edges,
                             int64_t c0, int64_t c1)
 {
-#ifdef DP_CONV_AVX512
-    if (__builtin_cpu_supports("avx512f")) {
-        conv_planes_3x3_avx512(g, x, wt, b, ep, y, edges, c0, c1);
-        return;
-    }
-#endif
     int64_t W = g->w.out[2], n = g->outvol;
     const int32_t *left = edges, *right = edges + n;
+#ifdef DP_CONV_AVX512
+    bool registers = __builtin_cpu_supports("avx512f");
+    planes_taps pt = planes_taps_for(1, W, n, left, right);
+#endif
     for (int64_t c = c0; c < c1; c++) {
         int64_t m = c % g->M;
         const float *xp = x + (c / g->M * g->C + m / g->Mg) * n, *wm = wt + m * 9;
         float *restrict yp = y + c * n;
+#ifdef DP_CONV_AVX512
+        if (registers) {
+            plane_3x3_avx512(&pt, wm, xp, b ? b[m] : 0,
+                             ep->residual ? ep->residual + c * ep->ldr : NULL, ep->lo, ep->hi,
+                             yp);
+            continue;
+        }
+#endif
         /* tap 0 (up and left) stores 0 plus its term from the second row on, the sum
          * starting from 0 without a pass that zeroes the plane first */
         for (int64_t p = 0; p < W; p++)
@@ -650,11 +657,23 @@ static void conv_halves_3x3(const conv_geom *g, const float *x, const float *wt,
                             float *scratch, int64_t c0, int64_t c1)
 {
     int64_t H = g->w.in[1], W = g->w.in[2], Wo = W / 2, n = H / 2 * Wo;
+#ifdef DP_CONV_AVX512
+    bool registers = __builtin_cpu_supports("avx512f");
+    planes_taps pt = planes_taps_for(2, Wo, n, left, NULL);
+#endif
     for (int64_t c = c0; c < c1; c++) {
         int64_t m = c % g->M;
         const float *xp = x + (c / g->M * g->C + m / g->Mg) * H * W, *wm = wt + m * 9;
         float *restrict yp = y + c * n;
         dp_split_by_parity(xp, H, W, scratch);
+#ifdef DP_CONV_AVX512
+        if (registers) {
+            plane_3x3_avx512(&pt, wm, scratch, b ? b[m] : 0,
+                             ep->residual ? ep->residual + c * ep->ldr : NULL, ep->lo, ep->hi,
+                             yp);
+            continue;
+        }
+#endif
         /* tap 0 (up and left) stores 0 plus its term past the first row and column, the
          * sum starting from 0 without a pass that zeroes the plane first */
         for (int64_t p = 0; p <= Wo; p++)

@@ -1096,40 +1096,45 @@ static void check_close(int trial, int64_t i, double got, double want, double ma
 }
 
 /*
- * The depthwise 3x3 convolution padded by 1, stride 1, on planes wide and long enough for
- * its whole-plane loop's groups of outputs, bit for bit against the sum it promises: from
- * 0, each tap whose input lies in the plane added in row-major order (a product, then an
- * add), then the bias, then the fused Relu. (Adding 0 for a tap in the padding instead
- * would give the same bits: a sum from +0 is never -0.)
+ * The depthwise 3x3 convolution padded by 1, of stride 1 and 2, on planes wide and long
+ * enough for the whole-plane loops' groups of outputs, bit for bit against the sum they
+ * promise: from 0, each tap whose input lies in the plane added in row-major order (a
+ * product, then an add), then the bias, then the fused Relu. (Adding 0 for a tap in the
+ * padding instead would give the same bits: a sum from +0 is never -0.)
  */
 static void conv_depthwise_planes_bit_for_bit(void **state)
 {
-    enum { N = 2, C = 3, H = 13, W = 21 };
+    enum { N = 2, C = 3, H = 26, W = 22 };
     static float want[N * C * H * W];
-    fill_random(xbuf, N * C * H * W);
-    fill_random(wbuf, C * 9);
-    fill_random(bbuf, C);
-    for (int64_t n = 0; n < N; n++)
-        for (int64_t c = 0; c < C; c++)
-            for (int64_t i = 0; i < H; i++)
-                for (int64_t j = 0; j < W; j++) {
-                    float sum = 0.0f;
-                    for (int t = 0; t < 9; t++) {
-                        int64_t r = i + t / 3 - 1, q = j + t % 3 - 1;
-                        if (r >= 0 && r < H && q >= 0 && q < W)
-                            sum = sum + wbuf[c * 9 + t] * xbuf[((n * C + c) * H + r) * W + q];
+    for (int64_t s = 1; s <= 2; s++) {
+        int64_t Ho = H / s, Wo = W / s;
+        fill_random(xbuf, N * C * H * W);
+        fill_random(wbuf, C * 9);
+        fill_random(bbuf, C);
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t c = 0; c < C; c++)
+                for (int64_t i = 0; i < Ho; i++)
+                    for (int64_t j = 0; j < Wo; j++) {
+                        float sum = 0.0f;
+                        for (int t = 0; t < 9; t++) {
+                            int64_t r = s * i + t / 3 - 1, q = s * j + t % 3 - 1;
+                            if (r >= 0 && r < H && q >= 0 && q < W)
+                                sum = sum + wbuf[c * 9 + t] *
+                                                xbuf[((n * C + c) * H + r) * W + q];
+                        }
+                        sum = sum + bbuf[c];
+                        want[((n * C + c) * Ho + i) * Wo + j] = sum < 0.0f ? 0.0f : sum;
                     }
-                    sum = sum + bbuf[c];
-                    want[((n * C + c) * H + i) * W + j] = sum < 0.0f ? 0.0f : sum;
-                }
-    dp_tensor x = {DP_FLOAT, 4, {N, C, H, W}, xbuf}, w = {DP_FLOAT, 4, {C, 1, 3, 3}, wbuf};
-    dp_tensor b = {DP_FLOAT, 1, {C}, bbuf}, out[1];
-    assert_int_equal(call("Conv", 11, INS(&x, &w, &b), out, 1,
-                          ATTRS(AINT("group", C), AINTS("pads", 1, 1, 1, 1),
-                                ASTR("dp_activation", "Relu"))),
-                     DP_OK);
-    SHAPE(&out[0], N, C, H, W);
-    assert_memory_equal(out[0].data, want, sizeof want);
+        dp_tensor x = {DP_FLOAT, 4, {N, C, H, W}, xbuf};
+        dp_tensor w = {DP_FLOAT, 4, {C, 1, 3, 3}, wbuf};
+        dp_tensor b = {DP_FLOAT, 1, {C}, bbuf}, out[1];
+        assert_int_equal(call("Conv", 11, INS(&x, &w, &b), out, 1,
+                              ATTRS(AINT("group", C), AINTS("pads", 1, 1, 1, 1),
+                                    AINTS("strides", s, s), ASTR("dp_activation", "Relu"))),
+                         DP_OK);
+        SHAPE(&out[0], N, C, Ho, Wo);
+        assert_memory_equal(out[0].data, want, (size_t)(N * C * Ho * Wo) * sizeof(float));
+    }
 }
 
 /*
