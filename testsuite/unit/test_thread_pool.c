@@ -2,7 +2,8 @@
  * test_thread_pool.c: the worker pool behind dp_parallel runs every task of every job once
  * and returns only when all are done, and an exact product split over its threads gives the
  * bits of the same product on one thread: split over columns, and over rows where the
- * weights are B and packed once (weight_panels.h).
+ * weights are B and packed once (weight_panels.h); so does a large unary op split over
+ * runs of its elements.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -105,11 +106,54 @@ static void split_products_are_bit_identical(void **state)
     dp_thread_pool_free(pool);
 }
 
+/* Op (a unary one) on x (n floats) into y, on one thread or over par. */
+static void unary(dp_parallel *par, const char *op, int64_t n, float *x, float *y)
+{
+    dp_arena scratch;
+    dp_arena_init(&scratch, 0);
+    dp_error err = {0};
+    dp_tensor in = {.dtype = DP_FLOAT, .rank = 1, .dims = {n}, .data = x};
+    dp_tensor out = {0}, *ins[] = {&in}, *outs[] = {&out};
+    dp_kctx k = {.node = "n", .op = op, .opset = 13, .in = ins, .n_in = 1, .out = outs,
+                 .n_out = 1, .scratch = &scratch, .err = &err, .parallel = par};
+    const dp_op_def *def = dp_op_find(op);
+    assert_non_null(def);
+    assert_int_equal(dp_node_types_infer(def, &k), DP_OK);
+    out.data = y;
+    assert_int_equal(def->run(&k), DP_OK);
+    dp_arena_free(&scratch);
+}
+
+static void split_unary_ops_are_bit_identical(void **state)
+{
+    /* long enough to split, and not a multiple of the 16-element runs */
+    enum { N = 100003 };
+    dp_thread_pool *pool = dp_thread_pool_new(3);
+    assert_non_null(pool);
+    float *x = random_floats(N, 3), *one = malloc(N * sizeof(float));
+    float *many = malloc(N * sizeof(float));
+    assert_true(one && many);
+    for (int i = 0; i < N; i++)
+        x[i] *= 8;
+    const char *ops[] = {"Erf", "Exp", "Tanh", "Relu"};
+    for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
+        unary(NULL, ops[o], N, x, one);
+        memset(many, 0xff, N * sizeof(float));
+        unary(dp_thread_pool_parallel(pool), ops[o], N, x, many);
+        assert_memory_equal(one, many, N * sizeof(float));
+    }
+    free(x);
+    free(one);
+    free(many);
+    dp_thread_pool_free(pool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_task_runs_once),
         cmocka_unit_test(split_products_are_bit_identical),
+        cmocka_unit_test(split_unary_ops_are_bit_identical),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
