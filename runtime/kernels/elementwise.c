@@ -260,58 +260,116 @@ WHERE_ROW(uint16_t)
 WHERE_ROW(uint32_t)
 WHERE_ROW(uint64_t)
 
-/*
- * Calls row on every innermost run of out. Dimensions of size 1 are dropped and neighbours
- * merged when every input walks them as one (contiguous, or broadcast in both), so the runs
- * are as long as the broadcast allows.
- */
-static void walk(dp_tensor *out, int m, const dp_tensor *const *ins, ew_row row,
-                 const ew_ctx *c)
+/* A walk over out's runs: the dimensions left after merging (the innermost `inner` long),
+ * and each input's strides over them. */
+typedef struct ew_walk {
+    dp_tensor *out;
+    int m, r;
+    const dp_tensor *const *ins;
+    ew_row row;
+    const ew_ctx *c;
+    int64_t dims[DP_MAX_RANK], st[3][DP_MAX_RANK];
+    int64_t inner;
+} ew_walk;
+
+/* Calls row on elements e0..e1 of out (in its order), a run at a time. */
+static void walk_range(const ew_walk *w, int64_t e0, int64_t e1)
 {
-    int64_t total = dp_numel(out);
-    if (total == 0)
-        return;
-    int64_t full[3][DP_MAX_RANK], st[3][DP_MAX_RANK], dims[DP_MAX_RANK];
-    for (int j = 0; j < m; j++)
-        dp_broadcast_strides(ins[j], out, full[j]);
-    int r = 0;
-    for (int d = 0; d < out->rank; d++) {
-        if (out->dims[d] == 1)
-            continue;
-        bool merge = r > 0;
-        for (int j = 0; j < m && merge; j++)
-            merge = st[j][r - 1] == full[j][d] * out->dims[d];
-        if (merge)
-            dims[r - 1] *= out->dims[d];
-        else
-            dims[r++] = out->dims[d];
-        for (int j = 0; j < m; j++)
-            st[j][r - 1] = full[j][d];
-    }
-    if (r == 0) {
-        dims[r++] = 1;
-        for (int j = 0; j < m; j++)
-            st[j][0] = 0;
-    }
-    int64_t inner = dims[r - 1], idx[DP_MAX_RANK] = {0}, off[3] = {0}, step[3];
+    int64_t inner = w->inner, row = e0 / inner, col = e0 - row * inner;
+    int64_t idx[DP_MAX_RANK] = {0}, off[3] = {0}, step[3];
     const void *p[3];
-    size_t osz = dp_dtype_size(out->dtype);
-    for (int j = 0; j < m; j++)
-        step[j] = st[j][r - 1];
-    for (int64_t done = 0; done < total; done += inner) {
-        for (int j = 0; j < m; j++)
-            p[j] = (const char *)ins[j]->data + off[j] * (int64_t)dp_dtype_size(ins[j]->dtype);
-        row((char *)out->data + done * (int64_t)osz, p, step, inner, c);
-        for (int d = r - 2; d >= 0; d--) {
-            for (int j = 0; j < m; j++)
-                off[j] += st[j][d];
-            if (++idx[d] < dims[d])
+    size_t osz = dp_dtype_size(w->out->dtype), isz[3];
+    for (int j = 0; j < w->m; j++) {
+        step[j] = w->st[j][w->r - 1];
+        isz[j] = dp_dtype_size(w->ins[j]->dtype);
+    }
+    /* row's index over the outer dimensions, and where each input is there */
+    for (int d = w->r - 2; d >= 0; d--) {
+        idx[d] = row % w->dims[d];
+        row /= w->dims[d];
+        for (int j = 0; j < w->m; j++)
+            off[j] += idx[d] * w->st[j][d];
+    }
+    while (e0 < e1) {
+        int64_t n = inner - col < e1 - e0 ? inner - col : e1 - e0;
+        for (int j = 0; j < w->m; j++)
+            p[j] = (const char *)w->ins[j]->data + (size_t)(off[j] + col * step[j]) * isz[j];
+        w->row((char *)w->out->data + (size_t)e0 * osz, p, step, n, w->c);
+        e0 += n;
+        col = 0;
+        for (int d = w->r - 2; d >= 0; d--) {
+            for (int j = 0; j < w->m; j++)
+                off[j] += w->st[j][d];
+            if (++idx[d] < w->dims[d])
                 break;
-            for (int j = 0; j < m; j++)
-                off[j] -= st[j][d] * dims[d];
+            for (int j = 0; j < w->m; j++)
+                off[j] -= w->st[j][d] * w->dims[d];
             idx[d] = 0;
         }
     }
+}
+
+/* Elements e0..e1 of a walk: one part of it over threads. */
+typedef struct ew_part {
+    const ew_walk *w;
+    int64_t e0, e1;
+} ew_part;
+
+static void run_ew_part(void *ctx, int i)
+{
+    const ew_part *t = (const ew_part *)ctx + i;
+    walk_range(t->w, t->e0, t->e1);
+}
+
+/*
+ * Calls row on every innermost run of out. Dimensions of size 1 are dropped and neighbours
+ * merged when every input walks them as one (contiguous, or broadcast in both), so the runs
+ * are as long as the broadcast allows. Over par's threads (NULL: this one) when out is
+ * large, each element computed alone, so the same bits: the inputs are read at the
+ * element's own index or broadcast, never at another element's, even in place.
+ */
+static void walk(dp_parallel *par, dp_tensor *out, int m, const dp_tensor *const *ins,
+                 ew_row row, const ew_ctx *c)
+{
+    /* an element costs what about EW_COST multiply-adds of a matrix product do, for the
+     * threshold to split at: GELU's Erf over the BERT-like encoder's 128 x 1024 took
+     * ~190 us on one thread, its Div ~30 us */
+    enum { EW_COST = 16 };
+    int64_t total = dp_numel(out);
+    if (total == 0)
+        return;
+    ew_walk w = {.out = out, .m = m, .ins = ins, .row = row, .c = c};
+    int64_t full[3][DP_MAX_RANK];
+    for (int j = 0; j < m; j++)
+        dp_broadcast_strides(ins[j], out, full[j]);
+    for (int d = 0; d < out->rank; d++) {
+        if (out->dims[d] == 1)
+            continue;
+        bool merge = w.r > 0;
+        for (int j = 0; j < m && merge; j++)
+            merge = w.st[j][w.r - 1] == full[j][d] * out->dims[d];
+        if (merge)
+            w.dims[w.r - 1] *= out->dims[d];
+        else
+            w.dims[w.r++] = out->dims[d];
+        for (int j = 0; j < m; j++)
+            w.st[j][w.r - 1] = full[j][d];
+    }
+    if (w.r == 0) {
+        w.dims[w.r++] = 1;
+        for (int j = 0; j < m; j++)
+            w.st[j][0] = 0;
+    }
+    w.inner = w.dims[w.r - 1];
+    int64_t bounds[DP_MAX_PARTS + 1], widest;
+    int parts = dp_parallel_split(par, (double)total * EW_COST, total, 16, bounds, &widest);
+    ew_part part[DP_MAX_PARTS];
+    for (int i = 0; i < parts; i++)
+        part[i] = (ew_part){.w = &w, .e0 = bounds[i], .e1 = bounds[i + 1]};
+    if (parts > 1)
+        par->run(par, parts, run_ew_part, part);
+    else
+        run_ew_part(part, 0);
 }
 
 static void copy_tensor(dp_tensor *dst, const dp_tensor *src)
@@ -424,45 +482,12 @@ static dp_status infer_prelu(dp_kctx *k)
 
 /* ---- run drivers ---- */
 
-/* Elements i0..i1 of a unary op's output: one part of it over threads. */
-typedef struct ew_part {
-    ew_row row;
-    void *out;
-    const void *in;
-    size_t out_size, in_size;
-    int64_t i0, i1;
-    const ew_ctx *c;
-} ew_part;
-
-static void run_ew_part(void *ctx, int i)
-{
-    const ew_part *t = (const ew_part *)ctx + i;
-    t->row((char *)t->out + (size_t)t->i0 * t->out_size,
-           (const void *[]){(const char *)t->in + (size_t)t->i0 * t->in_size},
-           (const int64_t[]){1}, t->i1 - t->i0, t->c);
-}
-
 static dp_status run_unary(dp_kctx *k, const ew_row *rows, ew_ctx c)
 {
-    /* an element costs what about EW_COST multiply-adds of a matrix product do, for the
-     * threshold to split at: GELU's Erf over the BERT-like encoder's 128 x 1024 takes
-     * ~190 us on one thread */
-    enum { EW_COST = 32 };
     dp_status st = need(k, rows, k->in[0]->dtype);
     if (st != DP_OK)
         return st;
-    int64_t n = dp_numel(k->in[0]), bounds[DP_MAX_PARTS + 1], widest;
-    int parts = dp_parallel_split(k->parallel, (double)n * EW_COST, n, 16, bounds, &widest);
-    ew_part part[DP_MAX_PARTS];
-    for (int i = 0; i < parts; i++)
-        part[i] = (ew_part){.row = rows[k->in[0]->dtype], .out = k->out[0]->data,
-                            .in = k->in[0]->data, .out_size = dp_dtype_size(k->out[0]->dtype),
-                            .in_size = dp_dtype_size(k->in[0]->dtype), .i0 = bounds[i],
-                            .i1 = bounds[i + 1], .c = &c};
-    if (parts > 1)
-        k->parallel->run(k->parallel, parts, run_ew_part, part);
-    else
-        run_ew_part(part, 0);
+    walk(k->parallel, k->out[0], 1, (const dp_tensor *[]){k->in[0]}, rows[k->in[0]->dtype], &c);
     return DP_OK;
 }
 
@@ -477,7 +502,7 @@ static dp_status run_binary(dp_kctx *k, bool prelu, const ew_row *rows, ew_row r
         st = need(k, rows, k->in[0]->dtype);
     if (st != DP_OK)
         return st;
-    walk(k->out[0], 2, ops, rows ? rows[k->in[0]->dtype] : row, c);
+    walk(k->parallel, k->out[0], 2, ops, rows ? rows[k->in[0]->dtype] : row, c);
     return DP_OK;
 }
 
@@ -650,7 +675,8 @@ static dp_status run_fold(dp_kctx *k, const ew_row *rows)
     for (int i = 0, done = 0; i < k->n_in; i++) {
         if (i == first)
             continue;
-        walk(out, 2, (const dp_tensor *[]){done++ ? out : k->in[first], k->in[i]}, row, &c);
+        walk(NULL, out, 2, (const dp_tensor *[]){done++ ? out : k->in[first], k->in[i]}, row,
+             &c);
     }
     return DP_OK;
 }
@@ -698,7 +724,8 @@ static dp_status Where_run(dp_kctx *k)
         return dp_kfail(k, DP_EUNSUPPORTED, "unsupported dtype %s",
                         dp_dtype_name(k->in[1]->dtype));
     ew_ctx c = {0};
-    walk(k->out[0], 3, (const dp_tensor *[]){k->in[0], k->in[1], k->in[2]}, rows[size], &c);
+    walk(NULL, k->out[0], 3, (const dp_tensor *[]){k->in[0], k->in[1], k->in[2]}, rows[size],
+         &c);
     return DP_OK;
 }
 
@@ -755,9 +782,9 @@ static dp_status Clip_run(dp_kctx *k)
     ew_ctx c = {0};
     copy_tensor(y, x);
     if (bound[0])
-        walk(y, 2, (const dp_tensor *[]){y, bound[0]}, Max_rows[x->dtype], &c);
+        walk(NULL, y, 2, (const dp_tensor *[]){y, bound[0]}, Max_rows[x->dtype], &c);
     if (bound[1])
-        walk(y, 2, (const dp_tensor *[]){y, bound[1]}, Min_rows[x->dtype], &c);
+        walk(NULL, y, 2, (const dp_tensor *[]){y, bound[1]}, Min_rows[x->dtype], &c);
     return DP_OK;
 }
 

@@ -2,8 +2,8 @@
  * test_thread_pool.c: the worker pool behind dp_parallel runs every task of every job once
  * and returns only when all are done, and an exact product split over its threads gives the
  * bits of the same product on one thread: split over columns, and over rows where the
- * weights are B and packed once (weight_panels.h); so does a large unary op split over
- * runs of its elements.
+ * weights are B and packed once (weight_panels.h); so does a large element-wise op split
+ * over runs of its elements.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -106,15 +106,14 @@ static void split_products_are_bit_identical(void **state)
     dp_thread_pool_free(pool);
 }
 
-/* Op (a unary one) on x (n floats) into y, on one thread or over par. */
-static void unary(dp_parallel *par, const char *op, int64_t n, float *x, float *y)
+/* Op on its inputs into y, on one thread or over par. */
+static void elementwise(dp_parallel *par, const char *op, dp_tensor **ins, int n_in, float *y)
 {
     dp_arena scratch;
     dp_arena_init(&scratch, 0);
     dp_error err = {0};
-    dp_tensor in = {.dtype = DP_FLOAT, .rank = 1, .dims = {n}, .data = x};
-    dp_tensor out = {0}, *ins[] = {&in}, *outs[] = {&out};
-    dp_kctx k = {.node = "n", .op = op, .opset = 13, .in = ins, .n_in = 1, .out = outs,
+    dp_tensor out = {0}, *outs[] = {&out};
+    dp_kctx k = {.node = "n", .op = op, .opset = 13, .in = ins, .n_in = n_in, .out = outs,
                  .n_out = 1, .scratch = &scratch, .err = &err, .parallel = par};
     const dp_op_def *def = dp_op_find(op);
     assert_non_null(def);
@@ -124,25 +123,43 @@ static void unary(dp_parallel *par, const char *op, int64_t n, float *x, float *
     dp_arena_free(&scratch);
 }
 
-static void split_unary_ops_are_bit_identical(void **state)
+/* Large unary and binary ops split over runs of their elements: the same bits, also where an
+ * operand is broadcast along either dimension. */
+static void split_elementwise_ops_are_bit_identical(void **state)
 {
-    /* long enough to split, and not a multiple of the 16-element runs */
-    enum { N = 100003 };
+    /* long enough to split (N elements cost past DP_PARALLEL_MIN_MACS), rows whose length is
+     * not a multiple of the 16-element runs */
+    enum { ROWS = 193, COLS = 1031, N = ROWS * COLS };
     dp_thread_pool *pool = dp_thread_pool_new(3);
     assert_non_null(pool);
-    float *x = random_floats(N, 3), *one = malloc(N * sizeof(float));
+    float *x = random_floats(N, 3), *x2 = random_floats(N, 4), *row = random_floats(COLS, 5);
+    float *col = random_floats(ROWS, 6), *one = malloc(N * sizeof(float));
     float *many = malloc(N * sizeof(float));
     assert_true(one && many);
     for (int i = 0; i < N; i++)
         x[i] *= 8;
-    const char *ops[] = {"Erf", "Exp", "Tanh", "Relu"};
-    for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
-        unary(NULL, ops[o], N, x, one);
+    dp_tensor tx = {.dtype = DP_FLOAT, .rank = 2, .dims = {ROWS, COLS}, .data = x};
+    dp_tensor tx2 = {.dtype = DP_FLOAT, .rank = 2, .dims = {ROWS, COLS}, .data = x2};
+    dp_tensor trow = {.dtype = DP_FLOAT, .rank = 1, .dims = {COLS}, .data = row};
+    dp_tensor tcol = {.dtype = DP_FLOAT, .rank = 2, .dims = {ROWS, 1}, .data = col};
+    struct {
+        const char *op;
+        dp_tensor *in[2];
+        int n;
+    } cases[] = {{"Erf", {&tx}, 1},          {"Exp", {&tx}, 1},
+                 {"Tanh", {&tx}, 1},         {"Relu", {&tx}, 1},
+                 {"Div", {&tx, &tx2}, 2},    {"Add", {&tx, &trow}, 2},
+                 {"Mul", {&tcol, &tx}, 2},   {"Sub", {&trow, &tcol}, 2}};
+    for (size_t o = 0; o < sizeof cases / sizeof cases[0]; o++) {
+        elementwise(NULL, cases[o].op, cases[o].in, cases[o].n, one);
         memset(many, 0xff, N * sizeof(float));
-        unary(dp_thread_pool_parallel(pool), ops[o], N, x, many);
+        elementwise(dp_thread_pool_parallel(pool), cases[o].op, cases[o].in, cases[o].n, many);
         assert_memory_equal(one, many, N * sizeof(float));
     }
     free(x);
+    free(x2);
+    free(row);
+    free(col);
     free(one);
     free(many);
     dp_thread_pool_free(pool);
@@ -153,7 +170,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_task_runs_once),
         cmocka_unit_test(split_products_are_bit_identical),
-        cmocka_unit_test(split_unary_ops_are_bit_identical),
+        cmocka_unit_test(split_elementwise_ops_are_bit_identical),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
