@@ -180,7 +180,7 @@ done
     echo "## Inference (median ms per run of the whole batch, K=$K)"
     echo
     echo "ours ideal = \`dprun --ideal\` (noise-free fp32) on a \`--no-analog\` program; noisy = \`dprun --seed 1\` on programs compiled with \`--calib\` and \`--schedule fixed:1\` / \`fixed:64\`."
-    echo "Programs are compiled for batch 1; a batch-8 input runs as a data set of 8 chunks, over \`--threads\` T; at batch 1 T threads share each large matrix product, exact or analog, each large noise-free depthwise or Winograd convolution and each large unary element-wise op."
+    echo "Programs are compiled for batch 1; a batch-8 input runs as a data set of 8 chunks, over \`--threads\` T; at batch 1 T threads share each large matrix product, exact or analog, each large noise-free depthwise or Winograd convolution and each large element-wise op."
     echo "onnxruntime: intra-op threads = T, 2 warm-up runs. Peak RSS from /usr/bin/time (onnxruntime's includes Node's own ~45 MiB)."
     echo
     echo "| model | batch | threads | ours ideal ms | onnxruntime ms | ideal / ort | noisy fixed:1 ms | noisy fixed:64 ms | noisy/ideal (1) | noisy/ideal (64) | ours peak RSS MiB (ideal / noisy) | ort peak RSS MiB |"
