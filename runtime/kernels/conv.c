@@ -469,15 +469,10 @@ static bool padded_3x3(const nn_window *w)
     return ok;
 }
 
-/*
- * conv_direct for padded_3x3 windows of stride 1, a plane at a time: tap by tap over the whole
- * plane as one flat run, which vectorises however narrow its rows (MobileNet's 7 and 14 wide
- * ones run mostly scalar a row at a time). Taps one column left or right reach past a row's
- * edge into the next row; left[p] and right[p] (0 there, 1 elsewhere) select those terms away,
- * since the value read may be anything, even NaN. The sum runs in the same tap order as
- * conv_direct's, so the results are the same. edges: left, then right, a plane each.
- */
 #ifdef DP_CONV_AVX512
+/* plane_3x3_avx512 numbers an output plane's positions in 32-bit lanes */
+#define PLANES_AVX512_MAX (INT32_MAX - 64)
+
 /* A padded_3x3 window's taps over output planes of n positions, for plane_3x3_avx512: each
  * tap's run in a plane of stride `stride`'s source (the input plane, or its quarters), the
  * first position every run holds and the end of the shortest, and the column flags. */
@@ -507,8 +502,8 @@ static inline void planes_edges(const planes_taps *pt, int64_t p0, __mmask16 liv
                                 __mmask16 *not_left, __mmask16 *not_right)
 {
     __m512i zero = _mm512_setzero_si512();
-    *not_left = _mm512_mask_cmpneq_epi32_mask(live, _mm512_maskz_loadu_epi32(live, pt->left + p0),
-                                              zero);
+    *not_left = _mm512_mask_cmpneq_epi32_mask(
+        live, _mm512_maskz_loadu_epi32(live, pt->left + p0), zero);
     *not_right = pt->right ? _mm512_mask_cmpneq_epi32_mask(
                                  live, _mm512_maskz_loadu_epi32(live, pt->right + p0), zero)
                            : 0;
@@ -591,6 +586,15 @@ static void plane_3x3_avx512(const planes_taps *pt, const float *wm, const float
 }
 #endif
 
+/*
+ * conv_direct for padded_3x3 windows of stride 1, a plane at a time: tap by tap over the whole
+ * plane as one flat run, which vectorises however narrow its rows (MobileNet's 7 and 14 wide
+ * ones run mostly scalar a row at a time). Taps one column left or right reach past a row's
+ * edge into the next row; left[p] and right[p] (0 there, 1 elsewhere) select those terms away,
+ * since the value read may be anything, even NaN. The sum runs in the same tap order as
+ * conv_direct's, so the results are the same. edges: left, then right, a plane each.
+ */
+
 DP_MULTI_TARGET
 static void conv_planes_3x3(const conv_geom *g, const float *x, const float *wt, const float *b,
                             const dp_sgemm_epilogue *ep, float *y, const int32_t *edges,
@@ -599,7 +603,7 @@ static void conv_planes_3x3(const conv_geom *g, const float *x, const float *wt,
     int64_t W = g->w.out[2], n = g->outvol;
     const int32_t *left = edges, *right = edges + n;
 #ifdef DP_CONV_AVX512
-    bool registers = __builtin_cpu_supports("avx512f");
+    bool registers = __builtin_cpu_supports("avx512f") && n < PLANES_AVX512_MAX;
     planes_taps pt = planes_taps_for(1, W, n, left, right);
 #endif
     for (int64_t c = c0; c < c1; c++) {
@@ -658,7 +662,7 @@ static void conv_halves_3x3(const conv_geom *g, const float *x, const float *wt,
 {
     int64_t H = g->w.in[1], W = g->w.in[2], Wo = W / 2, n = H / 2 * Wo;
 #ifdef DP_CONV_AVX512
-    bool registers = __builtin_cpu_supports("avx512f");
+    bool registers = __builtin_cpu_supports("avx512f") && n < PLANES_AVX512_MAX;
     planes_taps pt = planes_taps_for(2, Wo, n, left, NULL);
 #endif
     for (int64_t c = c0; c < c1; c++) {

@@ -411,8 +411,8 @@ void dp_winograd_output(const dp_winograd *g, const float *p, int64_t t0, int64_
 #ifdef DP_WINOGRAD_AVX512
             if (g->avx512) {
                 int64_t n = winograd_min(tw - tx, t0 + nt - t);
-                winograd_output_avx512(g, p + m * nt + (t - t0), winograd_pitch(g->M, nt), ty, tx, n, bias,
-                                       res, ep->lo, ep->hi, ym);
+                winograd_output_avx512(g, p + m * nt + (t - t0), winograd_pitch(g->M, nt), ty,
+                                       tx, n, bias, res, ep->lo, ep->hi, ym);
                 t += n;
                 continue;
             }
