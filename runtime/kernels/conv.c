@@ -473,9 +473,15 @@ static bool padded_3x3(const nn_window *w)
 /* plane_3x3_avx512 numbers an output plane's positions in 32-bit lanes */
 #define PLANES_AVX512_MAX (INT32_MAX - 64)
 
-/* A padded_3x3 window's taps over output planes of n positions, for plane_3x3_avx512: each
+/*
+ * A padded_3x3 window's taps over output planes of n positions, for plane_3x3_avx512: each
  * tap's run in a plane of stride `stride`'s source (the input plane, or its quarters), the
- * first position every run holds and the end of the shortest, and the column flags. */
+ * first position every run holds and the end of the shortest, and the column flags. The
+ * runs leave out the positions whose flat read would fall outside the source (stride 1: the
+ * first tap at the second row's first column, the last at the last but one row's last
+ * column), where the flat runs add a 0 selected by the flags: leaving a sum from +0 as it
+ * is, which is never -0, gives the same bits.
+ */
 typedef struct planes_taps {
     dp_tap_run run[9];
     int64_t off[9];
@@ -487,11 +493,15 @@ static planes_taps planes_taps_for(int stride, int64_t W, int64_t n, const int32
                                    const int32_t *right)
 {
     planes_taps pt = {.n = n, .lo = 0, .hi = n, .left = left, .right = right};
+    int64_t extent = stride == 2 ? 4 * n : n;
     for (int t = 0; t < 9; t++) {
-        pt.run[t] = dp_padded_3x3_tap(stride, t, W, n);
-        pt.off[t] = pt.run[t].quarter * n + pt.run[t].shift;
-        pt.lo = pt.run[t].lo > pt.lo ? pt.run[t].lo : pt.lo;
-        pt.hi = pt.run[t].hi < pt.hi ? pt.run[t].hi : pt.hi;
+        dp_tap_run *r = &pt.run[t];
+        *r = dp_padded_3x3_tap(stride, t, W, n);
+        pt.off[t] = r->quarter * n + r->shift;
+        r->lo = r->lo > -pt.off[t] ? r->lo : -pt.off[t];
+        r->hi = r->hi < extent - pt.off[t] ? r->hi : extent - pt.off[t];
+        pt.lo = r->lo > pt.lo ? r->lo : pt.lo;
+        pt.hi = r->hi < pt.hi ? r->hi : pt.hi;
     }
     return pt;
 }
