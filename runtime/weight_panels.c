@@ -119,10 +119,11 @@ static bool pack(panel_entry *key)
     default: {
         float *tmp = malloc((size_t)DP_WINOGRAD_POINTS * (size_t)key->rows * (size_t)key->cols *
                             sizeof(float));
-        if (tmp)
-            dp_winograd_pack_weights(key->rows, key->cols, key->mat, key->packed, tmp);
+        if (!tmp)
+            return false;
+        dp_winograd_pack_weights(key->rows, key->cols, key->mat, key->packed, tmp);
         free(tmp);
-        return tmp != NULL;
+        return true;
     }
     }
 }

@@ -594,6 +594,28 @@ static void plane_3x3_avx512(const planes_taps *pt, const float *wm, const float
         }
     }
 }
+
+/* conv_planes_3x3 (stride 1) or conv_halves_3x3 (stride 2, each input plane split into its
+ * quarters in scratch first) on planes c0..c1 by plane_3x3_avx512. */
+__attribute__((target("avx512f")))
+static void conv_planes_avx512(const conv_geom *g, int s, const float *x, const float *wt,
+                               const float *b, const dp_sgemm_epilogue *ep, float *y,
+                               const int32_t *edges, float *scratch, int64_t c0, int64_t c1)
+{
+    int64_t n = g->outvol;
+    planes_taps pt = planes_taps_for(s, g->w.out[2], n, edges, s == 1 ? edges + n : NULL);
+    for (int64_t c = c0; c < c1; c++) {
+        int64_t m = c % g->M;
+        const float *xp = x + (c / g->M * g->C + m / g->Mg) * g->invol;
+        if (s == 2) {
+            dp_split_by_parity(xp, g->w.in[1], g->w.in[2], scratch);
+            xp = scratch;
+        }
+        plane_3x3_avx512(&pt, wt + m * 9, xp, b ? b[m] : 0,
+                         ep->residual ? ep->residual + c * ep->ldr : NULL, ep->lo, ep->hi,
+                         y + c * n);
+    }
+}
 #endif
 
 /*
@@ -612,22 +634,10 @@ static void conv_planes_3x3(const conv_geom *g, const float *x, const float *wt,
 {
     int64_t W = g->w.out[2], n = g->outvol;
     const int32_t *left = edges, *right = edges + n;
-#ifdef DP_CONV_AVX512
-    bool registers = __builtin_cpu_supports("avx512f") && n < PLANES_AVX512_MAX;
-    planes_taps pt = planes_taps_for(1, W, n, left, right);
-#endif
     for (int64_t c = c0; c < c1; c++) {
         int64_t m = c % g->M;
         const float *xp = x + (c / g->M * g->C + m / g->Mg) * n, *wm = wt + m * 9;
         float *restrict yp = y + c * n;
-#ifdef DP_CONV_AVX512
-        if (registers) {
-            plane_3x3_avx512(&pt, wm, xp, b ? b[m] : 0,
-                             ep->residual ? ep->residual + c * ep->ldr : NULL, ep->lo, ep->hi,
-                             yp);
-            continue;
-        }
-#endif
         /* tap 0 (up and left) stores 0 plus its term from the second row on, the sum
          * starting from 0 without a pass that zeroes the plane first */
         for (int64_t p = 0; p < W; p++)
@@ -671,23 +681,11 @@ static void conv_halves_3x3(const conv_geom *g, const float *x, const float *wt,
                             float *scratch, int64_t c0, int64_t c1)
 {
     int64_t H = g->w.in[1], W = g->w.in[2], Wo = W / 2, n = H / 2 * Wo;
-#ifdef DP_CONV_AVX512
-    bool registers = __builtin_cpu_supports("avx512f") && n < PLANES_AVX512_MAX;
-    planes_taps pt = planes_taps_for(2, Wo, n, left, NULL);
-#endif
     for (int64_t c = c0; c < c1; c++) {
         int64_t m = c % g->M;
         const float *xp = x + (c / g->M * g->C + m / g->Mg) * H * W, *wm = wt + m * 9;
         float *restrict yp = y + c * n;
         dp_split_by_parity(xp, H, W, scratch);
-#ifdef DP_CONV_AVX512
-        if (registers) {
-            plane_3x3_avx512(&pt, wm, scratch, b ? b[m] : 0,
-                             ep->residual ? ep->residual + c * ep->ldr : NULL, ep->lo, ep->hi,
-                             yp);
-            continue;
-        }
-#endif
         /* tap 0 (up and left) stores 0 plus its term past the first row and column, the
          * sum starting from 0 without a pass that zeroes the plane first */
         for (int64_t p = 0; p <= Wo; p++)
@@ -731,11 +729,31 @@ typedef struct plane_part {
 static void run_planes(void *ctx, int i)
 {
     const plane_part *t = (const plane_part *)ctx + i;
+#ifdef DP_CONV_AVX512
+    if (__builtin_cpu_supports("avx512f") && t->g->outvol < PLANES_AVX512_MAX) {
+        conv_planes_avx512(t->g, t->stride, t->x, t->wt, t->b, t->ep, t->y, t->edges,
+                           t->scratch, t->c0, t->c1);
+        return;
+    }
+#endif
     if (t->stride == 1)
         conv_planes_3x3(t->g, t->x, t->wt, t->b, t->ep, t->y, t->edges, t->c0, t->c1);
     else
         conv_halves_3x3(t->g, t->x, t->wt, t->b, t->ep, t->y, t->edges, t->scratch, t->c0,
                         t->c1);
+}
+
+/* The output plane's column flags for padded_3x3 windows of shifted_stride s
+ * (dp_column_edges): left, then for stride 1 right. Made once for all of a layer's planes:
+ * made per plane in the core's scratch, they took 7% of MobileNetV2's noisy run. */
+static dp_status plane_edges(dp_kctx *k, const conv_geom *g, int s, int32_t **edges)
+{
+    int64_t n = g->outvol;
+    size_t bytes = (size_t)(s == 1 ? 2 : 1) * (size_t)n * sizeof(int32_t);
+    if (!(*edges = dp_scratch_raw(k, bytes)))
+        return no_memory(k, bytes);
+    dp_column_edges(g->w.out[2], 0, n, *edges, s == 1 ? *edges + n : NULL);
+    return DP_OK;
 }
 
 /* The depthwise convolution on padded_3x3 windows of shifted_stride s, its planes over
@@ -751,13 +769,14 @@ static dp_status depthwise_planes(dp_kctx *k, const conv_geom *g, int s, const f
     int64_t planes = g->N * g->M, n = g->outvol, bounds[DP_MAX_PARTS + 1], widest;
     int parts = dp_parallel_split(k->parallel, 9.0 * DEPTHWISE_COST * (double)planes * (double)n,
                                   planes, 1, bounds, &widest);
-    size_t edge_bytes = (size_t)(s == 1 ? 2 : 1) * (size_t)n * sizeof(int32_t);
     size_t quarter_bytes = s == 2 ? (size_t)g->invol * sizeof(float) : 0;
-    int32_t *edges = dp_scratch_raw(k, edge_bytes);
+    int32_t *edges;
+    dp_status st = plane_edges(k, g, s, &edges);
+    if (st != DP_OK)
+        return st;
     float *quarters = quarter_bytes ? dp_scratch_raw(k, quarter_bytes * (size_t)parts) : NULL;
-    if (!edges || (quarter_bytes && !quarters))
-        return no_memory(k, edge_bytes + quarter_bytes * (size_t)parts);
-    dp_column_edges(g->w.out[2], 0, n, edges, s == 1 ? edges + n : NULL);
+    if (quarter_bytes && !quarters)
+        return no_memory(k, quarter_bytes * (size_t)parts);
     plane_part part[DP_MAX_PARTS];
     for (int i = 0; i < parts; i++)
         part[i] = (plane_part){.g = g, .x = x, .wt = wt, .b = b, .ep = ep, .y = y, .stride = s,
@@ -782,12 +801,10 @@ static dp_status depthwise_analog(dp_kctx *k, const conv_geom *g, int s, const f
                                   float *y)
 {
     int64_t n = g->outvol;
-    size_t edge_bytes = (size_t)(s == 1 ? 2 : 1) * (size_t)n * sizeof(int32_t);
-    int32_t *edges = dp_scratch_raw(k, edge_bytes);
-    if (!edges)
-        return no_memory(k, edge_bytes);
-    /* once for all the channels: made per channel, they took 7% of MobileNetV2's noisy run */
-    dp_column_edges(g->w.out[2], 0, n, edges, s == 1 ? edges + n : NULL);
+    int32_t *edges;
+    dp_status st = plane_edges(k, g, s, &edges);
+    if (st != DP_OK)
+        return st;
     for (int64_t c = 0; c < g->N * g->M; c++) {
         int64_t m = c % g->M;
         dp_analog_planes in = {.x = x + (c / g->M * g->C + m) * g->invol, .H = g->w.in[1],
@@ -799,8 +816,7 @@ static dp_status depthwise_analog(dp_kctx *k, const conv_geom *g, int s, const f
                          .lda = 9, .C = y + c * g->outvol, .ldc = g->outvol,
                          .weights_in_a = true, .weights_fixed = true, .channel0 = m,
                          .vector0 = c / g->M * g->outvol, .epilogue = &plane, .planes = &in};
-        dp_status st = dp_kernel_product(k, &pr);
-        if (st != DP_OK)
+        if ((st = dp_kernel_product(k, &pr)) != DP_OK)
             return st;
     }
     return DP_OK;
@@ -862,7 +878,7 @@ static dp_status winograd_conv(dp_kctx *k, const conv_geom *cg, const float *x, 
         return no_memory(k, v_bytes + p_bytes + each * (size_t)most);
     winograd_part part[DP_MAX_PARTS];
     for (int64_t n = 0; n < cg->N; n++) {
-        dp_sgemm_epilogue image = dp_sgemm_epilogue_at(ep, 0, 0);
+        dp_sgemm_epilogue image = *ep;
         if (image.residual)
             image.residual += n * g.M * cg->outvol;
         for (int64_t t0 = 0; t0 < g.tiles; t0 += g.chunk) {

@@ -4,11 +4,10 @@
  * The transforms put one tile in each lane. With AVX-512 they take 16 tiles of a tile row at
  * a time straight from the planes, deinterleaving each input row's columns by parity in
  * registers and masking the padding and the row's end. Without it, a run of up to
- * WINOGRAD_RUN tiles, stretches of several tile rows side by side, has its four input rows
- * split by parity into arrays first, so that each element of a tile's 4x4 block is a
- * contiguous load across the run and the compiler vectorises it; its outputs are gathered
- * the same way before the epilogue stores them. Both paths make the same operations in the
- * same order, so the same bits.
+ * WINOGRAD_RUN tiles of a tile row has its four input rows split by parity into arrays
+ * first, so that each element of a tile's 4x4 block is a contiguous load across the run and
+ * the compiler vectorises it; its outputs are gathered the same way before the epilogue
+ * stores them. Both paths make the same operations in the same order, so the same bits.
  */
 #include "winograd.h"
 
@@ -235,56 +234,30 @@ static void winograd_input_avx512(const float *xc, int64_t H, int64_t W, int64_t
 }
 #endif
 
-/* A stretch of tiles along one tile row within a run: the first tile, how many, and where
- * the run's arrays hold them. */
-typedef struct winograd_stretch {
-    int64_t t, n, at;
-} winograd_stretch;
-
 void dp_winograd_input(const dp_winograd *g, const float *x, int64_t t0, int64_t nt, int64_t c0,
                        int64_t c1, float *v)
 {
     int64_t tw = g->tiles_wide, stride = winograd_pitch(g->C, nt);
-#ifdef DP_WINOGRAD_AVX512
-    if (g->avx512) {
-        for (int64_t c = c0; c < c1; c++)
-            for (int64_t t = t0; t < t0 + nt;) {
-                int64_t ty = t / tw, tx = t - ty * tw, n = winograd_min(tw - tx, t0 + nt - t);
-                winograd_input_avx512(x + c * g->H * g->W, g->H, g->W, ty, tx, n,
-                                      v + c * nt + (t - t0), stride);
-                t += n;
-            }
-        return;
-    }
-#endif
     float odd[4][WINOGRAD_RUN + 1], even[4][WINOGRAD_RUN + 1];
     float out[DP_WINOGRAD_POINTS][WINOGRAD_RUN];
-    winograd_stretch part[WINOGRAD_RUN / 2];
     for (int64_t c = c0; c < c1; c++) {
         const float *xc = x + c * g->H * g->W;
         for (int64_t t = t0; t < t0 + nt;) {
-            /* stretches of tile rows side by side, each followed by the column its last tile
-             * reads past it, so that narrow planes still make runs long enough to vectorise */
-            int parts = 0;
-            int64_t at = 0;
-            while (t < t0 + nt && at + 1 < WINOGRAD_RUN) {
-                int64_t ty = t / tw, tx = t - ty * tw;
-                int64_t n = winograd_min(winograd_min(tw - tx, t0 + nt - t), WINOGRAD_RUN - 1 - at);
-                for (int i = 0; i < 4; i++)
-                    winograd_split_row(xc, g->H, g->W, 2 * ty - 1 + i, tx, n, odd[i] + at,
-                                       even[i] + at);
-                part[parts++] = (winograd_stretch){.t = t, .n = n, .at = at};
-                at += n + 1;
-                t += n;
+            int64_t ty = t / tw, tx = t - ty * tw;
+            int64_t n = winograd_min(winograd_min(tw - tx, t0 + nt - t), WINOGRAD_RUN);
+            float *dst = v + c * nt + (t - t0);
+            t += n;
+#ifdef DP_WINOGRAD_AVX512
+            if (g->avx512) {
+                winograd_input_avx512(xc, g->H, g->W, ty, tx, n, dst, stride);
+                continue;
             }
-            winograd_input_run(odd, even, at - 1, out);
+#endif
+            for (int i = 0; i < 4; i++)
+                winograd_split_row(xc, g->H, g->W, 2 * ty - 1 + i, tx, n, odd[i], even[i]);
+            winograd_input_run(odd, even, n, out);
             for (int xi = 0; xi < DP_WINOGRAD_POINTS; xi++)
-                for (int i = 0; i < parts; i++) {
-                    float *dst = v + xi * stride + c * nt + (part[i].t - t0);
-                    const float *src = out[xi] + part[i].at;
-                    for (int64_t s = 0; s < part[i].n; s++)
-                        dst[s] = src[s];
-                }
+                memcpy(dst + xi * stride, out[xi], (size_t)n * sizeof(float));
         }
     }
 }
