@@ -277,7 +277,7 @@ static void emit_mvm(FILE *f, const dp_mvm *m, int i)
     fprintf(f, ", .n_output_scale = %d, .output_scale = output_scale_%d, .weight_input = %d, "
             ".input_mean_square = ", m->n_output_scale, i, m->weight_input);
     put_double(f, m->input_mean_square, "f");
-    fputs("};\n", f);
+    fprintf(f, ", .input_unsigned = %d};\n", m->input_unsigned);
 }
 
 static void emit_device(FILE *f, const dp_device *d)
@@ -304,8 +304,11 @@ static void emit_device(FILE *f, const dp_device *d)
     }
     fprintf(f, ",\n    .shot_noise = %d, .dac_bits = %d, .weight_bits = %d, .adc_bits = %d, "
             ".remodulate_weights = %d,\n    .max_repetitions = %d, "
-            ".repetitions_power_of_two = %d};\n\n", d->shot_noise, d->dac_bits, d->weight_bits,
-            d->adc_bits, d->remodulate_weights, d->max_repetitions, d->repetitions_power_of_two);
+            ".repetitions_power_of_two = %d, .shot_model = %d, .adc_mode = %d, .precision = %d, "
+            ".thermal_model = %d};\n\n",
+            d->shot_noise, d->dac_bits, d->weight_bits, d->adc_bits, d->remodulate_weights,
+            d->max_repetitions, d->repetitions_power_of_two, d->shot_model, d->adc_mode,
+            d->precision, d->thermal_model);
 }
 
 static void emit_tensors(FILE *f, const dp_program *p)

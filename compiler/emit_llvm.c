@@ -269,9 +269,10 @@ static LLVMValueRef mvm_global(emitter *e, const dp_mvm *m, int i)
                  F(dp_mvm, adc_bits, ci32(e, m->adc_bits)), F(dp_mvm, input_scale, cf32(e, m->input_scale)),
                  F(dp_mvm, n_output_scale, ci32(e, m->n_output_scale)), F(dp_mvm, output_scale, scale),
                  F(dp_mvm, weight_input, ci32(e, m->weight_input)),
-                 F(dp_mvm, input_mean_square, cf32(e, m->input_mean_square))};
+                 F(dp_mvm, input_mean_square, cf32(e, m->input_mean_square)),
+                 F(dp_mvm, input_unsigned, ci8(e, m->input_unsigned))};
     snprintf(name, sizeof name, "mvm_%d", i);
-    return as_ptr(e, global(e, name, pack(e, "dp_mvm", f, 16, sizeof(dp_mvm)), false, 8));
+    return as_ptr(e, global(e, name, pack(e, "dp_mvm", f, (int)(sizeof f / sizeof f[0]), sizeof(dp_mvm)), false, 8));
 }
 
 /* dpk_instrs: def stays NULL until the glue's init resolves it through the registry. */
@@ -337,15 +338,20 @@ static LLVMValueRef device_global(emitter *e, const dp_device *d)
         F(dp_device, clock_ghz, cf64(e, d->clock_ghz)), F(dp_device, wavelength_nm, cf64(e, d->wavelength_nm)),
         F(dp_device, photons_per_mac, cf64(e, d->photons_per_mac)),
         F(dp_device, optical_efficiency, cf64(e, d->optical_efficiency)),
-        F(dp_device, thermal_std, cf64(e, d->thermal_std)), F(dp_device, shot_noise, ci8(e, d->shot_noise)),
+        F(dp_device, thermal_std, cf64(e, d->thermal_std)),
+        F(dp_device, thermal_model, ci32(e, d->thermal_model)),
+        F(dp_device, shot_noise, ci8(e, d->shot_noise)),
+        F(dp_device, shot_model, ci32(e, d->shot_model)),
         F(dp_device, weight_noise_std, cf64(e, d->weight_noise_std)),
         F(dp_device, input_noise_std, cf64(e, d->input_noise_std)),
         F(dp_device, static_weight_std, cf64(e, d->static_weight_std)),
         F(dp_device, distortion_k3, cf64(e, d->distortion_k3)), F(dp_device, dac_bits, ci32(e, d->dac_bits)),
         F(dp_device, weight_bits, ci32(e, d->weight_bits)), F(dp_device, adc_bits, ci32(e, d->adc_bits)),
         F(dp_device, remodulate_weights, ci8(e, d->remodulate_weights)),
+        F(dp_device, adc_mode, ci32(e, d->adc_mode)),
         F(dp_device, max_repetitions, ci32(e, d->max_repetitions)),
         F(dp_device, repetitions_power_of_two, ci8(e, d->repetitions_power_of_two)),
+        F(dp_device, precision, ci32(e, d->precision)),
         F(dp_device, dac_conversion_pj, cf64(e, d->dac_conversion_pj)),
         F(dp_device, adc_conversion_pj, cf64(e, d->adc_conversion_pj)),
         F(dp_device, digital_op_pj, cf64(e, d->digital_op_pj)),

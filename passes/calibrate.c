@@ -4,10 +4,16 @@
  * Two runs over the calibration set. The first is exact and watches each analog input: the
  * DAC full scale X is a high quantile of |x|. The second makes the core report, for every
  * tile pass, the value it would present to the ADC (quantised inputs and weights, no noise):
- * the ADC full scale G is a high quantile of |s|. Quantiles, rather than maxima, let a rare
- * outlier clip instead of coarsening every other conversion; the clips are counted and
- * reported. Values are kept in a fixed-size uniform sample per layer (reservoir sampling
- * with a seeded generator), so memory does not grow with the calibration set.
+ * the ADC full scale G is a high quantile of |s|, one per output channel (a programmable
+ * gain: channels of small outputs get finer steps). Quantiles, rather than maxima, let a
+ * rare outlier clip instead of coarsening every other conversion; the clips are counted and
+ * reported. A layer's values are kept in a fixed-size uniform sample (reservoir sampling
+ * with a seeded generator), so memory does not grow with the calibration set; a channel's
+ * in its TOP_K largest, which hold the quantile exactly up to TOP_K / (1 - ADC_QUANTILE)
+ * values a channel, and beyond give a slightly higher one (fewer clips).
+ *
+ * A layer whose inputs were never negative gets the unsigned DAC (analog-model.md section
+ * 2): all its levels on [0, X].
  */
 #include "analog_passes.h"
 
@@ -19,6 +25,7 @@
 #define DAC_QUANTILE 0.9999
 #define ADC_QUANTILE 0.9999
 #define RESERVOIR 65536
+#define TOP_K 32
 /* Made-up calibration inferences when the user gives none. */
 #define SYNTHETIC_SAMPLES 16
 
@@ -27,6 +34,12 @@ typedef struct reservoir {
     int64_t n, seen;
     uint64_t rng;
     double sum2;
+    bool negative;           /* some input was below zero */
+    /* per output channel: the largest |s| as a min-heap of up to TOP_K, and how many seen */
+    int64_t channels;        /* 0: the layer's geometry is unknown, one G for the layer */
+    float *top;              /* channels x TOP_K */
+    int32_t *in_top;
+    int64_t *seen_channel;
 } reservoir;
 
 typedef struct calib_ctx {
@@ -59,6 +72,39 @@ static void offer(reservoir *r, float x)
     r->seen++;
 }
 
+/* a into channel c's min-heap of its largest values. */
+static void offer_channel(reservoir *r, int64_t c, float x)
+{
+    float a = fabsf(x);
+    if (isnan(a))
+        return;
+    float *h = r->top + c * TOP_K;
+    int32_t n = r->in_top[c];
+    r->seen_channel[c]++;
+    if (n < TOP_K) {
+        int32_t i = r->in_top[c]++;
+        for (; i > 0 && h[(i - 1) / 2] > a; i = (i - 1) / 2)
+            h[i] = h[(i - 1) / 2];
+        h[i] = a;
+        return;
+    }
+    if (a <= h[0])
+        return;
+    int32_t i = 0;
+    for (;;) {
+        int32_t k = 2 * i + 1;
+        if (k >= n)
+            break;
+        if (k + 1 < n && h[k + 1] < h[k])
+            k++;
+        if (h[k] >= a)
+            break;
+        h[i] = h[k];
+        i = k;
+    }
+    h[i] = a;
+}
+
 static int cmp_float(const void *a, const void *b)
 {
     float x = *(const float *)a, y = *(const float *)b;
@@ -73,6 +119,20 @@ static double quantile(reservoir *r, double q)
     qsort(r->v, (size_t)r->n, sizeof *r->v, cmp_float);
     int64_t k = (int64_t)ceil(q * (double)r->n) - 1;
     return r->v[k < 0 ? 0 : k >= r->n ? r->n - 1 : k];
+}
+
+/* Channel c's q-quantile from its largest values: exact while they reach that far down,
+ * else the least of them; 0 for a channel that saw nothing. */
+static double channel_quantile(reservoir *r, int64_t c, double q)
+{
+    float *h = r->top + c * TOP_K;
+    int32_t n = r->in_top[c];
+    if (n == 0)
+        return 0;
+    qsort(h, (size_t)n, sizeof *h, cmp_float);
+    int64_t from_top = (int64_t)ceil((1 - q) * (double)r->seen_channel[c]);
+    from_top = from_top < 1 ? 1 : from_top > n ? n : from_top;
+    return h[n - from_top];
 }
 
 /* The operand of an analog instruction that carries the input vectors. */
@@ -92,18 +152,26 @@ static dp_status watch_inputs(void *ctx, int instr, dp_tensor *const *in, int n_
     if (x->dtype != DP_FLOAT)
         return DP_OK;
     const float *v = x->data;
-    for (int64_t i = 0, n = dp_numel(x); i < n; i++)
+    for (int64_t i = 0, n = dp_numel(x); i < n; i++) {
+        r->negative |= v[i] < 0;
         offer(r, v[i]);
+    }
     return DP_OK;
 }
 
 static void watch_adc(void *ctx, int instr, const float *values, int64_t tiles, int64_t rows,
-                      int64_t cols)
+                      int64_t cols, int64_t channel0)
 {
     calib_ctx *c = ctx;
     reservoir *r = &c->res[instr];
     for (int64_t i = 0, n = tiles * rows * cols; i < n; i++)
         offer(r, values[i]);
+    if (channel0 < 0 || channel0 + rows > r->channels)
+        return;
+    for (int64_t t = 0; t < tiles; t++)
+        for (int64_t j = 0; j < rows; j++)
+            for (int64_t q = 0; q < cols; q++)
+                offer_channel(r, channel0 + j, values[(t * rows + j) * cols + q]);
 }
 
 /* The size of the table an integer graph input indexes, found at the Gather it feeds. */
@@ -195,7 +263,14 @@ static dp_status make_reservoirs(calib_ctx *c, dp_error *err)
         memset(r, 0, sizeof *r);
         r->rng = c->A->seed + (uint64_t)i;
         r->v = malloc(RESERVOIR * sizeof *r->v);
-        if (!r->v)
+        int64_t channels = c->A->prog->instrs[c->A->layers[i].instr].mvm->outputs;
+        if (r->v && channels > 0) {
+            r->top = malloc((size_t)channels * TOP_K * sizeof *r->top);
+            r->in_top = calloc((size_t)channels, sizeof *r->in_top);
+            r->seen_channel = calloc((size_t)channels, sizeof *r->seen_channel);
+            r->channels = channels;
+        }
+        if (!r->v || (channels > 0 && (!r->top || !r->in_top || !r->seen_channel)))
             return dp_fail(err, DP_ENOMEM, "out of memory for calibration statistics");
     }
     return DP_OK;
@@ -204,8 +279,12 @@ static dp_status make_reservoirs(calib_ctx *c, dp_error *err)
 static void free_reservoirs(calib_ctx *c)
 {
     for (int i = 0; i < c->A->prog->n_instrs; i++) {
-        free(c->res[i].v);
-        c->res[i].v = NULL;
+        reservoir *r = &c->res[i];
+        free(r->v);
+        free(r->top);
+        free(r->in_top);
+        free(r->seen_channel);
+        memset(r, 0, sizeof *r);
     }
 }
 
@@ -276,6 +355,7 @@ dp_status pass_calibrate(dpc_analog *A, dp_error *err)
         double X = quantile(r, DAC_QUANTILE);
         p->instrs[l->instr].mvm->input_scale = X > 0 && isfinite(X) ? (float)X : 1.0f;
         p->instrs[l->instr].mvm->input_mean_square = r->seen ? (float)(r->sum2 / (double)r->seen) : 0;
+        p->instrs[l->instr].mvm->input_unsigned = r->seen > 0 && !r->negative;
         r->n = r->seen = 0;
         r->sum2 = 0;
     }
@@ -283,14 +363,21 @@ dp_status pass_calibrate(dpc_analog *A, dp_error *err)
         st = run_watched(A, &c, true, err);
     for (int i = 0; st == DP_OK && i < A->n_layers; i++) {
         dp_mvm *m = p->instrs[A->layers[i].instr].mvm;
-        double G = quantile(&c.res[A->layers[i].instr], ADC_QUANTILE);
-        m->output_scale = dp_arena_alloc(&p->mem, sizeof *m->output_scale);
+        reservoir *r = &c.res[A->layers[i].instr];
+        double G = quantile(r, ADC_QUANTILE);
+        G = G > 0 && isfinite(G) ? G : 1.0;
+        int64_t n = r->channels > 0 ? r->channels : 1;
+        m->output_scale = dp_arena_alloc(&p->mem, (size_t)n * sizeof *m->output_scale);
         if (!m->output_scale) {
             st = dp_fail(err, DP_ENOMEM, "out of memory");
             break;
         }
-        m->output_scale[0] = G > 0 && isfinite(G) ? (float)G : 1.0f;
-        m->n_output_scale = 1;
+        /* a channel that never lit up (all-zero weights) keeps the layer's scale */
+        for (int64_t j = 0; j < n; j++) {
+            double g = r->channels > 0 ? channel_quantile(r, j, ADC_QUANTILE) : G;
+            m->output_scale[j] = (float)(g > 0 && isfinite(g) ? g : G);
+        }
+        m->n_output_scale = (int32_t)n;
     }
     free_reservoirs(&c);
     free(c.res);

@@ -31,8 +31,12 @@ static void fill_report(const dpc_analog *A, dp_report *r, dp_report_layer *rows
     r->floor_mse = 0;
     for (int l = 0; l < A->n_layers; l++) {
         const dpc_layer *L = &A->layers[l];
+        const dp_mvm *m = A->prog->instrs[L->instr].mvm;
         rows[l] = (dp_report_layer){.name = L->name, .op = L->op, .macs = L->macs,
                                     .repetitions = L->repetitions,
+                                    .photons_per_mac = dp_mvm_photons_per_mac(A->device,
+                                                                              L->repetitions),
+                                    .input_unsigned = m->input_unsigned,
                                     .effective_bits = L->effective_bits,
                                     .sensitivity = L->sensitivity, .energy = L->energy,
                                     .counts = L->counts};
@@ -65,18 +69,25 @@ void dpc_print_summary(const dpc_analog *A, FILE *f)
     if (!rows)
         return;
     fill_report(A, &r, rows);
-    fprintf(f, "%-40s %-13s %10s %6s %6s %10s %11s %7s\n", "layer", "op", "MACs", "N", "bits",
-            "b_l", "energy", "clips");
+    /* under photon precision the schedule's figure is the light, not a count of passes */
+    bool photons = A->device->precision == DP_PRECISION_PHOTONS;
+    fprintf(f, "%-40s %-13s %10s %8s %6s %10s %11s %7s\n", "layer", "op", "MACs",
+            photons ? "photons" : "N", "bits", "b_l", "energy", "clips");
     for (int l = 0; l < r.n_layers; l++) {
         const dp_report_layer *L = &rows[l];
-        fprintf(f, "%-40.40s %-13s %10.3g %6d %6.2f %10.3g %9.3g J %6.2g%%\n", L->name, L->op,
-                (double)L->macs, L->repetitions, L->effective_bits, L->sensitivity,
+        fprintf(f, "%-40.40s %-13s %10.3g %8.4g %6.2f %10.3g %9.3g J %6.2g%%\n", L->name, L->op,
+                (double)L->macs, photons ? L->photons_per_mac : (double)L->repetitions,
+                L->effective_bits, L->sensitivity,
                 L->energy.total, L->counts.conversions
                     ? 100.0 * (double)L->counts.clipped / (double)L->counts.conversions : 0.0);
     }
     fprintf(f, "total %.4g J per inference, %.3g aJ/MAC optical, %s = %.4g measured (budget %g)",
             r.total.total, r.optical_aj_per_mac, r.metric, r.measured, r.budget);
-    if (r.uniform_energy_j > 0)
+    if (r.uniform_energy_j > 0 && photons)
+        fprintf(f, "; uniform %.4g photons/MAC would take %.4g J: %.1f%% saved",
+                dp_mvm_photons_per_mac(A->device, r.uniform_repetitions), r.uniform_energy_j,
+                100 * (1 - r.total.total / r.uniform_energy_j));
+    else if (r.uniform_energy_j > 0)
         fprintf(f, "; uniform N=%d would take %.4g J: %.1f%% saved", r.uniform_repetitions,
                 r.uniform_energy_j, 100 * (1 - r.total.total / r.uniform_energy_j));
     fputc('\n', f);

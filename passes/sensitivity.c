@@ -33,7 +33,7 @@ static int32_t probe_reps(const dpc_analog *A, const dpc_layer *l)
     const dp_mvm *m = A->prog->instrs[l->instr].mvm;
     dp_analog_params prm = dp_analog_instr_params(A->prog, m, A->seed, 1);
     int64_t K = m->fan_in < m->core_cols ? m->fan_in : m->core_cols;
-    double X = m->input_scale, G = m->output_scale[0];
+    double X = m->input_scale, G = dp_mvm_output_scale(m);
     double x_norm2 = (double)K * m->input_mean_square / (X * X);
     /* a weight row normalised to its largest entry: about a third of K for spread weights */
     dp_analog_var_parts v = dp_analog_variance_parts(&prm, G, K, x_norm2, (double)K / 3);

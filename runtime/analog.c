@@ -58,6 +58,29 @@ double dp_analog_quantise(double u, int bits)
     return quantise(u, ldexp(1.0, bits - 1), ldexp(1.0, 1 - bits));
 }
 
+/* u_b(u) with levels = 2^b - 1 and step its reciprocal, as rounded to double. */
+static inline double quantise_unsigned(double u, double levels, double step)
+{
+    u = u > 1.0 ? 1.0 : u;
+    u = u < 0.0 ? 0.0 : u;
+    return round_half_even(u * levels) * step;
+}
+
+/* The same in float, for up to 22 bits: u * levels stays below 2^22, where adding
+ * 1.5 * 2^23 rounds exactly. */
+static inline float quantise_unsigned_f(float u, float levels, float step)
+{
+    u = u > 1.0f ? 1.0f : u;
+    u = u < 0.0f ? 0.0f : u;
+    return ((u * levels + 0x1.8p23f) - 0x1.8p23f) * step;
+}
+
+double dp_analog_quantise_unsigned(double u, int bits)
+{
+    double levels = ldexp(1.0, bits) - 1;
+    return quantise_unsigned(u, levels, 1.0 / levels);
+}
+
 static int bad_std(double v) { return !(v >= 0.0) || isinf(v); }
 
 dp_status dp_analog_params_check(const dp_analog_params *p, dp_error *err)
@@ -260,12 +283,83 @@ typedef struct tile_ctx {
     int64_t t, P;
     bool noisy;
     double adc_half;         /* 2^(b_adc - 1) */
-    double shot;             /* K_t / n */
+    double shot;             /* full-scale shot noise: K_t / n */
+    double shot_per_norm;    /* signal shot noise: 1 / (K_t n), times |x^|^2 |w^_j|^2 */
+    double thermal_mac;      /* thermal std relative to the MACs' range: s_th sqrt(K_t) r_w r_x */
     const double *xn;        /* |x^_t|^2 per column */
     float *Y;
     int64_t ldy;
     int64_t clipped;
 } tile_ctx;
+
+/* Phi(x), the standard normal distribution function. */
+static double normal_cdf(double x)
+{
+    return 0.5 * erfc(-x * 0.70710678118654752440);
+}
+
+/*
+ * The mean and variance of q(u + sd e), e ~ N(0, 1): the ADC of analog.h on the normalised
+ * value u with noise sd, its 2 half + 1 levels k / half. Summed over the levels within 8 sds
+ * of u (the mass beyond is below 1e-15), the end levels taking the tails; where the noise
+ * dithers the ADC (sd >= half a step) the closed form u and sd^2 + step^2 / 12.
+ */
+static void quantised_moments(double u, double sd, double half, double *mean, double *var)
+{
+    double step = 1.0 / half;
+    if (sd >= step / 2 && fabs(u) + 8 * sd < 1.0) {
+        *mean = u;
+        *var = sd * sd + step * step / 12.0;
+        return;
+    }
+    if (sd == 0) {
+        *mean = quantise(u, half, step);
+        *var = 0;
+        return;
+    }
+    double lo = floor((u - 8 * sd) * half), hi = ceil((u + 8 * sd) * half);
+    lo = lo < -half ? -half : lo;
+    hi = hi > half ? half : hi;
+    double m1 = 0, m2 = 0;
+    for (double k = lo; k <= hi; k++) {
+        double below = k == -half ? 0.0 : normal_cdf(((k - 0.5) * step - u) / sd);
+        double above = k == half ? 1.0 : normal_cdf(((k + 0.5) * step - u) / sd);
+        double pk = above - below, level = k * step;
+        m1 += pk * level;
+        m2 += pk * level * level;
+    }
+    *mean = m1;
+    *var = m2 > m1 * m1 ? m2 - m1 * m1 : 0.0;
+}
+
+/*
+ * convert's averaging ADC (adc_average, N > 1): one repetition's variance is
+ * fixed + a |x^|^2; the N conversions' average is drawn as one Gaussian of their mean and
+ * variance / N, then clipped to full scale.
+ */
+static int64_t convert_averaged(const tile_ctx *c, int64_t j, int64_t q0, int n,
+                                const float *s, const float *z, double G, double fixed, double a)
+{
+    const dp_analog_params *pr = c->p;
+    double inv_G = 1.0 / G, reps = (double)pr->repetitions, k3 = pr->distortion_k3;
+    double out_scale = G * (double)c->call->x_scale * c->w->scale[j];
+    const double *xn = c->xn + q0;
+    float *y = c->Y + j * c->ldy + q0;
+    int64_t clipped = 0;
+    for (int i = 0; i < n; i++) {
+        double u = s[i] * inv_G, mean, var;
+        u = u - k3 * u * u * u;
+        double sd = c->noisy ? sqrt(fixed + a * xn[i]) * inv_G : 0.0;
+        quantised_moments(u, sd, c->adc_half, &mean, &var);
+        double v = mean + (z ? sqrt(var / reps) * z[i] : 0.0);
+        if (c->call->pre_adc != NULL)
+            c->call->pre_adc[(c->t * c->w->rows + j) * c->P + q0 + i] = (float)(v * G);
+        clipped += (v > 1.0) | (v < -1.0);
+        v = v > 1.0 ? 1.0 : v < -1.0 ? -1.0 : v;
+        y[i] = c->t == 0 ? (float)(v * out_scale) : y[i] + (float)(v * out_scale);
+    }
+    return clipped;
+}
 
 /*
  * Noise of variance v(z) (z: standard normals, NULL without noise), distortion, ADC,
@@ -285,36 +379,51 @@ static int64_t convert(const tile_ctx *c, int64_t j, int64_t q0, int n, const fl
     double half = c->adc_half, step = 1.0 / half;
     double out_scale = (double)c->call->x_scale * c->w->scale[j];
     float *y = c->Y + j * c->ldy + q0;
-    double tg = pr->thermal_std * G, sw = pr->weight_noise_std, sx = pr->input_noise_std;
-    double fixed = tg * tg + c->shot, sw2 = sw * sw;
-    double wn = c->noisy ? sx * sx * c->w->norm2[j * c->w->tiles + c->t] : 0.0;
+    double tg = pr->thermal_mac ? c->thermal_mac : pr->thermal_std * G;
+    double sw = pr->weight_noise_std, sx = pr->input_noise_std;
+    double wn2 = c->w->norm2[j * c->w->tiles + c->t];
+    /* one repetition's variance is fixed + a |x^_t|^2 for the column's squared norm */
+    double fixed = c->noisy ? tg * tg + c->shot + sx * sx * wn2 : 0.0;
+    double a = c->noisy ? sw * sw + c->shot_per_norm * wn2 : 0.0;
     double reps = (double)pr->repetitions;
-    if (sw2 == 0 && pr->distortion_k3 == 0 && c->call->pre_adc == NULL && pr->adc_bits <= 23) {
-        /* the common case in one pass and in float, twice double's lanes, with the same std
-         * for the whole row: one square root, not n */
-        float sd = c->noisy ? (float)sqrt((fixed + wn) / reps) : 0.0f;
+    const double *xn = c->xn + q0;
+    if (pr->adc_average && pr->repetitions > 1)
+        return convert_averaged(c, j, q0, n, s, z, G, fixed, a);
+    if (pr->distortion_k3 == 0 && c->call->pre_adc == NULL && pr->adc_bits <= 23) {
+        /* the common case in one pass and in float, twice double's lanes; with the same std
+         * for the whole row where no noise depends on the column, one square root, not n */
+        float sd = c->noisy ? (float)sqrt(fixed / reps) : 0.0f;
+        float fr = (float)(fixed / reps), ar = (float)(a / reps);
         float inv = (float)inv_G, h = (float)half, st = (float)step;
         float scale = (float)(G * out_scale);
         int clip = 0;
-        for (int i = 0; i < n; i++) {
-            float u = (s[i] + (z ? sd * z[i] : 0.0f)) * inv;
-            clip += (u > 1.0f) | (u < -1.0f);
-            float q = quantise_f(u, h, st) * scale;
-            y[i] = c->t == 0 ? q : y[i] + q;
+        if (a == 0) {
+            for (int i = 0; i < n; i++) {
+                float u = (s[i] + (z ? sd * z[i] : 0.0f)) * inv;
+                clip += (u > 1.0f) | (u < -1.0f);
+                float q = quantise_f(u, h, st) * scale;
+                y[i] = c->t == 0 ? q : y[i] + q;
+            }
+        } else {
+            for (int i = 0; i < n; i++) {
+                float u = (s[i] + sqrtf(fr + ar * (float)xn[i]) * z[i]) * inv;
+                clip += (u > 1.0f) | (u < -1.0f);
+                float q = quantise_f(u, h, st) * scale;
+                y[i] = c->t == 0 ? q : y[i] + q;
+            }
         }
         return clip;
     }
     for (int i = 0; i < n; i++)
         v[i] = s[i];
     if (c->noisy) {
-        const double *xn = c->xn + q0;
-        if (sw2 == 0) {
-            double sd = sqrt((fixed + wn) / reps);
+        if (a == 0) {
+            double sd = sqrt(fixed / reps);
             for (int i = 0; i < n; i++)
                 v[i] += sd * z[i];
         } else {
             for (int i = 0; i < n; i++)
-                v[i] += sqrt((fixed + sw2 * xn[i] + wn) / reps) * z[i];
+                v[i] += sqrt((fixed + a * xn[i]) / reps) * z[i];
         }
     }
     if (pr->distortion_k3 != 0) {
@@ -343,13 +452,23 @@ static int64_t convert(const tile_ctx *c, int64_t j, int64_t q0, int n, const fl
     return clipped;
 }
 
-/* The DAC on one fan-in row of the inputs: dst = q(src / x_scale), and xn += dst^2 where xn
- * is not NULL. Up to 23 bits in float, with twice the lanes of double. */
+/* The DAC on one fan-in row of the inputs: dst = q(src / x_scale) (u(src / x_scale) where
+ * unsigned_), and xn += dst^2 where xn is not NULL. Up to 23 bits (22 unsigned) in float,
+ * with twice the lanes of double. */
 DP_MULTI_TARGET
-static void dac(const float *restrict src, int64_t P, double x_scale, int bits,
+static void dac(const float *restrict src, int64_t P, double x_scale, int bits, bool unsigned_,
                 float *restrict dst, double *restrict xn)
 {
-    if (bits <= 23) {
+    if (unsigned_ && bits <= 22) {
+        float inv_x = (float)(1.0 / x_scale), levels = ldexpf(1.0f, bits) - 1.0f;
+        float step = (float)(1.0 / (double)levels);
+        for (int64_t q = 0; q < P; q++)
+            dst[q] = quantise_unsigned_f(src[q] * inv_x, levels, step);
+    } else if (unsigned_) {
+        double inv_x = 1.0 / x_scale, levels = ldexp(1.0, bits) - 1, step = 1.0 / levels;
+        for (int64_t q = 0; q < P; q++)
+            dst[q] = (float)quantise_unsigned((double)src[q] * inv_x, levels, step);
+    } else if (bits <= 23) {
         float inv_x = (float)(1.0 / x_scale), half = ldexpf(1.0f, bits - 1), step = 1.0f / half;
         for (int64_t q = 0; q < P; q++)
             dst[q] = quantise_f(src[q] * inv_x, half, step);
@@ -394,6 +513,18 @@ static dp_status check_call(const dp_analog_weights *w, const dp_analog_params *
     return DP_OK;
 }
 
+/* The inputs' squared norms feed the weight noise's variance and the signal's shot noise. */
+static bool needs_input_norms(const dp_analog_params *p)
+{
+    return p->weight_noise_std > 0 || (p->photons_per_mac > 0 && !p->shot_full_scale);
+}
+
+/* Thermal noise relative to the MACs' full range, for a pass of fan-in K. */
+static double thermal_mac_std(const dp_analog_params *p, int64_t K)
+{
+    return p->thermal_std * sqrt((double)K) * 2.0 * (p->dac_unsigned ? 1.0 : 2.0);
+}
+
 static bool is_noisy(const dp_analog_params *p)
 {
     return p->thermal_std > 0 || p->photons_per_mac > 0 || p->weight_noise_std > 0 ||
@@ -407,7 +538,10 @@ static void convert_pass(tile_ctx *c, int64_t t, int64_t kt, const float *S, int
 {
     const dp_analog_params *p = c->p;
     c->t = t;
-    c->shot = p->photons_per_mac > 0 ? (double)kt / p->photons_per_mac : 0.0;
+    bool shot = p->photons_per_mac > 0;
+    c->shot = shot && p->shot_full_scale ? (double)kt / p->photons_per_mac : 0.0;
+    c->shot_per_norm = shot && !p->shot_full_scale ? 1.0 / ((double)kt * p->photons_per_mac) : 0.0;
+    c->thermal_mac = thermal_mac_std(p, kt);
     dp_noise_id id = {.seed = p->seed, .layer = c->w->layer, .stream = DP_NOISE_DYNAMIC,
                       .tile = (uint32_t)t, .inference = c->call->inference};
     for (int64_t j = 0; j < c->w->rows; j++) {
@@ -447,8 +581,7 @@ dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
     double *xn = (double *)((char *)scratch + l.xn);
     void *gs = (char *)scratch + l.gemm;
     double x_scale = call->x_scale;
-    /* the inputs' norms only feed the weight noise's variance */
-    bool need_xn = p->weight_noise_std > 0;
+    bool need_xn = needs_input_norms(p);
     tile_ctx c = {.p = p, .w = w, .call = call, .P = P, .noisy = is_noisy(p),
                   .adc_half = ldexp(1.0, p->adc_bits - 1), .xn = xn, .Y = Y, .ldy = ldy};
 
@@ -458,7 +591,8 @@ dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
             memset(xn, 0, (size_t)l.pp * sizeof(double));
         for (int64_t i = 0; i < kt; i++) {
             float *dst = xq + i * l.pp;
-            dac(X + (k0 + i) * ldx, P, x_scale, p->dac_bits, dst, need_xn ? xn : NULL);
+            dac(X + (k0 + i) * ldx, P, x_scale, p->dac_bits, p->dac_unsigned, dst,
+                need_xn ? xn : NULL);
             for (int64_t q = P; q < l.pp; q++)
                 dst[q] = 0;
         }
@@ -553,9 +687,9 @@ dp_status dp_analog_run_planes(const dp_analog_weights *w, const dp_analog_param
     planes_layout l = planes_layout_for(in, P);
     float *xq = scratch, *S = (float *)((char *)scratch + l.s);
     double *xn = (double *)((char *)scratch + l.xn);
-    bool need_xn = p->weight_noise_std > 0;
+    bool need_xn = needs_input_norms(p);
     /* the DAC once per input element; the matrix would hold each up to nine times */
-    dac(in->x, in->H * in->W, call->x_scale, p->dac_bits, xq, NULL);
+    dac(in->x, in->H * in->W, call->x_scale, p->dac_bits, p->dac_unsigned, xq, NULL);
     if (st_ == 2) {
         float *quarters = (float *)((char *)scratch + l.quarters);
         dp_split_by_parity(xq, in->H, in->W, quarters);
@@ -579,10 +713,13 @@ dp_status dp_analog_run_planes(const dp_analog_weights *w, const dp_analog_param
 dp_analog_var_parts dp_analog_variance_parts(const dp_analog_params *p, double G, int64_t K,
                                              double x_norm2, double w_norm2)
 {
-    double tg = p->thermal_std * G, D = 2.0 * G / ldexp(1.0, p->adc_bits);
+    double tg = p->thermal_mac ? thermal_mac_std(p, K) : p->thermal_std * G;
+    double D = 2.0 * G / ldexp(1.0, p->adc_bits);
     dp_analog_var_parts v;
-    v.dynamic = tg * tg + (p->photons_per_mac > 0 ? (double)K / p->photons_per_mac : 0.0) +
-                p->weight_noise_std * p->weight_noise_std * x_norm2 +
+    double shot = p->photons_per_mac <= 0 ? 0.0
+                  : p->shot_full_scale ? (double)K / p->photons_per_mac
+                  : x_norm2 * w_norm2 / ((double)K * p->photons_per_mac);
+    v.dynamic = tg * tg + shot + p->weight_noise_std * p->weight_noise_std * x_norm2 +
                 p->input_noise_std * p->input_noise_std * w_norm2;
     v.adc = D * D / 12.0;
     v.stat = p->static_weight_std * p->static_weight_std * x_norm2;
@@ -593,7 +730,10 @@ double dp_analog_variance(const dp_analog_params *p, double G, int64_t K, double
                           double w_norm2)
 {
     dp_analog_var_parts v = dp_analog_variance_parts(p, G, K, x_norm2, w_norm2);
-    return v.dynamic / (double)p->repetitions + v.adc + v.stat;
+    double n = (double)p->repetitions;
+    if (p->adc_average && v.dynamic >= 3.0 * v.adc) /* dynamic >= D^2 / 4: dithered */
+        return (v.dynamic + v.adc) / n + v.stat;
+    return v.dynamic / n + v.adc + v.stat;
 }
 
 double dp_analog_effective_bits(double G, double variance)

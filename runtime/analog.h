@@ -12,6 +12,9 @@
  * within D/2 everywhere on [-1, 1], which makes the quantisation noise of a signal spread
  * over many steps D^2 / 12 up to full scale). The DAC, the weights and the ADC all use it:
  *   DAC     x^ = q_{b_dac}(x / X)
+ *           or, for inputs calibration saw never negative (dac_unsigned), the unsigned
+ *           u_b(x / X): clipped to [0, 1] and rounded to the nearest k / (2^b - 1), all 2^b
+ *           levels on the inputs' side of zero, a step 2^b / (2^b - 1) times finer
  *   weights w^ = q_{b_w}(w / W_j) + e,  W_j = max_i |w_ji|, e ~ N(0, s_static^2)
  *   ADC     q  = G_j q_{b_adc}(s / G_j): the ADC step in MAC units is D = 2 G_j / 2^b_adc.
  * NaN propagates through every stage.
@@ -28,6 +31,7 @@
 #ifndef DP_ANALOG_H
 #define DP_ANALOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,7 +48,13 @@ typedef struct dp_analog_params {
     int adc_bits;             /* b_adc of the ADC */
     int64_t repetitions;      /* N >= 1 passes averaged by the detector */
     double photons_per_mac;   /* n per MAC per repetition; 0: no shot noise */
-    double thermal_std;       /* s_th, relative to the ADC full scale G_j */
+    bool shot_full_scale;     /* shot std sqrt(K / n), not |x^| |w^_j| / sqrt(K n) */
+    bool adc_average;         /* every repetition converted, the N conversions averaged */
+    bool dac_unsigned;        /* the DAC spans [0, X] (u_b above) */
+    double thermal_std;       /* s_th, relative to the ADC full scale G_j, or with thermal_mac
+                               * to the MACs' full range: std s_th sqrt(K) r_w r_x, r_w = 2,
+                               * r_x = 2 (1 with dac_unsigned) */
+    bool thermal_mac;
     double weight_noise_std;  /* s_w per weight per pass, relative to W_j */
     double input_noise_std;   /* s_x per input per pass, relative to X */
     double static_weight_std; /* s_static per weight per device, relative to W_j */
@@ -65,6 +75,9 @@ dp_analog_params dp_analog_without_noise(const dp_analog_params *p);
 
 /* q_b(u) as defined above. */
 double dp_analog_quantise(double u, int bits);
+
+/* u_b(u), the unsigned DAC's quantiser, as defined above. */
+double dp_analog_quantise_unsigned(double u, int bits);
 
 /*
  * One layer's weights as programmed into the device: read-only for callers. The rows of w
@@ -118,10 +131,18 @@ size_t dp_analog_scratch_size(const dp_analog_weights *w, int64_t P);
  * Y (M x P, row stride ldy) = the analog product of w and X (K x P, row stride ldx), for
  * columns col0 .. col0 + P - 1 of the layer's product. Per fan-in tile t (K_t inputs):
  *   s   = w^_t x^_t                                  (dp_sgemm, in MAC units)
- *   s  += sqrt(v) z, z ~ N(0, 1), v = [(s_th G_j)^2 + K_t / n + s_w^2 |x^_t|^2
- *                                     + s_x^2 |w^_jt|^2] / N
+ *   s  += sqrt(v) z, z ~ N(0, 1), v = v1 / N,
+ *         v1 = th^2 + shot + s_w^2 |x^_t|^2 + s_x^2 |w^_jt|^2, th = s_th G_j or, with
+ *         thermal_mac, s_th sqrt(K_t) r_w r_x,
+ *         shot = |x^_t|^2 |w^_jt|^2 / (K_t n), or K_t / n with shot_full_scale
  *   s   = G_j (y - k3 y^3), y = s / G_j
  *   Y  += G_j q_{b_adc}(s / G_j) * X * W_j           (fp32 sum over tiles, in tile order)
+ * With adc_average and N > 1, each of the N repetitions is converted and the conversions
+ * averaged: their mean and variance are those of q(s + sqrt(v1) z), one Gaussian of that mean
+ * and variance / N is drawn (the cost does not grow with N), clipped to [-G_j, G_j]. Where
+ * the noise dithers the ADC (sqrt(v1) >= D / 2) the mean is s and the variance v1 + D^2 / 12
+ * (the ripple of the mean is then below D / 300); below, both come from the levels within
+ * 8 stds of s.
  * p gives the bits, N and the noise; its weight_bits, static_weight_std, core_cols and (when
  * there are static errors) seed must be those w was prepared with (DP_EINTERNAL otherwise). *clipped (if not NULL) is set
  * to the number of ADC conversions (one per output per tile pass) that clipped. Allocates
@@ -165,7 +186,7 @@ dp_status dp_analog_run_planes(const dp_analog_weights *w, const dp_analog_param
 
 /* The parts of one output's variance (analog-model.md section 2), in MAC units^2. */
 typedef struct dp_analog_var_parts {
-    double dynamic; /* one repetition's: (s_th G)^2 + K/n + s_w^2 |x^|^2 + s_x^2 |w^|^2 */
+    double dynamic; /* one repetition's: (s_th G)^2 + shot + s_w^2 |x^|^2 + s_x^2 |w^|^2 */
     double adc;     /* D^2 / 12, D = 2 G / 2^b_adc */
     double stat;    /* static errors, over device instances: s_static^2 |x^|^2 */
 } dp_analog_var_parts;
@@ -174,7 +195,8 @@ typedef struct dp_analog_var_parts {
 dp_analog_var_parts dp_analog_variance_parts(const dp_analog_params *p, double G, int64_t K,
                                              double x_norm2, double w_norm2);
 
-/* v(N) = dynamic / N + adc + stat, with N = p->repetitions. */
+/* v(N) = dynamic / N + adc + stat, with N = p->repetitions; with adc_average, where the noise
+ * dithers the ADC (dynamic >= D^2 / 4), (dynamic + adc) / N + stat. */
 double dp_analog_variance(const dp_analog_params *p, double G, int64_t K, double x_norm2,
                           double w_norm2);
 

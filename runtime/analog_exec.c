@@ -94,10 +94,16 @@ dp_analog_params dp_analog_instr_params(const dp_program *prog, const dp_mvm *m,
                                         int32_t repetitions)
 {
     const dp_device *d = prog->device;
+    int64_t n = repetitions > 0 ? repetitions : 1;
+    /* under photon precision, N steps of the profile's light in one pass */
+    bool photons = d->precision == DP_PRECISION_PHOTONS;
     dp_analog_params p = {
         .dac_bits = m->dac_bits, .weight_bits = m->weight_bits, .adc_bits = m->adc_bits,
-        .repetitions = repetitions > 0 ? repetitions : 1,
-        .photons_per_mac = d->shot_noise ? d->photons_per_mac : 0,
+        .repetitions = photons ? 1 : n,
+        .photons_per_mac = d->shot_noise ? d->photons_per_mac * (photons ? (double)n : 1.0) : 0,
+        .shot_full_scale = d->shot_model == DP_SHOT_FULL_SCALE,
+        .thermal_mac = d->thermal_model == DP_THERMAL_MAC,
+        .adc_average = d->adc_mode == DP_ADC_AVERAGE, .dac_unsigned = m->input_unsigned,
         .thermal_std = d->thermal_std, .weight_noise_std = d->weight_noise_std,
         .input_noise_std = d->input_noise_std, .static_weight_std = d->static_weight_std,
         .distortion_k3 = d->distortion_k3, .core_cols = m->core_cols, .seed = seed};
@@ -480,7 +486,8 @@ static dp_status product(dp_analog_hook *h, dp_kctx *k, const dp_product *p)
     if ((st = gather_parts(k, ap, parts, &clipped)) != DP_OK)
         return st;
     if (calibrating) {
-        a->cfg.pre_adc(a->cfg.pre_adc_ctx, a->instr, part[3], tiles, o.outputs, o.vectors);
+        a->cfg.pre_adc(a->cfg.pre_adc_ctx, a->instr, part[3], tiles, o.outputs, o.vectors,
+                       p->channel0);
         return DP_OK;
     }
     a->layers[a->instr].counts.conversions += tiles * o.outputs * o.vectors;

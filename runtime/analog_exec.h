@@ -23,10 +23,11 @@ enum {
  * Calibration's view of the core: with pre_adc set, every analog instruction computes its
  * exact fp32 product (so later layers see clean activations) and also reports what each
  * noiseless tile pass would present to the ADC: values[(t * rows + j) * cols + p] for tile
- * t of `tiles`, output channel j of `rows`, input vector p of `cols`.
+ * t of `tiles`, output channel channel0 + j of the layer (j < rows), input vector p of
+ * `cols`. A layer of several products (Conv groups) reports each with its first channel.
  */
 typedef void (*dp_pre_adc_fn)(void *ctx, int instr, const float *values, int64_t tiles,
-                              int64_t rows, int64_t cols);
+                              int64_t rows, int64_t cols, int64_t channel0);
 
 /*
  * The weights of a program as programmed into one device instance, shareable by sessions

@@ -16,7 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum key_type { KEY_TEXT, KEY_INT, KEY_REAL, KEY_BOOL } key_type;
+/* KEY_CHOICE: one of a list of words in the profile, its index (an int32_t enum) in memory. */
+typedef enum key_type { KEY_TEXT, KEY_INT, KEY_REAL, KEY_BOOL, KEY_CHOICE } key_type;
 
 /* Which ends of [lo, hi] belong to the valid range. */
 typedef enum interval { CLOSED, OPEN_LO, OPEN_HI } interval;
@@ -30,14 +31,44 @@ typedef struct key_def {
     double fallback;      /* the default of an optional number or boolean (1: true) */
     double lo, hi;        /* the valid range of a number */
     interval iv;
+    const char *const *choices;   /* KEY_CHOICE: the words, NULL-terminated */
 } key_def;
 
 #define AT(member) offsetof(dp_device, member)
-#define TEXT(name, member, req) {NULL, name, KEY_TEXT, AT(member), req, 0, 0, 0, CLOSED}
+#define TEXT(name, member, req) {NULL, name, KEY_TEXT, AT(member), req, 0, 0, 0, CLOSED, NULL}
 #define REQUIRED(group, name, type, member, lo, hi, iv) \
-    {group, name, type, AT(member), true, 0, lo, hi, iv}
+    {group, name, type, AT(member), true, 0, lo, hi, iv, NULL}
 #define OPTIONAL(group, name, type, member, fallback, lo, hi, iv) \
-    {group, name, type, AT(member), false, fallback, lo, hi, iv}
+    {group, name, type, AT(member), false, fallback, lo, hi, iv, NULL}
+#define CHOICE(group, name, member, words) \
+    {group, name, KEY_CHOICE, AT(member), false, 0, 0, sizeof words / sizeof words[0] - 2, \
+     CLOSED, words}
+
+/* The words of each choice, in the order of their enum (device.h); the first is the default. */
+static const char *const shot_models[] = {"signal", "full_scale", NULL};
+static const char *const thermal_models[] = {"output", "mac", NULL};
+static const char *const adc_modes[] = {"integrate", "average", NULL};
+static const char *const precisions[] = {"repetitions", "photons", NULL};
+
+const char *dp_shot_model_name(int32_t model)
+{
+    return model == DP_SHOT_FULL_SCALE ? shot_models[1] : shot_models[0];
+}
+
+const char *dp_thermal_model_name(int32_t model)
+{
+    return model == DP_THERMAL_MAC ? thermal_models[1] : thermal_models[0];
+}
+
+const char *dp_adc_mode_name(int32_t mode)
+{
+    return mode == DP_ADC_AVERAGE ? adc_modes[1] : adc_modes[0];
+}
+
+const char *dp_precision_name(int32_t precision)
+{
+    return precision == DP_PRECISION_PHOTONS ? precisions[1] : precisions[0];
+}
 
 /*
  * The bounds catch unit mistakes (metres for nanometres, Hz for GHz) and values that break
@@ -54,7 +85,9 @@ static const key_def keys[] = {
     REQUIRED("optics", "photons_per_mac", KEY_REAL, photons_per_mac, 0, 1e9, OPEN_LO),
     OPTIONAL("optics", "efficiency", KEY_REAL, optical_efficiency, 1, 0, 1, OPEN_LO),
     REQUIRED("noise", "thermal_std", KEY_REAL, thermal_std, 0, 1, CLOSED),
+    CHOICE("noise", "thermal_model", thermal_model, thermal_models),
     OPTIONAL("noise", "shot_noise", KEY_BOOL, shot_noise, 1, 0, 0, CLOSED),
+    CHOICE("noise", "shot_model", shot_model, shot_models),
     OPTIONAL("noise", "weight_std", KEY_REAL, weight_noise_std, 0, 0, 1, CLOSED),
     OPTIONAL("noise", "input_std", KEY_REAL, input_noise_std, 0, 0, 1, CLOSED),
     OPTIONAL("noise", "static_weight_std", KEY_REAL, static_weight_std, 0, 0, 1, CLOSED),
@@ -63,8 +96,10 @@ static const key_def keys[] = {
     REQUIRED("converters", "weight_bits", KEY_INT, weight_bits, 1, 24, CLOSED),
     REQUIRED("converters", "adc_bits", KEY_INT, adc_bits, 1, 24, CLOSED),
     OPTIONAL("converters", "remodulate_weights", KEY_BOOL, remodulate_weights, 1, 0, 0, CLOSED),
+    CHOICE("converters", "adc_mode", adc_mode, adc_modes),
     REQUIRED("repetitions", "max", KEY_INT, max_repetitions, 1, 1 << 20, CLOSED),
     OPTIONAL("repetitions", "power_of_two", KEY_BOOL, repetitions_power_of_two, 0, 0, 0, CLOSED),
+    CHOICE("repetitions", "precision", precision, precisions),
     REQUIRED("energy", "dac_conversion_pj", KEY_REAL, dac_conversion_pj, 0, 1e6, CLOSED),
     REQUIRED("energy", "adc_conversion_pj", KEY_REAL, adc_conversion_pj, 0, 1e6, CLOSED),
     REQUIRED("energy", "digital_op_pj", KEY_REAL, digital_op_pj, 0, 1e6, CLOSED),
@@ -129,6 +164,16 @@ static dp_status check_number(const key_def *k, double x, const char *what, dp_e
     return DP_OK;
 }
 
+/* A choice as stored (from a .dp): its index must name one of the words. */
+static dp_status check_choice(const key_def *k, int32_t v, const char *what, dp_error *err)
+{
+    char path[PATH_MAX_LEN];
+    if (v >= 0 && v <= (int32_t)k->hi)
+        return DP_OK;
+    return dp_fail(err, DP_EINPUT, "%s: %s: %d is not one of the %d choices", what,
+                   key_path(k, path, sizeof path), v, (int)k->hi + 1);
+}
+
 /* Text is shown in messages, reports and listings: no control characters, and a name is
  * plain printable ASCII so that it can name files and report entries as it is. */
 static dp_status check_text(const key_def *k, const char *s, size_t cap, const char *what,
@@ -160,6 +205,7 @@ dp_status dp_device_check(const dp_device *d, const char *what, dp_error *err)
         switch (k->type) {
         case KEY_TEXT: st = check_text(k, cfield(d, k), text_cap(k), what, err); break;
         case KEY_INT: st = check_number(k, *(const int32_t *)cfield(d, k), what, err); break;
+        case KEY_CHOICE: st = check_choice(k, *(const int32_t *)cfield(d, k), what, err); break;
         case KEY_REAL: st = check_number(k, *(const double *)cfield(d, k), what, err); break;
         case KEY_BOOL: break;
         }
@@ -258,6 +304,19 @@ static const char *suggestion(const char *group, const char *name, char *buf, si
     return buf;
 }
 
+/* "\"a\", \"b\" or \"c\"": a choice's words, for messages. */
+static const char *choice_list(const key_def *k, char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int c = 0; k->choices[c] && used < n; c++) {
+        const char *sep = c == 0 ? "" : k->choices[c + 1] ? ", " : " or ";
+        int w = snprintf(buf + used, n - used, "%s\"%s\"", sep, k->choices[c]);
+        used += w > 0 ? (size_t)w : 0;
+    }
+    return buf;
+}
+
 static dp_status read_key(const char *group, const cJSON *item, dp_device *d, bool *seen,
                           const char *what, dp_error *err)
 {
@@ -284,6 +343,16 @@ static dp_status read_key(const char *group, const cJSON *item, dp_device *d, bo
             break;
         *(bool *)field(d, k) = cJSON_IsTrue(item);
         return DP_OK;
+    case KEY_CHOICE:
+        if (!cJSON_IsString(item))
+            break;
+        for (int32_t c = 0; k->choices[c]; c++)
+            if (strcmp(item->valuestring, k->choices[c]) == 0) {
+                *(int32_t *)field(d, k) = c;
+                return DP_OK;
+            }
+        return dp_fail(err, DP_EINPUT, "%s: %s: \"%.100s\" is not %s", what, path,
+                       item->valuestring, choice_list(k, (char[160]){0}, 160));
     case KEY_INT:
     case KEY_REAL: {
         if (!cJSON_IsNumber(item))
@@ -303,7 +372,7 @@ static dp_status read_key(const char *group, const cJSON *item, dp_device *d, bo
     }
     }
     static const char *const expected[] = {"a string", "an integer", "a number",
-                                           "true or false"};
+                                           "true or false", "a string"};
     return dp_fail(err, DP_EINPUT, "%s: %s: expected %s, found %s", what, path,
                    expected[k->type], json_type(item));
 }
@@ -342,7 +411,8 @@ static dp_status from_json(const cJSON *root, dp_device *d, const char *what, dp
                            key_path(k, path, sizeof path));
         switch (k->type) {
         case KEY_TEXT: break; /* "" from the zeroed struct */
-        case KEY_INT: *(int32_t *)field(d, k) = (int32_t)k->fallback; break;
+        case KEY_INT:
+        case KEY_CHOICE: *(int32_t *)field(d, k) = (int32_t)k->fallback; break;
         case KEY_REAL: *(double *)field(d, k) = k->fallback; break;
         case KEY_BOOL: *(bool *)field(d, k) = k->fallback != 0; break;
         }
@@ -428,6 +498,9 @@ static cJSON *to_tree(const dp_device *d)
             case KEY_INT: v = cJSON_AddNumberToObject(obj, k->name, *(const int32_t *)p); break;
             case KEY_REAL: v = cJSON_AddNumberToObject(obj, k->name, *(const double *)p); break;
             case KEY_BOOL: v = cJSON_AddBoolToObject(obj, k->name, *(const bool *)p); break;
+            case KEY_CHOICE:
+                v = cJSON_AddStringToObject(obj, k->name, k->choices[*(const int32_t *)p]);
+                break;
             }
         }
         if (!v) {

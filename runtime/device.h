@@ -18,6 +18,25 @@
 #define DP_DEVICE_NAME_MAX 64
 #define DP_DEVICE_DESCRIPTION_MAX 512
 
+/* What shot noise scales with (analog-model.md section 2). SIGNAL: the light that reaches the
+ * detector carries the signal's own power, std |x^| |w^_j| / sqrt(K n) (the founding paper's
+ * model); FULL_SCALE: every MAC is charged full-scale light, std sqrt(K / n). */
+typedef enum dp_shot_model { DP_SHOT_SIGNAL = 0, DP_SHOT_FULL_SCALE = 1 } dp_shot_model;
+
+/* What thermal noise is relative to. OUTPUT: the ADC full scale, std s_th G_j; MAC: the full
+ * range of the pass's MACs, std s_th sqrt(K) r_w r_x, r the span of the normalised weights
+ * (2) and inputs (2, or 1 for the unsigned DAC): the founding paper's code. */
+typedef enum dp_thermal_model { DP_THERMAL_OUTPUT = 0, DP_THERMAL_MAC = 1 } dp_thermal_model;
+
+/* INTEGRATE: the detector averages the N repetitions and the ADC converts once; AVERAGE: every
+ * repetition is converted and the N conversions averaged digitally. */
+typedef enum dp_adc_mode { DP_ADC_INTEGRATE = 0, DP_ADC_AVERAGE = 1 } dp_adc_mode;
+
+/* What the schedule sets per layer. REPETITIONS: N passes of n photons per MAC each; PHOTONS:
+ * one pass of N x n photons per MAC, N in [1, max_repetitions], so the profile's n is the
+ * step (and least amount) of light a layer can be given. */
+typedef enum dp_precision { DP_PRECISION_REPETITIONS = 0, DP_PRECISION_PHOTONS = 1 } dp_precision;
+
 /* Profiles are a few hundred bytes; anything near this is not a profile. */
 #define DP_DEVICE_FILE_MAX ((uint64_t)1 << 20)
 
@@ -32,12 +51,15 @@ typedef struct dp_device {
 
     /* optics */
     double wavelength_nm;
-    double photons_per_mac;     /* n: detected photons per MAC per repetition */
+    double photons_per_mac;     /* n: detected photons per MAC per repetition (the step of
+                                 * light under DP_PRECISION_PHOTONS) */
     double optical_efficiency;  /* (0, 1]: detected / emitted optical energy */
 
     /* noise, per repetition (analog-model.md section 2) */
-    double thermal_std;         /* s_th: output std is s_th * G, G the ADC full scale */
-    bool shot_noise;            /* simulate homodyne shot noise, std sqrt(K / n) */
+    double thermal_std;         /* s_th, relative to what thermal_model says */
+    int32_t thermal_model;      /* dp_thermal_model */
+    bool shot_noise;            /* simulate homodyne shot noise */
+    int32_t shot_model;         /* dp_shot_model */
     double weight_noise_std;    /* s_w: dynamic, per weight read, on the [-1, 1] scale */
     double input_noise_std;     /* s_x: dynamic, per input, on the [-1, 1] scale */
     double static_weight_std;   /* s_static: programming error, fixed per device instance */
@@ -48,10 +70,12 @@ typedef struct dp_device {
     int32_t weight_bits;
     int32_t adc_bits;
     bool remodulate_weights;    /* weights pass through the DAC every repetition (homodyne) */
+    int32_t adc_mode;           /* dp_adc_mode */
 
     /* repetitions */
     int32_t max_repetitions;    /* N_max */
     bool repetitions_power_of_two;
+    int32_t precision;          /* dp_precision */
 
     /* energy; converter energies hold at dac_bits and adc_bits (energy.h scales them) */
     double dac_conversion_pj;
@@ -59,6 +83,12 @@ typedef struct dp_device {
     double digital_op_pj;
     double memory_byte_pj;
 } dp_device;
+
+/* The profile's word for a choice-valued field ("signal", "average", "photons"...). */
+const char *dp_shot_model_name(int32_t model);
+const char *dp_thermal_model_name(int32_t model);
+const char *dp_adc_mode_name(int32_t mode);
+const char *dp_precision_name(int32_t precision);
 
 /* Reads a JSON profile of at most DP_DEVICE_FILE_MAX bytes. Errors name path and key. */
 dp_status dp_device_load(const char *path, dp_device *out, dp_error *err);

@@ -16,7 +16,10 @@
 
 #include <stdio.h>
 
-#define DP_FORMAT_VERSION 1
+/* 2: signal-dependent shot noise (analog-model.md revision 2), the device's shot_model,
+ * adc_mode and precision, the unsigned DAC. Version 1 files still load, with the physics they
+ * were compiled for. */
+#define DP_FORMAT_VERSION 2
 
 typedef enum dp_storage {
     DP_STORE_ARENA = 0,   /* planned activation: offset into the activation arena */
@@ -47,6 +50,7 @@ typedef struct dp_mvm {
     float *output_scale;            /* G: ADC full scale, per layer (1) or per output */
     int32_t weight_input;           /* the input holding weights; -1: activation x activation */
     float input_mean_square;        /* E[x^2] of the analog input in calibration; 0: unknown */
+    bool input_unsigned;            /* the DAC spans [0, X]: calibration saw no negative input */
 } dp_mvm;
 
 typedef struct dp_instr {

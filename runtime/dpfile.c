@@ -432,6 +432,7 @@ static void build_device(const dp_device *d, Dp__Device *o)
     o->has_max_repetitions = o->has_repetitions_power_of_two = 1;
     o->has_dac_conversion_pj = o->has_adc_conversion_pj = 1;
     o->has_digital_op_pj = o->has_memory_byte_pj = 1;
+    o->has_shot_model = o->has_adc_mode = o->has_precision = o->has_thermal_model = 1;
     o->core_rows = d->rows;
     o->core_cols = d->cols;
     o->clock_ghz = d->clock_ghz;
@@ -454,6 +455,10 @@ static void build_device(const dp_device *d, Dp__Device *o)
     o->adc_conversion_pj = d->adc_conversion_pj;
     o->digital_op_pj = d->digital_op_pj;
     o->memory_byte_pj = d->memory_byte_pj;
+    o->shot_model = d->shot_model;
+    o->thermal_model = d->thermal_model;
+    o->adc_mode = d->adc_mode;
+    o->precision = d->precision;
 }
 
 /* The message views the program's arrays in place; only the pointer tables come from m. */
@@ -588,6 +593,8 @@ static dp_status build_message(const dp_program *p, dp_arena *m, Dp__Program *ms
             o->output_scale = mv->output_scale;
             o->weight_input = mv->weight_input;
             o->input_mean_square = mv->input_mean_square;
+            o->has_input_unsigned = 1;
+            o->input_unsigned = mv->input_unsigned;
             d->mvm = o;
         }
         msg->instrs[i] = d;
@@ -841,6 +848,7 @@ static dp_status convert_mvm(const Dp__Mvm *s, dp_mvm *d, dp_arena *m, const cha
     d->input_scale = s->input_scale;
     d->weight_input = s->has_weight_input ? s->weight_input : -1;
     d->input_mean_square = s->input_mean_square;
+    d->input_unsigned = s->input_unsigned;
     if (s->n_output_scale > INT32_MAX)
         return fail_at(err, DP_EINPUT, file, where, "too many output scales");
     d->n_output_scale = (int32_t)s->n_output_scale;
@@ -848,9 +856,11 @@ static dp_status convert_mvm(const Dp__Mvm *s, dp_mvm *d, dp_arena *m, const cha
     return d->output_scale ? DP_OK : OOM(file);
 }
 
-/* Every field is required: the writer sets them all, so a missing one means a damaged file. */
-static dp_status convert_device(const Dp__Device *s, dp_device *d, const char *file,
-                                dp_error *err)
+/* Every field is required: the writer sets them all, so a missing one means a damaged file.
+ * Those that came with format version 2 take, in a version 1 file, what that file was
+ * compiled for. */
+static dp_status convert_device(const Dp__Device *s, dp_device *d, uint32_t version,
+                                const char *file, dp_error *err)
 {
     char what[400];
     snprintf(what, sizeof what, "%.300s: device", file);
@@ -890,6 +900,17 @@ static dp_status convert_device(const Dp__Device *s, dp_device *d, const char *f
     TAKE(adc_conversion_pj, adc_conversion_pj);
     TAKE(digital_op_pj, digital_op_pj);
     TAKE(memory_byte_pj, memory_byte_pj);
+    if (version >= 2) {
+        TAKE(shot_model, shot_model);
+        TAKE(thermal_model, thermal_model);
+        TAKE(adc_mode, adc_mode);
+        TAKE(precision, precision);
+    } else {
+        d->shot_model = DP_SHOT_FULL_SCALE;
+        d->thermal_model = DP_THERMAL_OUTPUT;
+        d->adc_mode = DP_ADC_INTEGRATE;
+        d->precision = DP_PRECISION_REPETITIONS;
+    }
 #undef TAKE
     return DP_OK; /* the validator checks the values */
 }
@@ -928,7 +949,7 @@ static dp_status convert(const Dp__Program *msg, uint32_t version, dp_program *p
     if (msg->device) {
         if (!(p->device = dp_arena_calloc(m, 1, sizeof *p->device)))
             return OOM(file);
-        dp_status st = convert_device(msg->device, p->device, file, err);
+        dp_status st = convert_device(msg->device, p->device, version, file, err);
         if (st != DP_OK)
             return st;
     }
@@ -1204,7 +1225,7 @@ void dp_program_disasm(const dp_program *prog, FILE *f)
             fprintf(f, "  N=%d dac=%d w=%d adc=%d tiles=%lldx%lld", m->repetitions, m->dac_bits,
                     m->weight_bits, m->adc_bits, (long long)m->row_tiles, (long long)m->col_tiles);
             if (m->input_scale > 0)
-                fprintf(f, " X=%g", m->input_scale);
+                fprintf(f, " X=%g%s", m->input_scale, m->input_unsigned ? " (unsigned)" : "");
             if (m->n_output_scale == 1)
                 fprintf(f, " G=%g", m->output_scale[0]);
             else if (m->n_output_scale > 1)

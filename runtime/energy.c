@@ -40,13 +40,16 @@ double dp_adc_conversion_j(const dp_device *d, int32_t bits)
 dp_energy dp_energy_layer(const dp_device *d, const dp_layer_work *w)
 {
     double n = w->repetitions;
-    double weight_passes = d->remodulate_weights ? n : 1.0;
+    /* under photon precision, N steps of light in one pass: converted once */
+    double passes = d->precision == DP_PRECISION_PHOTONS ? 1.0 : n;
+    double weight_passes = d->remodulate_weights ? passes : 1.0;
+    double conversions = d->adc_mode == DP_ADC_AVERAGE ? passes : 1.0;
     dp_energy e;
     e.optical = n * (double)w->macs * dp_optical_mac_j(d);
-    e.dac = n * (double)w->dac_inputs * dp_dac_conversion_j(d, w->dac_bits)
+    e.dac = passes * (double)w->dac_inputs * dp_dac_conversion_j(d, w->dac_bits)
             + weight_passes * (double)w->dac_weights
                   * dp_dac_conversion_j(d, w->weight_bits ? w->weight_bits : d->weight_bits);
-    e.adc = (double)w->adc_outputs * dp_adc_conversion_j(d, w->adc_bits);
+    e.adc = conversions * (double)w->adc_outputs * dp_adc_conversion_j(d, w->adc_bits);
     e.digital = (double)w->digital_ops * d->digital_op_pj * PJ;
     e.memory = (double)w->memory_bytes * d->memory_byte_pj * PJ;
     e.total = e.optical + e.dac + e.adc + e.digital + e.memory;

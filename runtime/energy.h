@@ -50,12 +50,13 @@ double dp_dac_conversion_j(const dp_device *d, int32_t bits);
 double dp_adc_conversion_j(const dp_device *d, int32_t bits);
 
 /*
- * analog-model.md section 4:
+ * analog-model.md section 4, with P the passes: N, or 1 under photon precision, where N
+ * counts steps of the profile's light in one pass:
  *   optical = N M E_mac
- *   dac     = N dac_inputs E_dac(b_dac) + k dac_weights E_dac(b_w), k = N where the device
+ *   dac     = P dac_inputs E_dac(b_dac) + k dac_weights E_dac(b_w), k = P where the device
  *             re-modulates weights every repetition, else 1 (weights held while the N
  *             repetitions run; pass 0 for weights that stay resident across inferences)
- *   adc     = adc_outputs E_adc(b_adc)
+ *   adc     = adc_outputs E_adc(b_adc), times P with the averaging ADC
  *   digital = digital_ops E_op,  memory = memory_bytes E_byte
  */
 dp_energy dp_energy_layer(const dp_device *d, const dp_layer_work *w);

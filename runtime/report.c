@@ -32,9 +32,27 @@ double dp_mvm_effective_bits(const dp_program *p, const dp_mvm *m, int32_t repet
         return NAN;
     dp_analog_params prm = dp_analog_instr_params(p, m, 0, repetitions);
     int64_t K = m->fan_in < m->core_cols ? m->fan_in : m->core_cols;
-    double X = m->input_scale, G = m->output_scale[0];
+    double X = m->input_scale, G = dp_mvm_output_scale(m);
     double x_norm2 = (double)K * m->input_mean_square / (X * X);
     return dp_analog_effective_bits(G, dp_analog_variance(&prm, G, K, x_norm2, (double)K / 3));
+}
+
+double dp_mvm_photons_per_mac(const dp_device *d, int32_t repetitions)
+{
+    double steps = d->precision == DP_PRECISION_PHOTONS && repetitions > 0 ? repetitions : 1;
+    return d->photons_per_mac * steps;
+}
+
+double dp_mvm_output_scale(const dp_mvm *m)
+{
+    double sum_log = 0;
+    int n = 0;
+    for (int j = 0; j < m->n_output_scale; j++)
+        if (m->output_scale[j] > 0) {
+            sum_log += log((double)m->output_scale[j]);
+            n++;
+        }
+    return n ? exp(sum_log / n) : 0.0;
 }
 
 dp_status dp_report_from_program(const dp_program *p, dp_arena *mem, dp_report *r,
@@ -59,6 +77,8 @@ dp_status dp_report_from_program(const dp_program *p, dp_arena *mem, dp_report *
         l->op = p->instrs[i].op;
         l->macs = m->macs;
         l->repetitions = m->repetitions;
+        l->photons_per_mac = dp_mvm_photons_per_mac(p->device, m->repetitions);
+        l->input_unsigned = m->input_unsigned;
         l->effective_bits = dp_mvm_effective_bits(p, m, m->repetitions);
         l->sensitivity = NAN;
         l->energy = dp_energy_layer(p->device, &w);
@@ -95,8 +115,15 @@ static cJSON *report_json(const dp_report *r)
     cJSON_AddNumberToObject(root, "schema_version", DP_REPORT_SCHEMA_VERSION);
     cJSON_AddStringToObject(root, "dpcc_version", DP_VERSION);
     cJSON_AddStringToObject(root, "producer", r->producer);
-    if (r->device)
+    if (r->device) {
         cJSON_AddStringToObject(root, "device", r->device->name);
+        cJSON *a = cJSON_AddObjectToObject(root, "analog_model");
+        cJSON_AddStringToObject(a, "shot_model", dp_shot_model_name(r->device->shot_model));
+        cJSON_AddStringToObject(a, "thermal_model",
+                                dp_thermal_model_name(r->device->thermal_model));
+        cJSON_AddStringToObject(a, "adc_mode", dp_adc_mode_name(r->device->adc_mode));
+        cJSON_AddStringToObject(a, "precision", dp_precision_name(r->device->precision));
+    }
     add_number(root, "total_energy_j", r->total.total);
     add_number(root, "optical_energy_per_mac_aj", r->optical_aj_per_mac);
     add_number(root, "macs", (double)r->macs);
@@ -132,6 +159,8 @@ static cJSON *report_json(const dp_report *r)
         cJSON_AddStringToObject(o, "op", l->op);
         add_number(o, "macs", (double)l->macs);
         add_number(o, "repetitions", l->repetitions);
+        add_number(o, "photons_per_mac", l->photons_per_mac);
+        cJSON_AddStringToObject(o, "input_dac", l->input_unsigned ? "unsigned" : "signed");
         add_number(o, "effective_bits", l->effective_bits);
         add_number(o, "sensitivity", l->sensitivity);
         add_number(o, "energy_j", l->energy.total);

@@ -241,11 +241,48 @@ static void quantiser_levels(void **state)
     p.input_noise_std = 0.25;
     p.static_weight_std = 2;
     p.repetitions = 4;
+    /* shot noise of the signal's own light: |x^|^2 |w^|^2 / (K n) = 8 * 16 / (64 * 32) */
+    v = dp_analog_variance_parts(&p, 3.0, 64, 8.0, 16.0);
+    assert_true(fabs(v.dynamic - (0.09 + 0.0625 + 2.0 + 1.0)) < 1e-12);
+    /* full-scale light: K / n = 64 / 32 */
+    p.shot_full_scale = true;
     v = dp_analog_variance_parts(&p, 3.0, 64, 8.0, 16.0);
     assert_true(fabs(v.dynamic - (0.09 + 2.0 + 2.0 + 1.0)) < 1e-12);
     assert_true(fabs(v.stat - 32.0) < 1e-12);
     assert_true(fabs(dp_analog_variance(&p, 3.0, 64, 8.0, 16.0) -
                      (5.09 / 4 + v.adc + 32.0)) < 1e-12);
+}
+
+enum { VM = 16, VK = 64, VP = 4000 }; /* 64000 outputs per check */
+static const float VG = 32.0f;        /* |s| stays below ~15: no clipping */
+
+/* An M x K layer of weights and inputs uniform in [-1, 1), prepared with p, and its exact
+ * product Y0 (no noise, 24-bit ADC); Y1 is room for the same product run otherwise. */
+typedef struct exact_layer {
+    dp_arena arena;
+    float *W, *X, *Y0, *Y1;
+    dp_analog_weights *w;
+} exact_layer;
+
+static void exact_layer_init(exact_layer *l, const dp_analog_params *p, uint32_t layer,
+                             int64_t M, int64_t K, int64_t P)
+{
+    dp_arena_init(&l->arena, 0);
+    l->W = fill(M * K, 1);
+    l->X = fill(K * P, 2);
+    l->Y0 = malloc((size_t)(M * P) * sizeof(float));
+    l->Y1 = malloc((size_t)(M * P) * sizeof(float));
+    assert_true(l->Y0 && l->Y1);
+    l->w = prepare(&l->arena, p, layer, M, K, l->W);
+    dp_analog_params exact = dp_analog_without_noise(p);
+    exact.adc_bits = 24;
+    run(l->w, &exact, &VG, 1, 0, 0, P, l->X, P, l->Y0, P, NULL);
+}
+
+static void exact_layer_free(exact_layer *l)
+{
+    free(l->W), free(l->X), free(l->Y0), free(l->Y1);
+    dp_arena_free(&l->arena);
 }
 
 /* One layer's measured dynamic noise against the formula. */
@@ -256,23 +293,47 @@ typedef struct measured {
     double pred;  /* mean of v */
 } measured;
 
+/* One repetition's variance of an output of a pass of fan-in K, ADC full scale G, squared
+ * norms xn (inputs) and wn (weights), in MAC units^2. */
+typedef double (*variance_fn)(const dp_analog_params *p, double G, int64_t K, double xn,
+                              double wn);
+
+static double library_variance(const dp_analog_params *p, double G, int64_t K, double xn,
+                               double wn)
+{
+    return dp_analog_variance_parts(p, G, K, xn, wn).dynamic;
+}
+
+/* The DAC as analog.h defines it, for the norms the formulas take. */
+static double dac_level(const dp_analog_params *p, double x)
+{
+    return p->dac_unsigned ? dp_analog_quantise_unsigned(x, p->dac_bits)
+                           : dp_analog_quantise(x, p->dac_bits);
+}
+
 /*
- * An M x K layer (weights and inputs uniform in [-1, 1), X = 1, one ADC full scale G) run
- * with p and without its dynamic noise; d in MAC units: (Y - Y_clean) / W_j. Each check
- * passes its own inference index, so that no two checks reuse the same normals.
+ * An M x K layer (weights uniform in [-1, 1), inputs uniform in [-1, 1) times x_gain, or in
+ * [0, 1) times x_gain for the unsigned DAC, X = 1, one ADC full scale G) run with p and
+ * without its dynamic noise; d in MAC units: (Y - Y_clean) / W_j, against formula's
+ * variance divided by N. Each check passes its own inference index, so that no two checks
+ * reuse the same normals.
  */
-static measured measure_dynamic(const dp_analog_params *p, int64_t M, int64_t K, int64_t P,
-                                float G, uint32_t inference)
+static measured measure_with(const dp_analog_params *p, int64_t M, int64_t K, int64_t P,
+                             float G, uint32_t inference, float x_gain, variance_fn formula)
 {
     dp_arena arena;
     dp_arena_init(&arena, 0);
     float *W = fill(M * K, 1), *X = fill(K * P, 2);
+    for (int64_t i = 0; i < K * P; i++)
+        X[i] = (p->dac_unsigned ? 0.5f * (X[i] + 1.0f) : X[i]) * x_gain;
     float *Y0 = malloc((size_t)(M * P) * sizeof(float));
     float *Y1 = malloc((size_t)(M * P) * sizeof(float));
     double *xn = calloc((size_t)P, sizeof(double)), *wn = calloc((size_t)M, sizeof(double));
     assert_true(Y0 && Y1 && xn && wn);
     dp_analog_weights *w = prepare(&arena, p, 3, M, K, W);
+    /* the reference is the exact product: no noise and a 24-bit ADC */
     dp_analog_params clean = dp_analog_without_noise(p);
+    clean.adc_bits = 24;
     assert_int_equal(run(w, &clean, &G, 1, 0, 0, P, X, P, Y0, P, NULL), 0);
     assert_int_equal(run(w, p, &G, 1, inference, 0, P, X, P, Y1, P, NULL), 0);
 
@@ -287,7 +348,7 @@ static measured measure_dynamic(const dp_analog_params *p, int64_t M, int64_t K,
         memset(wn, 0, (size_t)M * sizeof(double));
         for (int64_t i = k0; i < k0 + kt; i++)
             for (int64_t q = 0; q < P; q++) {
-                double x = dp_analog_quantise(X[i * P + q], p->dac_bits);
+                double x = dac_level(p, X[i * P + q]);
                 xn[q] += x * x;
             }
         for (int64_t j = 0; j < M; j++)
@@ -297,8 +358,7 @@ static measured measure_dynamic(const dp_analog_params *p, int64_t M, int64_t K,
             }
         for (int64_t j = 0; j < M; j++)
             for (int64_t q = 0; q < P; q++)
-                v[j * P + q] += dp_analog_variance_parts(p, G, kt, xn[q], wn[j]).dynamic /
-                                (double)p->repetitions;
+                v[j * P + q] += formula(p, G, kt, xn[q], wn[j]) / (double)p->repetitions;
     }
     for (int64_t j = 0; j < M; j++)
         for (int64_t q = 0; q < P; q++) {
@@ -316,6 +376,12 @@ static measured measure_dynamic(const dp_analog_params *p, int64_t M, int64_t K,
     return m;
 }
 
+static measured measure_dynamic(const dp_analog_params *p, int64_t M, int64_t K, int64_t P,
+                                float G, uint32_t inference)
+{
+    return measure_with(p, M, K, P, G, inference, 1.0f, library_variance);
+}
+
 static void expect_ratio(const char *what, measured m)
 {
     printf("%-28s measured var %.6g formula %.6g ratio %.4f (tol %.4f, n = %lld)\n", what, m.var,
@@ -324,8 +390,6 @@ static void expect_ratio(const char *what, measured m)
         fail_msg("%s: measured/formula variance %.4f", what, m.ratio);
 }
 
-enum { VM = 16, VK = 64, VP = 4000 }; /* 64000 outputs per check */
-static const float VG = 32.0f;        /* |s| stays below ~15: no clipping */
 
 static void each_noise_source_alone(void **state)
 {
@@ -366,6 +430,275 @@ static void repetitions_divide_variance(void **state)
     }
 }
 
+/* analog-model.md section 2, written out here rather than taken from analog.c. */
+static double signal_shot(const dp_analog_params *p, double G, int64_t K, double xn, double wn)
+{
+    return xn * wn / ((double)K * p->photons_per_mac);
+}
+
+static double full_scale_shot(const dp_analog_params *p, double G, int64_t K, double xn,
+                              double wn)
+{
+    return (double)K / p->photons_per_mac;
+}
+
+/* 1% of the MACs' range times sqrt(K): the weights span 2, signed inputs 2, unsigned 1 */
+static double thermal_of_the_macs(const dp_analog_params *p, double G, int64_t K, double xn,
+                                  double wn)
+{
+    double r = 2.0 * (p->dac_unsigned ? 1.0 : 2.0);
+    return p->thermal_std * p->thermal_std * (double)K * r * r;
+}
+
+/*
+ * Shot noise is the signal's own light: std |x^| |w^_j| / sqrt(K n). Against that formula
+ * over 2 fan-in tiles and N = 1 and 4, and against the plain physics: inputs 4 times
+ * smaller carry 16 times less shot variance, where full-scale light keeps it.
+ */
+static void shot_noise_follows_the_signal(void **state)
+{
+    dp_analog_params p = base_params();
+    p.photons_per_mac = 20;
+    p.core_cols = 32;
+    measured full = measure_with(&p, VM, VK, VP, VG, 200, 1.0f, signal_shot);
+    expect_ratio("signal shot", full);
+    p.repetitions = 4;
+    expect_ratio("signal shot, N=4", measure_with(&p, VM, VK, VP, VG, 201, 1.0f, signal_shot));
+    p.repetitions = 1;
+    measured dim = measure_with(&p, VM, VK, VP, VG, 202, 0.25f, signal_shot);
+    expect_ratio("signal shot, inputs / 4", dim);
+    double r = dim.var / full.var, tol = 16 * chi2_tol(full.n);
+    printf("%-28s var(x / 4) / var(x) = %.4f (x^2 scaling: 0.0625)\n", "", r);
+    /* the DAC rounds the smaller inputs a little differently: a percent, not the 6% tol */
+    assert_true(fabs(r - 0.0625) < 0.0625 * tol);
+
+    p.shot_full_scale = true;
+    measured fs = measure_with(&p, VM, VK, VP, VG, 203, 1.0f, full_scale_shot);
+    expect_ratio("full-scale shot", fs);
+    measured fs_dim = measure_with(&p, VM, VK, VP, VG, 204, 0.25f, full_scale_shot);
+    expect_ratio("full-scale shot, inputs / 4", fs_dim);
+    assert_true(fabs(fs_dim.var / fs.var - 1.0) < 2 * chi2_tol(fs.n));
+}
+
+/* Thermal noise on the MACs' full range (the founding paper's thermal model), signed and
+ * unsigned inputs, over 2 tiles. */
+static void thermal_noise_of_the_macs(void **state)
+{
+    dp_analog_params p = base_params();
+    p.thermal_mac = true;
+    p.thermal_std = 0.01;
+    p.core_cols = 48;
+    expect_ratio("thermal (MAC range)", measure_with(&p, VM, VK, VP, VG, 210, 1.0f,
+                                                     thermal_of_the_macs));
+    p.dac_unsigned = true;
+    p.repetitions = 3;
+    expect_ratio("thermal (MAC range), unsigned, N=3",
+                 measure_with(&p, VM, VK, VP, VG, 211, 1.0f, thermal_of_the_macs));
+}
+
+/*
+ * The unsigned DAC: levels k / (2^b - 1) on [0, 1], all 2^b of them, 0 and 1 exact, negative
+ * inputs at 0; for inputs that are never negative its error variance is (2^b / (2^b - 1))^2
+ * / 4 of the signed DAC's, two bits of levels the signed one spends below zero.
+ */
+static void unsigned_dac_levels(void **state)
+{
+    assert_true(dp_analog_quantise_unsigned(-0.5, 3) == 0.0);
+    assert_true(dp_analog_quantise_unsigned(1.5, 3) == 1.0);
+    assert_true(dp_analog_quantise_unsigned(1.0, 8) == 1.0);
+    assert_true(dp_analog_quantise_unsigned(0.5, 3) == 4.0 / 7); /* 3.5 -> 4, ties to even */
+    assert_true(dp_analog_quantise_unsigned(2.6 / 7, 3) == 3.0 / 7);
+    assert_true(isnan(dp_analog_quantise_unsigned(NAN, 8)));
+    for (int b = 1; b <= 10; b++) {
+        int levels = 0;
+        double last = -1;
+        for (int i = 0; i <= 8192; i++) {
+            double q = dp_analog_quantise_unsigned(i / 8192.0, b);
+            levels += q != last;
+            last = q;
+        }
+        assert_int_equal(levels, 1 << b);
+    }
+
+    /* the product through the core, noise-free, with a 24-bit ADC: only the DAC rounds */
+    enum { M = 8, K = 64, P = 4000 };
+    dp_arena arena;
+    dp_arena_init(&arena, 0);
+    float *W = fill(M * K, 1), *X = fill(K * P, 2);
+    for (int64_t i = 0; i < K * P; i++)
+        X[i] = 0.5f * (X[i] + 1.0f);
+    float *Ys = malloc(M * P * sizeof(float)), *Yu = malloc(M * P * sizeof(float));
+    assert_true(Ys && Yu);
+    dp_analog_params p = base_params();
+    p.dac_bits = 6;
+    dp_analog_weights *w = prepare(&arena, &p, 5, M, K, W);
+    run(w, &p, &VG, 1, 0, 0, P, X, P, Ys, P, NULL);
+    p.dac_unsigned = true;
+    run(w, &p, &VG, 1, 0, 0, P, X, P, Yu, P, NULL);
+    double err_s = 0, err_u = 0, worst = 0;
+    for (int64_t j = 0; j < M; j++)
+        for (int64_t q = 0; q < P; q++) {
+            double exact = 0, want = 0;
+            for (int64_t i = 0; i < K; i++) {
+                double wq = dp_analog_quantise((double)W[j * K + i] / w->scale[j], 8);
+                exact += wq * X[i * P + q];
+                want += wq * dp_analog_quantise_unsigned(X[i * P + q], 6);
+            }
+            double ys = Ys[j * P + q] / w->scale[j], yu = Yu[j * P + q] / w->scale[j];
+            worst = fmax(worst, fabs(yu - want));
+            err_s += (ys - exact) * (ys - exact);
+            err_u += (yu - exact) * (yu - exact);
+        }
+    double ratio = err_u / err_s, step = 64.0 / 63.0, want = step * step / 4;
+    printf("unsigned DAC: error variance / signed's = %.4f (want %.4f), worst |Y - sum| %.2g\n",
+           ratio, want, worst);
+    assert_true(worst < 1e-4);
+    assert_true(fabs(ratio / want - 1.0) < 4.0 * sqrt(0.8 / (M * P)) * 2);
+    free(W), free(X), free(Ys), free(Yu);
+    dp_arena_free(&arena);
+}
+
+/*
+ * An ADC gain per output channel: each channel converted over its own full scale G_j, so its
+ * quantisation error variance is (2 G_j / 2^b)^2 / 12 whatever the other channels' G: a
+ * channel of small outputs, given a small G_j, keeps its bits.
+ */
+static void adc_gain_per_channel(void **state)
+{
+    enum { M = 4, P = 16000 };
+    exact_layer l;
+    dp_analog_params p = base_params();
+    exact_layer_init(&l, &p, 6, M, VK, P);
+    const float G[M] = {32.0f, 24.0f, 20.0f, 16.0f}; /* all above |s| < 15: no clipping */
+    p.adc_bits = 8;
+    assert_int_equal(run(l.w, &p, G, M, 0, 0, P, l.X, P, l.Y1, P, NULL), 0);
+    for (int j = 0; j < M; j++) {
+        double sum = 0, D = 2.0 * G[j] / 256;
+        for (int64_t q = 0; q < P; q++) {
+            double e = ((double)l.Y1[j * P + q] - l.Y0[j * P + q]) / l.w->scale[j];
+            sum += e * e;
+        }
+        double ratio = sum / P / (D * D / 12), tol = 4.0 * sqrt(0.8 / P);
+        printf("ADC gain of channel %d: G %.1f, error variance / (D^2 / 12) = %.4f (tol %.4f)\n",
+               j, G[j], ratio, tol);
+        assert_true(fabs(ratio - 1.0) < tol);
+    }
+    exact_layer_free(&l);
+}
+
+/* Dithered (std s >= D / 2): the average of N conversions has variance (s^2 + D^2 / 12) / N. */
+static double averaged_conversions(const dp_analog_params *p, double G, int64_t K, double xn,
+                                   double wn)
+{
+    double D = 2.0 * G / ldexp(1.0, p->adc_bits), s = p->thermal_std * G;
+    return s * s + D * D / 12;
+}
+
+/* Integrated: the noise falls as 1 / N, the one conversion's D^2 / 12 stays (N times it,
+ * since measure_with divides the formula by N). */
+static double integrated_conversion(const dp_analog_params *p, double G, int64_t K, double xn,
+                                    double wn)
+{
+    double D = 2.0 * G / ldexp(1.0, p->adc_bits), s = p->thermal_std * G;
+    return s * s + (double)p->repetitions * D * D / 12;
+}
+
+/*
+ * The averaging ADC (adc_mode "average"): with noise that dithers the 8-bit ADC, the error
+ * variance of the average of N conversions falls as 1 / N, quantisation included; the
+ * integrating ADC keeps its D^2 / 12 floor. Without dither (noise far below a step) the N
+ * conversions agree and averaging buys nothing.
+ */
+static void averaging_adc(void **state)
+{
+    dp_analog_params p = base_params();
+    p.adc_bits = 8;
+    p.adc_average = true;
+    const float G = 16.0f;
+    double D = 2.0 * G / 256;
+    p.thermal_std = 0.75 * D / G; /* s = 0.75 D */
+    double var1 = 0;
+    for (int64_t N = 1; N <= 64; N *= 4) {
+        p.repetitions = N;
+        char what[48];
+        snprintf(what, sizeof what, "averaging ADC, dithered, N=%lld", (long long)N);
+        measured m = measure_with(&p, VM, VK, VP, G, 220 + (uint32_t)N, 0.5f,
+                                  averaged_conversions);
+        expect_ratio(what, m);
+        if (N == 1)
+            var1 = m.var;
+        else
+            printf("%-28s var(1) / var(N) = %.3f (N = %lld)\n", "", var1 / m.var, (long long)N);
+    }
+    p.adc_average = false;
+    p.repetitions = 16;
+    expect_ratio("integrating ADC, N=16", measure_with(&p, VM, VK, VP, G, 240, 0.5f,
+                                                       integrated_conversion));
+
+    p.adc_average = true;
+    p.thermal_std = 0.05 * D / G; /* s = D / 20: no dither */
+    p.repetitions = 64;
+    measured m = measure_with(&p, VM, VK, VP, G, 241, 0.5f, averaged_conversions);
+    double dithered = (D * D / 400 + D * D / 12) / 64;
+    printf("averaging ADC, no dither, N=64: error variance %.3g, D^2 / 12 = %.3g, 1 / N "
+           "would give %.3g\n", m.var, D * D / 12, dithered);
+    /* the staircase only softens within a few stds of each step's edge */
+    assert_true(m.var > 0.5 * D * D / 12 && m.var < D * D / 12 && m.var > 10 * dithered);
+}
+
+/*
+ * The mean of the averaging ADC's conversions, the undithered case included, against brute
+ * force: at N = 2^40 the average is its mean, which must match the mean of q(u + s z) over
+ * 100,000 draws of z for each u, to 5 of their standard errors.
+ */
+static void averaging_adc_mean(void **state)
+{
+    enum { P = 64, DRAWS = 100000 };
+    dp_arena arena;
+    dp_arena_init(&arena, 0);
+    float W[2] = {1.0f, 1.0f}, X[P], Y[2 * P];
+    for (int q = 0; q < P; q++)
+        X[q] = -0.9f + 1.8f * (float)q / (P - 1) + 0.0013f;
+    float *z = fill(DRAWS, 9);
+    dp_analog_params p = base_params();
+    p.dac_bits = 20;
+    p.adc_bits = 6;
+    p.adc_average = true;
+    p.repetitions = INT64_C(1) << 40;
+    dp_analog_weights *w = prepare(&arena, &p, 7, 2, 1, W);
+    double D = 2.0 / 64;
+    for (int k = 0; k < 3; k++) {
+        double sd = (0.1 + 0.25 * k) * D;
+        p.thermal_std = sd; /* G = 1 */
+        const float one = 1.0f;
+        run(w, &p, &one, 1, 0, 0, P, X, P, Y, P, NULL);
+        double worst = 0;
+        for (int q = 0; q < P; q++) {
+            double u = dp_analog_quantise(X[q], 20), m1 = 0, m2 = 0;
+            for (int i = 0; i < DRAWS; i += 2) {
+                /* Box-Muller on pairs of the uniforms in [-1, 1) */
+                double u1 = 0.5 * (z[i] + 1.0) + 1e-12, u2 = 0.5 * (z[i + 1] + 1.0);
+                double r = sqrt(-2 * log(u1));
+                for (int h = 0; h < 2; h++) {
+                    double e = r * (h ? sin(6.283185307179586 * u2) : cos(6.283185307179586 * u2));
+                    double v = dp_analog_quantise(u + sd * e, 6);
+                    m1 += v;
+                    m2 += v * v;
+                }
+            }
+            m1 /= DRAWS;
+            double se = sqrt(fmax(m2 / DRAWS - m1 * m1, 1e-30) / DRAWS);
+            /* where every draw lands on one level, Y's float rounding is the only difference */
+            worst = fmax(worst, fabs(Y[q] - m1) / fmax(se, 1e-6));
+        }
+        printf("averaging ADC mean, noise %.2f D: worst |mean - brute force| %.2f standard "
+               "errors\n", sd / D, worst);
+        assert_true(worst < 5);
+    }
+    free(z);
+    dp_arena_free(&arena);
+}
+
 static void effective_bits_grow_with_repetitions(void **state)
 {
     dp_analog_params p = base_params();
@@ -392,14 +725,12 @@ static void effective_bits_grow_with_repetitions(void **state)
 static void adc_floor(void **state)
 {
     enum { M = VM, K = VK, P = VP };
-    dp_arena arena;
-    dp_arena_init(&arena, 0);
-    float *W = fill(M * K, 1), *X = fill(K * P, 2);
-    float *Y0 = malloc(M * P * sizeof(float)), *Y1 = malloc(M * P * sizeof(float));
-    assert_true(Y0 && Y1);
+    exact_layer l;
     dp_analog_params p = base_params();
-    dp_analog_weights *w = prepare(&arena, &p, 0, M, K, W);
-    run(w, &p, &VG, 1, 0, 0, P, X, P, Y0, P, NULL);
+    exact_layer_init(&l, &p, 0, M, K, P);
+    const float *X = l.X, *Y0 = l.Y0;
+    float *Y1 = l.Y1;
+    const dp_analog_weights *w = l.w;
     p.adc_bits = 8;
     double D = 2.0 * VG / 256;
 
@@ -434,8 +765,7 @@ static void adc_floor(void **state)
            var, pred, var / pred, dp_analog_effective_bits(VG, var),
            dp_analog_effective_bits(VG, pred));
     assert_true(fabs(var / pred - 1.0) < chi2_tol(M * P));
-    free(W), free(X), free(Y0), free(Y1);
-    dp_arena_free(&arena);
+    exact_layer_free(&l);
 }
 
 /*
@@ -740,6 +1070,12 @@ int main(void)
         cmocka_unit_test(quantiser_levels),
         cmocka_unit_test(each_noise_source_alone),
         cmocka_unit_test(repetitions_divide_variance),
+        cmocka_unit_test(shot_noise_follows_the_signal),
+        cmocka_unit_test(thermal_noise_of_the_macs),
+        cmocka_unit_test(unsigned_dac_levels),
+        cmocka_unit_test(adc_gain_per_channel),
+        cmocka_unit_test(averaging_adc),
+        cmocka_unit_test(averaging_adc_mean),
         cmocka_unit_test(effective_bits_grow_with_repetitions),
         cmocka_unit_test(adc_floor),
         cmocka_unit_test(static_errors),

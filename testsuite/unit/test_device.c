@@ -100,8 +100,27 @@ static void shipped_profiles_load(void **state)
     assert_int_equal(d.dac_bits, 8);
     assert_int_equal(d.weight_bits, 8);
     assert_int_equal(d.adc_bits, 8);
-    /* 1000 photons of h c / 1550 nm = 1.2816e-19 J each (docs/device-profiles.md) */
-    assert_true(fabs(dp_optical_mac_aj(&d) - 128.16) < 0.01);
+    /* 10 photons of h c / 1550 nm = 1.2816e-19 J each (docs/device-profiles.md) */
+    assert_true(fabs(dp_optical_mac_aj(&d) - 1.2816) < 1e-4);
+    /* left out of the profile: analog-model.md revision 2's defaults */
+    assert_int_equal(d.shot_model, DP_SHOT_SIGNAL);
+    assert_int_equal(d.thermal_model, DP_THERMAL_OUTPUT);
+    assert_int_equal(d.adc_mode, DP_ADC_INTEGRATE);
+    assert_int_equal(d.precision, DP_PRECISION_REPETITIONS);
+
+    /* the founding paper's regimes: continuous light, and thermal noise on the MACs' range */
+    if (dp_device_load(profile_path("paper_shot.json"), &d, &err) != DP_OK)
+        fail_msg("%s", err.msg);
+    assert_int_equal(d.precision, DP_PRECISION_PHOTONS);
+    assert_int_equal(d.shot_model, DP_SHOT_SIGNAL);
+    assert_true(d.thermal_std == 0 && d.wavelength_nm == 1550);
+    assert_true(d.dac_conversion_pj == 0 && d.adc_conversion_pj == 0 && d.digital_op_pj == 0 &&
+                d.memory_byte_pj == 0);
+    if (dp_device_load(profile_path("paper_thermal.json"), &d, &err) != DP_OK)
+        fail_msg("%s", err.msg);
+    assert_int_equal(d.thermal_model, DP_THERMAL_MAC);
+    assert_true(!d.shot_noise && d.thermal_std == 0.01);
+    assert_int_equal(d.adc_bits, 8);
 
     if (dp_device_load(profile_path("thermal_limited.json"), &d, &err) != DP_OK)
         fail_msg("%s", err.msg);
@@ -128,6 +147,10 @@ static void defaults_fill_optional_keys(void **state)
     assert_true(d.remodulate_weights);
     assert_false(d.repetitions_power_of_two);
     assert_int_equal(d.max_repetitions, 64);
+    assert_int_equal(d.shot_model, DP_SHOT_SIGNAL);
+    assert_int_equal(d.thermal_model, DP_THERMAL_OUTPUT);
+    assert_int_equal(d.adc_mode, DP_ADC_INTEGRATE);
+    assert_int_equal(d.precision, DP_PRECISION_REPETITIONS);
 }
 
 typedef struct bad {
@@ -164,6 +187,17 @@ static const bad bads[] = {
     {"\"thermal_std\": 0.001", "\"thermal_std\": 0.001, \"shot_noise\": 1",
      "noise.shot_noise: expected true or false, found a number"},
     {"\"name\": \"unit\"", "\"name\": [\"unit\"]", "name: expected a string, found an array"},
+    {"\"thermal_std\": 0.001", "\"thermal_std\": 0.001, \"shot_model\": 1",
+     "noise.shot_model: expected a string, found a number"},
+    /* a word that is not one of the choices, which the message lists */
+    {"\"thermal_std\": 0.001", "\"thermal_std\": 0.001, \"shot_model\": \"full\"",
+     "noise.shot_model: \"full\" is not \"signal\" or \"full_scale\""},
+    {"\"thermal_std\": 0.001", "\"thermal_std\": 0.001, \"thermal_model\": \"MAC\"",
+     "noise.thermal_model: \"MAC\" is not \"output\" or \"mac\""},
+    {"\"dac_bits\": 8", "\"dac_bits\": 8, \"adc_mode\": \"averaged\"",
+     "converters.adc_mode: \"averaged\" is not \"integrate\" or \"average\""},
+    {"\"max\": 64", "\"max\": 64, \"precision\": \"photon\"",
+     "repetitions.precision: \"photon\" is not \"repetitions\" or \"photons\""},
     {"\"noise\": {\n    \"thermal_std\": 0.001\n  }", "\"noise\": 0.001",
      "noise: expected an object, found a number"},
     /* values out of range */
@@ -289,6 +323,10 @@ static void same_device(const dp_device *a, const dp_device *b)
     assert_true(a->adc_conversion_pj == b->adc_conversion_pj);
     assert_true(a->digital_op_pj == b->digital_op_pj);
     assert_true(a->memory_byte_pj == b->memory_byte_pj);
+    assert_int_equal(a->shot_model, b->shot_model);
+    assert_int_equal(a->thermal_model, b->thermal_model);
+    assert_int_equal(a->adc_mode, b->adc_mode);
+    assert_int_equal(a->precision, b->precision);
 }
 
 /* Every field away from its default, with values that %g would round. */
@@ -308,6 +346,10 @@ static void unusual_device(dp_device *d)
     d->distortion_k3 = 0.1;
     d->remodulate_weights = false;
     d->repetitions_power_of_two = true;
+    d->shot_model = DP_SHOT_FULL_SCALE;
+    d->thermal_model = DP_THERMAL_MAC;
+    d->adc_mode = DP_ADC_AVERAGE;
+    d->precision = DP_PRECISION_PHOTONS;
 }
 
 static void json_writer_round_trips(void **state)
@@ -365,7 +407,11 @@ static void dp_file_carries_the_device(void **state)
     dp_program_disasm(q, out);
     fclose(out);
     assert_non_null(strstr(text, "device {\n  \"name\": \"unit \\\"quoted\\\"\",\n"));
-    assert_non_null(strstr(text, "\"repetitions\": {\"max\":64,\"power_of_two\":true}"));
+    assert_non_null(strstr(text, "\"repetitions\": {\"max\":64,\"power_of_two\":true,"
+                                 "\"precision\":\"photons\"}"));
+    assert_non_null(strstr(text, "\"shot_model\":\"full_scale\""));
+    assert_non_null(strstr(text, "\"thermal_model\":\"mac\""));
+    assert_non_null(strstr(text, "\"adc_mode\":\"average\""));
     free(text);
     dp_program_free(q);
 

@@ -309,7 +309,9 @@ static void disasm_lists_everything(void **state)
     FILE *out = open_memstream(&text, &n);
     dp_program_disasm(f->prog, out);
     fclose(out);
-    const char *want[] = {"format 1", "producer \"test_dpfile\"", "opset 13", "5 tensors",
+    char format[32];
+    snprintf(format, sizeof format, "format %d", DP_FORMAT_VERSION);
+    const char *want[] = {format, "producer \"test_dpfile\"", "opset 13", "5 tensors",
                           "arena 128 bytes", "weights 64 bytes", "c  float[3]  const @0 +12",
                           "z  float[?]  dynamic", "Relu  \"relu1\"  in: %0 x -> %2 r[2x3]",
                           "mvm  Add  \"add1\"  in: %2 r, %1 c[3] -> %3 y[2x3]",
@@ -522,6 +524,8 @@ static const lie lies[] = {
     {"device NaN", DP_EINPUT, "device: optics.photons_per_mac: nan is not a finite number"},
     {"device repetitions", DP_EINPUT, "device: repetitions.max: 1000 is not a power of two"},
     {"device without a name", DP_EINPUT, "device: field 'name' is missing"},
+    {"device choice unknown", DP_EINPUT, "device: noise.shot_model: 5 is not one of the 2 choices"},
+    {"version 2 device without its shot model", DP_EINPUT, "device: field 'shot_model' is missing"},
 };
 
 static void tell_lie(Dp__Program *m, int which, dp_arena *a)
@@ -586,6 +590,8 @@ static void tell_lie(Dp__Program *m, int which, dp_arena *a)
     case 45: dev->photons_per_mac = NAN; break;
     case 46: dev->repetitions_power_of_two = 1; dev->max_repetitions = 1000; break;
     case 47: dev->name = NULL; break;
+    case 48: dev->shot_model = 5; break;
+    case 49: dev->has_shot_model = 0; break;
     }
 }
 
@@ -620,6 +626,41 @@ static void lying_metadata_is_refused(void **state)
     free(b);
 }
 
+/* A file of format version 1 lacks the device fields of version 2 and was compiled for the
+ * physics of its time: it loads with full-scale shot noise, the integrating ADC, repetitions
+ * and signed DACs, not with today's defaults. */
+static void version_1_files_keep_their_physics(void **state)
+{
+    FIXTURE(state);
+    size_t meta = 0;
+    for (int i = 7; i >= 0; i--)
+        meta = meta << 8 | f->file[16 + i];
+    dp_arena a;
+    dp_arena_init(&a, 0);
+    ProtobufCAllocator alloc = {arena_alloc, arena_free, &a};
+    Dp__Program *m = dp__program__unpack(&alloc, meta, f->file + 64);
+    assert_non_null(m);
+    m->format_version = 1;
+    Dp__Device *dev = m->device;
+    dev->has_shot_model = dev->has_thermal_model = dev->has_adc_mode = dev->has_precision = 0;
+    m->instrs[1]->mvm->has_input_unsigned = 0;
+    size_t len;
+    unsigned char *b = reencode(f, m, &len);
+    b[8] = 1; /* the header's version; the checksum covers metadata and weights only */
+    dp_program *p = NULL;
+    dp_error err = {0};
+    if (dp_program_parse(b, len, &p, &err) != DP_OK)
+        fail_msg("%s", err.msg);
+    assert_int_equal(p->device->shot_model, DP_SHOT_FULL_SCALE);
+    assert_int_equal(p->device->thermal_model, DP_THERMAL_OUTPUT);
+    assert_int_equal(p->device->adc_mode, DP_ADC_INTEGRATE);
+    assert_int_equal(p->device->precision, DP_PRECISION_REPETITIONS);
+    assert_false(p->instrs[1].mvm->input_unsigned);
+    dp_program_free(p);
+    free(b);
+    dp_arena_free(&a);
+}
+
 static void writer_refuses_invalid_programs(void **state)
 {
     FIXTURE(state);
@@ -652,6 +693,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(every_bit_flip_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(header_fields_are_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(lying_metadata_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(version_1_files_keep_their_physics, setup, teardown),
         cmocka_unit_test_setup_teardown(writer_refuses_invalid_programs, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
