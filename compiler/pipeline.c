@@ -5,6 +5,8 @@
 #include "emit_dp.h"
 #include "emit_llvm.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <dlfcn.h>
 #include <limits.h>
 #include <stdio.h>
@@ -29,10 +31,10 @@ void dpc_products_free(dpc_products *p)
     memset(p, 0, sizeof *p);
 }
 
-/* Finds share/dpcc/profiles/DEFAULT up to three folders above the file at path. */
+/* Finds share/dpcc/profiles, holding DEFAULT, up to three folders above the file at path. */
 static bool beside(const char *path, char *buf, size_t n)
 {
-    char dir[PATH_MAX];
+    char dir[PATH_MAX], probe[PATH_MAX + 64];
     if (!path || !realpath(path, dir))
         return false;
     for (int up = 0; up < 3; up++) {
@@ -41,8 +43,9 @@ static bool beside(const char *path, char *buf, size_t n)
             return false;
         *slash = '\0';
         struct stat st;
-        if (snprintf(buf, n, "%s/share/dpcc/profiles/%s", dir, DPCC_DEFAULT_PROFILE) < (int)n
-            && stat(buf, &st) == 0)
+        if (snprintf(probe, sizeof probe, "%s/share/dpcc/profiles/%s", dir,
+                     DPCC_DEFAULT_PROFILE) < (int)sizeof probe
+            && stat(probe, &st) == 0 && snprintf(buf, n, "%s/share/dpcc/profiles", dir) < (int)n)
             return true;
     }
     return false;
@@ -53,29 +56,87 @@ static bool beside(const char *path, char *buf, size_t n)
  * code itself lies (PREFIX/bin, PREFIX/lib or PREFIX/lib/ARCH), not from a path fixed at
  * build time; the build tree falls back to the source tree's profiles/.
  */
-void dpc_default_device_path(char *buf, size_t n)
+void dpc_profile_dir(char *buf, size_t n)
 {
     const char *env = getenv("DPCC_PROFILE_DIR");
     if (env && *env) {
-        snprintf(buf, n, "%s/%s", env, DPCC_DEFAULT_PROFILE);
+        snprintf(buf, n, "%s", env);
         return;
     }
     /* dladdr names the shared library this code is in; for an executable it may only give
      * argv[0], hence /proc/self/exe as well */
     Dl_info info;
-    if (dladdr((void *)dpc_default_device_path, &info) && beside(info.dli_fname, buf, n))
+    if (dladdr((void *)dpc_profile_dir, &info) && beside(info.dli_fname, buf, n))
         return;
     if (beside("/proc/self/exe", buf, n))
         return;
-    snprintf(buf, n, "%s/%s", DPCC_PROFILE_DIR, DPCC_DEFAULT_PROFILE);
+    snprintf(buf, n, "%s", DPCC_PROFILE_DIR);
+}
+
+bool dpc_is_profile_name(const char *device)
+{
+    size_t len = strlen(device);
+    if (len == 0 || len > 64 || (len > 5 && strcmp(device + len - 5, ".json") == 0))
+        return false;
+    for (const char *c = device; *c; c++)
+        if (!isalnum((unsigned char)*c) && *c != '_' && *c != '-' && *c != '.')
+            return false;
+    return strcmp(device, ".") != 0 && strcmp(device, "..") != 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* " (bundled: a, b, c)" for a message, in order: the profiles in dir, or "" where none can
+ * be read. */
+static void list_profiles(const char *dir, char *buf, size_t n)
+{
+    enum { MAX_LISTED = 32 };
+    char *names[MAX_LISTED];
+    int count = 0;
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && count < MAX_LISTED && (e = readdir(d)) != NULL;) {
+        size_t len = strlen(e->d_name);
+        if (len > 5 && strcmp(e->d_name + len - 5, ".json") == 0 &&
+            (names[count] = strndup(e->d_name, len - 5)) != NULL)
+            count++;
+    }
+    if (d)
+        closedir(d);
+    qsort(names, (size_t)count, sizeof *names, cmp_names);
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < count; i++) {
+        int w = used < n ? snprintf(buf + used, n - used, "%s%s", i ? ", " : " (bundled: ",
+                                    names[i]) : 0;
+        used += w > 0 ? (size_t)w : 0;
+        free(names[i]);
+    }
+    if (used && used + 2 < n)
+        strcat(buf, ")");
 }
 
 static dp_status load_device(const dpc_options *o, dp_device *d, dp_error *err)
 {
-    if (o->device_path)
+    char dir[PATH_MAX], path[PATH_MAX + 128];
+    dpc_profile_dir(dir, sizeof dir);
+    if (o->device_path && !dpc_is_profile_name(o->device_path))
         return dp_device_load(o->device_path, d, err);
-    char path[PATH_MAX];
-    dpc_default_device_path(path, sizeof path);
+    if (o->device_path) {
+        snprintf(path, sizeof path, "%s/%s.json", dir, o->device_path);
+        struct stat st;
+        if (stat(path, &st) != 0) {
+            char names[512];
+            list_profiles(dir, names, sizeof names);
+            return dp_fail(err, DP_EUSAGE, "--device %s: no bundled profile of that name in "
+                           "%s%s; give a file as a path (./%s)", o->device_path, dir, names,
+                           o->device_path);
+        }
+        return dp_device_load(path, d, err);
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, DPCC_DEFAULT_PROFILE);
     dp_status st = dp_device_load(path, d, err);
     if (st != DP_OK)
         dp_error_prefix(err, "the default device profile (set DPCC_PROFILE_DIR or --device)");

@@ -55,9 +55,15 @@ dp_status dpc_compile(const dpc_options *o, dpc_summary *sum, dp_error *err);
 void dpc_products_free(dpc_products *p);
 
 /*
- * The default device profile's path into buf: $DPCC_PROFILE_DIR, else share/dpcc/profiles
- * beside the installed binary or library, else the build's source tree.
+ * The folder of the bundled device profiles into buf: $DPCC_PROFILE_DIR, else
+ * share/dpcc/profiles beside the installed binary or library, else the build's source tree.
  */
-void dpc_default_device_path(char *buf, size_t n);
+void dpc_profile_dir(char *buf, size_t n);
+
+/*
+ * Whether --device names a bundled profile (a plain word: letters, digits, '_', '-', '.',
+ * not ending in .json) rather than a file: a file of such a name is given as ./NAME.
+ */
+bool dpc_is_profile_name(const char *device);
 
 #endif
