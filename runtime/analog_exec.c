@@ -426,6 +426,9 @@ static dp_status product(dp_analog_hook *h, dp_kctx *k, const dp_product *p)
     dp_status st = programmed_weights(a, k, p, &o, &prm, &w);
     if (st != DP_OK)
         return st;
+    /* static errors belong to programmed weights: an operand programmed per call (an
+     * activation x activation product) has none */
+    prm.static_weight_std = w->params.static_weight_std;
     int64_t tiles = w->tiles;
     static const float unbounded = FLT_MAX / 4;
     int64_t n_scale = m->n_output_scale;

@@ -60,6 +60,22 @@ expect 1 "--schedule must be" "$dpcc" "$mm/model.onnx" -o "$tmp/mm.dp" --schedul
 expect 1 "nope.json: cannot open" "$dpcc" "$mm/model.onnx" -o "$tmp/mm.dp" --device "$tmp/nope.json"
 printf '{"name": "x", "core": {"rows": 0}}' >"$tmp/bad.json"
 expect 2 "bad.json" "$dpcc" "$mm/model.onnx" -o "$tmp/mm.dp" --device "$tmp/bad.json"
+# shipped profiles by name; a plain word is a name, a file of that name is ./NAME
+expect 1 "--device paper_shoot: no bundled profile .*\(bundled: homodyne_shot, paper_shot, \
+paper_thermal, thermal_limited\); give a file as a path \(\./paper_shoot\)" \
+    "$dpcc" "$mm/model.onnx" -o "$tmp/mm.dp" --device paper_shoot
+expect 0 "" "$dpcc" "$mm/model.onnx" -o "$tmp/mm.dp" --device paper_shot --schedule fixed:2000 \
+    --report "$tmp/paper.json" -q
+grep -q '"precision":[[:space:]]*"photons"' "$tmp/paper.json" ||
+    { echo "FAIL: --device paper_shot did not compile for photon precision"; failures=$((failures + 1)); }
+# (thermal_limited has static weight errors, which an activation x activation product, as
+# this MatMul of two inputs, has not: it was refused as "run with other weight parameters")
+cp "$2/profiles/thermal_limited.json" "$tmp/mine"
+expect 1 "give a file as a path \(\./mine\)" "$dpcc" "$mm/model.onnx" -o "$tmp/mm.dp" --device mine
+expect 0 "" bash -c "cd '$tmp' && '$dpcc' '$mm/model.onnx' -o mm.dp --device ./mine \
+    --schedule fixed:4 -q"
+expect 0 "" "$dprun" "$tmp/mm.dp" -i "$mm/test_data_set_0/input_0.pb" \
+    -i "$mm/test_data_set_0/input_1.pb" -o "$tmp/o"
 
 size=$(stat -c %s "$set_dir/input_0.pb")
 head -c $((size - 8)) "$set_dir/input_0.pb" >"$tmp/short.pb"
