@@ -300,14 +300,15 @@ static double normal_cdf(double x)
 
 /*
  * The mean and variance of q(u + sd e), e ~ N(0, 1): the ADC of analog.h on the normalised
- * value u with noise sd, its 2 half + 1 levels k / half. Summed over the levels within 8 sds
- * of u (the mass beyond is below 1e-15), the end levels taking the tails; where the noise
- * dithers the ADC (sd >= half a step) the closed form u and sd^2 + step^2 / 12.
+ * value u with noise sd, its 2 half + 1 levels k / half. Where the noise dithers the ADC
+ * (sd >= half a step), the closed form u and sd^2 + step^2 / 12, whose part beyond full scale
+ * the caller's clip of the average stands for; below, summed over the at most 17 levels
+ * within 8 sds of u (the mass beyond is below 1e-15), the end levels taking the tails.
  */
 static void quantised_moments(double u, double sd, double half, double *mean, double *var)
 {
     double step = 1.0 / half;
-    if (sd >= step / 2 && fabs(u) + 8 * sd < 1.0) {
+    if (sd >= step / 2) {
         *mean = u;
         *var = sd * sd + step * step / 12.0;
         return;

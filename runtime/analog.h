@@ -141,8 +141,8 @@ size_t dp_analog_scratch_size(const dp_analog_weights *w, int64_t P);
  * averaged: their mean and variance are those of q(s + sqrt(v1) z), one Gaussian of that mean
  * and variance / N is drawn (the cost does not grow with N), clipped to [-G_j, G_j]. Where
  * the noise dithers the ADC (sqrt(v1) >= D / 2) the mean is s and the variance v1 + D^2 / 12
- * (the ripple of the mean is then below D / 300); below, both come from the levels within
- * 8 stds of s.
+ * (the ripple of the mean is then below D / 300; near full scale the clip of the average
+ * stands for each conversion's); below, both come from the levels within 8 stds of s.
  * p gives the bits, N and the noise; its weight_bits, static_weight_std, core_cols and (when
  * there are static errors) seed must be those w was prepared with (DP_EINTERNAL otherwise). *clipped (if not NULL) is set
  * to the number of ADC conversions (one per output per tile pass) that clipped. Allocates
