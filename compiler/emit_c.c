@@ -292,6 +292,7 @@ static void emit_device(FILE *f, const dp_device *d)
         const char *name;
         double v;
     } reals[] = {{"wavelength_nm", d->wavelength_nm}, {"photons_per_mac", d->photons_per_mac},
+                 {"headroom", d->headroom},
                  {"optical_efficiency", d->optical_efficiency}, {"thermal_std", d->thermal_std},
                  {"weight_noise_std", d->weight_noise_std}, {"input_noise_std", d->input_noise_std},
                  {"static_weight_std", d->static_weight_std}, {"distortion_k3", d->distortion_k3},

@@ -349,6 +349,7 @@ static LLVMValueRef device_global(emitter *e, const dp_device *d)
         F(dp_device, weight_bits, ci32(e, d->weight_bits)), F(dp_device, adc_bits, ci32(e, d->adc_bits)),
         F(dp_device, remodulate_weights, ci8(e, d->remodulate_weights)),
         F(dp_device, adc_mode, ci32(e, d->adc_mode)),
+        F(dp_device, headroom, cf64(e, d->headroom)),
         F(dp_device, max_repetitions, ci32(e, d->max_repetitions)),
         F(dp_device, repetitions_power_of_two, ci8(e, d->repetitions_power_of_two)),
         F(dp_device, precision, ci32(e, d->precision)),

@@ -12,6 +12,9 @@
  * in its TOP_K largest, which hold the quantile exactly up to TOP_K / (1 - ADC_QUANTILE)
  * values a channel, and beyond give a slightly higher one (fewer clips).
  *
+ * Both full scales are the device's headroom times the quantiles: a profile without
+ * converters to speak of (paper_shot) sets it high enough that nothing clips.
+ *
  * A layer whose inputs were never negative gets the unsigned DAC (analog-model.md section
  * 2): all its levels on [0, X].
  */
@@ -352,7 +355,7 @@ dp_status pass_calibrate(dpc_analog *A, dp_error *err)
     for (int i = 0; st == DP_OK && i < A->n_layers; i++) {
         dpc_layer *l = &A->layers[i];
         reservoir *r = &c.res[l->instr];
-        double X = quantile(r, DAC_QUANTILE);
+        double X = quantile(r, DAC_QUANTILE) * A->device->headroom;
         p->instrs[l->instr].mvm->input_scale = X > 0 && isfinite(X) ? (float)X : 1.0f;
         p->instrs[l->instr].mvm->input_mean_square = r->seen ? (float)(r->sum2 / (double)r->seen) : 0;
         p->instrs[l->instr].mvm->input_unsigned = r->seen > 0 && !r->negative;
@@ -364,7 +367,7 @@ dp_status pass_calibrate(dpc_analog *A, dp_error *err)
     for (int i = 0; st == DP_OK && i < A->n_layers; i++) {
         dp_mvm *m = p->instrs[A->layers[i].instr].mvm;
         reservoir *r = &c.res[A->layers[i].instr];
-        double G = quantile(r, ADC_QUANTILE);
+        double G = quantile(r, ADC_QUANTILE) * A->device->headroom;
         G = G > 0 && isfinite(G) ? G : 1.0;
         int64_t n = r->channels > 0 ? r->channels : 1;
         m->output_scale = dp_arena_alloc(&p->mem, (size_t)n * sizeof *m->output_scale);
@@ -374,7 +377,8 @@ dp_status pass_calibrate(dpc_analog *A, dp_error *err)
         }
         /* a channel that never lit up (all-zero weights) keeps the layer's scale */
         for (int64_t j = 0; j < n; j++) {
-            double g = r->channels > 0 ? channel_quantile(r, j, ADC_QUANTILE) : G;
+            double g = r->channels > 0
+                       ? channel_quantile(r, j, ADC_QUANTILE) * A->device->headroom : G;
             m->output_scale[j] = (float)(g > 0 && isfinite(g) ? g : G);
         }
         m->n_output_scale = (int32_t)n;

@@ -97,6 +97,7 @@ static const key_def keys[] = {
     REQUIRED("converters", "adc_bits", KEY_INT, adc_bits, 1, 24, CLOSED),
     OPTIONAL("converters", "remodulate_weights", KEY_BOOL, remodulate_weights, 1, 0, 0, CLOSED),
     CHOICE("converters", "adc_mode", adc_mode, adc_modes),
+    OPTIONAL("converters", "headroom", KEY_REAL, headroom, 1, 1, 1e6, CLOSED),
     REQUIRED("repetitions", "max", KEY_INT, max_repetitions, 1, 1 << 20, CLOSED),
     OPTIONAL("repetitions", "power_of_two", KEY_BOOL, repetitions_power_of_two, 0, 0, 0, CLOSED),
     CHOICE("repetitions", "precision", precision, precisions),

@@ -71,6 +71,8 @@ typedef struct dp_device {
     int32_t adc_bits;
     bool remodulate_weights;    /* weights pass through the DAC every repetition (homodyne) */
     int32_t adc_mode;           /* dp_adc_mode */
+    double headroom;            /* >= 1: DAC and ADC full scales are this many times the
+                                 * calibrated quantiles */
 
     /* repetitions */
     int32_t max_repetitions;    /* N_max */

@@ -433,6 +433,8 @@ static void build_device(const dp_device *d, Dp__Device *o)
     o->has_dac_conversion_pj = o->has_adc_conversion_pj = 1;
     o->has_digital_op_pj = o->has_memory_byte_pj = 1;
     o->has_shot_model = o->has_adc_mode = o->has_precision = o->has_thermal_model = 1;
+    o->has_headroom = 1;
+    o->headroom = d->headroom;
     o->core_rows = d->rows;
     o->core_cols = d->cols;
     o->clock_ghz = d->clock_ghz;
@@ -905,11 +907,13 @@ static dp_status convert_device(const Dp__Device *s, dp_device *d, uint32_t vers
         TAKE(thermal_model, thermal_model);
         TAKE(adc_mode, adc_mode);
         TAKE(precision, precision);
+        TAKE(headroom, headroom);
     } else {
         d->shot_model = DP_SHOT_FULL_SCALE;
         d->thermal_model = DP_THERMAL_OUTPUT;
         d->adc_mode = DP_ADC_INTEGRATE;
         d->precision = DP_PRECISION_REPETITIONS;
+        d->headroom = 1;
     }
 #undef TAKE
     return DP_OK; /* the validator checks the values */

@@ -113,7 +113,7 @@ static void shipped_profiles_load(void **state)
         fail_msg("%s", err.msg);
     assert_int_equal(d.precision, DP_PRECISION_PHOTONS);
     assert_int_equal(d.shot_model, DP_SHOT_SIGNAL);
-    assert_true(d.thermal_std == 0 && d.wavelength_nm == 1550);
+    assert_true(d.thermal_std == 0 && d.wavelength_nm == 1550 && d.headroom == 16);
     assert_true(d.dac_conversion_pj == 0 && d.adc_conversion_pj == 0 && d.digital_op_pj == 0 &&
                 d.memory_byte_pj == 0);
     if (dp_device_load(profile_path("paper_thermal.json"), &d, &err) != DP_OK)
@@ -151,6 +151,7 @@ static void defaults_fill_optional_keys(void **state)
     assert_int_equal(d.thermal_model, DP_THERMAL_OUTPUT);
     assert_int_equal(d.adc_mode, DP_ADC_INTEGRATE);
     assert_int_equal(d.precision, DP_PRECISION_REPETITIONS);
+    assert_true(d.headroom == 1);
 }
 
 typedef struct bad {
@@ -327,6 +328,7 @@ static void same_device(const dp_device *a, const dp_device *b)
     assert_int_equal(a->thermal_model, b->thermal_model);
     assert_int_equal(a->adc_mode, b->adc_mode);
     assert_int_equal(a->precision, b->precision);
+    assert_true(a->headroom == b->headroom);
 }
 
 /* Every field away from its default, with values that %g would round. */
@@ -350,6 +352,7 @@ static void unusual_device(dp_device *d)
     d->thermal_model = DP_THERMAL_MAC;
     d->adc_mode = DP_ADC_AVERAGE;
     d->precision = DP_PRECISION_PHOTONS;
+    d->headroom = 16.25;
 }
 
 static void json_writer_round_trips(void **state)

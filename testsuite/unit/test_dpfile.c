@@ -643,6 +643,8 @@ static void version_1_files_keep_their_physics(void **state)
     m->format_version = 1;
     Dp__Device *dev = m->device;
     dev->has_shot_model = dev->has_thermal_model = dev->has_adc_mode = dev->has_precision = 0;
+    dev->has_headroom = 0;
+    dev->headroom = 3; /* a value a version 1 file cannot carry: ignored */
     m->instrs[1]->mvm->has_input_unsigned = 0;
     size_t len;
     unsigned char *b = reencode(f, m, &len);
@@ -655,6 +657,7 @@ static void version_1_files_keep_their_physics(void **state)
     assert_int_equal(p->device->thermal_model, DP_THERMAL_OUTPUT);
     assert_int_equal(p->device->adc_mode, DP_ADC_INTEGRATE);
     assert_int_equal(p->device->precision, DP_PRECISION_REPETITIONS);
+    assert_true(p->device->headroom == 1);
     assert_false(p->instrs[1].mvm->input_unsigned);
     dp_program_free(p);
     free(b);
