@@ -230,7 +230,7 @@ dp_status dpc_analog_stage(dp_program *prog, const dpc_analog_opts *o, dp_arena 
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     dpc_analog A = {.prog = prog, .device = prog->device, .seed = o->seed,
                     .threads = o->threads > 0 ? o->threads : cpus > 0 && cpus < 16 ? (int)cpus : 1,
-                    .metric = o->metric, .budget = o->budget,
+                    .metric = o->metric, .budget = o->budget, .budget_given = o->budget_given,
                     .kind = o->schedule, .fixed_reps = o->fixed_reps, .mem = mem};
     if (o->progress && !o->verbose)
         A.progress = draw_progress;
@@ -261,6 +261,8 @@ dp_status dpc_analog_stage(dp_program *prog, const dpc_analog_opts *o, dp_arena 
         pass_energy(&A);
         if (!o->quiet)
             dpc_print_summary(&A, stderr);
+        if (!o->no_warnings)
+            dpc_print_warnings(&A, stderr);
         if (o->report_path || o->report_json)
             st = dpc_write_report(&A, o->report_path, o->report_json, err);
     }

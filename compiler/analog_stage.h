@@ -18,6 +18,8 @@ typedef struct dpc_analog_opts {
     char **report_json;          /* non-NULL: receives the report's JSON text (malloc'd) */
     dpc_metric metric;
     double budget;
+    bool budget_given;           /* set by the user: exit 4 when no schedule meets it; else the
+                                  * default, and out of reach it gives way to the best schedule */
     dpc_schedule_kind schedule;
     int32_t fixed_reps;
     uint32_t seed;
@@ -25,6 +27,7 @@ typedef struct dpc_analog_opts {
     int threads;                 /* 0: one per processor */
     bool progress;               /* draw progress bars on stderr */
     bool quiet;                  /* no summary table */
+    bool no_warnings;            /* no warnings either (-q) */
     bool verbose;                /* log every measurement on stderr */
     const char *schedule_from;   /* DPC_SCHEDULE_GIVEN: an annotated model or a report JSON */
 } dpc_analog_opts;

@@ -48,8 +48,10 @@ dpcc_status dpcc_compiler_new(dpcc_compiler **out)
     if (!c)
         return DPCC_ENOMEM;
     dpc_options_init(&c->o);
-    /* a library neither draws progress bars nor prints the summary table */
+    /* a library neither draws progress bars nor prints the summary table or warnings: the
+     * report carries them (degradation.met, calibration.warning) */
     c->o.analog_opts.quiet = true;
+    c->o.analog_opts.no_warnings = true;
     c->o.analog_opts.progress = false;
     c->o.analog_opts.verbose = false;
     dp_arena_init(&c->strings, 0);
@@ -176,6 +178,7 @@ dpcc_status dpcc_set_budget(dpcc_compiler *c, const char *metric, double value)
         if (strcmp(metric, metrics[i].name) == 0) {
             c->o.analog_opts.metric = metrics[i].metric;
             c->o.analog_opts.budget = value;
+            c->o.analog_opts.budget_given = true;
             return DPCC_OK;
         }
     return fail_usage(c, "dpcc_set_budget: the metric must be top1, kl, mse or accuracy");

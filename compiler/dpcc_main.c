@@ -5,7 +5,7 @@
  *   dpcc --disasm PROGRAM.dp
  *
  * Exit statuses follow architecture.md: 0 ok, 1 usage, 2 bad input file, 3 unsupported,
- * 4 a budget no schedule can meet; --help lists them.
+ * 4 a --budget no schedule can meet; --help lists them.
  */
 #include "cli_args.h"
 #include "pipeline.h"
@@ -66,7 +66,7 @@ static const char usage[] =
     "exit status: 0 success; 1 wrong usage, or a file that cannot be read or written; 2 bad\n"
     "input file (malformed, truncated, out of bounds, unsafe external-data path, a --schedule\n"
     "from: that does not fit the model) or over the memory limits; 3 unsupported model\n"
-    "feature; 4 a budget no schedule can meet\n";
+    "feature; 4 a --budget no schedule can meet (the default budget gives way)\n";
 
 static int fail(dp_status st, const dp_error *err)
 {
@@ -107,6 +107,7 @@ static int parse_budget(dpc_analog_opts *ao, const char *val)
             if (dp_arg_nonnegative(eq + 1, &ao->budget) != 0)
                 return usage_error("--budget %s: the value must be a number >= 0", val);
             ao->metric = metrics[i].metric;
+            ao->budget_given = true;
             return 0;
         }
     return usage_error("--budget must be top1=, kl=, mse= or accuracy= followed by a number, "
@@ -329,6 +330,7 @@ int main(int argc, char **argv)
     o.bindings = bindings;
     /* --json: stdout carries the summary, so stderr stays for warnings and errors */
     o.analog_opts.quiet = quiet || o.json;
+    o.analog_opts.no_warnings = quiet;
     o.analog_opts.progress = !quiet && !o.json && isatty(STDERR_FILENO);
     dpc_summary sum;
     dp_status st = dpc_compile(&o, &sum, &err);

@@ -60,6 +60,8 @@ typedef struct dpc_analog {
     /* the budget and what the schedule achieved */
     dpc_metric metric;
     double budget;
+    bool budget_given;           /* by the user; else the default, which may give way */
+    bool budget_unmet;           /* the default budget was out of reach: N_max everywhere */
     dpc_schedule_kind kind;
     int32_t fixed_reps;
     double predicted_mse, measured;
@@ -93,9 +95,10 @@ dp_status pass_noise_sensitivity(dpc_analog *A, dp_error *err);
 
 /*
  * Chooses every layer's repetition count for A->kind and the budget, verifies it by
- * simulation, and writes it into the MVM instructions. DP_EBUDGET when even the maximum
- * repetitions everywhere miss the budget, naming the layers whose ADC or static errors
- * cause it.
+ * simulation, and writes it into the MVM instructions. When even the maximum repetitions
+ * everywhere miss the budget: DP_EBUDGET for a budget the user gave, naming the layers whose
+ * ADC or static errors cause it; for the default budget, that most precise schedule, with
+ * A->budget_unmet set.
  */
 dp_status pass_schedule(dpc_analog *A, dp_error *err);
 
@@ -110,6 +113,10 @@ dp_status dpc_write_report(const dpc_analog *A, const char *path, char **json, d
 
 /* The human summary dpcc prints on stderr. */
 void dpc_print_summary(const dpc_analog *A, FILE *f);
+
+/* What the user should know about the schedule (a budget out of reach, too little or made-up
+ * calibration data), one "warning: " line each. */
+void dpc_print_warnings(const dpc_analog *A, FILE *f);
 
 /*
  * Shared by the passes: runs the calibration set with `repetitions` per instruction (NULL:

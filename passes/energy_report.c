@@ -27,6 +27,7 @@ static void fill_report(const dpc_analog *A, dp_report *r, dp_report_layer *rows
                      .measured = A->measured, .uniform_repetitions = A->uniform_reps,
                      .uniform_energy_j = A->uniform_energy_j,
                      .synthetic_calibration = A->synthetic, .unverified_margin = A->no_margin,
+                     .budget_unmet = A->budget_unmet,
                      .calibration_samples = A->chunks, .n_layers = A->n_layers, .layers = rows};
     r->floor_mse = 0;
     for (int l = 0; l < A->n_layers; l++) {
@@ -83,7 +84,9 @@ void dpc_print_summary(const dpc_analog *A, FILE *f)
     }
     fprintf(f, "total %.4g J per inference, %.3g aJ/MAC optical, %s = %.4g measured (budget %g)",
             r.total.total, r.optical_aj_per_mac, r.metric, r.measured, r.budget);
-    if (r.uniform_energy_j > 0 && photons)
+    if (A->budget_unmet)
+        ; /* no search ran: the warning says what the schedule is */
+    else if (r.uniform_energy_j > 0 && photons)
         fprintf(f, "; uniform %.4g photons/MAC would take %.4g J: %.1f%% saved",
                 dp_mvm_photons_per_mac(A->device, r.uniform_repetitions), r.uniform_energy_j,
                 100 * (1 - r.total.total / r.uniform_energy_j));
@@ -91,6 +94,17 @@ void dpc_print_summary(const dpc_analog *A, FILE *f)
         fprintf(f, "; uniform N=%d would take %.4g J: %.1f%% saved", r.uniform_repetitions,
                 r.uniform_energy_j, 100 * (1 - r.total.total / r.uniform_energy_j));
     fputc('\n', f);
+}
+
+void dpc_print_warnings(const dpc_analog *A, FILE *f)
+{
+    if (A->budget_unmet)
+        fprintf(f, "warning: the default budget, %s <= %g, is out of reach on this device and "
+                "calibration data: the most precise schedule (%d %s everywhere) measures %s = "
+                "%.4g, and the program is compiled with it; give --budget for another goal\n",
+                dpc_metric_name(A->metric), A->budget, A->device->max_repetitions,
+                A->device->precision == DP_PRECISION_PHOTONS ? "steps of light" : "repetitions",
+                dpc_metric_name(A->metric), A->measured);
     if (A->no_margin)
         fprintf(f, "warning: the schedule meets the budget on the %lld calibration samples but "
                 "not with a margin for their sampling error: give more calibration data to be "

@@ -195,11 +195,13 @@ static dp_status unreachable(sched *s, double at_max, dp_error *err)
     const char *data = A->synthetic ? " (calibrated on synthetic inputs: give --calib real data, "
                                       "whose outputs are less ambiguous)" : "";
     if (floor <= A->budget)
-        return dp_fail(err, DP_EBUDGET, "no schedule meets %s <= %g: even %d repetitions "
-                       "everywhere measure %s = %.4g; the converters alone would allow %.4g, so "
-                       "the device's light is too weak for this budget: raise photons_per_mac "
-                       "or repetitions.max in its profile, or loosen the budget%s",
+        return dp_fail(err, DP_EBUDGET, "no schedule meets %s <= %g: even %d %s everywhere "
+                       "measure %s = %.4g; the converters alone would allow %.4g, so the "
+                       "device's light is too weak for this budget: raise photons_per_mac or "
+                       "repetitions.max in its profile, or loosen the budget%s",
                        dpc_metric_name(A->metric), A->budget, A->device->max_repetitions,
+                       A->device->precision == DP_PRECISION_PHOTONS ? "steps of light"
+                                                                    : "repetitions",
                        dpc_metric_name(A->metric), at_max, floor, data);
     return dp_fail(err, DP_EBUDGET, "no schedule meets %s <= %g: even with no noise left the "
                    "converters and static weight errors measure %s = %.4g, and repetition "
@@ -353,11 +355,19 @@ dp_status pass_schedule(dpc_analog *A, dp_error *err)
          * verify it with confidence; go on without, and say so */
         if (st == DP_OK && !meets(A, m) && m <= A->budget)
             A->no_margin = true;
-        if (st == DP_OK && !meets(A, m))
+        /* the default budget gives way to the best the device does; the user's does not */
+        A->budget_unmet = st == DP_OK && !meets(A, m) && !A->budget_given;
+        if (st == DP_OK && !meets(A, m) && A->budget_given)
             st = unreachable(&s, m, err);
-        if (st == DP_OK)
+        if (st == DP_OK && A->budget_unmet) {
+            A->measured = A->uniform_measured = m;
+            A->uniform_reps = A->device->max_repetitions;
+            A->uniform_energy_j = energy_of(A, s.n);
+            A->predicted_mse = predicted(A, s.n);
+        } else if (st == DP_OK) {
             st = uniform(&s, &A->uniform_reps, &A->uniform_measured, err);
-        if (st == DP_OK) {
+        }
+        if (st == DP_OK && !A->budget_unmet) {
             int32_t *un = s.n;
             set_all(&s, A->uniform_reps);
             A->uniform_energy_j = energy_of(A, un);

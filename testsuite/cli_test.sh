@@ -70,6 +70,18 @@ grep -q '"precision":[[:space:]]*"photons"' "$tmp/paper.json" ||
     { echo "FAIL: --device paper_shot did not compile for photon precision"; failures=$((failures + 1)); }
 # (thermal_limited has static weight errors, which an activation x activation product, as
 # this MatMul of two inputs, has not: it was refused as "run with other weight parameters")
+# the default budget gives way to the device's best, with a warning; the user's does not
+expect 0 "warning: the default budget, top1 <= 0.01, is out of reach .* measures top1 = " \
+    "$dpcc" "$mm/model.onnx" -o "$tmp/mm.dp" --device paper_shot --report "$tmp/default.json"
+grep -q '"met":[[:space:]]*false' "$tmp/default.json" ||
+    { echo "FAIL: the report does not say the default budget was not met"; failures=$((failures + 1)); }
+expect 4 "no schedule meets top1 <= 0.01: even 1000000 steps of light everywhere" \
+    "$dpcc" "$mm/model.onnx" -o "$tmp/mm.dp" --device paper_shot --budget top1=0.01
+expect 0 "" "$dpcc" "$mm/model.onnx" -o "$tmp/mm.dp" --device paper_shot --json
+grep -q '"met":[[:space:]]*false' "$tmp/stdout" ||
+    { echo "FAIL: dpcc --json does not say the default budget was not met"; failures=$((failures + 1)); }
+grep -q "warning: the default budget" "$tmp/stderr" ||
+    { echo "FAIL: dpcc --json kept the warning off stderr"; failures=$((failures + 1)); }
 cp "$2/profiles/thermal_limited.json" "$tmp/mine"
 expect 1 "give a file as a path \(\./mine\)" "$dpcc" "$mm/model.onnx" -o "$tmp/mm.dp" --device mine
 expect 0 "" bash -c "cd '$tmp' && '$dpcc' '$mm/model.onnx' -o mm.dp --device ./mine \
