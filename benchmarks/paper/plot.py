@@ -1,15 +1,19 @@
 """Figures and tables from benchmarks/paper/sweep.py's results.json.
 
-    /usr/bin/python3 benchmarks/paper/plot.py OUT     (OUT holds results.json)
+    /usr/bin/python3 benchmarks/paper/plot.py OUT     (OUT holds results.json; run.sh runs it)
 
 Writes into OUT:
-    energy_accuracy.png/.svg   per model: test score against energy per inference, dynamic and
-                               uniform schedules, the noise-free score as a dashed line
-    layers.png/.svg            per model: the dynamic schedule's repetitions and effective bits
-                               per analog layer, at the budget nearest 0.01
-    profiles.png/.svg          the CNN on three devices: top-1 agreement with the noise-free
-                               network against repetitions (where repetition stops helping)
-    table.md                   the paper-style table, the profile table, the machine and time
+    energy_accuracy.png/.svg   one row per profile, one column per model: held-out score
+                               against energy (paper_shot: optical aJ/MAC, the paper's unit and
+                               its only cost; homodyne_shot: joules per inference, converters
+                               included): the uniform curve, dpcc's dynamic budget sweep, the
+                               learned schedule, the noise-free score as a dotted line
+    layers.png/.svg            one row per model: photons per MAC (paper_shot) and repetitions N
+                               (homodyne_shot) per analog layer, dpcc's dynamic schedule at the
+                               paper's criterion beside the learned one, the compiler's uniform
+                               baseline for the same budget as a dashed line
+    table.md                   the paper-style table at the criterion, the budget sweep, the
+                               learned runs, the machine and the time
 """
 import json
 import os
@@ -21,6 +25,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 SCORE_NAME = {True: "test accuracy", False: "top-1 agreement with noise-free"}
+# x axis of the energy figure: the paper's unit where optics are the only cost, else the total
+ENERGY = {"paper_shot": ("optical_aj_per_mac", "optical energy (aJ/MAC)"),
+          "homodyne_shot": ("energy_j", "energy per inference (J)")}
 
 
 def save(fig, out, name):
@@ -30,140 +37,211 @@ def save(fig, out, name):
     plt.close(fig)
 
 
-def curve(points, kind):
-    pts = sorted((p["energy_j"], p["score"]) for p in points if p["kind"] == kind and p["reachable"])
-    return [e for e, _ in pts], [100 * s for _, s in pts]
+def reachable(points, kind):
+    return [p for p in points if p["kind"] == kind and p["reachable"]]
+
+
+def profile_names(res):
+    names = []
+    for r in res["models"].values():
+        names += [p for p in r["profiles"] if p not in names]
+    return names
 
 
 def plot_energy_accuracy(res, out):
-    models = [m for m, r in res["models"].items() if any(p["reachable"] for p in r["points"])]
+    models, profiles = list(res["models"]), profile_names(res)
     if not models:
         return
-    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.6), squeeze=False)
-    for ax, name in zip(axes[0], models):
-        r = res["models"][name]
-        for kind, style in (("uniform", "s--"), ("dynamic", "o-")):
-            e, s = curve(r["points"], kind)
-            if e:
-                ax.plot(e, s, style, label=kind, markersize=5)
-        clean = next(p["clean_score"] for p in r["points"] if p["reachable"])
-        ax.axhline(100 * clean, color="gray", linestyle=":", label="noise-free")
-        ax.set_xscale("log")
-        ax.set_xlabel("energy per inference (J)")
-        ax.set_ylabel(SCORE_NAME[r["labelled"]] + " (%)")
-        ax.set_title(name)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+    fig, axes = plt.subplots(len(profiles), len(models), squeeze=False,
+                             figsize=(4.2 * len(models), 3.6 * len(profiles)))
+    for row, prof in zip(axes, profiles):
+        key, label = ENERGY.get(prof, ENERGY["homodyne_shot"])
+        for ax, name in zip(row, models):
+            r = res["models"][name]
+            pr = r["profiles"].get(prof)
+            ax.set_title(f"{name} ({prof})", fontsize=9)
+            if not pr:
+                ax.set_axis_off()
+                continue
+            uni = sorted((p[key], 100 * p["score"]) for p in reachable(pr["points"], "uniform"))
+            if uni:
+                ax.plot(*zip(*uni), "s--", color="tab:gray", markersize=4, label="uniform")
+            dyn = sorted((p[key], 100 * p["score"], p["budget"])
+                         for p in reachable(pr["points"], "dynamic"))
+            if dyn:
+                ax.plot([d[0] for d in dyn], [d[1] for d in dyn], "o-", color="tab:blue",
+                        markersize=6, label="dpcc dynamic")
+                for e, s, b in dyn:
+                    ax.annotate(f"{b:g}", (e, s), textcoords="offset points", xytext=(4, -10),
+                                fontsize=7, color="tab:blue")
+            for p in reachable(pr["points"], "learned"):
+                ax.plot(p[key], 100 * p["score"], "*", color="tab:red", markersize=12,
+                        label="learned (paper)")
+            if pr["clean_score"] is not None:
+                ax.axhline(100 * pr["clean_score"], color="gray", linestyle=":",
+                           label="noise-free")
+                # the low-light end of the uniform curve falls to chance: keep the region
+                # near the noise-free score readable
+                top = 100 * max([pr["clean_score"]] + [p["score"] for p in pr["points"]
+                                                       if p["reachable"]]) + 1
+                ax.set_ylim(max(ax.get_ylim()[0], 100 * pr["clean_score"] - 15), top)
+            ax.set_xscale("log")
+            ax.set_xlabel(label)
+            ax.set_ylabel(SCORE_NAME[r["labelled"]] + " (%)")
+            ax.grid(True, which="both", alpha=0.3)
+            ax.legend(fontsize=7)
     save(fig, out, "energy_accuracy")
 
 
-def nearest_dynamic(points, budget=0.01):
-    dyn = [p for p in points if p["kind"] == "dynamic" and p["reachable"]]
-    return min(dyn, key=lambda p: abs(p["budget"] - budget)) if dyn else None
+def at_criterion(pr, kind):
+    """The dynamic point at the criterion budget, or the learned point."""
+    tag = pr["summary"].get(kind)
+    return next((p for p in pr["points"] if p["tag"] == tag and p["reachable"]), None)
 
 
 def plot_layers(res, out):
-    chosen = [(m, nearest_dynamic(r["points"])) for m, r in res["models"].items()]
-    chosen = [(m, p) for m, p in chosen if p]
-    if not chosen:
+    models, profiles = list(res["models"]), profile_names(res)
+    if not models:
         return
-    fig, axes = plt.subplots(len(chosen), 1, figsize=(9, 2.8 * len(chosen)), squeeze=False)
-    for ax, (name, p) in zip(axes[:, 0], chosen):
-        layers = p["layers"]
-        x = range(len(layers))
-        ax.bar(x, [l["repetitions"] for l in layers], color="tab:blue", label="repetitions N")
-        ax.set_yscale("log")
-        ax.set_ylabel("repetitions N")
-        ax.set_title(f"{name}: dynamic schedule at top-1 budget {p['budget']}")
-        ax.set_xlabel("analog layer (program order)")
-        bits = ax.twinx()
-        bits.plot(list(x), [l["effective_bits"] for l in layers], "o-", color="tab:red",
-                  markersize=3, label="effective bits")
-        bits.set_ylabel("effective bits", color="tab:red")
+    width = max(8, max(len(p["layers"]) for r in res["models"].values()
+                       for pr in r["profiles"].values() for p in pr["points"]
+                       if p["reachable"]) * 0.25)
+    fig, axes = plt.subplots(len(models), len(profiles), squeeze=False,
+                             figsize=(width * len(profiles) / 1.5, 3.0 * len(models)))
+    for row, name in zip(axes, models):
+        for ax, prof in zip(row, profiles):
+            pr = res["models"][name]["profiles"].get(prof)
+            dyn = pr and at_criterion(pr, "dynamic")
+            if not dyn:
+                ax.set_axis_off()
+                continue
+            photons = pr["step"] is not None
+            unit = "photons_per_mac" if photons else "repetitions"
+            series = [("dpcc dynamic", dyn, "tab:blue")]
+            learned = at_criterion(pr, "learned")
+            if learned:
+                series.append(("learned (paper)", learned, "tab:red"))
+            bar = 0.8 / len(series)
+            for i, (label, p, color) in enumerate(series):
+                x = [k + (i - (len(series) - 1) / 2) * bar for k in range(len(p["layers"]))]
+                ax.bar(x, [l[unit] for l in p["layers"]], width=bar, color=color, label=label)
+            base = dyn.get("uniform_same_budget")
+            if base:
+                ax.axhline(base["photons_per_mac" if photons else "repetitions"], color="gray",
+                           linestyle="--", label="uniform, same budget")
+            ax.set_yscale("log")
+            ax.set_ylabel("photons per MAC" if photons else "repetitions N")
+            ax.set_xlabel("analog layer (program order)")
+            ax.set_title(f"{name} ({prof}), budget {dyn['budget']:g}", fontsize=9)
+            ax.legend(fontsize=7)
     save(fig, out, "layers")
-
-
-def plot_profiles(res, out):
-    if not res["profiles"]:
-        return
-    base = res["models"].get(next(iter(res["profiles"].values()))["model"])
-    series = {"homodyne_shot": base["points"]} if base else {}
-    series.update({k: v["points"] for k, v in res["profiles"].items()})
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    for i, (prof, points) in enumerate(series.items()):
-        uni = sorted((p["repetitions"], 100 * p["agreement"]) for p in points
-                     if p["kind"] == "uniform" and p["reachable"])
-        dyn = sorted((p["mean_repetitions"], 100 * p["agreement"]) for p in points
-                     if p["kind"] == "dynamic" and p["reachable"])
-        color = f"C{i}"
-        if uni:
-            ax.plot(*zip(*uni), "s--", color=color, label=f"{prof}: uniform")
-        if dyn:
-            ax.plot(*zip(*dyn), "o", color=color, markersize=7, label=f"{prof}: dynamic")
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("repetitions (dynamic: MAC-weighted mean)")
-    ax.set_ylabel("top-1 agreement with noise-free (%)")
-    ax.set_title("Fashion-MNIST CNN on three devices")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    save(fig, out, "profiles")
 
 
 def pct(x, digits=1):
     return "n/a" if x is None else f"{100 * x:.{digits}f}%"
 
 
-def table(res):
-    rows = ["| model | scored by | noise-free | budget (top-1) | dynamic: noisy (agreement) | "
-            "optical aJ/MAC | "
-            "J per inference | uniform (same budget): N, noisy, J | saved, same budget | "
-            "saved, equal agreement |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+def num(x, fmt=".3g"):
+    return "n/a" if x is None else format(x, fmt)
+
+
+def amount(p, photons):
+    """A uniform point's precision: photons per MAC under photon precision, else N."""
+    return f"{p['photons_per_mac']:g} ph" if photons else f"N={p['repetitions']}"
+
+
+def main_table(res):
+    rows = ["| model | profile | clean | dynamic: score | aJ/MAC | J | uniform at equal score: "
+            "aJ/MAC | saved | uniform at same budget: precision, score, aJ/MAC | saved | "
+            "learned: score | aJ/MAC | dpcc/learned energy | dpcc compile (s) | learned.py (s) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in res["models"].items():
-        scored = "accuracy" if r["labelled"] else "agreement"
-        for p in r["points"]:
-            if p["kind"] != "dynamic":
+        for prof, pr in r["profiles"].items():
+            head = f"| {name} | {prof} | {pct(pr['clean_score'], 2)} |"
+            dyn = next((p for p in pr["points"] if p["tag"] == pr["summary"]["dynamic"]), None)
+            if not dyn or not dyn["reachable"]:
+                rows.append(head + " unreachable (exit 4) |" + " |" * 11)
                 continue
-            if not p["reachable"]:
-                rows.append(f"| {name} | {scored} | | {p['budget']} | unreachable (exit 4) | | | | | |")
-                continue
-            u = p.get("uniform_same_budget")
-            uni = (f"{u['repetitions']}, {pct(u['score'], 2)} ({pct(u['agreement'], 2)}), "
-                   f"{u['energy_j']:.3g}" if u else "n/a")
-            rows.append(f"| {name} | {scored} | {pct(p['clean_score'], 2)} | {p['budget']} | "
-                        f"{pct(p['score'], 2)} ({pct(p['agreement'], 2)}) | "
-                        f"{p['optical_aj_per_mac']:.3g} | {p['energy_j']:.3g} | {uni} | {pct(p.get('saved_same_budget'))} | "
-                        f"{pct(p.get('saved_equal_score'))} |")
-        if not any(p["kind"] == "dynamic" for p in r["points"]):
-            for p in r["points"]:
-                if p["reachable"]:
-                    rows.append(f"| {name} | {scored} | 100% | uniform N={p['repetitions']} only | "
-                                f"{pct(p['score'], 2)} | {p['optical_aj_per_mac']:.3g} | "
-                                f"{p['energy_j']:.3g} | | | |")
-    out = ["## Dynamic against uniform on the default profile (homodyne_shot)", ""] + rows
-    if res["profiles"]:
-        out += ["", "## The Fashion-MNIST CNN on other devices", "",
-                "| profile | schedule | N (dynamic: MAC-weighted mean) | test accuracy (agreement) | "
-                "optical aJ/MAC | J per inference | saved, equal agreement |",
-                "|---|---|---|---|---|---|---|"]
-        for prof, r in res["profiles"].items():
-            for p in r["points"]:
-                if not p["reachable"]:
-                    out.append(f"| {prof} | dynamic, budget {p['budget']} | unreachable (exit 4) "
-                               f"| | | | |")
+            ueq = dyn.get("uniform_equal_score")
+            usb = dyn.get("uniform_same_budget")
+            same = (f"{amount(usb, pr['step'] is not None)}, {pct(usb['score'], 2)}, "
+                    f"{num(usb['optical_aj_per_mac'])}" if usb else "n/a")
+            learned = at_criterion(pr, "learned")
+            if learned:
+                lrn = (f" {pct(learned['score'], 2)} | {num(learned['optical_aj_per_mac'])} | "
+                       f"{num(pr['summary'].get('dpcc_over_learned_energy'), '.2f')} |")
+                lwall = num(learned["learned"]["wall_s"], ".0f")
+            else:
+                lrn, lwall = " | | |", ""
+            rows.append(f"{head} {pct(dyn['score'], 2)} | {num(dyn['optical_aj_per_mac'])} | "
+                        f"{num(dyn['energy_j'])} | {num(ueq and ueq['optical_aj_per_mac'])} | "
+                        f"{pct(dyn.get('saved_equal_score'))} | {same} | "
+                        f"{pct(dyn.get('saved_same_budget'))} |{lrn} "
+                        f"{num(dyn['compile_s'], '.0f')} | {lwall} |")
+    return rows
+
+
+def sweep_table(res):
+    rows = ["| model | profile | budget | measured on calibration | test score (agreement) | "
+            "aJ/MAC | J | uniform baseline | saved, same budget | saved, equal score | "
+            "saved, equal agreement | compile (s) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, r in res["models"].items():
+        for prof, pr in r["profiles"].items():
+            for p in pr["points"]:
+                if p["kind"] != "dynamic":
                     continue
-                sched = (f"dynamic, budget {p['budget']}" if p["kind"] == "dynamic"
-                         else "uniform")
-                n = (f"{p['mean_repetitions']:.0f}" if p["kind"] == "dynamic"
-                     else str(p["repetitions"]))
-                out.append(f"| {prof} | {sched} | {n} | {pct(p['score'], 2)} "
-                           f"({pct(p['agreement'], 2)}) | "
-                           f"{p['optical_aj_per_mac']:.3g} | {p['energy_j']:.3g} | "
-                           f"{pct(p.get('saved_equal_score')) if p['kind'] == 'dynamic' else ''} |")
+                if not p["reachable"]:
+                    rows.append(f"| {name} | {prof} | {p['budget']:g} | unreachable (exit 4) |"
+                                + " |" * 7 + f" {p['compile_s']:.0f} |")
+                    continue
+                base = p.get("uniform_same_budget")
+                rows.append(f"| {name} | {prof} | {p['budget']:g} | {pct(p['measured_calib'], 2)}"
+                            f" | {pct(p['score'], 2)} ({pct(p['agreement'], 2)}) | "
+                            f"{num(p['optical_aj_per_mac'])} | {num(p['energy_j'])} | "
+                            f"{amount(base, pr['step'] is not None) if base else 'n/a'} | "
+                            f"{pct(p.get('saved_same_budget'))} | "
+                            f"{pct(p.get('saved_equal_score'))} | "
+                            f"{pct(p.get('saved_equal_agreement'))} | {p['compile_s']:.0f} |")
+    return rows
+
+
+def learned_table(res):
+    rows = ["| model | batches (of size) x search steps, lr | target photons | validation: noise-free, noisy "
+            "(learned.py) | mean photons/MAC | test score (dprun) | aJ/MAC (dpcc report) | "
+            "saved against uniform at equal score | wall (s) |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for name, r in res["models"].items():
+        for pr in r["profiles"].values():
+            p = at_criterion(pr, "learned")
+            if not p:
+                continue
+            lr = p["learned"]
+            rows.append(f"| {name} | {lr['batches']} ({lr['batch_size']}) x {lr['steps']}, "
+                        f"{lr['lr']:g} | "
+                        f"{num(lr['target_photons'])} | {pct(lr['val_clean'], 2)}, "
+                        f"{pct(lr['val_score'], 2)}{'' if lr['meets'] else ' (misses)'} | "
+                        f"{num(lr['mean_photons'])} | {pct(p['score'], 2)} | "
+                        f"{num(p['optical_aj_per_mac'])} | {pct(p.get('saved_equal_score'))} | "
+                        f"{lr['wall_s']:.0f} |")
+    return rows
+
+
+def table(res):
+    crit = res["criterion"]
+    out = [f"## At the paper's criterion: budget {crit:g} (accuracy drop on the calibration set;"
+           " BERT: top-1 disagreement)", "",
+           "Scores are on the held-out test set, averaged over the device instances; energies "
+           "are the compiler's report. Uniform precision under paper_shot is in photons per "
+           "MAC (ph), under homodyne_shot in repetitions N.", ""] + main_table(res)
+    out += ["", "## The dynamic budget sweep", ""] + sweep_table(res)
+    learned = learned_table(res)
+    if len(learned) > 2:
+        out += ["", "## The learned schedules (learned.py, paper_shot)", ""] + learned
     m = res["machine"]
-    out += ["", f"Machine: {m['platform']}, {m['cpus']} CPUs. Device instances (seeds) of the "
-            f"test-set runs: {', '.join(map(str, res['seeds']))}. Total time: "
-            f"{res['seconds'] / 60:.1f} min."]
+    out += ["", f"Machine: {m['platform']}, {m['cpus']} CPUs, {res['threads']} threads. Device "
+            f"instances (seeds) of the test-set runs: {', '.join(map(str, res['seeds']))}. "
+            f"Total time: {res['seconds'] / 60:.1f} min."]
     return "\n".join(out) + "\n"
 
 
@@ -173,7 +251,6 @@ def main():
         res = json.load(f)
     plot_energy_accuracy(res, out)
     plot_layers(res, out)
-    plot_profiles(res, out)
     with open(os.path.join(out, "table.md"), "w") as f:
         f.write(table(res))
     print(f"plot: figures and table.md in {out}", file=sys.stderr)
