@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,22 +121,95 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
+/* The parts into an open descriptor, in order; 0, or -1 with errno set. */
+static int write_parts(int fd, const dp_chunk *parts, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (write_all(fd, parts[i].data, parts[i].len) != 0)
+            return -1;
+    return 0;
+}
+
+/*
+ * The path a chain of symbolic links ends at, followed even where its last link dangles (the
+ * file it names is then to be created); path itself where it is no link. malloc'd; NULL with
+ * errno set (ELOOP past 40 links).
+ */
+static char *link_target(const char *path)
+{
+    char *cur = strdup(path);
+    for (int hops = 0; cur && hops < 40; hops++) {
+        struct stat st;
+        if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode))
+            return cur;
+        char to[PATH_MAX];
+        ssize_t len = readlink(cur, to, sizeof to - 1);
+        if (len < 0) {
+            free(cur);
+            return NULL;
+        }
+        to[len] = '\0';
+        /* a relative link is relative to the folder that holds it */
+        const char *slash = strrchr(cur, '/');
+        size_t dir = to[0] == '/' || !slash ? 0 : (size_t)(slash - cur + 1);
+        char *next = malloc(dir + (size_t)len + 1);
+        if (next) {
+            memcpy(next, cur, dir);
+            memcpy(next + dir, to, (size_t)len + 1);
+        }
+        free(cur);
+        cur = next;
+    }
+    if (cur) {
+        free(cur);
+        errno = ELOOP;
+    }
+    return NULL;
+}
+
+/* A character device or FIFO (a terminal, /dev/null, a pipe) takes the bytes as they come:
+ * there is nothing to rename over it, and replacing it with a file would break it. */
+static dp_status write_in_place(const char *path, const dp_chunk *parts, int n, dp_error *err)
+{
+    int fd = strcmp(path, "-") == 0 ? STDOUT_FILENO
+                                    : open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return dp_fail(err, DP_EIO, "%s: cannot open for writing: %s", path, strerror(errno));
+    int ok = write_parts(fd, parts, n) == 0;
+    int e = errno;
+    if (fd != STDOUT_FILENO && close(fd) != 0 && ok) {
+        ok = 0;
+        e = errno;
+    }
+    return ok ? DP_OK : dp_fail(err, DP_EIO, "%s: cannot write: %s", path, strerror(e));
+}
+
 dp_status dp_file_write_atomic(const char *path, const dp_chunk *parts, int n, dp_error *err)
 {
-    size_t cap = strlen(path) + 32;
+    struct stat st;
+    if (strcmp(path, "-") == 0)
+        return write_in_place(path, parts, n, err);
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))
+            return write_in_place(path, parts, n, err);
+        return dp_fail(err, DP_EIO, "%s: %s, not a file to write", path,
+                       S_ISDIR(st.st_mode) ? "a folder" : "a block device or socket");
+    }
+    /* a regular file, or none yet: through a symbolic link, the file it names is replaced */
+    char *target = link_target(path);
+    if (!target)
+        return dp_fail(err, DP_EIO, "%s: cannot follow the link: %s", path, strerror(errno));
+    size_t cap = strlen(target) + 32;
     char *tmp = malloc(cap);
-    if (!tmp)
-        return dp_fail(err, DP_ENOMEM, "%s: out of memory", path);
-    int fd = create_temp(path, tmp, cap);
+    int fd = tmp ? create_temp(target, tmp, cap) : -1;
     if (fd < 0) {
-        int e = errno;
+        int e = tmp ? errno : ENOMEM;
         free(tmp);
+        free(target);
         return dp_fail(err, DP_EIO, "%s: cannot create a file in its folder: %s", path,
                        strerror(e));
     }
-    int ok = 1;
-    for (int i = 0; ok && i < n; i++)
-        ok = write_all(fd, parts[i].data, parts[i].len) == 0;
+    int ok = write_parts(fd, parts, n) == 0;
     /* The data must be on disk before the rename makes it visible under the final name, or
      * a crash could leave an empty file where the old one was. */
     ok = ok && fsync(fd) == 0;
@@ -144,13 +218,14 @@ dp_status dp_file_write_atomic(const char *path, const dp_chunk *parts, int n, d
         ok = 0;
         e = errno;
     }
-    if (ok && rename(tmp, path) != 0) {
+    if (ok && rename(tmp, target) != 0) {
         ok = 0;
         e = errno;
     }
     if (!ok)
         unlink(tmp);
     free(tmp);
+    free(target);
     return ok ? DP_OK : dp_fail(err, DP_EIO, "%s: cannot write: %s", path, strerror(e));
 }
 

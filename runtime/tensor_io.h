@@ -41,7 +41,11 @@ typedef struct dp_chunk {
 /*
  * Writes the concatenation of parts[0..n) to PATH: into a new temporary file in the same
  * folder, flushed to disk, then renamed over PATH. On any failure the temporary is removed,
- * and PATH is left as it was.
+ * and PATH is left as it was. Through a symbolic link, the file the link names is replaced
+ * (created where the link dangles) and the link stays. A character device or FIFO at PATH
+ * (or at the end of its links: /dev/null, /dev/stdout, a named pipe) is written in place,
+ * not replaced; so is standard output for PATH "-". A folder, block device or socket is
+ * refused.
  */
 dp_status dp_file_write_atomic(const char *path, const dp_chunk *parts, int n, dp_error *err);
 

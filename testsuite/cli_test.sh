@@ -89,6 +89,37 @@ expect 0 "" bash -c "cd '$tmp' && '$dpcc' '$mm/model.onnx' -o mm.dp --device ./m
 expect 0 "" "$dprun" "$tmp/mm.dp" -i "$mm/test_data_set_0/input_0.pb" \
     -i "$mm/test_data_set_0/input_1.pb" -o "$tmp/o"
 
+# Outputs into what is not a regular file: devices and FIFOs are written, never replaced;
+# through a symbolic link the file it names is replaced and the link stays; - is stdout.
+ex=$2/examples
+expect 0 "" "$dpcc" "$ex/fmnist_cnn.onnx" -o /dev/null --no-analog -q
+[[ -c /dev/null ]] || { echo "FAIL: -o /dev/null replaced the device"; failures=$((failures + 1)); }
+expect 1 "/dev/full: cannot write: No space left on device" "$dpcc" "$ex/fmnist_cnn.onnx" \
+    -o /dev/full --no-analog -q
+[[ -c /dev/full ]] || { echo "FAIL: -o /dev/full replaced the device"; failures=$((failures + 1)); }
+mkfifo "$tmp/fifo"
+cat "$tmp/fifo" >"$tmp/from_fifo" &
+expect 0 "" "$dpcc" "$ex/fmnist_cnn.onnx" -o "$tmp/f.dp" --calib "$ex/calib_64.npy" \
+    --schedule fixed:1 --report "$tmp/fifo" -q
+wait
+[[ -p $tmp/fifo ]] && grep -q '"schema_version"' "$tmp/from_fifo" ||
+    { echo "FAIL: --report into a FIFO"; failures=$((failures + 1)); }
+echo old >"$tmp/real.json"
+ln -s real.json "$tmp/link.json"
+ln -s nowhere.json "$tmp/dangling.json"
+for link in link dangling; do
+    expect 0 "" "$dprun" "$tmp/f.dp" -i "$ex/input_0.npy" -o "$tmp/o" --report "$tmp/$link.json"
+    [[ -L $tmp/$link.json ]] || { echo "FAIL: --report replaced the $link"; failures=$((failures + 1)); }
+done
+grep -q '"schema_version"' "$tmp/real.json" && grep -q '"schema_version"' "$tmp/nowhere.json" ||
+    { echo "FAIL: --report through a link did not write its file"; failures=$((failures + 1)); }
+expect 0 "" "$dprun" "$tmp/f.dp" -i "$ex/input_0.npy" -o "$tmp/o" --report -
+grep -q '"schema_version"' "$tmp/stdout" || { echo "FAIL: --report -"; failures=$((failures + 1)); }
+expect 0 "" "$dprun" "$tmp/f.dp" -i "$ex/input_0.npy" -o "$tmp/o" --report /dev/stdout
+grep -q '"schema_version"' "$tmp/stdout" ||
+    { echo "FAIL: --report /dev/stdout"; failures=$((failures + 1)); }
+expect 1 "a folder, not a file to write" "$dpcc" "$ex/fmnist_cnn.onnx" -o "$tmp" --no-analog -q
+
 size=$(stat -c %s "$set_dir/input_0.pb")
 head -c $((size - 8)) "$set_dir/input_0.pb" >"$tmp/short.pb"
 expect 2 "short.pb" "$dprun" "$tmp/add.dp" --ideal -i "$tmp/short.pb" -i "$set_dir/input_1.pb" -o "$tmp/o"
