@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,7 @@ static const char usage[] =
     "\n"
     "Compiles an ONNX model for the simulated analog optical accelerator.\n"
     "\n"
-    "options:\n"
+    "options (a value as --opt VALUE or --opt=VALUE, -oFILE, -j2; -- ends the options):\n"
     "  -o, --output FILE         output file (required); its suffix picks the backend\n"
     "  --emit=dp|c|llvm          backend: device program (default), C kernel, LLVM IR\n"
     "                            (.ll text, .bc bitcode, .o object; with OUT.rt.c beside)\n"
@@ -82,17 +83,6 @@ static int usage_error(const char *fmt, const char *arg)
     return dp_exit_code(DP_EUSAGE);
 }
 
-static bool is_valued(const char *a)
-{
-    static const char *const names[] = {"--device", "--calib", "--labels", "--budget",
-                                         "--schedule", "--report", "--seed", "--seeds", "-j",
-                                         "--threads", "--annotate"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(a, names[i]) == 0)
-            return true;
-    return false;
-}
-
 /* --budget METRIC=VALUE */
 static int parse_budget(dpc_analog_opts *ao, const char *val)
 {
@@ -106,6 +96,10 @@ static int parse_budget(dpc_analog_opts *ao, const char *val)
             && strncmp(val, metrics[i].name, (size_t)(eq - val)) == 0) {
             if (dp_arg_nonnegative(eq + 1, &ao->budget) != 0)
                 return usage_error("--budget %s: the value must be a number >= 0", val);
+            /* top-1 disagreement and an accuracy drop are rates */
+            bool rate = metrics[i].metric == DPC_TOP1 || metrics[i].metric == DPC_ACCURACY;
+            if (rate && ao->budget > 1)
+                return usage_error("--budget %s: a rate, from 0 to 1", val);
             ao->metric = metrics[i].metric;
             ao->budget_given = true;
             return 0;
@@ -114,24 +108,57 @@ static int parse_budget(dpc_analog_opts *ao, const char *val)
                        "not '%s'", val);
 }
 
-/* The options of the analog stage, and --device. */
-static int analog_option(dpc_options *o, const char *a, const char *val)
+/* The long options without a short form, by the value getopt_long returns for each. */
+enum {
+    OPT_VERSION = 256, OPT_DISASM, OPT_EMIT, OPT_PREFIX, OPT_EXTERNAL_WEIGHTS, OPT_INPUT_SHAPE,
+    OPT_MAX_MEMORY, OPT_JSON, OPT_NO_ANALOG, OPT_DEVICE, OPT_CALIB, OPT_LABELS, OPT_BUDGET,
+    OPT_SCHEDULE, OPT_REPORT, OPT_SEED, OPT_SEEDS, OPT_ANNOTATE
+};
+
+static const struct option long_options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {"disasm", required_argument, NULL, OPT_DISASM},
+    {"output", required_argument, NULL, 'o'},
+    {"emit", required_argument, NULL, OPT_EMIT},
+    {"prefix", required_argument, NULL, OPT_PREFIX},
+    {"external-weights", no_argument, NULL, OPT_EXTERNAL_WEIGHTS},
+    {"input-shape", required_argument, NULL, OPT_INPUT_SHAPE},
+    {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
+    {"quiet", no_argument, NULL, 'q'},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"verbose", no_argument, NULL, 'v'},
+    {"no-analog", no_argument, NULL, OPT_NO_ANALOG},
+    {"device", required_argument, NULL, OPT_DEVICE},
+    {"calib", required_argument, NULL, OPT_CALIB},
+    {"labels", required_argument, NULL, OPT_LABELS},
+    {"budget", required_argument, NULL, OPT_BUDGET},
+    {"schedule", required_argument, NULL, OPT_SCHEDULE},
+    {"report", required_argument, NULL, OPT_REPORT},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"seeds", required_argument, NULL, OPT_SEEDS},
+    {"threads", required_argument, NULL, 'j'},
+    {"annotate", required_argument, NULL, OPT_ANNOTATE},
+    {NULL, 0, NULL, 0}};
+
+/* The options of the analog stage, and --device: 0, or the usage error's exit status. */
+static int analog_option(dpc_options *o, int opt, const char *val)
 {
     dpc_analog_opts *ao = &o->analog_opts;
     uint64_t seed;
-    if (strcmp(a, "--device") == 0)
+    if (opt == OPT_DEVICE)
         o->device_path = val;
-    else if (strcmp(a, "--calib") == 0)
+    else if (opt == OPT_CALIB)
         ao->calib_path = val;
-    else if (strcmp(a, "--labels") == 0)
+    else if (opt == OPT_LABELS)
         ao->labels_path = val;
-    else if (strcmp(a, "--report") == 0)
+    else if (opt == OPT_REPORT)
         ao->report_path = val;
-    else if (strcmp(a, "--annotate") == 0)
+    else if (opt == OPT_ANNOTATE)
         o->annotate_path = val;
-    else if (strcmp(a, "--budget") == 0)
+    else if (opt == OPT_BUDGET)
         return parse_budget(ao, val);
-    else if (strcmp(a, "--schedule") == 0) {
+    else if (opt == OPT_SCHEDULE) {
         if (strcmp(val, "dynamic") == 0)
             ao->schedule = DPC_SCHEDULE_DYNAMIC;
         else if (strcmp(val, "uniform") == 0)
@@ -144,15 +171,13 @@ static int analog_option(dpc_options *o, const char *a, const char *val)
         } else
             return usage_error("--schedule must be dynamic, uniform, fixed:N or from:FILE, not "
                                "'%s'", val);
-    } else if (strcmp(a, "--seed") == 0) {
+    } else if (opt == OPT_SEED) {
         if (dp_arg_u64(val, &seed) != 0 || seed > UINT32_MAX)
             return usage_error("--seed needs an integer from 0 to 4294967295, not '%s'", val);
         ao->seed = (uint32_t)seed;
-    } else if (strcmp(a, "--seeds") == 0) {
+    } else if (opt == OPT_SEEDS) {
         if (dp_arg_count(val, DPC_MAX_RUNNERS, &ao->seeds) != 0)
             return usage_error("--seeds needs a count from 1 to 16, not '%s'", val);
-    } else if (dp_arg_count(val, 256, &ao->threads) != 0) {
-        return usage_error("-j needs a thread count from 1 to 256, not '%s'", val);
     }
     return 0;
 }
@@ -227,77 +252,82 @@ int main(int argc, char **argv)
     dp_error err = {0};
     int rc = 0;
 
-    for (int i = 1; i < argc && rc == 0; i++) {
-        const char *a = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+    /* getopt_long: --opt value and --opt=value, -j1 and -ofile, -- ends the options, and the
+     * model may stand anywhere; the messages are dpcc's own */
+    opterr = 0;
+    int opt;
+    while (rc == 0 && (opt = getopt_long(argc, argv, ":ho:j:qv", long_options, NULL)) != -1) {
+        const char *val = optarg;
+        switch (opt) {
+        case 'h':
             fputs(usage, stdout);
             goto done;
-        } else if (strcmp(a, "--version") == 0) {
+        case OPT_VERSION:
             printf("dpcc %s\n", DP_VERSION);
             goto done;
-        } else if (strcmp(a, "--disasm") == 0) {
-            if (!val)
-                rc = usage_error("%s needs a file", a);
-            else
-                rc = disasm(val);
+        case OPT_DISASM:
+            rc = disasm(val);
             goto done;
-        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
-            if (!val)
-                rc = usage_error("%s needs a file", a);
+        case 'o':
             o.out_path = val;
-            i++;
-        } else if (strncmp(a, "--emit=", 7) == 0) {
-            emit = a + 7;
-        } else if (strcmp(a, "--prefix") == 0) {
-            if (!val || !dpc_c_prefix_ok(val)) {
+            break;
+        case OPT_EMIT:
+            emit = val;
+            break;
+        case OPT_PREFIX:
+            if (!dpc_c_prefix_ok(val))
                 rc = usage_error("--prefix needs a C identifier of at most 64 characters, not "
-                                 "'%s'", val ? val : "");
-                break;
-            }
+                                 "'%s'", val);
             o.c.prefix = val;
-            i++;
-        } else if (strcmp(a, "--external-weights") == 0) {
+            break;
+        case OPT_EXTERNAL_WEIGHTS:
             o.c.external_weights = true;
-        } else if (strcmp(a, "--input-shape") == 0 || strncmp(a, "--input-shape=", 14) == 0) {
-            const char *text = a[13] == '=' ? a + 14 : val;
-            if (!text) {
-                rc = usage_error("%s needs NAME=DIMS", a);
-                break;
-            }
-            if (a[13] != '=')
-                i++;
-            dp_status st = dpc_parse_binding(text, &args, &bindings[o.n_bindings], &err);
+            break;
+        case OPT_INPUT_SHAPE: {
+            dp_status st = dpc_parse_binding(val, &args, &bindings[o.n_bindings], &err);
             if (st != DP_OK)
                 rc = fail(st, &err);
             o.n_bindings++;
-        } else if (strcmp(a, "--max-memory") == 0) {
-            if (!val || dp_arg_bytes(val, &o.max_memory) != 0)
-                rc = usage_error("--max-memory needs a byte count such as 4G, not '%s'",
-                                 val ? val : "");
-            i++;
-        } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
-            quiet = true;
-        } else if (strcmp(a, "--json") == 0) {
-            o.json = true;
-        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-            o.analog_opts.verbose = true;
-        } else if (strcmp(a, "--no-analog") == 0) {
-            o.analog = false;
-        } else if (is_valued(a)) {
-            if (!val) {
-                rc = usage_error("%s needs a value", a);
-                break;
-            }
-            rc = analog_option(&o, a, val);
-            i++;
-        } else if (a[0] == '-' && a[1]) {
-            rc = usage_error("unknown option '%s'", a);
-        } else if (!o.model_path) {
-            o.model_path = a;
-        } else {
-            rc = usage_error("more than one model given ('%s')", a);
+            break;
         }
+        case OPT_MAX_MEMORY:
+            if (dp_arg_bytes(val, &o.max_memory) != 0)
+                rc = usage_error("--max-memory needs a byte count such as 4G, not '%s'", val);
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case OPT_JSON:
+            o.json = true;
+            break;
+        case 'v':
+            o.analog_opts.verbose = true;
+            break;
+        case OPT_NO_ANALOG:
+            o.analog = false;
+            break;
+        case 'j':
+            if (dp_arg_count(val, 256, &o.analog_opts.threads) != 0)
+                rc = usage_error("-j needs a thread count from 1 to 256, not '%s'", val);
+            break;
+        case ':':
+            rc = usage_error("%s needs a value", argv[optind - 1]);
+            break;
+        case '?': {
+            char msg[700];
+            dp_arg_refused(argv[optind - 1], optopt, long_options, msg, sizeof msg);
+            rc = usage_error("%s", msg);
+            break;
+        }
+        default:
+            rc = analog_option(&o, opt, val);
+        }
+    }
+    for (int i = optind; rc == 0 && i < argc; i++) {
+        if (!o.model_path)
+            o.model_path = argv[i];
+        else
+            rc = usage_error("more than one model given ('%s')", argv[i]);
     }
     if (rc)
         goto done;

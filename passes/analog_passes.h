@@ -61,7 +61,8 @@ typedef struct dpc_analog {
     dpc_metric metric;
     double budget;
     bool budget_given;           /* by the user; else the default, which may give way */
-    bool budget_unmet;           /* the default budget was out of reach: N_max everywhere */
+    bool budget_unmet;           /* the default budget was out of reach (N_max everywhere), or
+                                  * a fixed or given schedule measures over the budget */
     dpc_schedule_kind kind;
     int32_t fixed_reps;
     double predicted_mse, measured;

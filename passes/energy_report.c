@@ -20,6 +20,17 @@ void pass_energy(dpc_analog *A)
     }
 }
 
+/* Why the budget is not met, for the report and the warning; NULL where it is. */
+static const char *budget_warning(const dpc_analog *A)
+{
+    if (!A->budget_unmet)
+        return NULL;
+    if (A->kind == DPC_SCHEDULE_FIXED || A->kind == DPC_SCHEDULE_GIVEN)
+        return "the schedule, taken as given, measures over the budget";
+    return "the default budget is out of reach: every layer runs at the device's maximum "
+           "precision";
+}
+
 static void fill_report(const dpc_analog *A, dp_report *r, dp_report_layer *rows)
 {
     *r = (dp_report){.producer = "dpcc", .device = A->device, .metric = dpc_metric_name(A->metric),
@@ -27,7 +38,7 @@ static void fill_report(const dpc_analog *A, dp_report *r, dp_report_layer *rows
                      .measured = A->measured, .uniform_repetitions = A->uniform_reps,
                      .uniform_energy_j = A->uniform_energy_j,
                      .synthetic_calibration = A->synthetic, .unverified_margin = A->no_margin,
-                     .budget_unmet = A->budget_unmet,
+                     .budget_warning = budget_warning(A),
                      .calibration_samples = A->chunks, .n_layers = A->n_layers, .layers = rows};
     r->floor_mse = 0;
     for (int l = 0; l < A->n_layers; l++) {
@@ -98,7 +109,11 @@ void dpc_print_summary(const dpc_analog *A, FILE *f)
 
 void dpc_print_warnings(const dpc_analog *A, FILE *f)
 {
-    if (A->budget_unmet)
+    if (A->budget_unmet && (A->kind == DPC_SCHEDULE_FIXED || A->kind == DPC_SCHEDULE_GIVEN))
+        fprintf(f, "warning: the %s schedule measures %s = %.4g on the calibration data, over "
+                "the budget of %g\n", A->kind == DPC_SCHEDULE_FIXED ? "fixed" : "given",
+                dpc_metric_name(A->metric), A->measured, A->budget);
+    else if (A->budget_unmet)
         fprintf(f, "warning: the default budget, %s <= %g, is out of reach on this device and "
                 "calibration data: the most precise schedule (%d %s everywhere) measures %s = "
                 "%.4g, and the program is compiled with it; give --budget for another goal\n",

@@ -342,6 +342,8 @@ dp_status pass_schedule(dpc_analog *A, dp_error *err)
             s.n[l] = A->given_reps[A->layers[l].instr];
         st = measure(&s, &A->measured, err);
         A->predicted_mse = predicted(A, s.n);
+        /* nothing was searched, but the user should know when the schedule breaks it */
+        A->budget_unmet = st == DP_OK && !(A->measured <= A->budget);
     } else if (st == DP_OK) {
         /* can any schedule meet the budget? */
         set_all(&s, A->device->max_repetitions);

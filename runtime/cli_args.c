@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int dp_arg_nonnegative(const char *s, double *out)
 {
@@ -57,4 +59,28 @@ int dp_arg_bytes(const char *s, size_t *out)
         return -1;
     *out = (size_t)v << shift;
     return 0;
+}
+
+void dp_arg_refused(const char *arg, int short_opt, const struct option *options, char *msg,
+                    size_t n)
+{
+    if (short_opt) {
+        snprintf(msg, n, "unknown option '-%c'", short_opt);
+        return;
+    }
+    const char *name = arg + (strncmp(arg, "--", 2) == 0 ? 2 : 0);
+    size_t len = strcspn(name, "="), used = 0;
+    int matches = 0;
+    char these[512] = "";
+    for (const struct option *op = options; op->name; op++) {
+        if (strncmp(op->name, name, len) != 0 || used + strlen(op->name) + 5 >= sizeof these)
+            continue;
+        int w = snprintf(these + used, sizeof these - used, "%s--%s", matches++ ? ", " : "",
+                         op->name);
+        used += w > 0 ? (size_t)w : 0;
+    }
+    if (matches < 2)
+        snprintf(msg, n, "unknown option '%.200s'", arg);
+    else
+        snprintf(msg, n, "option '%.200s' is ambiguous: %s", arg, these);
 }

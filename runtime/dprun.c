@@ -32,7 +32,7 @@ static const char usage[] =
     "to the graph inputs in order or by name. A leading batch dimension that is a multiple of\n"
     "the compiled one runs the whole data set.\n"
     "\n"
-    "options:\n"
+    "options (a value as --opt VALUE or --opt=VALUE, -iFILE; -- ends the options):\n"
     "  -i, --input [NAME=]FILE   an input tensor (repeat for each graph input)\n"
     "  -o, --output DIR          write DIR/output_K.pb for each graph output K\n"
     "  --format pb|npy           output file format (default pb)\n"
@@ -46,7 +46,7 @@ static const char usage[] =
     "  --rtol R, --atol A        tolerances for --expect: |got-want| <= A + R*|want|\n"
     "                            (defaults 1e-3 and 1e-5)\n"
     "  --repeat K                run K times and print the median time per run\n"
-    "  --threads T               threads (default: the CPUs online): a lone input's matrix\n"
+    "  -j, --threads T           threads (default: the CPUs online): a lone input's matrix\n"
     "                            products, convolutions and large element-wise ops, or\n"
     "                            a data set's chunks side by side; the same results on\n"
     "                            any T (a C kernel runs on one)\n"
@@ -98,6 +98,29 @@ static int usage_error(const char *fmt, const char *arg)
     return dp_exit_code(DP_EUSAGE);
 }
 
+/* The long options without a short form, by the value getopt_long returns for each. */
+enum {
+    OPT_VERSION = 256, OPT_EXPECT, OPT_RTOL, OPT_ATOL, OPT_REPEAT, OPT_SEED, OPT_REPORT,
+    OPT_FORMAT, OPT_MAX_MEMORY, OPT_IDEAL
+};
+
+static const struct option long_options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {"input", required_argument, NULL, 'i'},
+    {"output", required_argument, NULL, 'o'},
+    {"expect", required_argument, NULL, OPT_EXPECT},
+    {"rtol", required_argument, NULL, OPT_RTOL},
+    {"atol", required_argument, NULL, OPT_ATOL},
+    {"repeat", required_argument, NULL, OPT_REPEAT},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"report", required_argument, NULL, OPT_REPORT},
+    {"threads", required_argument, NULL, 'j'},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
+    {"ideal", no_argument, NULL, OPT_IDEAL},
+    {NULL, 0, NULL, 0}};
+
 static int parse_args(int argc, char **argv, options *o)
 {
     memset(o, 0, sizeof *o);
@@ -107,75 +130,80 @@ static int parse_args(int argc, char **argv, options *o)
     o->format = "pb";
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     o->threads = cpus < 1 ? 1 : cpus > 256 ? 256 : (int)cpus;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        bool takes = strcmp(a, "-i") == 0 || strcmp(a, "--input") == 0 || strcmp(a, "-o") == 0
-                  || strcmp(a, "--output") == 0 || strcmp(a, "--expect") == 0
-                  || strcmp(a, "--rtol") == 0 || strcmp(a, "--atol") == 0
-                  || strcmp(a, "--repeat") == 0 || strcmp(a, "--format") == 0
-                  || strcmp(a, "--threads") == 0 || strcmp(a, "--seed") == 0
-                  || strcmp(a, "--report") == 0
-                  || strcmp(a, "--max-memory") == 0;
-        if (takes && !val)
-            return usage_error("%s needs a value", a);
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+    /* getopt_long: --opt value and --opt=value, -ifile, -- ends the options, and the
+     * program may stand anywhere; the messages are dprun's own */
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":hi:o:j:", long_options, NULL)) != -1) {
+        const char *val = optarg;
+        switch (opt) {
+        case 'h':
             fputs(usage, stdout);
             exit(0);
-        } else if (strcmp(a, "--version") == 0) {
+        case OPT_VERSION:
             printf("dprun %s\n", DP_VERSION);
             exit(0);
-        } else if (strcmp(a, "-i") == 0 || strcmp(a, "--input") == 0) {
+        case 'i':
             if (o->n_inputs == MAX_ARGS)
                 return usage_error("more than %s inputs", "256");
             o->inputs[o->n_inputs++] = val;
-            i++;
-        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
+            break;
+        case 'o':
             o->outdir = val;
-            i++;
-        } else if (strcmp(a, "--expect") == 0) {
+            break;
+        case OPT_EXPECT:
             if (o->n_expect == MAX_ARGS)
                 return usage_error("more than %s --expect files", "256");
             o->expect[o->n_expect++] = val;
-            i++;
-        } else if (strcmp(a, "--rtol") == 0 || strcmp(a, "--atol") == 0) {
-            if (dp_arg_nonnegative(val, a[2] == 'r' ? &o->rtol : &o->atol) != 0)
+            break;
+        case OPT_RTOL:
+        case OPT_ATOL:
+            if (dp_arg_nonnegative(val, opt == OPT_RTOL ? &o->rtol : &o->atol) != 0)
                 return usage_error("tolerance must be a non-negative number, not '%s'", val);
-            i++;
-        } else if (strcmp(a, "--repeat") == 0) {
+            break;
+        case OPT_REPEAT:
             if (dp_arg_count(val, 1000000, &o->repeat) != 0)
                 return usage_error("--repeat needs a count from 1 to 1000000, not '%s'", val);
-            i++;
-        } else if (strcmp(a, "--seed") == 0) {
+            break;
+        case OPT_SEED: {
             uint64_t seed;
             if (dp_arg_u64(val, &seed) != 0 || seed > UINT32_MAX)
                 return usage_error("--seed needs an integer from 0 to 4294967295, not '%s'", val);
             o->seed = (uint32_t)seed;
-            i++;
-        } else if (strcmp(a, "--report") == 0) {
+            break;
+        }
+        case OPT_REPORT:
             o->report = val;
-            i++;
-        } else if (strcmp(a, "--threads") == 0) {
+            break;
+        case 'j':
             if (dp_arg_count(val, 256, &o->threads) != 0)
                 return usage_error("--threads needs a count from 1 to 256, not '%s'", val);
-            i++;
-        } else if (strcmp(a, "--format") == 0) {
+            break;
+        case OPT_FORMAT:
             if (strcmp(val, "pb") != 0 && strcmp(val, "npy") != 0)
                 return usage_error("--format must be pb or npy, not '%s'", val);
             o->format = val;
-            i++;
-        } else if (strcmp(a, "--max-memory") == 0) {
+            break;
+        case OPT_MAX_MEMORY:
             if (dp_arg_bytes(val, &o->max_memory) != 0)
                 return usage_error("--max-memory needs a byte count such as 4G, not '%s'", val);
-            i++;
-        } else if (strcmp(a, "--ideal") == 0) {
+            break;
+        case OPT_IDEAL:
             o->ideal = true;
-        } else if (a[0] == '-' && a[1]) {
-            return usage_error("unknown option '%s'", a);
-        } else if (!o->program) {
-            o->program = a;
-        } else {
-            return usage_error("more than one program given ('%s')", a);
+            break;
+        case ':':
+            return usage_error("%s needs a value", argv[optind - 1]);
+        default: {
+            char msg[700];
+            dp_arg_refused(argv[optind - 1], optopt, long_options, msg, sizeof msg);
+            return usage_error("%s", msg);
         }
+        }
+    }
+    for (int i = optind; i < argc; i++) {
+        if (o->program)
+            return usage_error("more than one program given ('%s')", argv[i]);
+        o->program = argv[i];
     }
     if (!o->program)
         return usage_error("%s", "no program given");

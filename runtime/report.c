@@ -136,10 +136,9 @@ static cJSON *report_json(const dp_report *r)
         add_number(d, "measured", r->measured);
         add_number(d, "floor_mse", r->floor_mse);
         cJSON_AddBoolToObject(d, "sampling_margin", !r->unverified_margin);
-        cJSON_AddBoolToObject(d, "met", !r->budget_unmet);
-        if (r->budget_unmet)
-            cJSON_AddStringToObject(d, "warning", "the default budget is out of reach: every "
-                                    "layer runs at the device's maximum precision");
+        cJSON_AddBoolToObject(d, "met", !r->budget_warning);
+        if (r->budget_warning)
+            cJSON_AddStringToObject(d, "warning", r->budget_warning);
         cJSON *u = cJSON_AddObjectToObject(root, "baseline_uniform");
         add_number(u, "repetitions", r->uniform_repetitions);
         add_number(u, "total_energy_j", r->uniform_energy_j);

@@ -61,7 +61,7 @@ typedef struct dp_report {
     double uniform_energy_j;
     bool synthetic_calibration;
     bool unverified_margin;      /* met without the margin for calibration sampling error */
-    bool budget_unmet;           /* the default budget was out of reach (dpcc) */
+    const char *budget_warning;  /* dpcc: why the budget is not met; NULL where it is */
     int64_t calibration_samples;
     int64_t inferences;          /* dprun: how many inferences the counts cover */
     int n_layers;

@@ -70,6 +70,17 @@ grep -q '"precision":[[:space:]]*"photons"' "$tmp/paper.json" ||
     { echo "FAIL: --device paper_shot did not compile for photon precision"; failures=$((failures + 1)); }
 # (thermal_limited has static weight errors, which an activation x activation product, as
 # this MatMul of two inputs, has not: it was refused as "run with other weight parameters")
+# a fixed schedule over the budget is compiled as given, with a warning
+expect 0 "warning: the fixed schedule measures top1 = .* over the budget of 0.01" \
+    "$dpcc" "$mm/model.onnx" -o "$tmp/mm.dp" --device paper_shot --schedule fixed:1
+expect 1 "--budget top1=2: a rate, from 0 to 1" "$dpcc" "$mm/model.onnx" -o "$tmp/mm.dp" \
+    --budget top1=2
+# options the conventional way: --opt=value, attached short values, -- ends the options
+expect 0 "" "$dpcc" --output="$tmp/mm.dp" -j1 --schedule=fixed:2 -q -- "$mm/model.onnx"
+expect 0 "" "$dpcc" "$mm/model.onnx" -o"$tmp/mm.dp" --budget=top1=0.5 -q
+expect 1 "option '--se' is ambiguous: --seed, --seeds" "$dpcc" "$mm/model.onnx" -o "$tmp/m.dp" --se 1
+expect 1 "unknown option '-x'" "$dpcc" -x
+expect 1 "-o needs a value" "$dpcc" "$mm/model.onnx" -o
 # the default budget gives way to the device's best, with a warning; the user's does not
 expect 0 "warning: the default budget, top1 <= 0.01, is out of reach .* measures top1 = " \
     "$dpcc" "$mm/model.onnx" -o "$tmp/mm.dp" --device paper_shot --report "$tmp/default.json"
