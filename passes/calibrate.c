@@ -197,7 +197,8 @@ static int64_t index_range(const dp_program *p, int tensor)
     return 0;
 }
 
-/* Standard normal floats; integer inputs as indices into the table they select from. */
+/* Standard normal floats; integer inputs as indices into the table they select from; a
+ * scalar input one value for each calibration inference. */
 static dp_status make_synthetic(dpc_analog *A, dp_error *err)
 {
     const dp_program *p = A->prog;
@@ -209,18 +210,18 @@ static dp_status make_synthetic(dpc_analog *A, dp_error *err)
         return dp_fail(err, DP_ENOMEM, "out of memory for the calibration set");
     for (int i = 0; i < p->n_inputs; i++) {
         dp_tensor t = p->tensors[p->inputs[i]].t;
-        if (t.rank == 0)
-            return dp_fail(err, DP_EUNSUPPORTED, "input '%s' is a scalar: give --calib data",
-                           p->tensors[p->inputs[i]].name);
-        t.dims[0] *= A->chunks;
-        int64_t n = dp_numel(&t), range = 0;
+        /* a scalar has no batch dimension: one value for each inference, which is what
+         * dp_dataset_chunk takes the k-th of */
+        if (t.rank > 0)
+            t.dims[0] *= A->chunks;
+        int64_t n = t.rank > 0 ? dp_numel(&t) : A->chunks, range = 0;
         if (dp_dtype_is_integer(t.dtype) && (range = index_range(p, p->inputs[i])) <= 0)
             return dp_fail(err, DP_EUNSUPPORTED, "input '%s' (%s) selects from no table: give "
                            "--calib data", p->tensors[p->inputs[i]].name, dp_dtype_name(t.dtype));
         if (!dp_dtype_is_integer(t.dtype) && !dp_dtype_is_float(t.dtype))
             return dp_fail(err, DP_EUNSUPPORTED, "input '%s' is %s: give --calib data",
                            p->tensors[p->inputs[i]].name, dp_dtype_name(t.dtype));
-        t.data = dp_arena_alloc(A->mem, dp_nbytes(&t));
+        t.data = dp_arena_alloc(A->mem, (size_t)n * dp_dtype_size(t.dtype));
         if (!t.data)
             return dp_fail(err, DP_ENOMEM, "out of memory for the calibration set");
         for (int64_t k = 0; k < n; k++) {

@@ -42,6 +42,7 @@ Resize Round Selu Shape Shrink Sigmoid Sign Sin Sinh Size Slice Softmax Softplus
 SpaceToDepth Split Sqrt Squeeze Sub Sum Tan Tanh ThresholdedRelu Tile TopK Transpose Trilu
 Unsqueeze Upsample Where Xor
 Acos Acosh Asin Asinh Atan Atanh Cosh
+EyeLike
 """.split())
 
 FOLDERS = ["node", "pytorch-converted", "pytorch-operator", "simple"]

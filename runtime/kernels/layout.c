@@ -1,6 +1,6 @@
 /*
  * layout.c: reference kernels for ONNX's layout ops: Pad, Tile, DepthToSpace, SpaceToDepth,
- * Trilu, OneHot, Range and ConstantOfShape here, Resize and Upsample in resize.c. The
+ * Trilu, EyeLike, OneHot, Range and ConstantOfShape here, Resize and Upsample in resize.c. The
  * family's table is here.
  *
  * All but Range (and Resize outside nearest mode) only move elements, so they work for every
@@ -416,6 +416,42 @@ static dp_status trilu_run(dp_kctx *k)
     return DP_OK;
 }
 
+/* ---- EyeLike ---- */
+
+/* The output takes the dtype attribute (ONNX's numbering, which dp_dtype shares), else the
+ * input's type. */
+static dp_status eyelike_types(dp_kctx *k)
+{
+    int64_t want = dp_attr_int(k, "dtype", -1);
+    dp_dtype t = want < 0 ? k->in[0]->dtype : (dp_dtype)want;
+    if (want > INT32_MAX || !dp_dtype_size(t) || t == DP_STRING)
+        return dp_kfail(k, DP_EUNSUPPORTED, "unsupported dtype %lld", (long long)want);
+    k->out[0]->dtype = t;
+    return DP_OK;
+}
+
+static dp_status eyelike_infer(dp_kctx *k)
+{
+    const dp_tensor *x = k->in[0];
+    if (x->rank != 2)
+        return dp_kfail(k, DP_EINPUT, "needs a 2-D input, got rank %d", x->rank);
+    set_shape(k->out[0], 2, x->dims);
+    return DP_OK;
+}
+
+/* Ones on the k-th diagonal (above the main one for k > 0), zeros elsewhere. */
+static dp_status eyelike_run(dp_kctx *k)
+{
+    dp_tensor *y = k->out[0];
+    int64_t rows = y->dims[0], cols = y->dims[1], diag = dp_attr_int(k, "k", 0);
+    memset(y->data, 0, dp_nbytes(y));
+    /* clamped first: a k beyond the matrix leaves it all zeros, without overflow */
+    diag = diag < -rows ? -rows : diag > cols ? cols : diag;
+    for (int64_t i = diag < 0 ? -diag : 0; i < rows && i + diag < cols; i++)
+        dp_store_f64(y->data, y->dtype, i * cols + i + diag, 1.0);
+    return DP_OK;
+}
+
 /* ---- OneHot ---- */
 
 static dp_status onehot_types(dp_kctx *k)
@@ -620,6 +656,7 @@ const dp_op_def dp_ops_layout[] = {
     {"DepthToSpace", 1, 1, 1, 1, lay_types_bytes, d2s_infer, d2s_run},
     {"SpaceToDepth", 1, 1, 1, 1, lay_types_bytes, s2d_infer, s2d_run},
     {"Trilu", 1, 2, 1, 1, lay_types_bytes, trilu_infer, trilu_run},
+    {"EyeLike", 1, 1, 1, 1, eyelike_types, eyelike_infer, eyelike_run},
     {"OneHot", 3, 3, 1, 1, onehot_types, onehot_infer, onehot_run},
     {"Range", 3, 3, 1, 1, range_types, range_infer, range_run},
     {"ConstantOfShape", 1, 1, 1, 1, cos_types, cos_infer, cos_run},
