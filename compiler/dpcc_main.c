@@ -8,6 +8,8 @@
  * 4 a --budget no schedule can meet; --help lists them.
  */
 #include "cli_args.h"
+#include "frontend.h"
+#include "passes.h"
 #include "pipeline.h"
 
 #include <cjson/cJSON.h>
@@ -59,6 +61,7 @@ static const char usage[] =
     "                            run --ideal\n"
     "  --max-memory BYTES        limit on compile-time memory (suffixes K, M, G; default 16G)\n"
     "  --disasm FILE.dp          print a device program readably and exit\n"
+    "  --list-ops                list the ONNX ops dpcc compiles and exit\n"
     "  -q, --quiet               no summary on stderr\n"
     "  -v, --verbose             log every calibration and schedule measurement\n"
     "  --version                 print the version and exit\n"
@@ -112,7 +115,7 @@ static int parse_budget(dpc_analog_opts *ao, const char *val)
 enum {
     OPT_VERSION = 256, OPT_DISASM, OPT_EMIT, OPT_PREFIX, OPT_EXTERNAL_WEIGHTS, OPT_INPUT_SHAPE,
     OPT_MAX_MEMORY, OPT_JSON, OPT_NO_ANALOG, OPT_DEVICE, OPT_CALIB, OPT_LABELS, OPT_BUDGET,
-    OPT_SCHEDULE, OPT_REPORT, OPT_SEED, OPT_SEEDS, OPT_ANNOTATE
+    OPT_SCHEDULE, OPT_REPORT, OPT_SEED, OPT_SEEDS, OPT_ANNOTATE, OPT_LIST_OPS
 };
 
 static const struct option long_options[] = {
@@ -139,6 +142,7 @@ static const struct option long_options[] = {
     {"seeds", required_argument, NULL, OPT_SEEDS},
     {"threads", required_argument, NULL, 'j'},
     {"annotate", required_argument, NULL, OPT_ANNOTATE},
+    {"list-ops", no_argument, NULL, OPT_LIST_OPS},
     {NULL, 0, NULL, 0}};
 
 /* The options of the analog stage, and --device: 0, or the usage error's exit status. */
@@ -180,6 +184,37 @@ static int analog_option(dpc_options *o, int opt, const char *val)
             return usage_error("--seeds needs a count from 1 to 16, not '%s'", val);
     }
     return 0;
+}
+
+typedef struct op_list {
+    const char *names[1024];
+    size_t n;
+} op_list;
+
+static void collect_op(const dp_op_def *op, void *ctx)
+{
+    op_list *l = ctx;
+    if (l->n < sizeof l->names / sizeof l->names[0])
+        l->names[l->n++] = op->name;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* --list-ops: the registry's ops in order, the ones the optical core can run marked. */
+static int list_ops(void)
+{
+    static op_list l;
+    dp_op_each(collect_op, &l);
+    qsort(l.names, l.n, sizeof l.names[0], cmp_names);
+    printf("ONNX ops dpcc compiles: domain ai.onnx, model opsets %d to %d (each op with the "
+           "semantics of the model's opset, from 7); \"analog\" marks those that run on the "
+           "optical core in float32, the rest run digitally:\n", DPC_MIN_OPSET, DPC_MAX_OPSET);
+    for (size_t i = 0; i < l.n; i++)
+        printf("%s%s\n", l.names[i], dpc_is_analog_op(l.names[i]) ? "  analog" : "");
+    return fflush(stdout) == 0 ? 0 : dp_exit_code(DP_EIO);
 }
 
 static bool has_suffix(const char *s, const char *suffix)
@@ -267,6 +302,9 @@ int main(int argc, char **argv)
             goto done;
         case OPT_DISASM:
             rc = disasm(val);
+            goto done;
+        case OPT_LIST_OPS:
+            rc = list_ops();
             goto done;
         case 'o':
             o.out_path = val;

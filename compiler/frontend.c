@@ -21,8 +21,6 @@
 #include <unistd.h>
 
 #define DEFAULT_MAX_FILE ((size_t)8 << 30)
-#define MIN_OPSET 1
-#define MAX_OPSET 17
 /* Protobuf messages nested deeper than this (graphs in attributes, types in types) are
  * refused: protobuf-c unpacks recursively with no limit of its own. Real models nest a few
  * levels per subgraph, so this allows some 30 levels of If/Loop bodies. */
@@ -454,9 +452,6 @@ static dp_status load_node(loader *L, const Onnx__NodeProto *np, size_t index)
         snprintf(gen_name, sizeof gen_name, "%.32s_%zu", op, index);
         name = gen_name;
     }
-    if (!default_domain(np->domain))
-        return dp_fail(L->err, DP_EUNSUPPORTED, "%s: node '%s': op '%s' of domain '%s' is not "
-                       "supported", L->path, name, op, np->domain);
     if (np->n_input > DP_MAX_NODE_INPUTS || np->n_output > DP_MAX_NODE_OUTPUTS)
         return dp_fail(L->err, DP_EINPUT, "%s: node '%s' has too many inputs or outputs",
                        L->path, name);
@@ -465,7 +460,7 @@ static dp_status load_node(loader *L, const Onnx__NodeProto *np, size_t index)
     ir_node *n = ir_node_new(L->g, op, name, (int)np->n_input, (int)np->n_output);
     if (!n)
         return oom(L);
-    if (!n->def)
+    if (!n->def) /* check_ops has named every such op already */
         return dp_fail(L->err, DP_EUNSUPPORTED, "%s: node '%s': op '%s' is not supported",
                        L->path, name, op);
     n->attrs = dp_arena_calloc(L->g->mem, np->n_attribute + 1, sizeof *n->attrs);
@@ -555,12 +550,74 @@ static int model_opset(loader *L, const Onnx__ModelProto *mp, dp_error *err)
     }
     if (opset < 0 && mp->n_opset_import == 0)
         opset = 1; /* IR version 1/2 models without opset_import use opset 1 */
-    if (opset < MIN_OPSET || opset > MAX_OPSET) {
+    if (opset < DPC_MIN_OPSET || opset > DPC_MAX_OPSET) {
         dp_fail(err, DP_EUNSUPPORTED, "%s: default-domain opset %d is outside the supported "
-                "range %d..%d", L->path, opset, MIN_OPSET, MAX_OPSET);
+                "range %d..%d", L->path, opset, DPC_MIN_OPSET, DPC_MAX_OPSET);
         return -1;
     }
     return opset;
+}
+
+/* One op type the model uses that dpcc does not run, for the message that lists them all. */
+typedef struct missing_op {
+    const char *domain, *op;
+    size_t nodes, first;
+} missing_op;
+
+/* A node's name as a message may show it: printable ASCII only, else its index. */
+static void node_label(const Onnx__NodeProto *np, size_t index, char *buf, size_t n)
+{
+    bool plain = np->name && *np->name && strlen(np->name) < 80;
+    for (const char *c = np->name; plain && *c; c++)
+        plain = *c >= 0x20 && *c < 0x7f;
+    if (plain)
+        snprintf(buf, n, "'%s'", np->name);
+    else
+        snprintf(buf, n, "#%zu", index);
+}
+
+/*
+ * Every op of the graph that dpcc does not run, named at once rather than the first alone,
+ * with how many nodes use it and the first of them: DP_EUNSUPPORTED, or DP_OK.
+ */
+static dp_status check_ops(loader *L, const Onnx__GraphProto *gp)
+{
+    enum { MAX_LISTED = 24 };
+    missing_op miss[MAX_LISTED];
+    size_t n_miss = 0, more = 0;
+    for (size_t i = 0; i < gp->n_node; i++) {
+        const Onnx__NodeProto *np = gp->node[i];
+        const char *op = np->op_type ? np->op_type : "", *domain = np->domain ? np->domain : "";
+        if (default_domain(np->domain) && dp_op_find(op))
+            continue;
+        size_t k = 0;
+        while (k < n_miss && !(strcmp(miss[k].op, op) == 0 && strcmp(miss[k].domain, domain) == 0))
+            k++;
+        if (k < n_miss)
+            miss[k].nodes++;
+        else if (n_miss < MAX_LISTED)
+            miss[n_miss++] = (missing_op){domain, op, 1, i};
+        else
+            more++;
+    }
+    if (n_miss == 0)
+        return DP_OK;
+    char list[DP_ERROR_MAX] = "";
+    size_t used = 0;
+    for (size_t k = 0; k < n_miss && used < sizeof list; k++) {
+        char first[100];
+        node_label(gp->node[miss[k].first], miss[k].first, first, sizeof first);
+        bool other = !default_domain(miss[k].domain);
+        int w = snprintf(list + used, sizeof list - used, "%s'%.60s%s%.60s' (%zu node%s, %s%s)",
+                         k ? ", " : "", other ? miss[k].domain : "", other ? "." : "",
+                         miss[k].op, miss[k].nodes, miss[k].nodes == 1 ? "" : "s",
+                         miss[k].nodes == 1 ? "" : "the first ", first);
+        used += w > 0 ? (size_t)w : 0;
+    }
+    return dp_fail(L->err, DP_EUNSUPPORTED, "%s: %zu op%s not supported: %s%s (dpcc --list-ops "
+                   "lists the supported ones)", L->path, n_miss + more,
+                   n_miss + more == 1 ? " is" : "s are", list,
+                   more ? ", and more" : "");
 }
 
 static dp_status load_graph(loader *L, const Onnx__ModelProto *mp)
@@ -593,7 +650,8 @@ static dp_status load_graph(loader *L, const Onnx__ModelProto *mp)
         return oom(L);
 
     dp_status st;
-    if ((st = load_initializers(L, gp)) != DP_OK || (st = load_inputs(L, gp)) != DP_OK)
+    if ((st = check_ops(L, gp)) != DP_OK || (st = load_initializers(L, gp)) != DP_OK ||
+        (st = load_inputs(L, gp)) != DP_OK)
         return st;
     for (size_t i = 0; i < gp->n_node; i++)
         if ((st = load_node(L, gp->node[i], i)) != DP_OK)

@@ -6,6 +6,10 @@
 
 #include "ir.h"
 
+/* The default-domain opsets the frontend reads. */
+#define DPC_MIN_OPSET 1
+#define DPC_MAX_OPSET 17
+
 /* A user binding of one graph input's shape (--input-shape NAME=1x3x224x224). */
 typedef struct dpc_shape_binding {
     const char *name;

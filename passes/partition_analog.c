@@ -66,16 +66,21 @@ static bool geometry(ir_node *n, int64_t *fan_in, int64_t *outputs, int64_t *mac
     return true;
 }
 
-dp_status pass_partition_analog(ir_graph *g, const dp_device *device, dp_error *err)
+bool dpc_is_analog_op(const char *op)
 {
     static const char *const analog_ops[] = {"Conv", "ConvTranspose", "Gemm", "MatMul"};
+    for (size_t k = 0; k < sizeof analog_ops / sizeof analog_ops[0]; k++)
+        if (strcmp(op, analog_ops[k]) == 0)
+            return true;
+    return false;
+}
+
+dp_status pass_partition_analog(ir_graph *g, const dp_device *device, dp_error *err)
+{
     for (int i = 0; i < g->n_nodes; i++) {
         ir_node *n = g->nodes[i];
-        bool analog = false;
-        for (size_t k = 0; k < sizeof analog_ops / sizeof analog_ops[0]; k++)
-            analog |= strcmp(n->op, analog_ops[k]) == 0;
         /* the simulated core computes in float32: other types stay digital */
-        if (!analog || n->out[0]->t.dtype != DP_FLOAT)
+        if (!dpc_is_analog_op(n->op) || n->out[0]->t.dtype != DP_FLOAT)
             continue;
         dp_mvm *m = dp_arena_alloc(g->mem, sizeof *m);
         if (!m)

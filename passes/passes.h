@@ -160,6 +160,9 @@ dp_status pass_fuse_activation(ir_graph *g, dp_error *err);
  */
 dp_status pass_partition_analog(ir_graph *g, const dp_device *device, dp_error *err);
 
+/* Whether an op is one the partitioner can put on the optical core (a matrix product). */
+bool dpc_is_analog_op(const char *op);
+
 /*
  * Plans activation memory: each value with a static shape gets an offset in one arena,
  * reusing memory of values no longer live (greedy by size over live intervals).

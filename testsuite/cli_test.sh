@@ -33,7 +33,26 @@ printf '\x0a\xff\xff\xff\x0f' >>"$tmp/garbage.onnx"
 expect 2 "garbage.onnx: not a valid ONNX model" "$dpcc" "$tmp/garbage.onnx" -o "$tmp/garbage.dp"
 [[ -e $tmp/garbage.dp ]] && { echo "FAIL: a failed compile left $tmp/garbage.dp"; failures=$((failures + 1)); }
 
-expect 3 "op 'GRU' is not supported" "$dpcc" "$node/test_gru_defaults/model.onnx" -o "$tmp/gru.dp"
+expect 3 "1 op is not supported: 'GRU' \(1 node, #0\)" "$dpcc" "$node/test_gru_defaults/model.onnx" \
+    -o "$tmp/gru.dp"
+# every unsupported op at once, with its node count and first node
+/usr/bin/python3 - "$tmp/three.onnx" <<'PY'
+import sys
+from onnx import TensorProto, helper
+v = lambda n: helper.make_tensor_value_info(n, TensorProto.FLOAT, [2])
+nodes = [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Foo", ["a"], ["b"], name="f1"),
+         helper.make_node("Foo", ["b"], ["c"], name="f2"), helper.make_node("Bar", ["c"], ["d"]),
+         helper.make_node("Baz", ["d"], ["y"], name="z", domain="com.example")]
+graph = helper.make_graph(nodes, "three", [v("x")], [v("y")])
+model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
+                                                helper.make_opsetid("com.example", 1)])
+open(sys.argv[1], "wb").write(model.SerializeToString())
+PY
+expect 3 "3 ops are not supported: 'Foo' \(2 nodes, the first 'f1'\), 'Bar' \(1 node, #3\), \
+'com.example.Baz' \(1 node, 'z'\) \(dpcc --list-ops lists" "$dpcc" "$tmp/three.onnx" -o "$tmp/t.dp"
+expect 0 "" "$dpcc" --list-ops
+grep -q "^EyeLike$" "$tmp/stdout" && grep -q "^Conv  analog$" "$tmp/stdout" ||
+    { echo "FAIL: dpcc --list-ops"; failures=$((failures + 1)); }
 expect 1 "--input-shape names 'nope'" "$dpcc" "$node/test_add/model.onnx" -o "$tmp/a.dp" --input-shape nope=1x2
 
 expect 0 "" "$dpcc" "$node/test_add/model.onnx" -o "$tmp/add.dp" -q
