@@ -14,6 +14,7 @@
 #include "report.h"
 #include "tensor_io.h"
 
+#include <cjson/cJSON.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
@@ -30,7 +31,8 @@ static const char usage[] =
     "Runs a compiled device program, or a C kernel (dpcc --emit=c, built as a shared object:\n"
     "docs/c-backend.md). Inputs are .pb (ONNX TensorProto) or .npy files, bound\n"
     "to the graph inputs in order or by name. A leading batch dimension that is a multiple of\n"
-    "the compiled one runs the whole data set.\n"
+    "the compiled one runs the whole data set. Without -o, --expect or --repeat, each output's\n"
+    "name, shape and values are summarised on stdout (a classifier's top-5 classes per row).\n"
     "\n"
     "options (a value as --opt VALUE or --opt=VALUE, -iFILE; -- ends the options):\n"
     "  -i, --input [NAME=]FILE   an input tensor (repeat for each graph input)\n"
@@ -45,7 +47,11 @@ static const char usage[] =
     "                            output_K.pb/.npy, or one file per output (repeat)\n"
     "  --rtol R, --atol A        tolerances for --expect: |got-want| <= A + R*|want|\n"
     "                            (defaults 1e-3 and 1e-5)\n"
-    "  --repeat K                run K times and print the median time per run\n"
+    "  --top1 RATE               --expect by top-1 agreement instead, for noisy runs: at\n"
+    "                            most RATE of the rows' largest entries (last axis) may\n"
+    "                            differ from the references'\n"
+    "  --repeat K                run K times and print the median and minimum time per run\n"
+    "  --json                    the output summary, timing and checks as JSON on stdout\n"
     "  -j, --threads T           threads (default: the CPUs online): a lone input's matrix\n"
     "                            products, convolutions and large element-wise ops, or\n"
     "                            a data set's chunks side by side; the same results on\n"
@@ -71,6 +77,8 @@ typedef struct options {
     uint32_t seed;
     const char *report;
     double rtol, atol;
+    double top1;                 /* --top1: the rate of differing top-1 rows; < 0: unset */
+    bool json;
     int repeat;
     int threads;
     size_t max_memory;
@@ -101,7 +109,7 @@ static int usage_error(const char *fmt, const char *arg)
 /* The long options without a short form, by the value getopt_long returns for each. */
 enum {
     OPT_VERSION = 256, OPT_EXPECT, OPT_RTOL, OPT_ATOL, OPT_REPEAT, OPT_SEED, OPT_REPORT,
-    OPT_FORMAT, OPT_MAX_MEMORY, OPT_IDEAL
+    OPT_FORMAT, OPT_MAX_MEMORY, OPT_IDEAL, OPT_TOP1, OPT_JSON
 };
 
 static const struct option long_options[] = {
@@ -119,6 +127,8 @@ static const struct option long_options[] = {
     {"format", required_argument, NULL, OPT_FORMAT},
     {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
     {"ideal", no_argument, NULL, OPT_IDEAL},
+    {"top1", required_argument, NULL, OPT_TOP1},
+    {"json", no_argument, NULL, OPT_JSON},
     {NULL, 0, NULL, 0}};
 
 static int parse_args(int argc, char **argv, options *o)
@@ -127,6 +137,7 @@ static int parse_args(int argc, char **argv, options *o)
     o->rtol = 1e-3;
     o->atol = 1e-5;
     o->repeat = 1;
+    o->top1 = -1;
     o->format = "pb";
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     o->threads = cpus < 1 ? 1 : cpus > 256 ? 256 : (int)cpus;
@@ -191,6 +202,13 @@ static int parse_args(int argc, char **argv, options *o)
         case OPT_IDEAL:
             o->ideal = true;
             break;
+        case OPT_TOP1:
+            if (dp_arg_nonnegative(val, &o->top1) != 0 || o->top1 > 1)
+                return usage_error("--top1 needs a rate from 0 to 1, not '%s'", val);
+            break;
+        case OPT_JSON:
+            o->json = true;
+            break;
         case ':':
             return usage_error("%s needs a value", argv[optind - 1]);
         default: {
@@ -207,8 +225,8 @@ static int parse_args(int argc, char **argv, options *o)
     }
     if (!o->program)
         return usage_error("%s", "no program given");
-    if (!o->outdir && o->n_expect == 0)
-        return usage_error("%s", "nothing to do: give -o OUTDIR, --expect, or both");
+    if (o->top1 >= 0 && o->n_expect == 0)
+        return usage_error("%s", "--top1 checks outputs against --expect references: give them");
     return 0;
 }
 
@@ -222,6 +240,20 @@ static void adopt_bfloat16_bits(dp_tensor *t, int program_dtype)
 {
     if (t->dtype == DP_UINT16 && program_dtype == DP_BFLOAT16)
         t->dtype = DP_BFLOAT16;
+}
+
+/* -i NAME=PATH where the program has no input NAME (and no file is called NAME=PATH). */
+static dp_status unknown_input(const dp_program *p, const char *arg, int name_len, dp_error *err)
+{
+    char names[600] = "";
+    size_t used = 0;
+    for (int k = 0; k < p->n_inputs && used < sizeof names; k++) {
+        int w = snprintf(names + used, sizeof names - used, "%s'%.100s'", k ? ", " : "",
+                         p->tensors[p->inputs[k]].name);
+        used += w > 0 ? (size_t)w : 0;
+    }
+    return dp_fail(err, DP_EUSAGE, "-i %.300s: the program has no input '%.*s' (its inputs: %s)",
+                   arg, name_len > 200 ? 200 : name_len, arg, names);
 }
 
 static dp_status load_inputs(const options *o, const dp_program *p, dp_arena *mem, dp_tensor *in,
@@ -243,6 +275,8 @@ static dp_status load_inputs(const options *o, const dp_program *p, dp_arena *me
             }
             if (slot >= 0)
                 path = eq + 1;
+            else if (access(arg, F_OK) != 0)
+                return unknown_input(p, arg, (int)(eq - arg), err);
         }
         if (slot < 0) {
             while (next < p->n_inputs && bound[next])
@@ -418,9 +452,15 @@ static dp_status kernel_run(kernel *k, const dp_program *p, const dp_tensor *in,
 }
 
 /* Runs the data set o->repeat times, timing each run, on the runner or the kernel. */
+/* The wall time of the runs, for --repeat and --json. */
+typedef struct timing {
+    int runs;
+    double min_ms, median_ms;
+} timing;
+
 static dp_status run_all(const options *o, dp_runner *r, kernel *k, const dp_program *p,
                          const dp_tensor *in, int64_t chunks, dp_arena *mem, dp_tensor *out,
-                         dp_error *err)
+                         timing *t, dp_error *err)
 {
     double *times = dp_arena_calloc(mem, (size_t)o->repeat, sizeof *times);
     if (!times)
@@ -433,11 +473,11 @@ static dp_status run_all(const options *o, dp_runner *r, kernel *k, const dp_pro
             return st;
         times[run] = now_ms() - t0;
     }
-    if (o->repeat > 1) {
-        qsort(times, (size_t)o->repeat, sizeof *times, cmp_double);
+    qsort(times, (size_t)o->repeat, sizeof *times, cmp_double);
+    *t = (timing){o->repeat, times[0], times[o->repeat / 2]};
+    if (o->repeat > 1 && !o->json)
         fprintf(stderr, "dprun: %d runs, median %.3f ms, min %.3f ms per run of %lld chunk(s)\n",
-                o->repeat, times[o->repeat / 2], times[0], (long long)chunks);
-    }
+                o->repeat, t->median_ms, t->min_ms, (long long)chunks);
     return DP_OK;
 }
 
@@ -556,6 +596,169 @@ static int64_t compare(int k, const char *name, const dp_tensor *got, const dp_t
     return bad;
 }
 
+/* The index of the largest of n values a stride apart (the first of equals; NaN never). */
+static int64_t argmax(const dp_tensor *t, int64_t base, int64_t n)
+{
+    int64_t best = 0;
+    double top = -INFINITY;
+    for (int64_t i = 0; i < n; i++) {
+        double v = dp_load_f64(t->data, t->dtype, base + i);
+        if (v > top) {
+            top = v;
+            best = i;
+        }
+    }
+    return best;
+}
+
+/* --top1: the rows (along the last axis) whose largest entry differs; the number of rows
+ * over the allowed rate, 0 when within it. */
+static int64_t compare_top1(int k, const char *name, const dp_tensor *got, const dp_tensor *want,
+                            double rate)
+{
+    char a[160];
+    if (got->rank < 1 || !dp_same_shape(got, want) || got->dims[got->rank - 1] == 0) {
+        fprintf(stderr, "output %d '%s': %s[%s] has no rows to compare by top-1\n", k, name,
+                dp_dtype_name(got->dtype), dp_shape_str(got, a, sizeof a));
+        return 1;
+    }
+    int64_t cols = got->dims[got->rank - 1], rows = dp_numel(got) / cols, differ = 0;
+    for (int64_t r = 0; r < rows; r++)
+        differ += argmax(got, r * cols, cols) != argmax(want, r * cols, cols);
+    int64_t allowed = (int64_t)floor(rate * (double)rows + 1e-9);
+    fprintf(stderr, "output %d '%s': top-1 differs on %lld of %lld rows (%.3g%%, at most %.3g%% "
+            "allowed)\n", k, name, (long long)differ, (long long)rows,
+            100.0 * (double)differ / (double)rows, 100 * rate);
+    return differ > allowed ? differ - allowed : 0;
+}
+
+/* Rows of a classifier-shaped output (the last axis its classes) shown in a summary. */
+#define SUMMARY_ROWS 8
+
+static bool classifier_shaped(const dp_tensor *t)
+{
+    return dp_dtype_is_float(t->dtype) && t->rank >= 1 && t->dims[t->rank - 1] >= 2 &&
+           dp_numel(t) > 0;
+}
+
+/* The five largest entries of row r, in order, into top (class indices); returns how many. */
+static int top5(const dp_tensor *t, int64_t r, int64_t top[5])
+{
+    int64_t cols = t->dims[t->rank - 1];
+    int n = 0;
+    for (int64_t c = 0; c < cols; c++) {
+        double v = dp_load_f64(t->data, t->dtype, r * cols + c);
+        if (isnan(v))
+            continue;
+        int at = n < 5 ? n++ : 5;
+        while (at > 0 && dp_load_f64(t->data, t->dtype, r * cols + top[at - 1]) < v) {
+            if (at < 5)
+                top[at] = top[at - 1];
+            at--;
+        }
+        if (at < 5)
+            top[at] = c;
+    }
+    return n;
+}
+
+/* Without -o or --expect, what ran: each output's type, shape, range and mean, and for a
+ * classifier's rows the five largest classes. */
+static void print_summary(const dp_program *p, const dp_tensor *out)
+{
+    for (int i = 0; i < p->n_outputs; i++) {
+        const dp_tensor *t = &out[i];
+        char shape[160];
+        int64_t n = dp_numel(t);
+        double lo = INFINITY, hi = -INFINITY, sum = 0;
+        for (int64_t j = 0; j < n; j++) {
+            double v = dp_load_f64(t->data, t->dtype, j);
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+            sum += v;
+        }
+        printf("output %d '%s': %s[%s]", i, p->tensors[p->outputs[i]].name,
+               dp_dtype_name(t->dtype), dp_shape_str(t, shape, sizeof shape));
+        if (n)
+            printf(", min %.6g, max %.6g, mean %.6g", lo, hi, sum / (double)n);
+        putchar('\n');
+        if (!classifier_shaped(t))
+            continue;
+        int64_t cols = t->dims[t->rank - 1], rows = n / cols;
+        for (int64_t r = 0; r < rows && r < SUMMARY_ROWS; r++) {
+            int64_t top[5];
+            int m = top5(t, r, top);
+            printf("  row %lld: top-%d", (long long)r, m);
+            for (int c = 0; c < m; c++)
+                printf("%s %lld (%.4g)", c ? "," : "", (long long)top[c],
+                       dp_load_f64(t->data, t->dtype, r * cols + top[c]));
+            putchar('\n');
+        }
+        if (rows > SUMMARY_ROWS)
+            printf("  (%d of %lld rows shown)\n", SUMMARY_ROWS, (long long)rows);
+    }
+}
+
+/* --json: the program, the run's settings and timing, and each output's summary. */
+static int print_json(const options *o, const dp_program *p, const dp_tensor *out,
+                      int64_t chunks, const timing *t, dp_status checked)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "program", o->program);
+    cJSON_AddStringToObject(root, "mode", o->ideal ? "ideal" : "noisy");
+    cJSON_AddNumberToObject(root, "seed", o->seed);
+    cJSON_AddNumberToObject(root, "chunks", (double)chunks);
+    cJSON *tm = cJSON_AddObjectToObject(root, "timing");
+    cJSON_AddNumberToObject(tm, "runs", t->runs);
+    cJSON_AddNumberToObject(tm, "min_ms", t->min_ms);
+    cJSON_AddNumberToObject(tm, "median_ms", t->median_ms);
+    if (o->n_expect)
+        cJSON_AddBoolToObject(root, "expect_ok", checked == DP_OK);
+    cJSON *outs = cJSON_AddArrayToObject(root, "outputs");
+    for (int i = 0; outs && i < p->n_outputs; i++) {
+        const dp_tensor *x = &out[i];
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddItemToArray(outs, e);
+        cJSON_AddStringToObject(e, "name", p->tensors[p->outputs[i]].name);
+        cJSON_AddStringToObject(e, "dtype", dp_dtype_name(x->dtype));
+        cJSON *dims = cJSON_AddArrayToObject(e, "shape");
+        for (int d = 0; d < x->rank; d++)
+            cJSON_AddItemToArray(dims, cJSON_CreateNumber((double)x->dims[d]));
+        int64_t n = dp_numel(x);
+        double lo = INFINITY, hi = -INFINITY, sum = 0;
+        for (int64_t j = 0; j < n; j++) {
+            double v = dp_load_f64(x->data, x->dtype, j);
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+            sum += v;
+        }
+        if (n && isfinite(lo) && isfinite(hi) && isfinite(sum)) {
+            cJSON_AddNumberToObject(e, "min", lo);
+            cJSON_AddNumberToObject(e, "max", hi);
+            cJSON_AddNumberToObject(e, "mean", sum / (double)n);
+        }
+        if (!classifier_shaped(x))
+            continue;
+        int64_t cols = x->dims[x->rank - 1], rows = n / cols;
+        cJSON *tops = cJSON_AddArrayToObject(e, "top5");
+        for (int64_t r = 0; r < rows; r++) {
+            int64_t top[5];
+            int m = top5(x, r, top);
+            cJSON *row = cJSON_CreateArray();
+            cJSON_AddItemToArray(tops, row);
+            for (int c = 0; c < m; c++)
+                cJSON_AddItemToArray(row, cJSON_CreateNumber((double)top[c]));
+        }
+    }
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    int rc = !text || puts(text) < 0 || fflush(stdout) != 0;
+    free(text);
+    if (rc)
+        fprintf(stderr, "dprun: error: cannot print the JSON summary\n");
+    return rc ? dp_exit_code(DP_EIO) : 0;
+}
+
 static dp_status check_expected(const options *o, const dp_program *p, const dp_tensor *out,
                                 dp_arena *mem, dp_error *err)
 {
@@ -569,7 +772,10 @@ static dp_status check_expected(const options *o, const dp_program *p, const dp_
         if (st != DP_OK)
             return st;
         adopt_bfloat16_bits(&want, out[i].dtype);
-        bad += compare(i, p->tensors[p->outputs[i]].name, &out[i], &want, o->rtol, o->atol);
+        const char *name = p->tensors[p->outputs[i]].name;
+        bool by_top1 = o->top1 >= 0 && dp_dtype_is_float(out[i].dtype);
+        bad += by_top1 ? compare_top1(i, name, &out[i], &want, o->top1)
+                       : compare(i, name, &out[i], &want, o->rtol, o->atol);
     }
     if (bad)
         return dp_fail(err, DP_EMISMATCH, "outputs differ from the references in %lld element(s)",
@@ -591,6 +797,7 @@ int main(int argc, char **argv)
     kernel kern = {0}, *k = is_shared_object(o.program) ? &kern : NULL;
     dp_tensor *in = NULL, *out = NULL;
     int64_t chunks = 1;
+    timing t = {0};
     dp_status st = k ? kernel_load(o.program, k, &mem, &prog, &err)
                      : dp_program_read(o.program, &prog, &err);
     /* The format allows a program without outputs, but running one would succeed and write
@@ -623,7 +830,7 @@ int main(int argc, char **argv)
         st = dp_runner_set_analog(r, &cfg, &err);
     }
     if (st == DP_OK)
-        st = run_all(&o, r, k, prog, in, chunks, &mem, out, &err);
+        st = run_all(&o, r, k, prog, in, chunks, &mem, out, &t, &err);
     if (loaded == DP_OK && st != DP_OK)
         name_program(o.program, &err);
     if (st == DP_OK && o.outdir)
@@ -632,7 +839,13 @@ int main(int argc, char **argv)
         st = write_report(&o, prog, r, chunks, &mem, &err);
     if (st == DP_OK && o.n_expect)
         st = check_expected(&o, prog, out, &mem, &err);
-    rc = st == DP_OK ? 0 : fail(st, &err);
+    /* the summary stands in for -o and --expect when neither is given; --json always */
+    if ((st == DP_OK || st == DP_EMISMATCH) && o.json)
+        rc = print_json(&o, prog, out, chunks, &t, st);
+    else if (st == DP_OK && !o.outdir && !o.n_expect && o.repeat == 1)
+        print_summary(prog, out);
+    if (rc == 0)
+        rc = st == DP_OK ? 0 : fail(st, &err);
     dp_runner_free(r);
     if (k) { /* the kernel's skeleton program lives in mem */
         if (k->session)

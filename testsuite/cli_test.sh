@@ -150,6 +150,27 @@ grep -q '"schema_version"' "$tmp/stdout" ||
     { echo "FAIL: --report /dev/stdout"; failures=$((failures + 1)); }
 expect 1 "a folder, not a file to write" "$dpcc" "$ex/fmnist_cnn.onnx" -o "$tmp" --no-analog -q
 
+# dprun on its own: a summary without -o, an unknown input named, noisy outputs checked by
+# top-1 agreement, timing without -o, --json
+expect 0 "" "$dprun" "$tmp/f.dp" -i "$ex/batch_8.npy" --ideal
+grep -q "^output 0 'logits': float\[8x10\], min .*, max .*, mean " "$tmp/stdout" &&
+    grep -q "^  row 7: top-5 " "$tmp/stdout" || { echo "FAIL: dprun's summary"; failures=$((failures + 1)); }
+expect 1 "-i image=.*: the program has no input 'image' \(its inputs: 'input'\)" \
+    "$dprun" "$tmp/f.dp" -i image="$ex/batch_8.npy"
+expect 0 "top-1 differs on [0-9] of 8 rows" "$dprun" "$tmp/f.dp" -i "$ex/batch_8.npy" --seed 3 \
+    --expect "$ex/expected_batch_8" --top1 0.5
+/usr/bin/python3 -c "import numpy as np, onnx.numpy_helper as h, onnx, sys
+t = onnx.load_tensor(sys.argv[1]); np.save(sys.argv[2], -h.to_array(t))" \
+    "$ex/expected_batch_8/output_0.pb" "$tmp/wrong.npy"
+expect 5 "top-1 differs on 8 of 8 rows" "$dprun" "$tmp/f.dp" -i "$ex/batch_8.npy" --ideal \
+    --expect "$tmp/wrong.npy" --top1 0.25
+expect 1 "--top1 checks outputs against --expect" "$dprun" "$tmp/f.dp" -i "$ex/batch_8.npy" --top1 0.1
+expect 0 "3 runs, median" "$dprun" "$tmp/f.dp" -i "$ex/batch_8.npy" --repeat 3
+expect 0 "" "$dprun" "$tmp/f.dp" -i "$ex/batch_8.npy" --json
+/usr/bin/python3 -c "import json, sys; d = json.load(open(sys.argv[1]))
+assert d['outputs'][0]['shape'] == [8, 10] and len(d['outputs'][0]['top5']) == 8" "$tmp/stdout" ||
+    { echo "FAIL: dprun --json"; failures=$((failures + 1)); }
+
 size=$(stat -c %s "$set_dir/input_0.pb")
 head -c $((size - 8)) "$set_dir/input_0.pb" >"$tmp/short.pb"
 expect 2 "short.pb" "$dprun" "$tmp/add.dp" --ideal -i "$tmp/short.pb" -i "$set_dir/input_1.pb" -o "$tmp/o"
