@@ -83,11 +83,11 @@ void dpc_print_summary(const dpc_analog *A, FILE *f)
     fill_report(A, &r, rows);
     /* under photon precision the schedule's figure is the light, not a count of passes */
     bool photons = A->device->precision == DP_PRECISION_PHOTONS;
-    fprintf(f, "%-40s %-13s %10s %8s %6s %10s %11s %7s\n", "layer", "op", "MACs",
-            photons ? "photons" : "N", "bits", "b_l", "energy", "clips");
+    fprintf(f, "%-40s %-13s %10s %8s %6s %11s %11s %7s\n", "layer", "op", "MACs",
+            photons ? "photons" : "N", "bits", "sensitivity", "energy", "clips");
     for (int l = 0; l < r.n_layers; l++) {
         const dp_report_layer *L = &rows[l];
-        fprintf(f, "%-40.40s %-13s %10.3g %8.4g %6.2f %10.3g %9.3g J %6.2g%%\n", L->name, L->op,
+        fprintf(f, "%-40.40s %-13s %10.3g %8.4g %6.2f %11.3g %9.3g J %6.2g%%\n", L->name, L->op,
                 (double)L->macs, photons ? L->photons_per_mac : (double)L->repetitions,
                 L->effective_bits, L->sensitivity,
                 L->energy.total, L->counts.conversions
@@ -105,6 +105,11 @@ void dpc_print_summary(const dpc_analog *A, FILE *f)
         fprintf(f, "; uniform N=%d would take %.4g J: %.1f%% saved", r.uniform_repetitions,
                 r.uniform_energy_j, 100 * (1 - r.total.total / r.uniform_energy_j));
     fputc('\n', f);
+    const dp_energy *e = &r.total;
+    if (e->total > 0)
+        fprintf(f, "energy split: optical %.3g%%, DAC %.3g%%, ADC %.3g%%, digital %.3g%%, "
+                "memory %.3g%%\n", 100 * e->optical / e->total, 100 * e->dac / e->total,
+                100 * e->adc / e->total, 100 * e->digital / e->total, 100 * e->memory / e->total);
 }
 
 void dpc_print_warnings(const dpc_analog *A, FILE *f)
