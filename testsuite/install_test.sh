@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # install_test.sh: `cmake --install` into a temporary prefix, then what a user of that prefix
-# does: run the installed tools (which must find their device profiles there), and build
+# does: run the installed tools (which must find their device profiles there), import the
+# installed Python package (which must find the installed libraries), and build
 # examples/api/compile_and_run.c outside the tree with pkg-config and with find_package(dpcc)
 # (shared and static), each compiling and running the bundled model against its references.
 #   bash testsuite/install_test.sh BUILD_DIR SOURCE_DIR
@@ -57,6 +58,19 @@ run dpcc "$prefix/bin/dpcc" "$ex/fmnist_cnn.onnx" -o "$tmp/tool.dp" --no-analog 
 grep -qa installed_homodyne "$tmp/tool.dp" || fail "the installed dpcc did not use the installed profile"
 run dprun "$prefix/bin/dprun" "$tmp/tool.dp" --ideal -i "$ex/input_0.npy" --expect "$ex/expected" \
     --rtol 1e-3 --atol 1e-4
+
+# The Python package beside the libraries, found from there and not from the build tree: a
+# compile by profile name, then a run of the program it made.
+if /usr/bin/python3 -c "import numpy" 2>/dev/null; then
+    run python env -u DPCC_LIB_DIR PYTHONPATH="$prefix/lib/python3/dist-packages" /usr/bin/python3 -c "
+import numpy as np, dpcc
+assert dpcc.__file__.startswith('$prefix'), dpcc.__file__
+res = dpcc.compile('$ex/fmnist_cnn.onnx', device='paper_shot', calib='$ex/calib_64.npy',
+                   schedule='fixed:1000')
+assert res.report['device'] == 'paper_shot'
+y, = dpcc.Model(data=res.program).run([np.load('$ex/input_0.npy')], ideal=True)
+assert y.shape[-1] == 10, y.shape"
+fi
 
 cp "$src/examples/api/compile_and_run.c" "$tmp/"
 example_args=("$ex/fmnist_cnn.onnx" "$ex/calib_64.npy" "$ex/input_0.npy" "$ex/expected/output_0.pb")

@@ -16,10 +16,12 @@ import ctypes.util
 import glob
 import json
 import os
+import tempfile
+import warnings
 
 import numpy as np
 
-__all__ = ["DpccError", "CompileResult", "Model", "compile", "version"]
+__all__ = ["DpccError", "DpccWarning", "CompileResult", "Model", "compile", "version"]
 
 # ONNX element type numbers (dpcc_dtype) and NumPy's; bfloat16 has no NumPy type.
 _DTYPES = {1: np.float32, 2: np.uint8, 3: np.int8, 4: np.uint16, 5: np.int16, 6: np.int32,
@@ -74,8 +76,10 @@ def _lib_dirs():
                     key=lambda d: os.path.getmtime(os.path.join(d, "libdpcc.so"))
                     if os.path.exists(os.path.join(d, "libdpcc.so")) else 0, reverse=True)
     prefix_libs = glob.glob(os.path.join(root, "lib*")) + glob.glob(os.path.join(root, "lib", "*"))
-    # python/dpcc installed as PREFIX/lib/pythonX/site-packages/dpcc: the prefix is higher up
-    prefix_libs += glob.glob(os.path.join(here, "..", "..", "..", "..", "lib*"))
+    # python/dpcc installed as PREFIX/lib/pythonX/site-packages/dpcc: the prefix is higher up,
+    # its libraries in lib/ or lib/ARCH
+    prefix = os.path.join(here, "..", "..", "..", "..")
+    prefix_libs += glob.glob(os.path.join(prefix, "lib*")) + glob.glob(os.path.join(prefix, "lib", "*"))
     return builds + prefix_libs
 
 
@@ -192,17 +196,22 @@ def compile(model, out=None, *, device=None, calib=None, labels=None, budget=Non
             input_shapes=None, base_dir=None, emit=None, prefix=None):
     """Compiles an ONNX model, as dpcc does.
 
-    model: a path, or the model's bytes (external data then resolves in base_dir, or is
-    refused). out: where to write the program (None: only in memory); a .c suffix, or
-    emit="c", writes C (prefix: its entry points' prefix). calib: a path (file or folder), an
-    array, or a list of arrays (one batch per graph input). labels: a path. budget: "top1=0.01"
-    or ("top1", 0.01). schedule: "dynamic", "uniform" or "fixed:N". analog=False is
-    --no-analog. input_shapes: {name: shape}. Returns a CompileResult; raises DpccError.
+    model: a path, an onnx.ModelProto, or the model's bytes (external data then resolves in
+    base_dir, or is refused). out: where to write the program (None: only in memory); a .c
+    suffix, or emit="c", writes C (prefix: its entry points' prefix). device: a shipped
+    profile's name ("paper_shot") or a profile's path. calib: a path (file or folder), an
+    array, or a list of arrays (one batch per graph input); float64 arrays are cast to
+    float32, as NumPy makes them by default. labels: a path or an array of class indices.
+    budget: "top1=0.01" or ("top1", 0.01). schedule: "dynamic", "uniform" or "fixed:N".
+    analog=False is --no-analog. input_shapes: {name: shape}. Returns a CompileResult; raises
+    DpccError. What the dpcc tool prints as warnings (a budget out of reach, too little or
+    synthetic calibration data) is raised as Python warnings (DpccWarning).
     """
     h = _P()
     if _c.dpcc_compiler_new(ctypes.byref(h)) != 0:
         raise MemoryError("dpcc: out of memory")
     keep = []
+    scratch = tempfile.TemporaryDirectory(prefix="dpcc-")
     try:
         def ok(status):
             _check(status, _c.dpcc_compiler_error, h)
@@ -216,11 +225,17 @@ def compile(model, out=None, *, device=None, calib=None, labels=None, budget=Non
             batches = list(calib) if isinstance(calib, (list, tuple)) else [calib]
             tensors = (_Tensor * len(batches))()
             for i, b in enumerate(batches):
-                a, tensors[i] = _as_tensor(b)
+                b = np.asarray(b)
+                a, tensors[i] = _as_tensor(b.astype(np.float32) if b.dtype == np.float64 else b)
                 keep.append(a)
             ok(_c.dpcc_set_calibration(h, tensors, len(batches)))
-        if labels is not None:
+        if isinstance(labels, (str, bytes, os.PathLike)):
             ok(_c.dpcc_set_labels_path(h, _path(labels)))
+        elif labels is not None:
+            # the C API reads labels from a file: the array goes through one
+            path = os.path.join(scratch.name, "labels.npy")
+            np.save(path, np.asarray(labels, dtype=np.int64))
+            ok(_c.dpcc_set_labels_path(h, _path(path)))
         if budget is not None:
             metric, value = budget.split("=", 1) if isinstance(budget, str) else budget
             ok(_c.dpcc_set_budget(h, metric.encode(), float(value)))
@@ -235,6 +250,8 @@ def compile(model, out=None, *, device=None, calib=None, labels=None, budget=Non
         for name, shape in (input_shapes or {}).items():
             dims = (ctypes.c_int64 * max(len(shape), 1))(*shape)
             ok(_c.dpcc_set_input_shape(h, name.encode(), len(shape), dims))
+        if hasattr(model, "SerializeToString"):  # an onnx.ModelProto
+            model = model.SerializeToString()
         if isinstance(model, (bytes, bytearray, memoryview)):
             data = bytes(model)
             ok(_c.dpcc_compile_buffer(h, data, len(data), _path(base_dir)))
@@ -259,9 +276,32 @@ def compile(model, out=None, *, device=None, calib=None, labels=None, budget=Non
                 ok(_c.dpcc_write_c(h, _path(out), prefix.encode() if prefix else None))
             else:
                 ok(_c.dpcc_write_dp(h, _path(out)))
+        _warn_from(report)
         return CompileResult(layers, report, program)
     finally:
         _c.dpcc_compiler_free(h)
+        scratch.cleanup()
+
+
+class DpccWarning(UserWarning):
+    """What the dpcc tool prints as a warning: the schedule or its calibration data fall short."""
+
+
+def _warn_from(report):
+    """The report's warnings as Python warnings, where a library call cannot print them."""
+    if not report:
+        return
+    deg, cal = report.get("degradation", {}), report.get("calibration", {})
+    if deg.get("met") is False:
+        warnings.warn("dpcc: %s: %s = %.4g measured against a budget of %g"
+                      % (deg.get("warning"), deg.get("metric"), deg.get("measured"),
+                         deg.get("budget")), DpccWarning, stacklevel=3)
+    if deg.get("sampling_margin") is False:
+        warnings.warn("dpcc: the schedule meets the budget on the calibration data, but not "
+                      "with a margin for their sampling error: give more calibration data",
+                      DpccWarning, stacklevel=3)
+    if cal.get("warning"):
+        warnings.warn("dpcc: " + cal["warning"], DpccWarning, stacklevel=3)
 
 
 class Model:
