@@ -265,6 +265,8 @@ dp_status dpc_analog_stage(dp_program *prog, const dpc_analog_opts *o, dp_arena 
             dpc_print_warnings(&A, stderr);
         if (o->report_path || o->report_json)
             st = dpc_write_report(&A, o->report_path, o->report_json, err);
+        if (st == DP_OK && o->report_csv_path)
+            st = dpc_write_report_csv(&A, o->report_csv_path, err);
     }
     dpc_analog_free(&A);
     return st;

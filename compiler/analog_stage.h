@@ -12,6 +12,7 @@ typedef struct dpc_analog_opts {
     const char *calib_path;      /* a .npy/.pb batch, or a folder of them; NULL: synthetic */
     const char *labels_path;     /* int labels for the accuracy metric; NULL: none */
     const char *report_path;     /* NULL: no report file */
+    const char *report_csv_path; /* NULL: no CSV of the layers */
     const dp_tensor *calib;      /* in memory, one batch per graph input; used when
                                     calib_path is NULL (n_calib must equal the inputs) */
     int n_calib;

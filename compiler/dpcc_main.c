@@ -49,6 +49,7 @@ static const char usage[] =
     "                            from:FILE, the repetitions of a model written by --annotate\n"
     "                            (or of a --report JSON), by node name\n"
     "  --report FILE.json        write the schedule and energy report (docs/report.md)\n"
+    "  --report-csv FILE.csv     the report's layers as CSV, one row each\n"
     "  --annotate FILE.onnx      write the model again, unchanged, with each analog node's\n"
     "                            repetitions, bits and energy in its metadata\n"
     "                            (docs/annotate.md)\n"
@@ -115,7 +116,7 @@ static int parse_budget(dpc_analog_opts *ao, const char *val)
 enum {
     OPT_VERSION = 256, OPT_DISASM, OPT_EMIT, OPT_PREFIX, OPT_EXTERNAL_WEIGHTS, OPT_INPUT_SHAPE,
     OPT_MAX_MEMORY, OPT_JSON, OPT_NO_ANALOG, OPT_DEVICE, OPT_CALIB, OPT_LABELS, OPT_BUDGET,
-    OPT_SCHEDULE, OPT_REPORT, OPT_SEED, OPT_SEEDS, OPT_ANNOTATE, OPT_LIST_OPS
+    OPT_SCHEDULE, OPT_REPORT, OPT_SEED, OPT_SEEDS, OPT_ANNOTATE, OPT_LIST_OPS, OPT_REPORT_CSV
 };
 
 static const struct option long_options[] = {
@@ -143,6 +144,7 @@ static const struct option long_options[] = {
     {"threads", required_argument, NULL, 'j'},
     {"annotate", required_argument, NULL, OPT_ANNOTATE},
     {"list-ops", no_argument, NULL, OPT_LIST_OPS},
+    {"report-csv", required_argument, NULL, OPT_REPORT_CSV},
     {NULL, 0, NULL, 0}};
 
 /* The options of the analog stage, and --device: 0, or the usage error's exit status. */
@@ -158,6 +160,8 @@ static int analog_option(dpc_options *o, int opt, const char *val)
         ao->labels_path = val;
     else if (opt == OPT_REPORT)
         ao->report_path = val;
+    else if (opt == OPT_REPORT_CSV)
+        ao->report_csv_path = val;
     else if (opt == OPT_ANNOTATE)
         o->annotate_path = val;
     else if (opt == OPT_BUDGET)

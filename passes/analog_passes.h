@@ -112,6 +112,9 @@ void pass_energy(dpc_analog *A);
  */
 dp_status dpc_write_report(const dpc_analog *A, const char *path, char **json, dp_error *err);
 
+/* Writes the report's layers as CSV (dp_report_csv) to path. */
+dp_status dpc_write_report_csv(const dpc_analog *A, const char *path, dp_error *err);
+
 /* The human summary dpcc prints on stderr. */
 void dpc_print_summary(const dpc_analog *A, FILE *f);
 

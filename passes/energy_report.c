@@ -74,6 +74,16 @@ dp_status dpc_write_report(const dpc_analog *A, const char *path, char **json, d
     return st;
 }
 
+dp_status dpc_write_report_csv(const dpc_analog *A, const char *path, dp_error *err)
+{
+    dp_report r;
+    dp_report_layer *rows = dp_arena_calloc(A->mem, (size_t)A->n_layers + 1, sizeof *rows);
+    if (!rows)
+        return dp_fail(err, DP_ENOMEM, "out of memory for the report");
+    fill_report(A, &r, rows);
+    return dp_report_write_csv(&r, path, err);
+}
+
 void dpc_print_summary(const dpc_analog *A, FILE *f)
 {
     dp_report r;

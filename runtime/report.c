@@ -183,6 +183,72 @@ char *dp_report_json(const dp_report *r)
     return text;
 }
 
+/* A CSV field: quoted, its quotes doubled, where a comma, quote or line break would split it. */
+static void csv_text(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+/* A number, or an empty field where it is unknown or not finite. */
+static void csv_number(FILE *f, double v)
+{
+    if (isfinite(v))
+        fprintf(f, ",%.10g", v);
+    else
+        fputc(',', f);
+}
+
+char *dp_report_csv(const dp_report *r)
+{
+    char *text = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&text, &n);
+    if (!f)
+        return NULL;
+    fputs("name,op,macs,repetitions,photons_per_mac,input_dac,effective_bits,sensitivity,"
+          "energy_j,optical_j,dac_j,adc_j,digital_j,memory_j,adc_conversions,adc_clipped\n", f);
+    for (int i = 0; i < r->n_layers; i++) {
+        const dp_report_layer *l = &r->layers[i];
+        csv_text(f, l->name ? l->name : "");
+        fputc(',', f);
+        csv_text(f, l->op);
+        fprintf(f, ",%lld,%d", (long long)l->macs, l->repetitions);
+        csv_number(f, l->photons_per_mac);
+        fprintf(f, ",%s", l->input_unsigned ? "unsigned" : "signed");
+        const double v[] = {l->effective_bits, l->sensitivity, l->energy.total, l->energy.optical,
+                            l->energy.dac, l->energy.adc, l->energy.digital, l->energy.memory};
+        for (size_t k = 0; k < sizeof v / sizeof v[0]; k++)
+            csv_number(f, v[k]);
+        fprintf(f, ",%lld,%lld\n", (long long)l->counts.conversions, (long long)l->counts.clipped);
+    }
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+dp_status dp_report_write_csv(const dp_report *r, const char *path, dp_error *err)
+{
+    char *text = dp_report_csv(r);
+    if (!text)
+        return dp_fail(err, DP_ENOMEM, "%s: out of memory writing the report", path);
+    dp_chunk part = {text, strlen(text)};
+    dp_status st = dp_file_write_atomic(path, &part, 1, err);
+    free(text);
+    return st;
+}
+
 dp_status dp_report_write(const dp_report *r, const char *path, dp_error *err)
 {
     char *text = dp_report_json(r);

@@ -79,6 +79,17 @@ char *dp_report_json(const dp_report *r);
  * new keys do not raise it. */
 #define DP_REPORT_SCHEMA_VERSION 1
 
+/*
+ * r's layers as CSV text (malloc'd), one row each after a header row: name, op, macs,
+ * repetitions, photons_per_mac, input_dac, effective_bits, sensitivity, energy_j and its
+ * optical, dac, adc, digital and memory parts, adc_conversions, adc_clipped. NULL when out of
+ * memory.
+ */
+char *dp_report_csv(const dp_report *r);
+
+/* Writes r's layers as CSV to path (through a temporary renamed into place). */
+dp_status dp_report_write_csv(const dp_report *r, const char *path, dp_error *err);
+
 /* Writes r as JSON to path (through a temporary renamed into place). */
 dp_status dp_report_write(const dp_report *r, const char *path, dp_error *err);
 

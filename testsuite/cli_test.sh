@@ -150,6 +150,15 @@ grep -q '"schema_version"' "$tmp/stdout" ||
     { echo "FAIL: --report /dev/stdout"; failures=$((failures + 1)); }
 expect 1 "a folder, not a file to write" "$dpcc" "$ex/fmnist_cnn.onnx" -o "$tmp" --no-analog -q
 
+# the report as CSV, a row per analog layer, and drawn
+expect 0 "" "$dpcc" "$ex/fmnist_cnn.onnx" -o "$tmp/f.dp" --calib "$ex/calib_64.npy" \
+    --schedule fixed:2 --report "$tmp/f.json" --report-csv "$tmp/f.csv" -q
+[[ $(head -n 1 "$tmp/f.csv") == name,op,macs,repetitions,photons_per_mac,* && $(wc -l <"$tmp/f.csv") == 6 ]] ||
+    { echo "FAIL: --report-csv"; failures=$((failures + 1)); }
+if /usr/bin/python3 -c "import matplotlib" 2>/dev/null; then
+    expect 0 "" /usr/bin/python3 "$2/tools/plot_report.py" "$tmp/f.json" -o "$tmp/plot"
+    [[ -s $tmp/plot.png && -s $tmp/plot.svg ]] || { echo "FAIL: plot_report.py"; failures=$((failures + 1)); }
+fi
 # dprun on its own: a summary without -o, an unknown input named, noisy outputs checked by
 # top-1 agreement, timing without -o, --json
 expect 0 "" "$dprun" "$tmp/f.dp" -i "$ex/batch_8.npy" --ideal
