@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Calibration files a folder may hold: enough for any real calibration set. */
@@ -198,6 +199,48 @@ static dp_status read_labels(dpc_analog *A, const char *path, dp_error *err)
     return DP_OK;
 }
 
+/* Seconds between progress lines off a terminal. */
+#define PROGRESS_EVERY 5.0
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Where the progress lines are: the stage running, when it began, when a line last went. */
+typedef struct progress_lines {
+    const char *stage;
+    double begun, printed;
+} progress_lines;
+
+/* Off a terminal: a line when a stage starts and ends, and every PROGRESS_EVERY seconds in
+ * between, with the time left at the pace so far. */
+static void print_progress(void *ctx, const char *stage, double done)
+{
+    progress_lines *p = ctx;
+    double now = seconds_now();
+    bool fresh = !p->stage || strcmp(p->stage, stage) != 0;
+    if (fresh) {
+        p->stage = stage;
+        p->begun = now;
+    }
+    if (!fresh && done < 1 && now - p->printed < PROGRESS_EVERY)
+        return;
+    p->printed = now;
+    double spent = now - p->begun;
+    if (done >= 1)
+        fprintf(stderr, "dpcc: %s done in %.0f s\n", stage, spent);
+    else if (done > 0 && spent >= 1)
+        fprintf(stderr, "dpcc: %s %.0f%%, %.0f s so far, about %.0f s left\n", stage,
+                100 * done, spent, spent * (1 - done) / done);
+    else if (done > 0)
+        fprintf(stderr, "dpcc: %s %.0f%%\n", stage, 100 * done);
+    else
+        fprintf(stderr, "dpcc: %s\n", stage);
+}
+
 static void draw_progress(void *ctx, const char *stage, double done)
 {
     (void)ctx;
@@ -232,8 +275,16 @@ dp_status dpc_analog_stage(dp_program *prog, const dpc_analog_opts *o, dp_arena 
                     .threads = o->threads > 0 ? o->threads : cpus > 0 && cpus < 16 ? (int)cpus : 1,
                     .metric = o->metric, .budget = o->budget, .budget_given = o->budget_given,
                     .kind = o->schedule, .fixed_reps = o->fixed_reps, .mem = mem};
-    if (o->progress && !o->verbose)
+    progress_lines lines = {0};
+    if (o->progress_fn) {
+        A.progress = o->progress_fn;
+        A.progress_ctx = o->progress_ctx;
+    } else if (o->progress == DPC_PROGRESS_BAR && !o->verbose)
         A.progress = draw_progress;
+    else if (o->progress == DPC_PROGRESS_LINES && !o->verbose) {
+        A.progress = print_progress;
+        A.progress_ctx = &lines;
+    }
     if (o->verbose)
         A.log = stderr;
     if (A.metric == DPC_ACCURACY && !o->labels_path)

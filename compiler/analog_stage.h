@@ -8,6 +8,10 @@
 
 #include "analog_passes.h"
 
+/* Progress on stderr: none, a bar redrawn in place (a terminal), or a line every few seconds
+ * with the stage, the share done and an estimate of the time left (a log, a pipe). */
+typedef enum dpc_progress { DPC_PROGRESS_NONE, DPC_PROGRESS_BAR, DPC_PROGRESS_LINES } dpc_progress;
+
 typedef struct dpc_analog_opts {
     const char *calib_path;      /* a .npy/.pb batch, or a folder of them; NULL: synthetic */
     const char *labels_path;     /* int labels for the accuracy metric; NULL: none */
@@ -26,7 +30,10 @@ typedef struct dpc_analog_opts {
     uint32_t seed;
     int seeds;                   /* device instances every measurement averages; 0: auto */
     int threads;                 /* 0: one per processor */
-    bool progress;               /* draw progress bars on stderr */
+    dpc_progress progress;       /* how progress shows on stderr */
+    /* or, where set, who is told instead (the C API's callback) */
+    void (*progress_fn)(void *ctx, const char *stage, double done);
+    void *progress_ctx;
     bool quiet;                  /* no summary table */
     bool no_warnings;            /* no warnings either (-q) */
     bool verbose;                /* log every measurement on stderr */

@@ -52,7 +52,7 @@ dpcc_status dpcc_compiler_new(dpcc_compiler **out)
      * report carries them (degradation.met, calibration.warning) */
     c->o.analog_opts.quiet = true;
     c->o.analog_opts.no_warnings = true;
-    c->o.analog_opts.progress = false;
+    c->o.analog_opts.progress = DPC_PROGRESS_NONE;
     c->o.analog_opts.verbose = false;
     dp_arena_init(&c->strings, 0);
     dp_arena_init(&c->calib_mem, 0);
@@ -229,6 +229,14 @@ dpcc_status dpcc_set_threads(dpcc_compiler *c, int threads)
     if (threads < 0 || threads > 256)
         return fail_usage(c, "dpcc_set_threads: the count must be from 0 (automatic) to 256");
     c->o.analog_opts.threads = threads;
+    return DPCC_OK;
+}
+
+dpcc_status dpcc_set_progress(dpcc_compiler *c, dpcc_progress_fn fn, void *ctx)
+{
+    begin(c);
+    c->o.analog_opts.progress_fn = fn;
+    c->o.analog_opts.progress_ctx = ctx;
     return DPCC_OK;
 }
 

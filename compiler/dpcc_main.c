@@ -63,7 +63,8 @@ static const char usage[] =
     "  --max-memory BYTES        limit on compile-time memory (suffixes K, M, G; default 16G)\n"
     "  --disasm FILE.dp          print a device program readably and exit\n"
     "  --list-ops                list the ONNX ops dpcc compiles and exit\n"
-    "  -q, --quiet               no summary on stderr\n"
+    "  -q, --quiet               no summary, warnings or progress on stderr (progress: a bar\n"
+    "                            on a terminal, else a line every 5 s with the time left)\n"
     "  -v, --verbose             log every calibration and schedule measurement\n"
     "  --version                 print the version and exit\n"
     "  -h, --help                this text\n"
@@ -403,7 +404,8 @@ int main(int argc, char **argv)
     /* --json: stdout carries the summary, so stderr stays for warnings and errors */
     o.analog_opts.quiet = quiet || o.json;
     o.analog_opts.no_warnings = quiet;
-    o.analog_opts.progress = !quiet && !o.json && isatty(STDERR_FILENO);
+    o.analog_opts.progress = quiet || o.json ? DPC_PROGRESS_NONE
+                             : isatty(STDERR_FILENO) ? DPC_PROGRESS_BAR : DPC_PROGRESS_LINES;
     dpc_summary sum;
     dp_status st = dpc_compile(&o, &sum, &err);
     if (st != DP_OK)

@@ -150,6 +150,12 @@ grep -q '"schema_version"' "$tmp/stdout" ||
     { echo "FAIL: --report /dev/stdout"; failures=$((failures + 1)); }
 expect 1 "a folder, not a file to write" "$dpcc" "$ex/fmnist_cnn.onnx" -o "$tmp" --no-analog -q
 
+# progress off a terminal: a line per stage; -q silences it
+expect 0 "dpcc: calibration done in [0-9]+ s" "$dpcc" "$ex/fmnist_cnn.onnx" -o "$tmp/f.dp" \
+    --calib "$ex/calib_64.npy" --schedule fixed:2
+expect 0 "" "$dpcc" "$ex/fmnist_cnn.onnx" -o "$tmp/f.dp" --calib "$ex/calib_64.npy" \
+    --schedule fixed:2 -q
+[[ -s $tmp/stderr ]] && { echo "FAIL: -q left output on stderr"; failures=$((failures + 1)); }
 # the report as CSV, a row per analog layer, and drawn
 expect 0 "" "$dpcc" "$ex/fmnist_cnn.onnx" -o "$tmp/f.dp" --calib "$ex/calib_64.npy" \
     --schedule fixed:2 --report "$tmp/f.json" --report-csv "$tmp/f.csv" -q

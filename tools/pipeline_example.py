@@ -84,8 +84,13 @@ def run(args, out, np, torch, dpcc):
         golden = model(test).numpy()
 
     # 2. compile
-    res = dpcc.compile(onnx_path, dp_path, calib=calib.numpy(), budget=args.budget, seeds=2)
+    stages = []
+    res = dpcc.compile(onnx_path, dp_path, calib=calib.numpy(), budget=args.budget, seeds=2,
+                       progress=lambda stage, done: stages.append((stage, done)))
     failures = []
+    if not stages or stages[0][0] != "calibration" or stages[-1] != ("schedule", 1.0):
+        failures.append("progress reached the callback as %s ... %s"
+                        % (stages[:1], stages[-1:]))
     if not res.layers:
         failures.append("no analog layers")
 

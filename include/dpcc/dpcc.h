@@ -74,6 +74,13 @@ dpcc_status dpcc_set_seeds(dpcc_compiler *c, int seeds);
 /* Threads for the verification runs; 0: one per processor (at most 16). */
 dpcc_status dpcc_set_threads(dpcc_compiler *c, int threads);
 
+/* Called as the analog stage advances, on the compiling thread: the stage's name
+ * ("calibration", "noise sensitivity", "uniform baseline", "schedule") and the share of it
+ * done, from 0 to 1 (1 once at its end). NULL: none (the default; a library prints no
+ * progress). */
+typedef void (*dpcc_progress_fn)(void *ctx, const char *stage, double done);
+dpcc_status dpcc_set_progress(dpcc_compiler *c, dpcc_progress_fn fn, void *ctx);
+
 /* Binds a graph input's shape (dpcc --input-shape); a symbolic leading dimension otherwise
  * defaults to 1. Binding the same name again replaces the shape. */
 dpcc_status dpcc_set_input_shape(dpcc_compiler *c, const char *input, int rank,

@@ -103,6 +103,7 @@ def _declare(lib, name, restype, *argtypes):
 
 _c, _rt = _load()
 _P, _I, _S = ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p
+_PROGRESS = ctypes.CFUNCTYPE(None, _P, _S, ctypes.c_double)
 for _n, _r, _a in [
         ("dpcc_version", _S, []), ("dpcc_compiler_new", _I, [ctypes.POINTER(_P)]),
         ("dpcc_compiler_free", None, [_P]), ("dpcc_compiler_error", _S, [_P]),
@@ -112,7 +113,7 @@ for _n, _r, _a in [
         ("dpcc_set_labels_path", _I, [_P, _S]),
         ("dpcc_set_budget", _I, [_P, _S, ctypes.c_double]), ("dpcc_set_schedule", _I, [_P, _S]),
         ("dpcc_set_seed", _I, [_P, ctypes.c_uint32]), ("dpcc_set_seeds", _I, [_P, _I]),
-        ("dpcc_set_threads", _I, [_P, _I]),
+        ("dpcc_set_threads", _I, [_P, _I]), ("dpcc_set_progress", _I, [_P, _PROGRESS, _P]),
         ("dpcc_set_input_shape", _I, [_P, _S, _I, ctypes.POINTER(ctypes.c_int64)]),
         ("dpcc_compile_file", _I, [_P, _S]),
         ("dpcc_compile_buffer", _I, [_P, ctypes.c_char_p, ctypes.c_size_t, _S]),
@@ -193,7 +194,7 @@ class CompileResult:
 
 def compile(model, out=None, *, device=None, calib=None, labels=None, budget=None,
             schedule=None, seed=None, seeds=None, threads=None, analog=True,
-            input_shapes=None, base_dir=None, emit=None, prefix=None):
+            input_shapes=None, base_dir=None, emit=None, prefix=None, progress=None):
     """Compiles an ONNX model, as dpcc does.
 
     model: a path, an onnx.ModelProto, or the model's bytes (external data then resolves in
@@ -203,7 +204,9 @@ def compile(model, out=None, *, device=None, calib=None, labels=None, budget=Non
     array, or a list of arrays (one batch per graph input); float64 arrays are cast to
     float32, as NumPy makes them by default. labels: a path or an array of class indices.
     budget: "top1=0.01" or ("top1", 0.01). schedule: "dynamic", "uniform" or "fixed:N".
-    analog=False is --no-analog. input_shapes: {name: shape}. Returns a CompileResult; raises
+    analog=False is --no-analog. input_shapes: {name: shape}. progress: called as
+    progress(stage, done) while the analog stage runs (done from 0 to 1). Returns a
+    CompileResult; raises
     DpccError. What the dpcc tool prints as warnings (a budget out of reach, too little or
     synthetic calibration data) is raised as Python warnings (DpccWarning).
     """
@@ -247,6 +250,10 @@ def compile(model, out=None, *, device=None, calib=None, labels=None, budget=Non
             ok(_c.dpcc_set_seeds(h, seeds))
         if threads is not None:
             ok(_c.dpcc_set_threads(h, threads))
+        if progress is not None:
+            callback = _PROGRESS(lambda _ctx, stage, done: progress(stage.decode(), done))
+            keep.append(callback)
+            ok(_c.dpcc_set_progress(h, callback, None))
         for name, shape in (input_shapes or {}).items():
             dims = (ctypes.c_int64 * max(len(shape), 1))(*shape)
             ok(_c.dpcc_set_input_shape(h, name.encode(), len(shape), dims))
