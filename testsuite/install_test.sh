@@ -59,6 +59,15 @@ grep -qa installed_homodyne "$tmp/tool.dp" || fail "the installed dpcc did not u
 run dprun "$prefix/bin/dprun" "$tmp/tool.dp" --ideal -i "$ex/input_0.npy" --expect "$ex/expected" \
     --rtol 1e-3 --atol 1e-4
 
+# Every file the installed manual pages cite is installed, where they say.
+for page in "$prefix"/share/man/man1/dpcc.1 "$prefix"/share/man/man1/dprun.1; do
+    [[ -f $page ]] || { fail "not installed: ${page#$prefix/}"; continue; }
+    grep -q 'docs/' "$page" && fail "${page##*/} cites the source tree's docs/"
+    for f in $(grep -oE 'share/(doc/)?dpcc/[A-Za-z0-9_-]+\.[a-z]+' "$page" | sort -u); do
+        [[ -e $prefix/$f ]] || fail "${page##*/} cites $f, which is not installed"
+    done
+done
+
 # The Python package beside the libraries, found from there and not from the build tree: a
 # compile by profile name, then a run of the program it made.
 if /usr/bin/python3 -c "import numpy" 2>/dev/null; then

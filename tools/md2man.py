@@ -7,6 +7,10 @@ headings, paragraphs, **bold** and *italic* (or _italic_), definition lists (a t
 then lines starting ":   " for its description) and code blocks indented by four spaces.
 
     md2man.py PAGE.1.md OUT.1 VERSION
+
+The pages cite files of the source tree (docs/NAME.md, tools/plot_report.py); an installation
+holds them elsewhere, so the roff names them where `cmake --install` puts them, under the
+installation's prefix: share/doc/dpcc/NAME.md, share/dpcc/plot_report.py.
 """
 import re
 import sys
@@ -65,10 +69,18 @@ def convert(lines, version):
     return "\n".join(out) + "\n"
 
 
+# Source-tree paths the pages cite, and where an installation has them (CMakeLists.txt).
+INSTALLED = [(re.compile(r"\bdocs/([\w.-]+\.md)\b"), r"share/doc/dpcc/\1"),
+             (re.compile(r"\btools/plot_report\.py\b"), "share/dpcc/plot_report.py")]
+
+
 def main():
     src, dst, version = sys.argv[1:4]
     with open(src, encoding="utf-8") as f:
-        lines = f.read().split("\n")
+        text = f.read()
+    for pattern, installed in INSTALLED:
+        text = pattern.sub(installed, text)
+    lines = text.split("\n")
     with open(dst, "w", encoding="utf-8") as f:
         f.write(convert(lines, version))
 
