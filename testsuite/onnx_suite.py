@@ -136,12 +136,13 @@ def same_outputs(a, b):
     return None
 
 
-def compile_model(dpcc, test_dir, out, timeout):
-    """Returns None, or (status, message) when dpcc does not write out."""
+def compile_model(dpcc, test_dir, out, timeout, plain):
+    """Returns None, or (status, message) when dpcc does not write out. plain: the command a
+    user types, dpcc MODEL -o OUT, analog stage and all; else --no-analog."""
+    cmd = [dpcc, os.path.join(test_dir, "model.onnx"), "-o", out] + ([] if plain else
+                                                                      ["-q", "--no-analog"])
     try:
-        r = subprocess.run([dpcc, os.path.join(test_dir, "model.onnx"), "-o", out, "-q",
-                            "--no-analog"],
-                           capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return "fail", "dpcc timed out"
     if r.returncode == 3:
@@ -151,19 +152,19 @@ def compile_model(dpcc, test_dir, out, timeout):
     return None
 
 
-def run_test(build, test_dir, rtol, atol, timeout, c_runtime=None):
+def run_test(build, test_dir, rtol, atol, timeout, c_runtime=None, plain=False):
     """Returns (status, message): status is pass, fail or unsupported. With c_runtime, the C
     kernel runs too and its outputs must be the .dp's, byte for byte."""
     dpcc = os.path.join(build, "dpcc")
     dprun = os.path.join(build, "dprun")
     with tempfile.TemporaryDirectory(prefix="dpcc-suite-") as tmp:
         prog = os.path.join(tmp, "model.dp")
-        failed = compile_model(dpcc, test_dir, prog, timeout)
+        failed = compile_model(dpcc, test_dir, prog, timeout, plain)
         if failed:
             return failed
         kernel = None
         if c_runtime:
-            failed = compile_model(dpcc, test_dir, os.path.join(tmp, "model.c"), timeout)
+            failed = compile_model(dpcc, test_dir, os.path.join(tmp, "model.c"), timeout, plain)
             if failed:
                 return "fail", "--emit=c: " + failed[1]
             msg = c_runtime.build(tmp, timeout)
@@ -210,6 +211,9 @@ def main():
     ap.add_argument("--c-whole", action="store_true",
                     help="--backend c: build each model.c whole at -O2 (slow) instead of "
                          "linking its program part with a runtime object built once")
+    ap.add_argument("--plain", action="store_true",
+                    help="compile as a user would, dpcc MODEL -o OUT with no flags (analog stage, "
+                         "synthetic calibration, default budget), not --no-analog")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every failure's message")
     args = ap.parse_args()
 
@@ -231,7 +235,7 @@ def main():
             concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         c_runtime = CRuntime(args.build, rt_dir, args.c_whole) if args.backend == "c" else None
         futures = [pool.submit(run_test, args.build, d, args.rtol, args.atol, args.timeout,
-                               c_runtime)
+                               c_runtime, args.plain)
                    for _, _, d, _ in tests]
         results = [f.result() for f in futures]
 
