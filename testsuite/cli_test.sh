@@ -128,7 +128,8 @@ expect 1 "/dev/full: cannot write: No space left on device" "$dpcc" "$ex/fmnist_
     -o /dev/full --no-analog -q
 [[ -c /dev/full ]] || { echo "FAIL: -o /dev/full replaced the device"; failures=$((failures + 1)); }
 mkfifo "$tmp/fifo"
-cat "$tmp/fifo" >"$tmp/from_fifo" &
+# bounded: should dpcc fail before it opens the FIFO, the reader must not wait forever
+timeout 60 cat "$tmp/fifo" >"$tmp/from_fifo" &
 expect 0 "" "$dpcc" "$ex/fmnist_cnn.onnx" -o "$tmp/f.dp" --calib "$ex/calib_64.npy" \
     --schedule fixed:1 --report "$tmp/fifo" -q
 wait
