@@ -662,6 +662,26 @@ static int top5(const dp_tensor *t, int64_t r, int64_t top[5])
     return n;
 }
 
+/* An output's range and mean, for the summaries. */
+typedef struct value_stats {
+    int64_t n;
+    double lo, hi, mean;
+} value_stats;
+
+static value_stats stats_of(const dp_tensor *t)
+{
+    value_stats s = {dp_numel(t), INFINITY, -INFINITY, 0};
+    double sum = 0;
+    for (int64_t j = 0; j < s.n; j++) {
+        double v = dp_load_f64(t->data, t->dtype, j);
+        s.lo = v < s.lo ? v : s.lo;
+        s.hi = v > s.hi ? v : s.hi;
+        sum += v;
+    }
+    s.mean = s.n ? sum / (double)s.n : 0;
+    return s;
+}
+
 /* Without -o or --expect, what ran: each output's type, shape, range and mean, and for a
  * classifier's rows the five largest classes. */
 static void print_summary(const dp_program *p, const dp_tensor *out)
@@ -669,18 +689,12 @@ static void print_summary(const dp_program *p, const dp_tensor *out)
     for (int i = 0; i < p->n_outputs; i++) {
         const dp_tensor *t = &out[i];
         char shape[160];
-        int64_t n = dp_numel(t);
-        double lo = INFINITY, hi = -INFINITY, sum = 0;
-        for (int64_t j = 0; j < n; j++) {
-            double v = dp_load_f64(t->data, t->dtype, j);
-            lo = v < lo ? v : lo;
-            hi = v > hi ? v : hi;
-            sum += v;
-        }
+        value_stats st = stats_of(t);
+        int64_t n = st.n;
         printf("output %d '%s': %s[%s]", i, p->tensors[p->outputs[i]].name,
                dp_dtype_name(t->dtype), dp_shape_str(t, shape, sizeof shape));
         if (n)
-            printf(", min %.6g, max %.6g, mean %.6g", lo, hi, sum / (double)n);
+            printf(", min %.6g, max %.6g, mean %.6g", st.lo, st.hi, st.mean);
         putchar('\n');
         if (!classifier_shaped(t))
             continue;
@@ -724,18 +738,12 @@ static int print_json(const options *o, const dp_program *p, const dp_tensor *ou
         cJSON *dims = cJSON_AddArrayToObject(e, "shape");
         for (int d = 0; d < x->rank; d++)
             cJSON_AddItemToArray(dims, cJSON_CreateNumber((double)x->dims[d]));
-        int64_t n = dp_numel(x);
-        double lo = INFINITY, hi = -INFINITY, sum = 0;
-        for (int64_t j = 0; j < n; j++) {
-            double v = dp_load_f64(x->data, x->dtype, j);
-            lo = v < lo ? v : lo;
-            hi = v > hi ? v : hi;
-            sum += v;
-        }
-        if (n && isfinite(lo) && isfinite(hi) && isfinite(sum)) {
-            cJSON_AddNumberToObject(e, "min", lo);
-            cJSON_AddNumberToObject(e, "max", hi);
-            cJSON_AddNumberToObject(e, "mean", sum / (double)n);
+        value_stats st = stats_of(x);
+        int64_t n = st.n;
+        if (n && isfinite(st.lo) && isfinite(st.hi) && isfinite(st.mean)) {
+            cJSON_AddNumberToObject(e, "min", st.lo);
+            cJSON_AddNumberToObject(e, "max", st.hi);
+            cJSON_AddNumberToObject(e, "mean", st.mean);
         }
         if (!classifier_shaped(x))
             continue;
