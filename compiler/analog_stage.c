@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 /* Calibration files a folder may hold: enough for any real calibration set. */
@@ -202,13 +201,6 @@ static dp_status read_labels(dpc_analog *A, const char *path, dp_error *err)
 /* Seconds between progress lines off a terminal. */
 #define PROGRESS_EVERY 5.0
 
-static double seconds_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Where the progress lines are: the stage running, when it began, when a line last went. */
 typedef struct progress_lines {
     const char *stage;
@@ -220,7 +212,7 @@ typedef struct progress_lines {
 static void print_progress(void *ctx, const char *stage, double done)
 {
     progress_lines *p = ctx;
-    double now = seconds_now();
+    double now = dpc_seconds();
     bool fresh = !p->stage || strcmp(p->stage, stage) != 0;
     if (fresh) {
         p->stage = stage;
@@ -285,8 +277,10 @@ dp_status dpc_analog_stage(dp_program *prog, const dpc_analog_opts *o, dp_arena 
         A.progress = print_progress;
         A.progress_ctx = &lines;
     }
-    if (o->verbose)
+    if (o->verbose) {
         A.log = stderr;
+        A.log_start = dpc_seconds();
+    }
     if (A.metric == DPC_ACCURACY && !o->labels_path)
         return dp_fail(err, DP_EUSAGE, "--budget accuracy=... needs --labels");
     dp_status st = o->calib_path || o->calib ? read_calib(&A, o->calib_path, o, err) : DP_OK;

@@ -73,6 +73,7 @@ typedef struct dpc_analog {
     void (*progress)(void *ctx, const char *stage, double done);
     void *progress_ctx;
     FILE *log;                   /* the measurements as they happen (dpcc -v); NULL: none */
+    double log_start;            /* dpc_seconds() when the stage began, for the log's stamps */
     dp_arena *mem;               /* everything above lives here */
     /* runners: the exact one and one per device instance (measure.c) */
     dp_runner *ideal;
@@ -129,6 +130,12 @@ void dpc_print_warnings(const dpc_analog *A, FILE *f);
  */
 dp_status dpc_measure(dpc_analog *A, const int32_t *repetitions, uint32_t seed, dp_tensor *out,
                       double *metric, dp_error *err);
+
+/* Seconds on a monotonic clock, for the log's stamps and progress estimates. */
+double dpc_seconds(void);
+
+/* Starts a line of A->log (where there is one) with the seconds since A->log_start. */
+void dpc_log_stamp(const dpc_analog *A);
 
 /* The runner simulating device instance `seed`, made on first use. */
 dp_status dpc_runner_for_seed(dpc_analog *A, uint32_t seed, dp_runner **out, dp_error *err);

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 dp_status dpc_runner_for_seed(dpc_analog *A, uint32_t seed, dp_runner **out, dp_error *err)
 {
@@ -191,4 +192,17 @@ double dpc_degradation(const dpc_analog *A, dpc_metric metric, const dp_tensor *
     case DPC_ACCURACY: return accuracy(A, &A->clean[0]) - accuracy(A, &noisy[0]);
     }
     return 0;
+}
+
+double dpc_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void dpc_log_stamp(const dpc_analog *A)
+{
+    if (A->log)
+        fprintf(A->log, "[%8.1f s] ", dpc_seconds() - A->log_start);
 }

@@ -236,9 +236,11 @@ static dp_status uniform(sched *s, int32_t *best, double *best_metric, dp_error 
             break;
         set_all(s, mid);
         st = measure(s, &m, err);
-        if (s->A->log && st == DP_OK)
+        if (s->A->log && st == DP_OK) {
+            dpc_log_stamp(s->A);
             fprintf(s->A->log, "uniform: N %d measured %s %.4g\n", mid,
                     dpc_metric_name(s->A->metric), m);
+        }
         if (st == DP_OK && meets(s->A, m)) {
             hi = mid;
             *best = mid;
@@ -295,6 +297,7 @@ static dp_status dynamic(sched *s, dp_error *err)
             break;
         keep_if_better(s, m, best, &best_metric);
         if (A->log) {
+            dpc_log_stamp(A);
             fprintf(A->log, "schedule: T %.3g, predicted MSE %.3g, %.3g J, measured %s %.4g, N:", T,
                     predicted(A, s->n), energy_of(A, s->n), dpc_metric_name(A->metric), m);
             for (int l = 0; l < A->n_layers; l++)

@@ -175,9 +175,11 @@ dp_status pass_noise_sensitivity(dpc_analog *A, dp_error *err)
         double runs = (double)(samples * A->seeds);
         double at_probe = c.sum[l][0] / runs, at_inf = c.sum[l][1] / runs;
         L->floor_mse = at_inf;
-        if (A->log)
+        if (A->log) {
+            dpc_log_stamp(A);
             fprintf(A->log, "sensitivity: %s: MSE %.3g at N_p = %d, %.3g at infinity\n", L->name,
                     at_probe, L->probe, at_inf);
+        }
         /* a layer whose noise the measurement cannot see still costs something: a floor
          * of 1e-12 keeps the allocation finite and gives it the fewest repetitions */
         L->sensitivity = fmax((double)L->probe * (at_probe - at_inf), 1e-12);

@@ -157,6 +157,9 @@ expect 0 "dpcc: calibration done in [0-9]+ s" "$dpcc" "$ex/fmnist_cnn.onnx" -o "
 expect 0 "" "$dpcc" "$ex/fmnist_cnn.onnx" -o "$tmp/f.dp" --calib "$ex/calib_64.npy" \
     --schedule fixed:2 -q
 [[ -s $tmp/stderr ]] && { echo "FAIL: -q left output on stderr"; failures=$((failures + 1)); }
+# -v: every measurement, stamped with the seconds since the analog stage began
+expect 0 "^\[ *[0-9]+\.[0-9] s\] sensitivity: /stem/stem.0/Conv: MSE " "$dpcc" "$ex/fmnist_cnn.onnx" \
+    -o "$tmp/f.dp" --calib "$ex/calib_64.npy" --budget top1=0.05 -v
 # the report as CSV, a row per analog layer, and drawn
 expect 0 "" "$dpcc" "$ex/fmnist_cnn.onnx" -o "$tmp/f.dp" --calib "$ex/calib_64.npy" \
     --schedule fixed:2 --report "$tmp/f.json" --report-csv "$tmp/f.csv" -q
