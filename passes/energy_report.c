@@ -46,7 +46,7 @@ static void fill_report(const dpc_analog *A, dp_report *r, dp_report_layer *rows
         const dp_mvm *m = A->prog->instrs[L->instr].mvm;
         rows[l] = (dp_report_layer){.name = L->name, .op = L->op, .macs = L->macs,
                                     .repetitions = L->repetitions,
-                                    .photons_per_mac = dp_mvm_photons_per_mac(A->device,
+                                    .photons_per_mac = dp_device_photons_per_mac(A->device,
                                                                               L->repetitions),
                                     .input_unsigned = m->input_unsigned,
                                     .effective_bits = L->effective_bits,
@@ -109,7 +109,7 @@ void dpc_print_summary(const dpc_analog *A, FILE *f)
         ; /* no search ran: the warning says what the schedule is */
     else if (r.uniform_energy_j > 0 && photons)
         fprintf(f, "; uniform %.4g photons/MAC would take %.4g J: %.1f%% saved",
-                dp_mvm_photons_per_mac(A->device, r.uniform_repetitions), r.uniform_energy_j,
+                dp_device_photons_per_mac(A->device, r.uniform_repetitions), r.uniform_energy_j,
                 100 * (1 - r.total.total / r.uniform_energy_j));
     else if (r.uniform_energy_j > 0)
         fprintf(f, "; uniform N=%d would take %.4g J: %.1f%% saved", r.uniform_repetitions,

@@ -361,8 +361,9 @@ dp_status pass_schedule(dpc_analog *A, dp_error *err)
         if (st == DP_OK && !meets(A, m) && m <= A->budget)
             A->no_margin = true;
         /* the default budget gives way to the best the device does; the user's does not */
-        A->budget_unmet = st == DP_OK && !meets(A, m) && !A->budget_given;
-        if (st == DP_OK && !meets(A, m) && A->budget_given)
+        bool out_of_reach = st == DP_OK && !meets(A, m);
+        A->budget_unmet = out_of_reach && !A->budget_given;
+        if (out_of_reach && A->budget_given)
             st = unreachable(&s, m, err);
         if (st == DP_OK && A->budget_unmet) {
             A->measured = A->uniform_measured = m;

@@ -353,8 +353,6 @@ static int64_t convert_averaged(const tile_ctx *c, int64_t j, int64_t q0, int n,
         double sd = c->noisy ? sqrt(fixed + a * xn[i]) * inv_G : 0.0;
         quantised_moments(u, sd, c->adc_half, &mean, &var);
         double v = mean + (z ? sqrt(var / reps) * z[i] : 0.0);
-        if (c->call->pre_adc != NULL)
-            c->call->pre_adc[(c->t * c->w->rows + j) * c->P + q0 + i] = (float)(v * G);
         clipped += (v > 1.0) | (v < -1.0);
         v = v > 1.0 ? 1.0 : v < -1.0 ? -1.0 : v;
         y[i] = c->t == 0 ? (float)(v * out_scale) : y[i] + (float)(v * out_scale);

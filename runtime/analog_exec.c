@@ -95,12 +95,10 @@ dp_analog_params dp_analog_instr_params(const dp_program *prog, const dp_mvm *m,
 {
     const dp_device *d = prog->device;
     int64_t n = repetitions > 0 ? repetitions : 1;
-    /* under photon precision, N steps of the profile's light in one pass */
-    bool photons = d->precision == DP_PRECISION_PHOTONS;
     dp_analog_params p = {
         .dac_bits = m->dac_bits, .weight_bits = m->weight_bits, .adc_bits = m->adc_bits,
-        .repetitions = photons ? 1 : n,
-        .photons_per_mac = d->shot_noise ? d->photons_per_mac * (photons ? (double)n : 1.0) : 0,
+        .repetitions = dp_device_passes(d, n),
+        .photons_per_mac = d->shot_noise ? dp_device_photons_per_mac(d, n) : 0,
         .shot_full_scale = d->shot_model == DP_SHOT_FULL_SCALE,
         .thermal_mac = d->thermal_model == DP_THERMAL_MAC,
         .adc_average = d->adc_mode == DP_ADC_AVERAGE, .dac_unsigned = m->input_unsigned,

@@ -86,6 +86,21 @@ typedef struct dp_device {
     double memory_byte_pj;
 } dp_device;
 
+/*
+ * What a layer's count N means on this device: under photon precision one pass of N steps of
+ * the profile's light, else N passes of it. The passes, and the photons per MAC in each.
+ * Inline: the emitted C kernel carries the code that calls them, not this file's JSON reader.
+ */
+static inline int64_t dp_device_passes(const dp_device *d, int64_t n)
+{
+    return d->precision == DP_PRECISION_PHOTONS ? 1 : n;
+}
+
+static inline double dp_device_photons_per_mac(const dp_device *d, int64_t n)
+{
+    return d->photons_per_mac * (double)(n / dp_device_passes(d, n));
+}
+
 /* The profile's word for a choice-valued field ("signal", "average", "photons"...). */
 const char *dp_shot_model_name(int32_t model);
 const char *dp_thermal_model_name(int32_t model);

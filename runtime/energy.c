@@ -41,7 +41,7 @@ dp_energy dp_energy_layer(const dp_device *d, const dp_layer_work *w)
 {
     double n = w->repetitions;
     /* under photon precision, N steps of light in one pass: converted once */
-    double passes = d->precision == DP_PRECISION_PHOTONS ? 1.0 : n;
+    double passes = (double)dp_device_passes(d, w->repetitions);
     double weight_passes = d->remodulate_weights ? passes : 1.0;
     double conversions = d->adc_mode == DP_ADC_AVERAGE ? passes : 1.0;
     dp_energy e;

@@ -37,12 +37,6 @@ double dp_mvm_effective_bits(const dp_program *p, const dp_mvm *m, int32_t repet
     return dp_analog_effective_bits(G, dp_analog_variance(&prm, G, K, x_norm2, (double)K / 3));
 }
 
-double dp_mvm_photons_per_mac(const dp_device *d, int32_t repetitions)
-{
-    double steps = d->precision == DP_PRECISION_PHOTONS && repetitions > 0 ? repetitions : 1;
-    return d->photons_per_mac * steps;
-}
-
 double dp_mvm_output_scale(const dp_mvm *m)
 {
     double sum_log = 0;
@@ -77,7 +71,7 @@ dp_status dp_report_from_program(const dp_program *p, dp_arena *mem, dp_report *
         l->op = p->instrs[i].op;
         l->macs = m->macs;
         l->repetitions = m->repetitions;
-        l->photons_per_mac = dp_mvm_photons_per_mac(p->device, m->repetitions);
+        l->photons_per_mac = dp_device_photons_per_mac(p->device, m->repetitions);
         l->input_unsigned = m->input_unsigned;
         l->effective_bits = dp_mvm_effective_bits(p, m, m->repetitions);
         l->sensitivity = NAN;

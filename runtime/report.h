@@ -28,10 +28,6 @@ dp_layer_work dp_mvm_work(const dp_mvm *m, int32_t repetitions);
  */
 double dp_mvm_effective_bits(const dp_program *p, const dp_mvm *m, int32_t repetitions);
 
-/* Photons per MAC in each pass of a layer at `repetitions`: the device's n, or under photon
- * precision that many steps of it. */
-double dp_mvm_photons_per_mac(const dp_device *d, int32_t repetitions);
-
 /* The layer's typical ADC full scale, for predictions made per layer: the geometric mean of
  * its per-output full scales (their mean effective bits); 0 while uncalibrated. */
 double dp_mvm_output_scale(const dp_mvm *m);
@@ -40,7 +36,7 @@ typedef struct dp_report_layer {
     const char *name, *op;
     int64_t macs;
     int32_t repetitions;
-    double photons_per_mac;      /* in each pass (dp_mvm_photons_per_mac) */
+    double photons_per_mac;      /* in each pass (dp_device_photons_per_mac) */
     bool input_unsigned;         /* the DAC spans [0, X] */
     double effective_bits;
     double sensitivity;          /* b_l; NAN when unknown (dprun) */

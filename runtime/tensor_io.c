@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -169,15 +170,15 @@ static char *link_target(const char *path)
 
 /* A character device or FIFO (a terminal, /dev/null, a pipe) takes the bytes as they come:
  * there is nothing to rename over it, and replacing it with a file would break it. */
-static dp_status write_in_place(const char *path, const dp_chunk *parts, int n, dp_error *err)
+static dp_status write_in_place(const char *path, bool to_stdout, const dp_chunk *parts, int n,
+                                dp_error *err)
 {
-    int fd = strcmp(path, "-") == 0 ? STDOUT_FILENO
-                                    : open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+    int fd = to_stdout ? STDOUT_FILENO : open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
     if (fd < 0)
         return dp_fail(err, DP_EIO, "%s: cannot open for writing: %s", path, strerror(errno));
     int ok = write_parts(fd, parts, n) == 0;
     int e = errno;
-    if (fd != STDOUT_FILENO && close(fd) != 0 && ok) {
+    if (!to_stdout && close(fd) != 0 && ok) {
         ok = 0;
         e = errno;
     }
@@ -188,10 +189,10 @@ dp_status dp_file_write_atomic(const char *path, const dp_chunk *parts, int n, d
 {
     struct stat st;
     if (strcmp(path, "-") == 0)
-        return write_in_place(path, parts, n, err);
+        return write_in_place("standard output", true, parts, n, err);
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
         if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))
-            return write_in_place(path, parts, n, err);
+            return write_in_place(path, false, parts, n, err);
         return dp_fail(err, DP_EIO, "%s: %s, not a file to write", path,
                        S_ISDIR(st.st_mode) ? "a folder" : "a block device or socket");
     }
