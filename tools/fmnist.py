@@ -5,9 +5,16 @@ Usage (as a module, from tools/):
     x, y = fmnist.load("train")   # x: N x 1 x 28 x 28 float32, y: N int64
     x, y = fmnist.load("t10k")
 
+    fmnist.write_split(out)          # calib.npy, test.npy and labels into folder out
+
 Images are scaled to [0, 1] then normalised with mean 0.2860 and std 0.3530.
-Run directly (/usr/bin/python3 tools/fmnist.py) to print the shapes and statistics.
+
+Run directly to print the shapes and statistics, or with --split DIR... to write the
+calibration/held-out split into each trained model's folder (what tools/run_tests.sh does for
+the committed models of models/fmnist_*; numpy only, about a second):
+    /usr/bin/python3 tools/fmnist.py [--split models/fmnist_cnn models/fmnist_transformer]
 """
+import sys
 import gzip
 import os
 
@@ -16,6 +23,8 @@ import numpy as np
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
 MEAN = 0.2860
 STD = 0.3530
+SEED = 0
+CALIB_IMAGES = 1024
 
 
 def _read_idx(path):
@@ -43,7 +52,28 @@ def load(split, data_dir=DATA_DIR):
     return x[:, None, :, :].astype(np.float32), labels.astype(np.int64)
 
 
+def write_split(out, data_dir=DATA_DIR):
+    """Writes the test set split into out: calib.npy and calib_labels.npy, 1024 images drawn
+    with a fixed seed (data the networks were not trained on, as a user's calibration data
+    would be), and test.npy and test_labels.npy, the other 8976 held out from calibration."""
+    x_test, y_test = load("t10k", data_dir)
+    calib_idx = np.random.default_rng(SEED).choice(len(x_test), CALIB_IMAGES, replace=False)
+    held_out = np.setdiff1d(np.arange(len(x_test)), calib_idx)
+    os.makedirs(out, exist_ok=True)
+    np.save(os.path.join(out, "calib.npy"), np.ascontiguousarray(x_test[calib_idx]))
+    np.save(os.path.join(out, "calib_labels.npy"), y_test[calib_idx])
+    np.save(os.path.join(out, "test.npy"), np.ascontiguousarray(x_test[held_out]))
+    np.save(os.path.join(out, "test_labels.npy"), y_test[held_out])
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 1:
+        if sys.argv[1] != "--split" or len(sys.argv) < 3:
+            sys.exit("usage: fmnist.py [--split DIR...]")
+        for folder in sys.argv[2:]:
+            write_split(folder)
+            print(f"fmnist: wrote calib.npy, test.npy and their labels into {folder}")
+        sys.exit(0)
     for split in ("train", "t10k"):
         x, y = load(split)
         print(f"{split}: x {x.shape} {x.dtype} mean {x.mean():.4f} std {x.std():.4f}; "

@@ -20,7 +20,8 @@ Architectures:
                  images as they are (1 x 1 spatial at the last stage, 64 MMACs an image): a
                  trained ResNet-50, since pretrained ImageNet weights cannot be fetched here
 
-Writes into --out (default models/fmnist_<arch>/; git ignores models/, never commit it):
+Writes into --out (default models/fmnist_<arch>/; the cnn and the transformer are committed there,
+so that the tests never train: see models/README.md):
     model.onnx                        opset 13, input "input" N x 1 x 28 x 28 float32 (dynamic
                                       batch), output "logits" N x 10; BatchNorm nodes are kept,
                                       LayerNorm and GELU are decomposed by the exporter
@@ -47,7 +48,6 @@ import os
 import platform
 import time
 
-import numpy as np
 import onnx
 import torch
 import torch.nn as nn
@@ -58,7 +58,6 @@ import fmnist
 from train_util import evaluate, export_onnx, save_tensor, train
 
 SEED = 0
-CALIB_IMAGES = 1024
 TEST_DATA_IMAGES = 8
 
 
@@ -206,12 +205,7 @@ def main():
     onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
     ops = collections.Counter(n.op_type for n in proto.graph.node)
 
-    calib_idx = np.random.default_rng(SEED).choice(len(x_test), CALIB_IMAGES, replace=False)
-    held_out = np.setdiff1d(np.arange(len(x_test)), calib_idx)
-    np.save(os.path.join(out, "calib.npy"), np.ascontiguousarray(x_test[calib_idx]))
-    np.save(os.path.join(out, "calib_labels.npy"), y_test[calib_idx])
-    np.save(os.path.join(out, "test.npy"), np.ascontiguousarray(x_test[held_out]))
-    np.save(os.path.join(out, "test_labels.npy"), y_test[held_out])
+    fmnist.write_split(out)
     batch = x_test[:TEST_DATA_IMAGES]
     with torch.no_grad():
         logits = model(torch.from_numpy(batch)).numpy()
@@ -242,7 +236,7 @@ def main():
     export_s = time.time() - start
 
     print(f"wrote {out} ({export_s:.1f} s): model.onnx {os.path.getsize(onnx_path)} bytes, "
-          f"calib.npy {CALIB_IMAGES} images, test.npy {len(x_test)} images, info.json", flush=True)
+          f"calib.npy {fmnist.CALIB_IMAGES} images, test.npy {len(x_test)} images, info.json", flush=True)
     print(f"  ops: {dict(sorted(ops.items()))}", flush=True)
     print(f"  test_data_set_0: predictions {logits.argmax(1).tolist()}, labels "
           f"{y_test[:TEST_DATA_IMAGES].tolist()}", flush=True)
