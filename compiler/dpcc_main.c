@@ -9,6 +9,7 @@
  */
 #include "cli_args.h"
 #include "frontend.h"
+#include "op_versions.h"
 #include "passes.h"
 #include "pipeline.h"
 
@@ -208,17 +209,32 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* --list-ops: the registry's ops in order, the ones the optical core can run marked. */
+/* --list-ops: the registry's ops in order, each with the opsets and versions it runs, the
+ * ones the optical core can run marked. */
 static int list_ops(void)
 {
     static op_list l;
     dp_op_each(collect_op, &l);
     qsort(l.names, l.n, sizeof l.names[0], cmp_names);
-    printf("ONNX ops dpcc compiles: domain ai.onnx, model opsets %d to %d (each op with the "
-           "semantics of the model's opset, from 7); \"analog\" marks those that run on the "
-           "optical core in float32, the rest run digitally:\n", DPC_MIN_OPSET, DPC_MAX_OPSET);
-    for (size_t i = 0; i < l.n; i++)
-        printf("%s%s\n", l.names[i], dpc_is_analog_op(l.names[i]) ? "  analog" : "");
+    printf("ONNX ops dpcc compiles (domain ai.onnx, model opsets %d to %d). Each op runs with\n"
+           "the semantics of its latest version at or below the model's opset; \"analog\"\n"
+           "marks those the optical core runs (float32), the rest run digitally.\n"
+           "%-22s %-8s %s\n", DPC_MIN_OPSET, DPC_MAX_OPSET, "op", "opsets", "versions");
+    for (size_t i = 0; i < l.n; i++) {
+        const dpc_op_versions *v = dpc_op_versions_find(l.names[i]);
+        char opsets[16] = "?", versions[64] = "?";
+        if (v) {
+            snprintf(opsets, sizeof opsets, "%d-%d", v->since[0], dpc_op_versions_last(v));
+            size_t used = 0;
+            for (int k = 0; k < DPC_MAX_OP_VERSIONS && v->since[k] && used < sizeof versions; k++)
+                used += (size_t)snprintf(versions + used, sizeof versions - used, "%s%d",
+                                         k ? ", " : "", v->since[k]);
+        }
+        if (dpc_is_analog_op(l.names[i]))
+            printf("%-22s %-8s %-24s analog\n", l.names[i], opsets, versions);
+        else
+            printf("%-22s %-8s %s\n", l.names[i], opsets, versions);
+    }
     return fflush(stdout) == 0 ? 0 : dp_exit_code(DP_EIO);
 }
 

@@ -6,6 +6,7 @@
  * and each failure names the file, the node or tensor, and what was expected.
  */
 #include "frontend.h"
+#include "op_versions.h"
 
 #include "kernel_util.h"
 #include "onnx_tensor.h"
@@ -576,9 +577,20 @@ static void node_label(const Onnx__NodeProto *np, size_t index, char *buf, size_
         snprintf(buf, n, "#%zu", index);
 }
 
+/* The first opset that defines op, when the model's opset precedes it or follows its last
+ * (LayerNormalization in an opset 13 model, Upsample in an opset 11 one); else 0. */
+static int op_absent_at(const char *op, int opset)
+{
+    const dpc_op_versions *v = dpc_op_versions_find(op);
+    if (!v || (opset >= v->since[0] && opset <= dpc_op_versions_last(v)))
+        return 0;
+    return v->since[0];
+}
+
 /*
  * Every op of the graph that dpcc does not run, named at once rather than the first alone,
- * with how many nodes use it and the first of them: DP_EUNSUPPORTED, or DP_OK.
+ * with how many nodes use it and the first of them: DP_EUNSUPPORTED, or DP_OK. An op the
+ * model's opset does not define counts too: its semantics there are no one's.
  */
 static dp_status check_ops(loader *L, const Onnx__GraphProto *gp)
 {
@@ -588,7 +600,7 @@ static dp_status check_ops(loader *L, const Onnx__GraphProto *gp)
     for (size_t i = 0; i < gp->n_node; i++) {
         const Onnx__NodeProto *np = gp->node[i];
         const char *op = np->op_type ? np->op_type : "", *domain = np->domain ? np->domain : "";
-        if (default_domain(np->domain) && dp_op_find(op))
+        if (default_domain(np->domain) && dp_op_find(op) && !op_absent_at(op, L->g->opset))
             continue;
         size_t k = 0;
         while (k < n_miss && !(strcmp(miss[k].op, op) == 0 && strcmp(miss[k].domain, domain) == 0))
@@ -608,9 +620,17 @@ static dp_status check_ops(loader *L, const Onnx__GraphProto *gp)
         char first[100];
         node_label(gp->node[miss[k].first], miss[k].first, first, sizeof first);
         bool other = !default_domain(miss[k].domain);
-        int w = snprintf(list + used, sizeof list - used, "%s'%.60s%s%.60s' (%zu node%s, %s%s)",
+        char versions[80] = "";
+        const dpc_op_versions *v = other ? NULL : dpc_op_versions_find(miss[k].op);
+        if (v && dp_op_find(miss[k].op) && dpc_op_versions_last(v) == DPC_MAX_OPSET)
+            snprintf(versions, sizeof versions, " at opset %d (ONNX defines it from opset %d)",
+                     L->g->opset, v->since[0]);
+        else if (v && dp_op_find(miss[k].op))
+            snprintf(versions, sizeof versions, " at opset %d (ONNX defines it at opsets %d "
+                     "to %d)", L->g->opset, v->since[0], dpc_op_versions_last(v));
+        int w = snprintf(list + used, sizeof list - used, "%s'%.60s%s%.60s'%s (%zu node%s, %s%s)",
                          k ? ", " : "", other ? miss[k].domain : "", other ? "." : "",
-                         miss[k].op, miss[k].nodes, miss[k].nodes == 1 ? "" : "s",
+                         miss[k].op, versions, miss[k].nodes, miss[k].nodes == 1 ? "" : "s",
                          miss[k].nodes == 1 ? "" : "the first ", first);
         used += w > 0 ? (size_t)w : 0;
     }
