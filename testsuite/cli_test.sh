@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# cli_test.sh: the exit statuses and messages architecture.md promises, end to end.
+# cli_test.sh: the exit statuses and messages docs/architecture.md promises, end to end.
 #   bash testsuite/cli_test.sh BUILD_DIR SOURCE_DIR
 set -u
 build=$1

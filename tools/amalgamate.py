@@ -3,7 +3,7 @@
 
 The C backend (dpcc --emit=c) writes one self-contained model.c; its kernels must be the
 runtime's own, so at build time this script joins the executor's sources into one file, as
-SQLite's amalgamation does, and dpcc embeds it (compiler/emit_c.c):
+SQLite's amalgamation does, and dpcc embeds it (compiler/backends/emit_c.c):
 
     amalgamate.py --root SRC --out DIR FILE.c...
 
@@ -13,7 +13,7 @@ DIR/dp_runtime.h (the runtime's headers alone, as the amalgamation inlines them:
 linked with a separately compiled dp_runtime.c needs; the ONNX suite's C mode builds the
 runtime once so and each model's program part against it, testsuite/onnx_suite.py).
 
-Local includes ("x.h", looked up in runtime/ and runtime/kernels/) are inlined where first
+Local includes ("x.h", looked up in the folders of runtime/) are inlined where first
 met and dropped afterwards. System headers are also included once at the top, before
 "#pragma GCC visibility push(hidden)": the runtime's own functions stay inside the shared
 object an emitted kernel becomes, while libc's and libm's keep their default visibility
@@ -41,7 +41,8 @@ MACRO = re.compile(r'^\s*#\s*define\s+(\w+)', re.M)
 
 
 def find_header(root, name):
-    for d in ('runtime', 'runtime/kernels'):
+    for d in ('runtime/base', 'runtime/io', 'runtime/kernels', 'runtime/sim', 'runtime/format',
+              'runtime/exec'):
         p = os.path.join(root, d, name)
         if os.path.exists(p):
             return p

@@ -18,7 +18,6 @@
  * Winograd's output transform;
  * any other activation runs over the finished output, bias included.
  */
-#include "analog.h"
 #include "gemm.h"
 #include "kernel_util.h"
 #include "nn.h"

@@ -17,7 +17,7 @@ dp_status dp_read_ints(dp_kctx *k, const dp_tensor *t, int64_t *out, int max, in
                        const char *what);
 
 /*
- * Fused layers. The fusion passes (passes/fuse_bias.c, fuse_residual.c, fuse_activation.c)
+ * Fused layers. The fusion passes (compiler/passes/fuse_bias.c, fuse_residual.c, fuse_activation.c)
  * move what follows a Conv, ConvTranspose, Gemm or MatMul into it, as a device's digital
  * post-processing unit applies it right after the product. They say so in attributes whose
  * names start with DP_FUSED_PREFIX, a prefix the frontend refuses in user models:

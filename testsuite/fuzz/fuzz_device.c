@@ -1,4 +1,4 @@
-/* fuzz_device.c: libFuzzer harness for device profiles (dp_device_parse, runtime/device.c). */
+/* fuzz_device.c: libFuzzer harness for device profiles (dp_device_parse, runtime/sim/device.c). */
 #include "device.h"
 
 #include <stdlib.h>

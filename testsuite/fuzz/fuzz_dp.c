@@ -1,6 +1,6 @@
 /*
- * fuzz_dp.c: libFuzzer harness for the .dp loader and validator (runtime/dpfile.c), and
- * for the executor on what the validator accepts (runtime/exec.c): a loaded program runs
+ * fuzz_dp.c: libFuzzer harness for the .dp loader and validator (runtime/format/dpfile.c), and
+ * for the executor on what the validator accepts (runtime/exec/exec.c): a loaded program runs
  * once on zero inputs.
  *
  * A .dp carries a CRC-32 and its section lengths in the header, so almost every mutation

@@ -1,5 +1,5 @@
 /*
- * fuzz_onnx.c: libFuzzer harness for the ONNX frontend (compiler/frontend.c) and shape
+ * fuzz_onnx.c: libFuzzer harness for the ONNX frontend (compiler/frontend/frontend.c) and shape
  * inference. dpc_load_onnx reads a path, so the bytes go to a file in a private folder
  * (external data resolves against that folder and cannot leave it).
  */

@@ -1,6 +1,6 @@
 /*
  * fuzz_tensor.c: libFuzzer harness for tensor files (.npy and ONNX TensorProto .pb,
- * runtime/tensor_io.c). dp_tensor_read takes only a path and picks the format by suffix, so
+ * runtime/io/tensor_io.c). dp_tensor_read takes only a path and picks the format by suffix, so
  * the bytes go to one file that both names point at, and both readers see every input.
  */
 #include "fuzz_util.h"

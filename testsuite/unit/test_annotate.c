@@ -1,5 +1,5 @@
 /*
- * test_annotate.c: the schedule in ONNX metadata (compiler/annotate.c): parsing a schedule
+ * test_annotate.c: the schedule in ONNX metadata (compiler/driver/annotate.c): parsing a schedule
  * and refusing bad ones, matching it to a program's analog instructions by node name, and
  * an annotated model read back, its graph untouched and earlier dpcc keys replaced.
  */

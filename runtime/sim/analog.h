@@ -37,6 +37,7 @@
 
 #include "dp_arena.h"
 #include "dp_base.h"
+#include "dp_op.h"
 
 /* Bit widths are 1..DP_ANALOG_MAX_BITS, so every DAC and weight level is exact in float. */
 enum { DP_ANALOG_MAX_BITS = 24 };
@@ -152,23 +153,7 @@ dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
                         const dp_analog_call *call, int64_t P, const float *X, int64_t ldx,
                         float *Y, int64_t ldy, void *scratch, int64_t *clipped, dp_error *err);
 
-/*
- * A depthwise layer's input channel as the core sees it, without the matrix: X (9 x P) is
- * the im2col matrix of the 3 x 3 window padded by 1 on every side, of the given stride, over
- * the one H x W plane x: row t = 3 ty + tx of column q, output (i, j) = (q / Wo, q % Wo),
- * holds x[stride i + ty - 1][stride j + tx - 1], or 0 outside the plane. Stride 1 keeps the
- * plane's size (Ho, Wo = H, W); stride 2 needs H and W even and halves them.
- */
-typedef struct dp_analog_planes {
-    const float *x;
-    int64_t H, W;
-    int stride;
-    /* the output plane's column flags, dp_column_edges over all of it (kernel_util.h): 0 in
-     * its first column (left) or last (right), 1 elsewhere. Made once for a layer's
-     * channels, which share them. right may be NULL for stride 2, whose taps never read
-     * past a row's right edge. */
-    const int32_t *left, *right;
-} dp_analog_planes;
+/* dp_analog_planes (dp_op.h): a depthwise layer's input channel as the core sees it. */
 
 /* Bytes of 64-byte aligned scratch dp_analog_run_planes needs for P columns of in. */
 size_t dp_analog_planes_scratch_size(const dp_analog_planes *in, int64_t P);

@@ -144,34 +144,13 @@ static dp_status load_device(const dpc_options *o, dp_device *d, dp_error *err)
 }
 
 static dp_status run_passes(const dpc_options *o, const dp_device *device, ir_graph *g,
-                            dp_arena *mem, dpc_summary *sum, dp_error *err)
+                            dpc_summary *sum, dp_error *err)
 {
-    dp_arena scratch;
-    dp_arena_init(&scratch, o->max_memory ? o->max_memory : DEFAULT_MAX_MEMORY);
     sum->n_nodes_in = g->n_nodes;
-    dp_status st = pass_fold_constants(g, &scratch, err);
-    dp_arena_free(&scratch);
-    if (st == DP_OK)
-        st = pass_eliminate_dead(g, err);
-    if (st == DP_OK)
-        st = pass_infer_shapes(g, err);
-    /* fusion: BN first (it rewrites the weights), then what joins the layer's output in the
-     * order the layer applies it: bias, residual, activation */
-    if (st == DP_OK)
-        st = pass_fold_batchnorm(g, err);
-    if (st == DP_OK)
-        st = pass_fuse_bias(g, err);
-    if (st == DP_OK)
-        st = pass_fuse_residual(g, err);
-    if (st == DP_OK)
-        st = pass_fuse_activation(g, err);
-    if (st == DP_OK)
-        st = pass_eliminate_dead(g, err);
-    /* checks every fused layer against its kernel's own rules */
-    if (st == DP_OK)
-        st = pass_infer_shapes(g, err);
-    if (st == DP_OK)
-        st = pass_partition_analog(g, device, err);
+    dpc_pass_env env = {.device = device,
+                        .max_memory = o->max_memory ? o->max_memory : DEFAULT_MAX_MEMORY,
+                        .dump_after = o->dump_after, .dump = stderr};
+    dp_status st = dpc_run_passes(g, &env, err);
     if (st != DP_OK)
         return st;
     sum->n_nodes_out = g->n_nodes;
@@ -180,7 +159,6 @@ static dp_status run_passes(const dpc_options *o, const dp_device *device, ir_gr
             sum->n_analog++;
             sum->macs += g->nodes[i]->mvm->macs;
         }
-    (void)mem;
     return DP_OK;
 }
 
@@ -206,7 +184,7 @@ dp_status dpc_compile(const dpc_options *o, dpc_summary *sum, dp_error *err)
                                                   o->model_base_dir, &fo, &mem, &model, &g, err)
                            : dpc_load_onnx(o->model_path, &fo, &mem, &model, &g, err);
     if (st == DP_OK)
-        st = run_passes(o, device, g, &mem, sum, err);
+        st = run_passes(o, device, g, sum, err);
     if (st == DP_OK)
         st = pass_plan_memory(g, &mem, &plan, err);
     if (st == DP_OK)

@@ -11,6 +11,8 @@
  */
 #include "passes.h"
 
+#include <string.h>
+
 /*
  * Whether constant c, added to an output of rank out_rank (-1: unknown, then c must have
  * rank 1 or less), varies along axis only (from the end when negative), which has

@@ -40,7 +40,7 @@ void dp_error_prefix(dp_error *err, const char *fmt, ...) __attribute__((format(
 
 void dp_error_clear(dp_error *err);
 
-/* The process exit status architecture.md gives for a status. */
+/* The process exit status docs/architecture.md gives for a status. */
 int dp_exit_code(dp_status s);
 
 /* Checked size arithmetic: return 0 and set *out on success, -1 on overflow. */
@@ -56,6 +56,19 @@ enum {
     DP_MAX_NAME = 4096
 };
 #define DP_MAX_ELEMENTS ((int64_t)1 << 40)
+
+/*
+ * Invariants: conditions that hold unless dpcc itself has a bug, never checks of input (those
+ * return DP_EINPUT). Checked where DP_CHECKS is defined (debug and sanitizer builds): a
+ * failure prints the condition and its place and aborts. Elsewhere the condition is compiled
+ * (so it stays valid code) but never evaluated.
+ */
+#ifdef DP_CHECKS
+#define DP_ASSERT(c) ((c) ? (void)0 : dp_assert_failed(#c, __FILE__, __LINE__))
+#else
+#define DP_ASSERT(c) ((void)sizeof((c) ? 1 : 0))
+#endif
+_Noreturn void dp_assert_failed(const char *cond, const char *file, int line);
 
 /* The build sets it from CMake's project(VERSION); this is for sources built elsewhere. */
 #ifndef DP_VERSION

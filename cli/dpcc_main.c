@@ -4,7 +4,7 @@
  *   dpcc MODEL.onnx -o OUT.dp [--emit=dp|c|llvm] [--input-shape NAME=DIMS]...
  *   dpcc --disasm PROGRAM.dp
  *
- * Exit statuses follow architecture.md: 0 ok, 1 usage, 2 bad input file, 3 unsupported,
+ * Exit statuses follow docs/architecture.md: 0 ok, 1 usage, 2 bad input file, 3 unsupported,
  * 4 a --budget no schedule can meet; --help lists them.
  */
 #include "cli_args.h"
@@ -64,6 +64,9 @@ static const char usage[] =
     "  --max-memory BYTES        limit on compile-time memory (suffixes K, M, G; default 16G)\n"
     "  --disasm FILE.dp          print a device program readably and exit\n"
     "  --list-ops                list the ONNX ops dpcc compiles and exit\n"
+    "  --dump-after PASS         print the IR on stderr after each run of PASS (or \"all\",\n"
+    "                            or \"frontend\" for the graph as read; dpcc --dump-after\n"
+    "                            help lists the passes in order)\n"
     "  -q, --quiet               no summary, warnings or progress on stderr (progress: a bar\n"
     "                            on a terminal, else a line every 5 s with the time left)\n"
     "  -v, --verbose             log every calibration and schedule measurement\n"
@@ -118,7 +121,8 @@ static int parse_budget(dpc_analog_opts *ao, const char *val)
 enum {
     OPT_VERSION = 256, OPT_DISASM, OPT_EMIT, OPT_PREFIX, OPT_EXTERNAL_WEIGHTS, OPT_INPUT_SHAPE,
     OPT_MAX_MEMORY, OPT_JSON, OPT_NO_ANALOG, OPT_DEVICE, OPT_CALIB, OPT_LABELS, OPT_BUDGET,
-    OPT_SCHEDULE, OPT_REPORT, OPT_SEED, OPT_SEEDS, OPT_ANNOTATE, OPT_LIST_OPS, OPT_REPORT_CSV
+    OPT_SCHEDULE, OPT_REPORT, OPT_SEED, OPT_SEEDS, OPT_ANNOTATE, OPT_LIST_OPS, OPT_REPORT_CSV,
+    OPT_DUMP_AFTER
 };
 
 static const struct option long_options[] = {
@@ -146,6 +150,7 @@ static const struct option long_options[] = {
     {"threads", required_argument, NULL, 'j'},
     {"annotate", required_argument, NULL, OPT_ANNOTATE},
     {"list-ops", no_argument, NULL, OPT_LIST_OPS},
+    {"dump-after", required_argument, NULL, OPT_DUMP_AFTER},
     {"report-csv", required_argument, NULL, OPT_REPORT_CSV},
     {NULL, 0, NULL, 0}};
 
@@ -236,6 +241,14 @@ static int list_ops(void)
             printf("%-22s %-8s %s\n", l.names[i], opsets, versions);
     }
     return fflush(stdout) == 0 ? 0 : dp_exit_code(DP_EIO);
+}
+
+/* --dump-after help: the passes in the order they run. */
+static void list_passes(FILE *f)
+{
+    fputs("the IR passes, in the order they run (--dump-after NAME, all or frontend):\n", f);
+    for (int i = 0; i < dpc_n_passes; i++)
+        fprintf(f, "  %d %s\n", i + 1, dpc_passes[i].name);
 }
 
 static bool has_suffix(const char *s, const char *suffix)
@@ -358,6 +371,17 @@ int main(int argc, char **argv)
             break;
         case OPT_JSON:
             o.json = true;
+            break;
+        case OPT_DUMP_AFTER:
+            if (strcmp(val, "help") == 0) {
+                list_passes(stdout);
+                goto done;
+            }
+            if (!dpc_pass_known(val)) {
+                list_passes(stderr);
+                rc = usage_error("--dump-after names no pass: '%s' (the passes are above)", val);
+            }
+            o.dump_after = val;
             break;
         case 'v':
             o.analog_opts.verbose = true;

@@ -7,11 +7,11 @@
  * memory. The fused layer carries it as dp_activation and its parameters (kernel_util.h),
  * which the Conv, ConvTranspose, Gemm and MatMul kernels apply to their output.
  */
+#include "kernel_util.h"
 #include "passes.h"
 
-#include "kernel_util.h"
-
 #include <float.h>
+#include <string.h>
 
 static bool is_analog(const ir_node *n)
 {

@@ -1,7 +1,7 @@
 /*
  * passes.h: the compiler's passes, each a function from IR to IR.
  *
- * The driver (compiler/pipeline.c) runs them in the order they are declared here.
+ * The driver (compiler/driver/pipeline.c) runs them through the table of pass_table.c.
  */
 #ifndef DPCC_PASSES_H
 #define DPCC_PASSES_H
@@ -10,97 +10,9 @@
 #include "ir.h"
 
 #include <stdio.h>
-#include <string.h>
 
 /* Limits constant folding: larger results stay as runtime instructions. */
 #define DPC_FOLD_MAX_BYTES ((size_t)64 << 20)
-
-/*
- * Graph edits the fusion passes share. Where one fails for want of memory it returns NULL
- * or false and the pass reports DP_ENOMEM naming the node.
- */
-
-/* Whether v is a float32 constant. */
-static inline bool ir_is_const_f32(const ir_value *v)
-{
-    return v && v->t.data && v->t.dtype == DP_FLOAT && v->t.rank >= 0;
-}
-
-/* n's attributes as the runtime's getters (dp_attr_int, ...) read them, defaults and all. */
-static inline dp_kctx ir_attr_ctx(const ir_node *n)
-{
-    return (dp_kctx){.node = n->name, .op = n->op, .opset = n->opset, .attrs = n->attrs,
-                     .n_attrs = n->n_attrs};
-}
-
-/* The live node producing v, if v is its only output and it is the only reader of v
- * (a graph output counts as a reader): the node a fusion may fold v's reader into. */
-static inline ir_node *ir_sole_producer(const ir_graph *g, const ir_value *v)
-{
-    ir_node *n = v->producer;
-    if (!n || n->dead || n->n_out != 1 || n->out[0] != v || ir_count_uses(g, v) != 1)
-        return NULL;
-    return n;
-}
-
-/* n takes over the output of next, its only reader, which is removed. */
-static inline void ir_absorb(ir_node *n, ir_node *next)
-{
-    n->out[0] = next->out[0];
-    n->out[0]->producer = n;
-    next->dead = true;
-}
-
-/* A new zero-filled float32 constant named after its node, OWNER_SUFFIX (the owner's name
- * cut short where the whole would be longer than names may be). */
-static inline ir_value *ir_const_f32(ir_graph *g, const char *owner, const char *suffix,
-                                     int rank, const int64_t *dims)
-{
-    char name[DP_MAX_NAME + 1];
-    int keep = DP_MAX_NAME - 1 - (int)strlen(suffix);
-    snprintf(name, sizeof name, "%.*s_%s", keep > 0 ? keep : 0, owner, suffix);
-    ir_value *v = ir_value_new(g, name, DP_FLOAT);
-    if (!v)
-        return NULL;
-    v->t.rank = rank;
-    memcpy(v->t.dims, dims, sizeof(int64_t) * (size_t)rank);
-    size_t n = (size_t)dp_numel(&v->t);
-    v->t.data = dp_arena_calloc(g->mem, n ? n : 1, sizeof(float));
-    return v->t.data ? v : NULL;
-}
-
-/* Sets input i of n, extending its inputs (with omitted ones) as needed. */
-static inline bool ir_set_input(ir_graph *g, ir_node *n, int i, ir_value *v)
-{
-    if (i >= n->n_in) {
-        ir_value **in = dp_arena_calloc(g->mem, (size_t)i + 2, sizeof *in);
-        if (!in)
-            return false;
-        memcpy(in, n->in, sizeof *in * (size_t)n->n_in);
-        n->in = in;
-        n->n_in = i + 1;
-    }
-    n->in[i] = v;
-    return true;
-}
-
-/* Sets attribute a of n, replacing the one of the same name if there is one. The table is
- * copied, never written in place, so that no other holder of it sees the change. */
-static inline bool ir_set_attr(ir_graph *g, ir_node *n, dp_attr a)
-{
-    dp_attr *attrs = dp_arena_calloc(g->mem, (size_t)n->n_attrs + 1, sizeof *attrs);
-    if (!attrs)
-        return false;
-    if (n->n_attrs)
-        memcpy(attrs, n->attrs, sizeof *attrs * (size_t)n->n_attrs);
-    int i = 0;
-    while (i < n->n_attrs && strcmp(attrs[i].name, a.name) != 0)
-        i++;
-    attrs[i] = a;
-    n->n_attrs += i == n->n_attrs;
-    n->attrs = attrs;
-    return true;
-}
 
 /*
  * Infers every node's output dtypes and shapes with the ops' own rules. Values whose shape
@@ -174,5 +86,30 @@ typedef struct dpc_plan {
     uint64_t naive_bytes;    /* sum of all planned values, for the report */
 } dpc_plan;
 dp_status pass_plan_memory(ir_graph *g, dp_arena *mem, dpc_plan *plan, dp_error *err);
+
+/*
+ * The passes by name (pass_table.c), in the order a compilation runs them: dpc_run_passes
+ * runs them all; dpcc --dump-after NAME prints the IR after each run of pass NAME ("all":
+ * after every pass, "frontend": before the first).
+ */
+typedef struct dpc_pass_env {
+    const dp_device *device;     /* for partition-analog */
+    size_t max_memory;           /* fold-constants' scratch arena limit */
+    const char *dump_after;      /* NULL: no dumps */
+    FILE *dump;
+} dpc_pass_env;
+
+typedef struct dpc_pass {
+    const char *name;
+    dp_status (*run)(ir_graph *g, const dpc_pass_env *env, dp_error *err);
+} dpc_pass;
+
+extern const dpc_pass dpc_passes[];
+extern const int dpc_n_passes;
+
+/* Whether --dump-after accepts name: a pass's, "all" or "frontend". */
+bool dpc_pass_known(const char *name);
+
+dp_status dpc_run_passes(ir_graph *g, const dpc_pass_env *env, dp_error *err);
 
 #endif

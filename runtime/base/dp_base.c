@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 dp_status dp_fail(dp_error *err, dp_status code, const char *fmt, ...)
@@ -75,4 +76,11 @@ int dp_add_size(size_t a, size_t b, size_t *out)
 int dp_mul_i64(int64_t a, int64_t b, int64_t *out)
 {
     return __builtin_mul_overflow(a, b, out) ? -1 : 0;
+}
+
+void dp_assert_failed(const char *cond, const char *file, int line)
+{
+    fprintf(stderr, "dpcc: internal error: %s:%d: invariant '%s' does not hold (a bug in "
+            "dpcc: please report it)\n", file, line, cond);
+    abort();
 }

@@ -49,7 +49,7 @@ typedef struct dp_analog_hook dp_analog_hook;
 /*
  * Where matrix products may spread over threads: run calls fn(ctx, 0 .. tasks - 1),
  * each once, on up to `threads` threads (the caller's among them), and returns when all are
- * done. The runtime only sees this interface; runtime/thread_pool.c implements it.
+ * done. The runtime only sees this interface; runtime/base/thread_pool.c implements it.
  */
 typedef struct dp_parallel dp_parallel;
 struct dp_parallel {
@@ -134,6 +134,24 @@ void *dp_scratch(dp_kctx *k, size_t bytes);
 void *dp_scratch_raw(dp_kctx *k, size_t bytes);
 
 /*
+ * A depthwise layer's input channel as the core sees it, without the matrix: X (9 x P) is
+ * the im2col matrix of the 3 x 3 window padded by 1 on every side, of the given stride, over
+ * the one H x W plane x: row t = 3 ty + tx of column q, output (i, j) = (q / Wo, q % Wo),
+ * holds x[stride i + ty - 1][stride j + tx - 1], or 0 outside the plane. Stride 1 keeps the
+ * plane's size (Ho, Wo = H, W); stride 2 needs H and W even and halves them.
+ */
+typedef struct dp_analog_planes {
+    const float *x;
+    int64_t H, W;
+    int stride;
+    /* the output plane's column flags, dp_column_edges over all of it (kernel_util.h): 0 in
+     * its first column (left) or last (right), 1 elsewhere. Made once for a layer's
+     * channels, which share them. right may be NULL for stride 2, whose taps never read
+     * past a row's right edge. */
+    const int32_t *left, *right;
+} dp_analog_planes;
+
+/*
  * One matrix product of an analog layer's kernel (Conv, ConvTranspose, Gemm, MatMul):
  * C (M x N, stride ldc) = alpha op(A) op(B) + beta C, as dp_sgemm defines it, plus what the
  * optical core needs to know: which operand holds the weights, and where this product sits
@@ -157,12 +175,12 @@ typedef struct dp_product {
                                * column when weights_in_a, of op(A)'s first row otherwise */
     void *scratch;            /* dp_sgemm_scratch_size(M, N, K) bytes, for the exact path */
     const struct dp_sgemm_epilogue *epilogue; /* then this on C (gemm.h), or NULL */
-    const struct dp_analog_planes *planes; /* not NULL: B is this window's matrix, never
-                                            * built (analog.h; M = 1, K = 9), for a hook
-                                            * that takes_planes; B and ldb unused */
+    const dp_analog_planes *planes; /* not NULL: B is this window's matrix, never built
+                                     * (M = 1, K = 9), for a hook that takes_planes; B and
+                                     * ldb unused */
 } dp_product;
 
-/* Where noisy runs send the products of analog instructions (runtime/analog_exec.c). */
+/* Where noisy runs send the products of analog instructions (runtime/exec/analog_exec.c). */
 struct dp_analog_hook {
     dp_status (*product)(dp_analog_hook *h, dp_kctx *k, const dp_product *p);
     bool takes_planes; /* products may come as dp_product.planes */

@@ -10,6 +10,8 @@
  */
 #include "passes.h"
 
+#include <string.h>
+
 /* Whether a and b are known and the same shape: the Add would not broadcast. */
 static bool same_shape(const dp_tensor *a, const dp_tensor *b)
 {

@@ -127,9 +127,37 @@ void ir_replace_uses(ir_graph *g, ir_value *from, ir_value *to)
             g->outputs[i] = to;
 }
 
+/* The ready list of ir_toposort: a binary min-heap of node indices. */
+static void heap_push(int *h, int *n, int v)
+{
+    int i = (*n)++;
+    for (; i > 0 && h[(i - 1) / 2] > v; i = (i - 1) / 2)
+        h[i] = h[(i - 1) / 2];
+    h[i] = v;
+}
+
+static int heap_pop(int *h, int *n)
+{
+    int top = h[0], v = h[--*n], i = 0;
+    for (;;) {
+        int k = 2 * i + 1;
+        if (k >= *n)
+            break;
+        if (k + 1 < *n && h[k + 1] < h[k])
+            k++;
+        if (h[k] >= v)
+            break;
+        h[i] = h[k];
+        i = k;
+    }
+    if (*n > 0)
+        h[i] = v;
+    return top;
+}
+
 /*
  * Kahn's algorithm over value producers. Values carry a scratch index for the node that
- * produces them, so the sort is linear in the number of edges.
+ * produces them, and the ready list is a heap, so the sort is O(E + V log V).
  */
 dp_status ir_toposort(ir_graph *g, dp_error *err)
 {
@@ -190,22 +218,18 @@ dp_status ir_toposort(ir_graph *g, dp_error *err)
         }
     }
     free(fill);
-    /* A min-index ready list keeps the original order where it is already valid. */
+    /* Taking the least ready index first keeps the original order where it is already
+     * valid. */
     int n_ready = 0, n_done = 0;
     for (int i = 0; i < n; i++)
         if (pending[i] == 0)
-            ready[n_ready++] = i;
+            heap_push(ready, &n_ready, i);
     while (n_ready > 0) {
-        int best = 0;
-        for (int r = 1; r < n_ready; r++)
-            if (ready[r] < ready[best])
-                best = r;
-        int k = ready[best];
-        ready[best] = ready[--n_ready];
+        int k = heap_pop(ready, &n_ready);
         order[n_done++] = k;
         for (int c = first[k]; c < first[k + 1]; c++)
             if (--pending[cons[c]] == 0)
-                ready[n_ready++] = cons[c];
+                heap_push(ready, &n_ready, cons[c]);
     }
     if (n_done < n) {
         for (int i = 0; i < n; i++)
@@ -220,8 +244,14 @@ dp_status ir_toposort(ir_graph *g, dp_error *err)
         st = dp_fail(err, DP_ENOMEM, "out of memory ordering %d nodes", n);
         goto out;
     }
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         sorted[i] = g->nodes[order[i]];
+        pending[order[i]] = i; /* now each node's new position */
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < sorted[i]->n_in; j++)
+            DP_ASSERT(!sorted[i]->in[j] || sorted[i]->in[j]->index < 0 ||
+                      pending[sorted[i]->in[j]->index] < i);
     g->nodes = sorted;
     g->cap_nodes = n;
 out:

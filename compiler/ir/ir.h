@@ -81,4 +81,34 @@ void ir_node_kctx(ir_node *n, dp_tensor **ins, dp_tensor **outs, dp_kctx *k);
 
 void ir_dump(const ir_graph *g, FILE *f);
 
+/*
+ * Graph edits the passes share (ir_edit.c). Where one fails for want of memory it returns
+ * NULL or false and the pass reports DP_ENOMEM naming the node.
+ */
+
+/* Whether v is a float32 constant. */
+bool ir_is_const_f32(const ir_value *v);
+
+/* n's attributes as the runtime's getters (dp_attr_int, ...) read them, defaults and all. */
+dp_kctx ir_attr_ctx(const ir_node *n);
+
+/* The live node producing v, if v is its only output and it is the only reader of v
+ * (a graph output counts as a reader): the node a fusion may fold v's reader into. */
+ir_node *ir_sole_producer(const ir_graph *g, const ir_value *v);
+
+/* n takes over the output of next, its only reader, which is removed. */
+void ir_absorb(ir_node *n, ir_node *next);
+
+/* A new zero-filled float32 constant named after its node, OWNER_SUFFIX (the owner's name
+ * cut short where the whole would be longer than names may be). */
+ir_value *ir_const_f32(ir_graph *g, const char *owner, const char *suffix, int rank,
+                       const int64_t *dims);
+
+/* Sets input i of n, extending its inputs (with omitted ones) as needed. */
+bool ir_set_input(ir_graph *g, ir_node *n, int i, ir_value *v);
+
+/* Sets attribute a of n, replacing the one of the same name if there is one. The table is
+ * copied, never written in place, so that no other holder of it sees the change. */
+bool ir_set_attr(ir_graph *g, ir_node *n, dp_attr a);
+
 #endif

@@ -1,5 +1,6 @@
 /* dp_arena.c: a chain of blocks; allocation bumps a pointer in the newest block. */
 #include "dp_arena.h"
+#include "dp_base.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -57,6 +58,7 @@ void *dp_arena_alloc_raw(dp_arena *a, size_t bytes)
         a->head = b;
     }
     void *p = b->mem + b->off;
+    DP_ASSERT((uintptr_t)p % ALIGN == 0 && b->off + need <= b->size);
     b->off += need;
     a->used += need;
     if (a->used > a->peak)

@@ -36,6 +36,7 @@ typedef struct dpc_options {
     const char *annotate_path; /* --annotate: the model again, its schedule in its metadata
                                   (docs/annotate.md); NULL: none */
     bool json;               /* hand the report back in sum->report_json (dpcc --json) */
+    const char *dump_after;  /* print the IR on stderr after this pass (--dump-after) */
 } dpc_options;
 
 /* What the compilation produced, for the summary the driver prints. */

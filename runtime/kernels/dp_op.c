@@ -142,6 +142,7 @@ int dp_parallel_split(const dp_parallel *p, double macs, int64_t n, int64_t unit
     /* every part but the last is per wide; the last may have taken a one-wide remainder */
     int64_t last = n - bounds[parts - 1];
     *widest = parts > 1 && per > last ? per : last;
+    DP_ASSERT(parts >= 1 && parts <= DP_MAX_PARTS && bounds[parts] == n && last >= 2);
     return parts;
 }
 

@@ -12,6 +12,7 @@
 #include "passes.h"
 
 #include <math.h>
+#include <string.h>
 
 /*
  * Where the output channels lie in a layer's weight W: element i belongs to channel
