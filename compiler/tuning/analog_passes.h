@@ -3,8 +3,8 @@
  * the dynamic-precision schedule and the energy report (analog-model.md sections 2 to 5).
  *
  * They work on the lowered program, because measuring means executing, and the compiler
- * executes with the runtime's own kernels and its own simulated core (architecture.md): what
- * the schedule is verified on is exactly what dprun will run. Each pass reads and fills
+ * executes with the runtime's own kernels and its own simulated core (docs/architecture.md):
+ * what the schedule is verified on is exactly what dprun will run. Each pass reads and fills
  * the shared dpc_analog record, and the MVM fields of the program's instructions.
  */
 #ifndef DPCC_ANALOG_PASSES_H
@@ -95,6 +95,18 @@ dp_status pass_calibrate(dpc_analog *A, dp_error *err);
 /* Measures every layer's sensitivity b_l and floor (analog-model.md section 5). */
 dp_status pass_noise_sensitivity(dpc_analog *A, dp_error *err);
 
+/* The arithmetic of the sensitivity pass. A float output's normaliser: the sum of its
+ * squared deviations from its mean over the calibration set (1 where that is 0; 0 for
+ * a non-float output). */
+double dpc_output_scale(const dp_tensor *clean);
+/* Sample k's squared error against the clean outputs (clean[i] holds every sample's, k
+ * at offset k times out[i]'s size), each float output's divided by its scale, averaged
+ * over the float outputs; a non-finite difference counts 1e300. */
+double dpc_sample_error(const dp_tensor *out, const dp_tensor *clean, const double *scale,
+                        int n_outputs, int64_t k);
+/* b_l = N_p (MSE(N_p) - MSE(infinity)), at least 1e-12. */
+double dpc_sensitivity(int32_t probe, double mse_probe, double mse_inf);
+
 /*
  * Chooses every layer's repetition count for A->kind and the budget, verifies it by
  * simulation, and writes it into the MVM instructions. When even the maximum repetitions
@@ -103,6 +115,20 @@ dp_status pass_noise_sensitivity(dpc_analog *A, dp_error *err);
  * A->budget_unmet set.
  */
 dp_status pass_schedule(dpc_analog *A, dp_error *err);
+
+/*
+ * The allocation behind the dynamic schedule, for a target T of the repetition-dependent
+ * MSE: the least energy sum_l c_l N_l with sum_l b_l / N_l <= T (b_l the layers'
+ * sensitivity, c_l their rep_energy_j), N_l = sqrt(b_l / c_l) sum_k sqrt(b_k c_k) / T, layers
+ * outside [1, N_max] clamped and the rest re-solved (KKT), rounded as the device wants, and
+ * the rounding repaired by the most MSE removed per joule until the prediction meets T
+ * (or every layer is at N_max). free_ is scratch, one per layer; n receives the counts.
+ */
+void dpc_allocate(const dpc_layer *layers, int n_layers, const dp_device *d, double T,
+                  bool *free_, int32_t *n);
+
+/* The predicted normalised MSE of counts n: sum_l b_l / n_l + F_l. */
+double dpc_predicted_mse(const dpc_layer *layers, int n_layers, const int32_t *n);
 
 /* Per-layer energy and bits at the chosen schedule, and the total. */
 void pass_energy(dpc_analog *A);

@@ -9,8 +9,9 @@
  * rare outlier clip instead of coarsening every other conversion; the clips are counted and
  * reported. A layer's values are kept in a fixed-size uniform sample (reservoir sampling
  * with a seeded generator), so memory does not grow with the calibration set; a channel's
- * in its TOP_K largest, which hold the quantile exactly up to TOP_K / (1 - ADC_QUANTILE)
- * values a channel, and beyond give a slightly higher one (fewer clips).
+ * in its DPC_TOP_K largest, which hold the quantile exactly up to DPC_TOP_K / (1 -
+ * ADC_QUANTILE) values a channel, and beyond give a slightly higher one (fewer clips)
+ * (reservoir.c).
  *
  * Both full scales are the device's headroom times the quantiles: a profile without
  * converters to speak of (paper_shot) sets it high enough that nothing clips.
@@ -19,6 +20,7 @@
  * 2): all its levels on [0, X].
  */
 #include "analog_passes.h"
+#include "reservoir.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -27,116 +29,14 @@
 /* The quantiles of |x| and |s| taken as full scales (see above). */
 #define DAC_QUANTILE 0.9999
 #define ADC_QUANTILE 0.9999
-#define RESERVOIR 65536
-#define TOP_K 32
 /* Made-up calibration inferences when the user gives none. */
 #define SYNTHETIC_SAMPLES 16
 
-typedef struct reservoir {
-    float *v;
-    int64_t n, seen;
-    uint64_t rng;
-    double sum2;
-    bool negative;           /* some input was below zero */
-    /* per output channel: the largest |s| as a min-heap of up to TOP_K, and how many seen */
-    int64_t channels;        /* 0: the layer's geometry is unknown, one G for the layer */
-    float *top;              /* channels x TOP_K */
-    int32_t *in_top;
-    int64_t *seen_channel;
-} reservoir;
-
 typedef struct calib_ctx {
     dpc_analog *A;
-    reservoir *res;          /* per instruction; v NULL for digital ones */
+    dpc_reservoir *res;      /* per instruction; v NULL for digital ones */
     bool failed;
 } calib_ctx;
-
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
-static void offer(reservoir *r, float x)
-{
-    float a = fabsf(x);
-    if (isnan(a))
-        return;
-    r->sum2 += (double)a * a;
-    if (r->n < RESERVOIR) {
-        r->v[r->n++] = a;
-    } else {
-        uint64_t j = splitmix64(&r->rng) % (uint64_t)(r->seen + 1);
-        if (j < RESERVOIR)
-            r->v[j] = a;
-    }
-    r->seen++;
-}
-
-/* a into channel c's min-heap of its largest values. */
-static void offer_channel(reservoir *r, int64_t c, float x)
-{
-    float a = fabsf(x);
-    if (isnan(a))
-        return;
-    float *h = r->top + c * TOP_K;
-    int32_t n = r->in_top[c];
-    r->seen_channel[c]++;
-    if (n < TOP_K) {
-        int32_t i = r->in_top[c]++;
-        for (; i > 0 && h[(i - 1) / 2] > a; i = (i - 1) / 2)
-            h[i] = h[(i - 1) / 2];
-        h[i] = a;
-        return;
-    }
-    if (a <= h[0])
-        return;
-    int32_t i = 0;
-    for (;;) {
-        int32_t k = 2 * i + 1;
-        if (k >= n)
-            break;
-        if (k + 1 < n && h[k + 1] < h[k])
-            k++;
-        if (h[k] >= a)
-            break;
-        h[i] = h[k];
-        i = k;
-    }
-    h[i] = a;
-}
-
-static int cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* The q-quantile of the sample; 0 for an empty one. */
-static double quantile(reservoir *r, double q)
-{
-    if (r->n == 0)
-        return 0;
-    qsort(r->v, (size_t)r->n, sizeof *r->v, cmp_float);
-    int64_t k = (int64_t)ceil(q * (double)r->n) - 1;
-    return r->v[k < 0 ? 0 : k >= r->n ? r->n - 1 : k];
-}
-
-/* Channel c's q-quantile from its largest values: exact while they reach that far down,
- * else the least of them; 0 for a channel that saw nothing. */
-static double channel_quantile(reservoir *r, int64_t c, double q)
-{
-    float *h = r->top + c * TOP_K;
-    int32_t n = r->in_top[c];
-    if (n == 0)
-        return 0;
-    qsort(h, (size_t)n, sizeof *h, cmp_float);
-    int64_t from_top = (int64_t)ceil((1 - q) * (double)r->seen_channel[c]);
-    from_top = from_top < 1 ? 1 : from_top > n ? n : from_top;
-    return h[n - from_top];
-}
 
 /* The operand of an analog instruction that carries the input vectors. */
 static int vector_input(const dp_instr *ins)
@@ -148,7 +48,7 @@ static dp_status watch_inputs(void *ctx, int instr, dp_tensor *const *in, int n_
                               dp_tensor *const *out, int n_out, dp_error *err)
 {
     calib_ctx *c = ctx;
-    reservoir *r = &c->res[instr];
+    dpc_reservoir *r = &c->res[instr];
     if (!r->v)
         return DP_OK;
     const dp_tensor *x = in[vector_input(&c->A->prog->instrs[instr])];
@@ -157,7 +57,7 @@ static dp_status watch_inputs(void *ctx, int instr, dp_tensor *const *in, int n_
     const float *v = x->data;
     for (int64_t i = 0, n = dp_numel(x); i < n; i++) {
         r->negative |= v[i] < 0;
-        offer(r, v[i]);
+        dpc_reservoir_offer(r, v[i]);
     }
     return DP_OK;
 }
@@ -166,15 +66,15 @@ static void watch_adc(void *ctx, int instr, const float *values, int64_t tiles, 
                       int64_t cols, int64_t channel0)
 {
     calib_ctx *c = ctx;
-    reservoir *r = &c->res[instr];
+    dpc_reservoir *r = &c->res[instr];
     for (int64_t i = 0, n = tiles * rows * cols; i < n; i++)
-        offer(r, values[i]);
+        dpc_reservoir_offer(r, values[i]);
     if (channel0 < 0 || channel0 + rows > r->channels)
         return;
     for (int64_t t = 0; t < tiles; t++)
         for (int64_t j = 0; j < rows; j++)
             for (int64_t q = 0; q < cols; q++)
-                offer_channel(r, channel0 + j, values[(t * rows + j) * cols + q]);
+                dpc_reservoir_offer_channel(r, channel0 + j, values[(t * rows + j) * cols + q]);
 }
 
 /* The size of the table an integer graph input indexes, found at the Gather it feeds. */
@@ -226,12 +126,12 @@ static dp_status make_synthetic(dpc_analog *A, dp_error *err)
             return dp_fail(err, DP_ENOMEM, "out of memory for the calibration set");
         for (int64_t k = 0; k < n; k++) {
             if (range > 0) {
-                dp_store_i64(t.data, t.dtype, k, (int64_t)(splitmix64(&rng) % (uint64_t)range));
+                dp_store_i64(t.data, t.dtype, k, (int64_t)(dpc_splitmix64(&rng) % (uint64_t)range));
                 continue;
             }
             /* Box-Muller on two 53-bit uniforms; u1 in (0, 1] keeps the log finite */
-            double u1 = ((splitmix64(&rng) >> 11) + 1) * 0x1p-53;
-            double u2 = (splitmix64(&rng) >> 11) * 0x1p-53;
+            double u1 = ((dpc_splitmix64(&rng) >> 11) + 1) * 0x1p-53;
+            double u2 = (dpc_splitmix64(&rng) >> 11) * 0x1p-53;
             dp_store_f64(t.data, t.dtype, k, sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2));
         }
         A->calib[i] = t;
@@ -263,18 +163,9 @@ static dp_status collect_layers(dpc_analog *A, dp_error *err)
 static dp_status make_reservoirs(calib_ctx *c, dp_error *err)
 {
     for (int i = 0; i < c->A->n_layers; i++) {
-        reservoir *r = &c->res[c->A->layers[i].instr];
-        memset(r, 0, sizeof *r);
-        r->rng = c->A->seed + (uint64_t)i;
-        r->v = malloc(RESERVOIR * sizeof *r->v);
         int64_t channels = c->A->prog->instrs[c->A->layers[i].instr].mvm->outputs;
-        if (r->v && channels > 0) {
-            r->top = malloc((size_t)channels * TOP_K * sizeof *r->top);
-            r->in_top = calloc((size_t)channels, sizeof *r->in_top);
-            r->seen_channel = calloc((size_t)channels, sizeof *r->seen_channel);
-            r->channels = channels;
-        }
-        if (!r->v || (channels > 0 && (!r->top || !r->in_top || !r->seen_channel)))
+        if (!dpc_reservoir_init(&c->res[c->A->layers[i].instr], c->A->seed + (uint64_t)i,
+                                channels))
             return dp_fail(err, DP_ENOMEM, "out of memory for calibration statistics");
     }
     return DP_OK;
@@ -282,14 +173,8 @@ static dp_status make_reservoirs(calib_ctx *c, dp_error *err)
 
 static void free_reservoirs(calib_ctx *c)
 {
-    for (int i = 0; i < c->A->prog->n_instrs; i++) {
-        reservoir *r = &c->res[i];
-        free(r->v);
-        free(r->top);
-        free(r->in_top);
-        free(r->seen_channel);
-        memset(r, 0, sizeof *r);
-    }
+    for (int i = 0; i < c->A->prog->n_instrs; i++)
+        dpc_reservoir_free(&c->res[i]);
 }
 
 static dp_status run_watched(dpc_analog *A, calib_ctx *c, bool adc, dp_error *err)
@@ -355,20 +240,19 @@ dp_status pass_calibrate(dpc_analog *A, dp_error *err)
         st = run_watched(A, &c, false, err);
     for (int i = 0; st == DP_OK && i < A->n_layers; i++) {
         dpc_layer *l = &A->layers[i];
-        reservoir *r = &c.res[l->instr];
-        double X = quantile(r, DAC_QUANTILE) * A->device->headroom;
+        dpc_reservoir *r = &c.res[l->instr];
+        double X = dpc_reservoir_quantile(r, DAC_QUANTILE) * A->device->headroom;
         p->instrs[l->instr].mvm->input_scale = X > 0 && isfinite(X) ? (float)X : 1.0f;
         p->instrs[l->instr].mvm->input_mean_square = r->seen ? (float)(r->sum2 / (double)r->seen) : 0;
         p->instrs[l->instr].mvm->input_unsigned = r->seen > 0 && !r->negative;
-        r->n = r->seen = 0;
-        r->sum2 = 0;
+        dpc_reservoir_restart(r);
     }
     if (st == DP_OK)
         st = run_watched(A, &c, true, err);
     for (int i = 0; st == DP_OK && i < A->n_layers; i++) {
         dp_mvm *m = p->instrs[A->layers[i].instr].mvm;
-        reservoir *r = &c.res[A->layers[i].instr];
-        double G = quantile(r, ADC_QUANTILE) * A->device->headroom;
+        dpc_reservoir *r = &c.res[A->layers[i].instr];
+        double G = dpc_reservoir_quantile(r, ADC_QUANTILE) * A->device->headroom;
         G = G > 0 && isfinite(G) ? G : 1.0;
         int64_t n = r->channels > 0 ? r->channels : 1;
         m->output_scale = dp_arena_alloc(&p->mem, (size_t)n * sizeof *m->output_scale);
@@ -379,7 +263,8 @@ dp_status pass_calibrate(dpc_analog *A, dp_error *err)
         /* a channel that never lit up (all-zero weights) keeps the layer's scale */
         for (int64_t j = 0; j < n; j++) {
             double g = r->channels > 0
-                       ? channel_quantile(r, j, ADC_QUANTILE) * A->device->headroom : G;
+                       ? dpc_reservoir_channel_quantile(r, j, ADC_QUANTILE) * A->device->headroom
+                       : G;
             m->output_scale[j] = (float)(g > 0 && isfinite(g) ? g : G);
         }
         m->n_output_scale = (int32_t)n;

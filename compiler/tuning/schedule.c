@@ -38,11 +38,11 @@ static int32_t next_up(const dp_device *d, int32_t n)
     return d->repetitions_power_of_two ? n * 2 : n + 1;
 }
 
-static double predicted(const dpc_analog *A, const int32_t *n)
+double dpc_predicted_mse(const dpc_layer *layers, int n_layers, const int32_t *n)
 {
     double mse = 0;
-    for (int l = 0; l < A->n_layers; l++)
-        mse += A->layers[l].sensitivity / n[l] + A->layers[l].floor_mse;
+    for (int l = 0; l < n_layers; l++)
+        mse += layers[l].sensitivity / n[l] + layers[l].floor_mse;
     return mse;
 }
 
@@ -56,32 +56,31 @@ static double energy_of(const dpc_analog *A, const int32_t *n)
     return e;
 }
 
-/* The closed form for a target T of the dynamic (repetition-dependent) MSE. */
-static void allocate(sched *s, double T)
+void dpc_allocate(const dpc_layer *layers, int n_layers, const dp_device *d, double T,
+                  bool *free_, int32_t *n)
 {
-    dpc_analog *A = s->A;
-    double nmax = A->device->max_repetitions;
-    double *x = calloc((size_t)A->n_layers + 1, sizeof *x);
-    for (int l = 0; l < A->n_layers; l++)
-        s->free_[l] = true;
-    for (int round = 0; x && round <= A->n_layers; round++) {
+    double nmax = d->max_repetitions;
+    double *x = calloc((size_t)n_layers + 1, sizeof *x);
+    for (int l = 0; l < n_layers; l++)
+        free_[l] = true;
+    for (int round = 0; x && round <= n_layers; round++) {
         double S = 0, budget = T;
-        for (int l = 0; l < A->n_layers; l++) {
-            const dpc_layer *L = &A->layers[l];
-            if (s->free_[l])
+        for (int l = 0; l < n_layers; l++) {
+            const dpc_layer *L = &layers[l];
+            if (free_[l])
                 S += sqrt(L->sensitivity * L->rep_energy_j);
             else
                 budget -= L->sensitivity / x[l];
         }
         bool changed = false;
-        for (int l = 0; l < A->n_layers; l++) {
-            if (!s->free_[l])
+        for (int l = 0; l < n_layers; l++) {
+            if (!free_[l])
                 continue;
-            const dpc_layer *L = &A->layers[l];
+            const dpc_layer *L = &layers[l];
             double v = budget > 0 ? sqrt(L->sensitivity / L->rep_energy_j) * S / budget : nmax;
             if (v < 1 || v > nmax) {
                 x[l] = v < 1 ? 1 : nmax;
-                s->free_[l] = false;
+                free_[l] = false;
                 changed = true;
             } else {
                 x[l] = v;
@@ -90,23 +89,23 @@ static void allocate(sched *s, double T)
         if (!changed)
             break;
     }
-    for (int l = 0; l < A->n_layers; l++)
-        s->n[l] = x ? dpc_round_repetitions(A->device, x[l]) : A->device->max_repetitions;
+    for (int l = 0; l < n_layers; l++)
+        n[l] = x ? dpc_round_repetitions(d, x[l]) : d->max_repetitions;
     free(x);
     /* repair the rounding: most predicted MSE removed per joule first */
     double floor = 0;
-    for (int l = 0; l < A->n_layers; l++)
-        floor += A->layers[l].floor_mse;
-    while (predicted(A, s->n) - floor > T * (1 + 1e-9)) {
+    for (int l = 0; l < n_layers; l++)
+        floor += layers[l].floor_mse;
+    while (dpc_predicted_mse(layers, n_layers, n) - floor > T * (1 + 1e-9)) {
         int best = -1;
         double best_gain = 0;
-        for (int l = 0; l < A->n_layers; l++) {
-            int32_t up = next_up(A->device, s->n[l]);
-            if (up == s->n[l])
+        for (int l = 0; l < n_layers; l++) {
+            int32_t up = next_up(d, n[l]);
+            if (up == n[l])
                 continue;
-            const dpc_layer *L = &A->layers[l];
-            double gain = (L->sensitivity / s->n[l] - L->sensitivity / up)
-                        / (L->rep_energy_j * (up - s->n[l]));
+            const dpc_layer *L = &layers[l];
+            double gain = (L->sensitivity / n[l] - L->sensitivity / up)
+                        / (L->rep_energy_j * (up - n[l]));
             if (best < 0 || gain > best_gain) {
                 best = l;
                 best_gain = gain;
@@ -114,8 +113,15 @@ static void allocate(sched *s, double T)
         }
         if (best < 0)
             break;
-        s->n[best] = next_up(A->device, s->n[best]);
+        n[best] = next_up(d, n[best]);
     }
+    for (int l = 0; l < n_layers; l++)
+        DP_ASSERT(n[l] >= 1 && n[l] <= d->max_repetitions);
+}
+
+static void allocate(sched *s, double T)
+{
+    dpc_allocate(s->A->layers, s->A->n_layers, s->A->device, T, s->free_, s->n);
 }
 
 /* The measured degradation of schedule s->n, averaged over the device instances. */
@@ -299,7 +305,7 @@ static dp_status dynamic(sched *s, dp_error *err)
         if (A->log) {
             dpc_log_stamp(A);
             fprintf(A->log, "schedule: T %.3g, predicted MSE %.3g, %.3g J, measured %s %.4g, N:", T,
-                    predicted(A, s->n), energy_of(A, s->n), dpc_metric_name(A->metric), m);
+                    dpc_predicted_mse(A->layers, A->n_layers, s->n), energy_of(A, s->n), dpc_metric_name(A->metric), m);
             for (int l = 0; l < A->n_layers; l++)
                 fprintf(A->log, " %d", s->n[l]);
             fputc('\n', A->log);
@@ -314,7 +320,7 @@ static dp_status dynamic(sched *s, dp_error *err)
     if (st == DP_OK) {
         memcpy(s->n, best, sizeof *best * (size_t)A->n_layers);
         A->measured = best_metric;
-        A->predicted_mse = predicted(A, best);
+        A->predicted_mse = dpc_predicted_mse(A->layers, A->n_layers, best);
     }
     free(best);
     return st;
@@ -344,7 +350,7 @@ dp_status pass_schedule(dpc_analog *A, dp_error *err)
         for (int l = 0; A->kind == DPC_SCHEDULE_GIVEN && l < A->n_layers; l++)
             s.n[l] = A->given_reps[A->layers[l].instr];
         st = measure(&s, &A->measured, err);
-        A->predicted_mse = predicted(A, s.n);
+        A->predicted_mse = dpc_predicted_mse(A->layers, A->n_layers, s.n);
         /* nothing was searched, but the user should know when the schedule breaks it */
         A->budget_unmet = st == DP_OK && !(A->measured <= A->budget);
     } else if (st == DP_OK) {
@@ -369,7 +375,7 @@ dp_status pass_schedule(dpc_analog *A, dp_error *err)
             A->measured = A->uniform_measured = m;
             A->uniform_reps = A->device->max_repetitions;
             A->uniform_energy_j = energy_of(A, s.n);
-            A->predicted_mse = predicted(A, s.n);
+            A->predicted_mse = dpc_predicted_mse(A->layers, A->n_layers, s.n);
         } else if (st == DP_OK) {
             st = uniform(&s, &A->uniform_reps, &A->uniform_measured, err);
         }
@@ -379,7 +385,7 @@ dp_status pass_schedule(dpc_analog *A, dp_error *err)
             A->uniform_energy_j = energy_of(A, un);
             if (A->kind == DPC_SCHEDULE_UNIFORM) {
                 A->measured = A->uniform_measured;
-                A->predicted_mse = predicted(A, s.n);
+                A->predicted_mse = dpc_predicted_mse(A->layers, A->n_layers, s.n);
             } else {
                 st = dynamic(&s, err);
             }

@@ -41,48 +41,56 @@ static int32_t probe_reps(const dpc_analog *A, const dpc_layer *l)
     return dpc_round_repetitions(A->device, target > 0 ? v.dynamic / target : 1);
 }
 
-/* Normalisation of the squared errors: each float output's variance times its count. */
+double dpc_output_scale(const dp_tensor *clean)
+{
+    if (!dp_dtype_is_float(clean->dtype))
+        return 0;
+    int64_t n = dp_numel(clean);
+    double mean = 0, var = 0;
+    for (int64_t k = 0; k < n; k++)
+        mean += dp_load_f64(clean->data, clean->dtype, k);
+    mean = n ? mean / (double)n : 0;
+    for (int64_t k = 0; k < n; k++) {
+        double d = dp_load_f64(clean->data, clean->dtype, k) - mean;
+        var += d * d;
+    }
+    return var > 0 ? var : 1;
+}
+
 static double *output_scales(const dpc_analog *A)
 {
     double *scale = calloc((size_t)A->prog->n_outputs + 1, sizeof *scale);
-    for (int i = 0; scale && i < A->prog->n_outputs; i++) {
-        const dp_tensor *c = &A->clean[i];
-        if (!dp_dtype_is_float(c->dtype))
-            continue;
-        int64_t n = dp_numel(c);
-        double mean = 0, var = 0;
-        for (int64_t k = 0; k < n; k++)
-            mean += dp_load_f64(c->data, c->dtype, k);
-        mean = n ? mean / (double)n : 0;
-        for (int64_t k = 0; k < n; k++) {
-            double d = dp_load_f64(c->data, c->dtype, k) - mean;
-            var += d * d;
-        }
-        scale[i] = var > 0 ? var : 1;
-    }
+    for (int i = 0; scale && i < A->prog->n_outputs; i++)
+        scale[i] = dpc_output_scale(&A->clean[i]);
     return scale;
 }
 
-/* Squared error of one sample's outputs against the clean ones, normalised. */
-static double sample_error(const dpc_analog *A, const double *scale, int64_t k,
-                           const dp_tensor *out)
+double dpc_sample_error(const dp_tensor *out, const dp_tensor *clean, const double *scale,
+                        int n_outputs, int64_t k)
 {
     double total = 0;
     int counted = 0;
-    for (int i = 0; i < A->prog->n_outputs; i++) {
+    for (int i = 0; i < n_outputs; i++) {
         if (!dp_dtype_is_float(out[i].dtype))
             continue;
         int64_t n = dp_numel(&out[i]), base = k * n;
         double e = 0;
         for (int64_t j = 0; j < n; j++) {
             double d = dp_load_f64(out[i].data, out[i].dtype, j)
-                     - dp_load_f64(A->clean[i].data, A->clean[i].dtype, base + j);
+                     - dp_load_f64(clean[i].data, clean[i].dtype, base + j);
             e += isfinite(d) ? d * d : 1e300;
         }
         total += e / scale[i];
         counted++;
     }
     return counted ? total / counted : 0;
+}
+
+double dpc_sensitivity(int32_t probe, double mse_probe, double mse_inf)
+{
+    /* a layer whose noise the measurement cannot see still costs something: a floor of
+     * 1e-12 keeps the allocation finite and gives it the fewest repetitions */
+    return fmax((double)probe * (mse_probe - mse_inf), 1e-12);
 }
 
 typedef struct probe_ctx {
@@ -114,7 +122,7 @@ static dp_status probe_layer(probe_ctx *c, int l, int from, int64_t k, dp_error 
                     return st;
             }
             dp_session_outputs(S, c->out);
-            c->sum[l][m] += sample_error(c->A, c->scale, k, c->out);
+            c->sum[l][m] += dpc_sample_error(c->out, c->A->clean, c->scale, p->n_outputs, k);
         }
     c->reps[from] = DP_REPS_IDEAL;
     return DP_OK;
@@ -180,9 +188,7 @@ dp_status pass_noise_sensitivity(dpc_analog *A, dp_error *err)
             fprintf(A->log, "sensitivity: %s: MSE %.3g at N_p = %d, %.3g at infinity\n", L->name,
                     at_probe, L->probe, at_inf);
         }
-        /* a layer whose noise the measurement cannot see still costs something: a floor
-         * of 1e-12 keeps the allocation finite and gives it the fewest repetitions */
-        L->sensitivity = fmax((double)L->probe * (at_probe - at_inf), 1e-12);
+        L->sensitivity = dpc_sensitivity(L->probe, at_probe, at_inf);
     }
     /* the probes changed the runners' repetitions: give them back the program's own */
     for (int s = 0; s < A->seeds && st == DP_OK; s++)
