@@ -9,7 +9,7 @@
  * rare outlier clip instead of coarsening every other conversion; the clips are counted and
  * reported. A layer's values are kept in a fixed-size uniform sample (reservoir sampling
  * with a seeded generator), so memory does not grow with the calibration set; a channel's
- * in its DPC_TOP_K largest, which hold the quantile exactly up to DPC_TOP_K / (1 -
+ * in its DPC_TOP_K largest, which hold the quantile exactly up to (DPC_TOP_K - 1) / (1 -
  * ADC_QUANTILE) values a channel, and beyond give a slightly higher one (fewer clips)
  * (reservoir.c).
  *

@@ -121,7 +121,10 @@ double dpc_reservoir_channel_quantile(dpc_reservoir *r, int64_t c, double q)
     if (n == 0)
         return 0;
     qsort(h, (size_t)n, sizeof *h, cmp_float);
-    int64_t from_top = (int64_t)ceil((1 - q) * (double)r->seen_channel[c]);
+    /* the ceil(q n)-th smallest, as dpc_reservoir_quantile takes it, is the
+     * (n - ceil(q n) + 1)-th largest */
+    int64_t seen = r->seen_channel[c];
+    int64_t from_top = seen - (int64_t)ceil(q * (double)seen) + 1;
     from_top = from_top < 1 ? 1 : from_top > n ? n : from_top;
     return h[n - from_top];
 }

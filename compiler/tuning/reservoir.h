@@ -43,8 +43,8 @@ void dpc_reservoir_offer_channel(dpc_reservoir *r, int64_t c, float x);
 /* The q-quantile of the sample (the ceil(q n)-th smallest); 0 for an empty one. Sorts it. */
 double dpc_reservoir_quantile(dpc_reservoir *r, double q);
 /* Channel c's q-quantile from its largest values: exact while they reach that far down
- * (up to DPC_TOP_K / (1 - q) values), else the least of them; 0 for a channel that saw
- * nothing. */
+ * (up to about (DPC_TOP_K - 1) / (1 - q) values), else the least of them; 0 for a channel
+ * that saw nothing. */
 double dpc_reservoir_channel_quantile(dpc_reservoir *r, int64_t c, double q);
 
 #endif
