@@ -19,8 +19,9 @@ build=$top/build-asan
 jobs=$(nproc)
 start=$SECONDS
 
-cmake -S "$top" -B "$build" -G Ninja -DDPCC_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g -fno-omit-frame-pointer" >/dev/null
+cmake -S "$top" -B "$build" -G Ninja -DDPCC_SANITIZE=ON -DDPCC_WERROR=ON \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g -fno-omit-frame-pointer" \
+    >/dev/null
 cmake --build "$build" -j "$jobs"
 built=$SECONDS
 

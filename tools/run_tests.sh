@@ -5,7 +5,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 DPCC_EXTRA_PACKAGES="${DPCC_EXTRA_PACKAGES:-} python3-torch python3-torchvision dataset-fashion-mnist" \
-    bash "$top/tools/setup.sh" "$top/build"
+    bash "$top/tools/setup.sh" "$top/build" -DDPCC_WERROR=ON
 for m in resnet50 mobilenet_v2 bert tiny_resnet18 tiny_mobilenet_v2 tiny_bert; do
     if [[ ! -f $top/models/$m/model.onnx ]]; then
         echo "run_tests: exporting the PyTorch models into models/" >&2

@@ -428,8 +428,8 @@ static int64_t convert(const tile_ctx *c, int64_t j, int64_t q0, int n, const fl
     if (pr->distortion_k3 != 0) {
         double k3 = pr->distortion_k3;
         for (int i = 0; i < n; i++) {
-            double y = v[i] * inv_G;
-            v[i] = G * (y - k3 * y * y * y);
+            double r = v[i] * inv_G;
+            v[i] = G * (r - k3 * r * r * r);
         }
     }
     if (c->call->pre_adc != NULL) {
