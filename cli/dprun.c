@@ -9,13 +9,14 @@
  * PROGRAM may also be a C kernel (dpcc --emit=c, built as a shared object), run through its
  * entry points the same way.
  */
+#include "c_kernel.h"
 #include "cli_args.h"
+#include "compare.h"
 #include "dataset.h"
 #include "report.h"
 #include "tensor_io.h"
 
 #include <cjson/cJSON.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -308,149 +309,6 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/*
- * A C kernel (dpcc --emit=c) built as a shared object: the entry points of
- * docs/c-backend.md, found through the prefix its dpcc_kernel_v1 symbol names. The program
- * dprun sees is a skeleton holding the graph inputs and outputs, for binding and writing.
- */
-typedef struct kernel {
-    void *lib;
-    void *session;
-    int (*num_inputs)(void), (*num_outputs)(void);
-    const char *(*input_name)(int), *(*output_name)(int);
-    int (*input_dtype)(int), (*output_dtype)(int), (*input_rank)(int), (*output_rank)(int);
-    const int64_t *(*input_dims)(int), *(*output_dims)(int);
-    int (*open)(void **out, uint32_t seed, int ideal);
-    int (*infer)(void *s, uint64_t index, const void *const *inputs);
-    const void *(*output)(const void *s, int i, int *rank, int64_t *dims);
-    void (*close)(void *s);
-    const char *(*last_error)(void);
-} kernel;
-
-/* A shared object by its suffix or its ELF magic; anything else is read as a .dp. */
-static bool is_shared_object(const char *path)
-{
-    size_t n = strlen(path);
-    if (n > 3 && strcmp(path + n - 3, ".so") == 0)
-        return true;
-    unsigned char magic[4] = {0};
-    FILE *f = fopen(path, "rb");
-    size_t got = f ? fread(magic, 1, sizeof magic, f) : 0;
-    if (f)
-        fclose(f);
-    return got == 4 && memcmp(magic, "\177ELF", 4) == 0;
-}
-
-static dp_status kernel_fail(const kernel *k, int status, dp_error *err)
-{
-    return dp_fail(err, status > 0 && status <= DP_EINTERNAL ? (dp_status)status : DP_EINTERNAL,
-                   "%s", k->last_error());
-}
-
-static dp_tensor_info kernel_tensor(const kernel *k, int i, bool output, dp_arena *mem)
-{
-    dp_tensor_info ti = {.storage = output ? DP_STORE_DYNAMIC : DP_STORE_INPUT};
-    const char *name = output ? k->output_name(i) : k->input_name(i);
-    const int64_t *dims = output ? k->output_dims(i) : k->input_dims(i);
-    ti.name = dp_arena_strdup(mem, name ? name : "");
-    ti.t.dtype = (dp_dtype)(output ? k->output_dtype(i) : k->input_dtype(i));
-    ti.t.rank = output ? k->output_rank(i) : k->input_rank(i);
-    for (int d = 0; d < ti.t.rank && d < DP_MAX_RANK; d++)
-        ti.t.dims[d] = dims[d];
-    return ti;
-}
-
-static dp_status kernel_load(const char *path, kernel *k, dp_arena *mem, dp_program **out,
-                             dp_error *err)
-{
-    char full[4096];
-    /* without a slash, dlopen would search the library path instead of the file named */
-    snprintf(full, sizeof full, "%s%s", strchr(path, '/') ? "" : "./", path);
-    if (!(k->lib = dlopen(full, RTLD_NOW | RTLD_LOCAL)))
-        return dp_fail(err, DP_EINPUT, "%s: cannot load the C kernel: %s", path, dlerror());
-    const char *prefix = dlsym(k->lib, "dpcc_kernel_v1");
-    if (!prefix)
-        return dp_fail(err, DP_EINPUT, "%s: not a C kernel of this dpcc (no dpcc_kernel_v1)", path);
-    static const char *const names[] = {"num_inputs", "num_outputs", "input_name", "output_name",
-                                        "input_dtype", "output_dtype", "input_rank", "output_rank",
-                                        "input_dims", "output_dims", "open", "infer", "output",
-                                        "close", "last_error"};
-    void (**fns[])(void) = {
-        (void (**)(void))&k->num_inputs, (void (**)(void))&k->num_outputs,
-        (void (**)(void))&k->input_name, (void (**)(void))&k->output_name,
-        (void (**)(void))&k->input_dtype, (void (**)(void))&k->output_dtype,
-        (void (**)(void))&k->input_rank, (void (**)(void))&k->output_rank,
-        (void (**)(void))&k->input_dims, (void (**)(void))&k->output_dims,
-        (void (**)(void))&k->open, (void (**)(void))&k->infer, (void (**)(void))&k->output,
-        (void (**)(void))&k->close, (void (**)(void))&k->last_error};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        char sym[256];
-        snprintf(sym, sizeof sym, "%.64s_%s", prefix, names[i]);
-        void *f = dlsym(k->lib, sym);
-        if (!f)
-            return dp_fail(err, DP_EINPUT, "%s: the C kernel lacks %s", path, sym);
-        memcpy(fns[i], &f, sizeof f);
-    }
-    dp_program *p = dp_arena_calloc(mem, 1, sizeof *p);
-    int n_in = k->num_inputs(), n_out = k->num_outputs();
-    if (!p || !(p->tensors = dp_arena_calloc(mem, (size_t)(n_in + n_out) + 1, sizeof *p->tensors))
-        || !(p->inputs = dp_arena_calloc(mem, (size_t)n_in + 1, sizeof *p->inputs))
-        || !(p->outputs = dp_arena_calloc(mem, (size_t)n_out + 1, sizeof *p->outputs)))
-        return dp_fail(err, DP_ENOMEM, "out of memory");
-    for (int i = 0; i < n_in; i++) {
-        p->inputs[i] = p->n_tensors;
-        p->tensors[p->n_tensors++] = kernel_tensor(k, i, false, mem);
-    }
-    for (int i = 0; i < n_out; i++) {
-        p->outputs[i] = p->n_tensors;
-        p->tensors[p->n_tensors++] = kernel_tensor(k, i, true, mem);
-    }
-    p->n_inputs = n_in;
-    p->n_outputs = n_out;
-    *out = p;
-    return DP_OK;
-}
-
-/* The data set through the kernel, chunk k as inference k, as dp_runner_run runs a .dp. */
-static dp_status kernel_run(kernel *k, const dp_program *p, const dp_tensor *in, int64_t chunks,
-                            dp_arena *mem, dp_tensor *out, dp_error *err)
-{
-    const void *ptr[MAX_ARGS];
-    for (int i = 0; i < p->n_inputs; i++) {
-        const dp_tensor_info *ti = &p->tensors[p->inputs[i]];
-        if (in[i].dtype != ti->t.dtype)
-            return dp_fail(err, DP_EINPUT, "input %d ('%s') has dtype %s, the model expects %s",
-                           i, ti->name, dp_dtype_name(in[i].dtype), dp_dtype_name(ti->t.dtype));
-    }
-    for (int64_t c = 0; c < chunks; c++) {
-        for (int i = 0; i < p->n_inputs; i++)
-            ptr[i] = chunks == 1 ? in[i].data
-                   : dp_dataset_chunk(&in[i], p->tensors[p->inputs[i]].t.dims[0], c).data;
-        int rc = k->infer(k->session, (uint64_t)c, ptr);
-        if (rc != 0)
-            return kernel_fail(k, rc, err);
-        for (int i = 0; i < p->n_outputs; i++) {
-            dp_tensor v = {.dtype = p->tensors[p->outputs[i]].t.dtype};
-            v.data = (void *)k->output(k->session, i, &v.rank, v.dims);
-            if (c == 0 && !out[i].data) {
-                out[i] = v;
-                if (chunks > 1 && v.rank == 0)
-                    return dp_fail(err, DP_EUNSUPPORTED, "output %d is a scalar: the program "
-                                   "cannot run a batch of %lld", i, (long long)chunks);
-                if (chunks > 1)
-                    out[i].dims[0] *= chunks;
-                if (!(out[i].data = dp_arena_alloc(mem, dp_nbytes(&out[i]) + 1)))
-                    return dp_fail(err, DP_ENOMEM, "out of memory for output %d", i);
-            }
-            if (v.rank != out[i].rank || dp_nbytes(&v) * (size_t)chunks != dp_nbytes(&out[i]))
-                return dp_fail(err, DP_EUNSUPPORTED, "output %d changes shape between batch "
-                               "chunks", i);
-            memcpy((unsigned char *)out[i].data + (size_t)c * dp_nbytes(&v), v.data, dp_nbytes(&v));
-        }
-    }
-    return DP_OK;
-}
-
 /* Runs the data set o->repeat times, timing each run, on the runner or the kernel. */
 /* The wall time of the runs, for --repeat and --json. */
 typedef struct timing {
@@ -458,7 +316,7 @@ typedef struct timing {
     double min_ms, median_ms;
 } timing;
 
-static dp_status run_all(const options *o, dp_runner *r, kernel *k, const dp_program *p,
+static dp_status run_all(const options *o, dp_runner *r, dpr_kernel *k, const dp_program *p,
                          const dp_tensor *in, int64_t chunks, dp_arena *mem, dp_tensor *out,
                          timing *t, dp_error *err)
 {
@@ -467,7 +325,7 @@ static dp_status run_all(const options *o, dp_runner *r, kernel *k, const dp_pro
         return dp_fail(err, DP_ENOMEM, "out of memory");
     for (int run = 0; run < o->repeat; run++) {
         double t0 = now_ms();
-        dp_status st = k ? kernel_run(k, p, in, chunks, mem, out, err)
+        dp_status st = k ? dpr_kernel_run(k, p, in, chunks, mem, out, err)
                          : dp_runner_run(r, in, chunks, 0, mem, out, err);
         if (st != DP_OK)
             return st;
@@ -528,108 +386,6 @@ static dp_status expected_path(const options *o, int k, char *path, size_t n, dp
                        o->n_expect);
     snprintf(path, n, "%s", o->expect[k]);
     return DP_OK;
-}
-
-static void index_str(const dp_tensor *t, int64_t flat, char *buf, size_t n)
-{
-    int64_t idx[DP_MAX_RANK];
-    for (int d = t->rank - 1; d >= 0; d--) {
-        idx[d] = t->dims[d] ? flat % t->dims[d] : 0;
-        flat = t->dims[d] ? flat / t->dims[d] : 0;
-    }
-    size_t used = (size_t)snprintf(buf, n, "[");
-    for (int d = 0; d < t->rank && used < n; d++)
-        used += (size_t)snprintf(buf + used, n - used, d ? ",%lld" : "%lld", (long long)idx[d]);
-    if (used < n)
-        snprintf(buf + used, n - used, "]");
-}
-
-/* Compares one output; prints the error statistics; returns the number of mismatches. */
-static int64_t compare(int k, const char *name, const dp_tensor *got, const dp_tensor *want,
-                       double rtol, double atol)
-{
-    char a[160], b[160];
-    if (got->dtype != want->dtype || !dp_same_shape(got, want)) {
-        fprintf(stderr, "output %d '%s': got %s[%s], expected %s[%s]\n", k, name,
-                dp_dtype_name(got->dtype), dp_shape_str(got, a, sizeof a),
-                dp_dtype_name(want->dtype), dp_shape_str(want, b, sizeof b));
-        return 1;
-    }
-    int64_t n = dp_numel(got), bad = 0;
-    double max_abs = 0, max_rel = 0;
-    bool exact = !dp_dtype_is_float(got->dtype);
-    for (int64_t i = 0; i < n; i++) {
-        bool ok;
-        double x, y;
-        if (exact) {
-            int64_t p = dp_load_i64(got->data, got->dtype, i), q = dp_load_i64(want->data, want->dtype, i);
-            ok = p == q;
-            x = (double)p;
-            y = (double)q;
-        } else {
-            x = dp_load_f64(got->data, got->dtype, i);
-            y = dp_load_f64(want->data, want->dtype, i);
-            if (isnan(x) || isnan(y) || isinf(x) || isinf(y))
-                ok = (isnan(x) && isnan(y)) || x == y;
-            else
-                ok = fabs(x - y) <= atol + rtol * fabs(y);
-        }
-        if (!isnan(x) && !isnan(y) && !isinf(x) && !isinf(y)) {
-            double d = fabs(x - y);
-            if (d > max_abs)
-                max_abs = d;
-            if (y != 0 && d / fabs(y) > max_rel)
-                max_rel = d / fabs(y);
-        }
-        if (!ok) {
-            if (bad < 5) {
-                index_str(got, i, a, sizeof a);
-                fprintf(stderr, "output %d '%s' differs at %s: got %.9g, expected %.9g\n", k,
-                        name, a, x, y);
-            }
-            bad++;
-        }
-    }
-    fprintf(stderr, "output %d '%s': %s[%s], max abs error %.3g, max rel error %.3g, %lld of %lld "
-            "elements outside rtol %g atol %g\n", k, name, dp_dtype_name(got->dtype),
-            dp_shape_str(got, a, sizeof a), max_abs, max_rel, (long long)bad, (long long)n, rtol, atol);
-    return bad;
-}
-
-/* The index of the largest of n values a stride apart (the first of equals; NaN never). */
-static int64_t argmax(const dp_tensor *t, int64_t base, int64_t n)
-{
-    int64_t best = 0;
-    double top = -INFINITY;
-    for (int64_t i = 0; i < n; i++) {
-        double v = dp_load_f64(t->data, t->dtype, base + i);
-        if (v > top) {
-            top = v;
-            best = i;
-        }
-    }
-    return best;
-}
-
-/* --top1: the rows (along the last axis) whose largest entry differs; the number of rows
- * over the allowed rate, 0 when within it. */
-static int64_t compare_top1(int k, const char *name, const dp_tensor *got, const dp_tensor *want,
-                            double rate)
-{
-    char a[160];
-    if (got->rank < 1 || !dp_same_shape(got, want) || got->dims[got->rank - 1] == 0) {
-        fprintf(stderr, "output %d '%s': %s[%s] has no rows to compare by top-1\n", k, name,
-                dp_dtype_name(got->dtype), dp_shape_str(got, a, sizeof a));
-        return 1;
-    }
-    int64_t cols = got->dims[got->rank - 1], rows = dp_numel(got) / cols, differ = 0;
-    for (int64_t r = 0; r < rows; r++)
-        differ += argmax(got, r * cols, cols) != argmax(want, r * cols, cols);
-    int64_t allowed = (int64_t)floor(rate * (double)rows + 1e-9);
-    fprintf(stderr, "output %d '%s': top-1 differs on %lld of %lld rows (%.3g%%, at most %.3g%% "
-            "allowed)\n", k, name, (long long)differ, (long long)rows,
-            100.0 * (double)differ / (double)rows, 100 * rate);
-    return differ > allowed ? differ - allowed : 0;
 }
 
 /* Rows of a classifier-shaped output (the last axis its classes) shown in a summary. */
@@ -782,8 +538,8 @@ static dp_status check_expected(const options *o, const dp_program *p, const dp_
         adopt_bfloat16_bits(&want, out[i].dtype);
         const char *name = p->tensors[p->outputs[i]].name;
         bool by_top1 = o->top1 >= 0 && dp_dtype_is_float(out[i].dtype);
-        bad += by_top1 ? compare_top1(i, name, &out[i], &want, o->top1)
-                       : compare(i, name, &out[i], &want, o->rtol, o->atol);
+        bad += by_top1 ? dpr_compare_top1(i, name, &out[i], &want, o->top1)
+                       : dpr_compare(i, name, &out[i], &want, o->rtol, o->atol);
     }
     if (bad)
         return dp_fail(err, DP_EMISMATCH, "outputs differ from the references in %lld element(s)",
@@ -802,11 +558,11 @@ int main(int argc, char **argv)
     dp_arena_init(&mem, o.max_memory);
     dp_program *prog = NULL;
     dp_runner *r = NULL;
-    kernel kern = {0}, *k = is_shared_object(o.program) ? &kern : NULL;
+    dpr_kernel kern = {0}, *k = dpr_is_shared_object(o.program) ? &kern : NULL;
     dp_tensor *in = NULL, *out = NULL;
     int64_t chunks = 1;
     timing t = {0};
-    dp_status st = k ? kernel_load(o.program, k, &mem, &prog, &err)
+    dp_status st = k ? dpr_kernel_load(o.program, k, &mem, &prog, &err)
                      : dp_program_read(o.program, &prog, &err);
     /* The format allows a program without outputs, but running one would succeed and write
      * nothing: dpcc never makes one, so such a file is damaged. */
@@ -826,9 +582,7 @@ int main(int argc, char **argv)
         st = dp_dataset_chunks(prog, in, &chunks, &err);
     dp_status loaded = st; /* from here on, failures are the program's */
     if (st == DP_OK && k) {
-        int krc = k->open(&k->session, o.seed, o.ideal);
-        if (krc != 0)
-            st = kernel_fail(k, krc, &err);
+        st = dpr_kernel_open(k, o.seed, o.ideal, &err);
     } else if (st == DP_OK) {
         dp_runner_opts ro = {.session = {.max_memory = o.max_memory}, .threads = o.threads};
         st = dp_runner_new(prog, &ro, &r, &err);
@@ -855,14 +609,10 @@ int main(int argc, char **argv)
     if (rc == 0)
         rc = st == DP_OK ? 0 : fail(st, &err);
     dp_runner_free(r);
-    if (k) { /* the kernel's skeleton program lives in mem */
-        if (k->session)
-            k->close(k->session);
-        if (k->lib)
-            dlclose(k->lib);
-    } else if (prog) {
+    if (k) /* the kernel's skeleton program lives in mem */
+        dpr_kernel_close(k);
+    else if (prog)
         dp_program_free(prog);
-    }
     dp_arena_free(&mem);
     return rc;
 }
