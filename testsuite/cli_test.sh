@@ -94,6 +94,13 @@ expect 0 "warning: the fixed schedule measures top1 = .* over the budget of 0.01
     "$dpcc" "$mm/model.onnx" -o "$tmp/mm.dp" --device paper_shot --schedule fixed:1
 expect 1 "--budget top1=2: a rate, from 0 to 1" "$dpcc" "$mm/model.onnx" -o "$tmp/mm.dp" \
     --budget top1=2
+# a schedule the device cannot run is refused, not written: N over repetitions.max, N not a
+# power of two where the profile demands one
+expect 1 "gives layer '.*' 5000 repetitions, but the device 'homodyne_shot' runs 1 to 4096$" \
+    "$dpcc" "$2/examples/fmnist_cnn.onnx" -o "$tmp/f5000.dp" --schedule fixed:5000
+[[ -e $tmp/f5000.dp ]] && { echo "FAIL: fixed:5000 left a .dp"; failures=$((failures + 1)); }
+expect 1 "3 repetitions, but the device 'thermal_limited' runs 1 to 256, powers of two only" \
+    "$dpcc" "$2/examples/fmnist_cnn.onnx" -o "$tmp/f3.dp" --device thermal_limited --schedule fixed:3
 # options the conventional way: --opt=value, attached short values, -- ends the options
 expect 0 "" "$dpcc" --output="$tmp/mm.dp" -j1 --schedule=fixed:2 -q -- "$mm/model.onnx"
 expect 0 "" "$dpcc" "$mm/model.onnx" -o"$tmp/mm.dp" --budget=top1=0.5 -q

@@ -124,6 +124,21 @@ static void allocate(sched *s, double T)
     dpc_allocate(s->A->layers, s->A->n_layers, s->A->device, T, s->free_, s->n);
 }
 
+/* A fixed or given schedule within what the device runs: DP_EUSAGE naming the first layer
+ * outside (the schedule came from the user, --schedule or the API). */
+static dp_status check_limits(const dpc_analog *A, const int32_t *n, dp_error *err)
+{
+    const dp_device *d = A->device;
+    for (int l = 0; l < A->n_layers; l++)
+        if (!dp_device_repetitions_ok(d, n[l]))
+            return dp_fail(err, A->kind == DPC_SCHEDULE_GIVEN ? DP_EINPUT : DP_EUSAGE,
+                           "the schedule gives layer '%s' %d repetitions, but the "
+                           "device '%s' runs 1 to %d%s", A->layers[l].name, n[l], d->name,
+                           d->max_repetitions,
+                           d->repetitions_power_of_two ? ", powers of two only" : "");
+    return DP_OK;
+}
+
 /* The measured degradation of schedule s->n, averaged over the device instances. */
 static dp_status measure(sched *s, double *metric, dp_error *err)
 {
@@ -349,7 +364,9 @@ dp_status pass_schedule(dpc_analog *A, dp_error *err)
         set_all(&s, A->fixed_reps);
         for (int l = 0; A->kind == DPC_SCHEDULE_GIVEN && l < A->n_layers; l++)
             s.n[l] = A->given_reps[A->layers[l].instr];
-        st = measure(&s, &A->measured, err);
+        st = check_limits(A, s.n, err);
+        if (st == DP_OK)
+            st = measure(&s, &A->measured, err);
         A->predicted_mse = dpc_predicted_mse(A->layers, A->n_layers, s.n);
         /* nothing was searched, but the user should know when the schedule breaks it */
         A->budget_unmet = st == DP_OK && !(A->measured <= A->budget);

@@ -143,6 +143,35 @@ static bool scale_ok(float x)
     return isfinite(x) && x >= 0;
 }
 
+/*
+ * The MAC count the compiler wrote must be the instruction's own (partition_analog.c): fan-in
+ * times the output's elements for Conv, Gemm and MatMul, at most the input's elements times
+ * the outputs for ConvTranspose. It prices the energy report: a file must not make it
+ * anything it likes. Shapes unknown until run time leave it unchecked.
+ */
+static dp_status check_macs(vctx *v, const char *where, const dp_instr *ins)
+{
+    const dp_mvm *m = ins->mvm;
+    const dp_program *p = v->p;
+    if (ins->n_in < 1 || ins->n_out < 1 || ins->in[0] < 0 || ins->in[0] >= p->n_tensors
+        || ins->out[0] < 0 || ins->out[0] >= p->n_tensors)
+        return DP_OK; /* check_instr names the bad operand */
+    const dp_tensor *x = &p->tensors[ins->in[0]].t, *y = &p->tensors[ins->out[0]].t;
+    bool transpose = strcmp(ins->op, "ConvTranspose") == 0;
+    const dp_tensor *t = transpose ? x : y;
+    if (t->rank < 0)
+        return DP_OK;
+    int64_t per = transpose ? m->outputs : m->fan_in, want;
+    if (dp_mul_i64(dp_numel(t), per, &want) != 0)
+        return dpf_fail_at(v->err, DP_EINPUT, v->file, where, "analog fields: %lld MACs "
+                           "overflow", (long long)m->macs);
+    if (transpose ? m->macs > want : m->macs != want)
+        return dpf_fail_at(v->err, DP_EINPUT, v->file, where,
+                           "analog fields: %lld MACs, but the shapes give %s%lld",
+                           (long long)m->macs, transpose ? "at most " : "", (long long)want);
+    return DP_OK;
+}
+
 static dp_status check_mvm(vctx *v, const char *where, const dp_instr *ins)
 {
     const dp_mvm *m = ins->mvm;
@@ -162,6 +191,14 @@ static dp_status check_mvm(vctx *v, const char *where, const dp_instr *ins)
                         (long long)ceil_div(m->fan_in, m->core_cols));
     if (m->repetitions < 1)
         return MVM_FAIL("%d repetitions, expected at least 1", m->repetitions);
+    if (v->p->device && !dp_device_repetitions_ok(v->p->device, m->repetitions))
+        return MVM_FAIL("%d repetitions, but the program's device '%.100s' runs 1 to %d%s",
+                        m->repetitions, dpf_str(v->p->device->name),
+                        v->p->device->max_repetitions,
+                        v->p->device->repetitions_power_of_two ? ", powers of two only" : "");
+    dp_status st = check_macs(v, where, ins);
+    if (st != DP_OK)
+        return st;
     if (m->dac_bits < 1 || m->dac_bits > 32 || m->weight_bits < 1 || m->weight_bits > 32
         || m->adc_bits < 1 || m->adc_bits > 32)
         return MVM_FAIL("DAC %d, weight %d, ADC %d bits, expected 1 to 32 each", m->dac_bits,

@@ -221,6 +221,12 @@ dp_status dp_device_check(const dp_device *d, const char *what, dp_error *err)
     return DP_OK;
 }
 
+bool dp_device_repetitions_ok(const dp_device *d, int64_t n)
+{
+    return n >= 1 && n <= d->max_repetitions
+        && (!d->repetitions_power_of_two || (n & (n - 1)) == 0);
+}
+
 dp_status dp_device_set_text(dp_device *d, const char *key, const char *value, const char *what,
                              dp_error *err)
 {

@@ -124,6 +124,10 @@ dp_status dp_device_parse(const char *json, size_t len, const char *what, dp_dev
  */
 dp_status dp_device_check(const dp_device *d, const char *what, dp_error *err);
 
+/* Whether the device can run an analog layer at n repetitions: 1 <= n <= max_repetitions,
+ * and a power of two where repetitions.power_of_two says so. */
+bool dp_device_repetitions_ok(const dp_device *d, int64_t n);
+
 /*
  * Sets the text field `key` ("name" or "description") to value, refusing a value that does
  * not fit its capacity: the one place text enters a dp_device.

@@ -526,6 +526,9 @@ static const lie lies[] = {
     {"device without a name", DP_EINPUT, "device: field 'name' is missing"},
     {"device choice unknown", DP_EINPUT, "device: noise.shot_model: 5 is not one of the 2 choices"},
     {"version 2 device without its shot model", DP_EINPUT, "device: field 'shot_model' is missing"},
+    {"repetitions over the device's", DP_EINPUT, "65 repetitions, but the program's device 'tiny_device' runs 1 to 64"},
+    {"repetitions not a power of two", DP_EINPUT, "3 repetitions, but the program's device 'tiny_device' runs 1 to 64, powers of two only"},
+    {"MACs not the shapes'", DP_EINPUT, "4611686018427387904 MACs, but the shapes give 18"},
 };
 
 static void tell_lie(Dp__Program *m, int which, dp_arena *a)
@@ -592,6 +595,10 @@ static void tell_lie(Dp__Program *m, int which, dp_arena *a)
     case 47: dev->name = NULL; break;
     case 48: dev->shot_model = 5; break;
     case 49: dev->has_shot_model = 0; break;
+    case 50: mv->repetitions = 65; break;
+    case 51: mv->repetitions = 3; dev->has_repetitions_power_of_two = 1;
+             dev->repetitions_power_of_two = 1; break;
+    case 52: mv->macs = INT64_C(1) << 62; break;
     }
 }
 
