@@ -127,21 +127,37 @@ static dp_status load_external(loader *L, const Onnx__TensorProto *tp, dp_tensor
     if (!realpath(joined, real))
         return dp_fail(L->err, DP_EINPUT, "%s: %s: external data file '%s': %s", L->path, what,
                        location, strerror(errno));
-    size_t dl = strlen(L->model->dir);
-    if (strncmp(real, L->model->dir, dl) != 0 || real[dl] != '/')
-        return dp_fail(L->err, DP_EINPUT, "%s: %s: external data '%s' resolves outside the "
-                       "model's folder (through a symlink)", L->path, what, location);
-    size_t need = dp_nbytes(t);
-    if (length >= 0 && (uint64_t)length != need)
-        return dp_fail(L->err, DP_EINPUT, "%s: %s: external data length %lld disagrees with "
-                       "its shape (%zu bytes)", L->path, what, (long long)length, need);
-    FILE *f = fopen(real, "rb");
-    if (!f)
+    /* opened without blocking, so that a FIFO or a device cannot hang the compiler, and
+     * refused unless it is a regular file */
+    int fd = open(real, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return dp_fail(L->err, DP_EINPUT, "%s: %s: cannot open external data '%s': %s", L->path,
                        what, location, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)offset > (uint64_t)st.st_size
-        || need > (uint64_t)st.st_size - (uint64_t)offset) {
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return dp_fail(L->err, DP_EINPUT, "%s: %s: external data '%s' is not a regular file",
+                       L->path, what, location);
+    }
+    size_t dl = strlen(L->model->dir);
+    if (strncmp(real, L->model->dir, dl) != 0 || real[dl] != '/') {
+        close(fd);
+        return dp_fail(L->err, DP_EINPUT, "%s: %s: external data '%s' resolves outside the "
+                       "model's folder (through a symlink)", L->path, what, location);
+    }
+    size_t need = dp_nbytes(t);
+    if (length >= 0 && (uint64_t)length != need) {
+        close(fd);
+        return dp_fail(L->err, DP_EINPUT, "%s: %s: external data length %lld disagrees with "
+                       "its shape (%zu bytes)", L->path, what, (long long)length, need);
+    }
+    FILE *f = fcntl(fd, F_SETFL, 0) == 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        close(fd);
+        return dp_fail(L->err, DP_EINPUT, "%s: %s: cannot open external data '%s': %s", L->path,
+                       what, location, strerror(errno));
+    }
+    if ((uint64_t)offset > (uint64_t)st.st_size || need > (uint64_t)st.st_size - (uint64_t)offset) {
         fclose(f);
         return dp_fail(L->err, DP_EINPUT, "%s: %s: external data offset %lld + %zu bytes "
                        "exceeds the size of '%s'", L->path, what, (long long)offset, need,

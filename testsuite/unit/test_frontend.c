@@ -268,6 +268,30 @@ static void refuses_external_data_out_of_bounds(void **state)
     expect_failure(&m, DP_EINPUT, "disagrees with its shape");
 }
 
+/* Only a regular file is read: a FIFO (which once hung dpcc in fopen, waiting for a
+ * writer), a folder ('.'), a device. Each refused at once, naming the location. */
+static void refuses_external_data_that_is_not_a_regular_file(void **state)
+{
+    tb_model m;
+    relu_model(&m);
+    char fifo[256];
+    snprintf(fifo, sizeof fifo, "%s/pipe.bin", m.dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    external_init(&m, "pipe.bin", NULL, NULL);
+    expect_failure(&m, DP_EINPUT, "external data 'pipe.bin' is not a regular file");
+
+    relu_model(&m);
+    external_init(&m, ".", NULL, NULL);
+    expect_failure(&m, DP_EINPUT, "external data '.' is not a regular file");
+
+    relu_model(&m);
+    char dev[256];
+    snprintf(dev, sizeof dev, "%s/null.bin", m.dir);
+    assert_int_equal(symlink("/dev/null", dev), 0);
+    external_init(&m, "null.bin", NULL, NULL);
+    expect_failure(&m, DP_EINPUT, "external data 'null.bin' is not a regular file");
+}
+
 static void refuses_an_attribute_of_the_wrong_type(void **state)
 {
     tb_model m;
@@ -389,6 +413,7 @@ int main(void)
         cmocka_unit_test(loads_external_data_inside_the_folder),
         cmocka_unit_test(refuses_external_data_leaving_the_folder),
         cmocka_unit_test(refuses_external_data_out_of_bounds),
+        cmocka_unit_test(refuses_external_data_that_is_not_a_regular_file),
         cmocka_unit_test(refuses_an_attribute_of_the_wrong_type),
         cmocka_unit_test(loads_empty_string_attributes),
         cmocka_unit_test(refuses_a_constant_with_operands),
