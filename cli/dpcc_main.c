@@ -10,6 +10,7 @@
 #include "cli_args.h"
 #include "frontend.h"
 #include "op_versions.h"
+#include "outputs.h"
 #include "passes.h"
 #include "pipeline.h"
 
@@ -309,7 +310,7 @@ static int print_json(const dpc_options *o, const dpc_summary *s)
     return rc;
 }
 
-int main(int argc, char **argv)
+static int compile_main(int argc, char **argv)
 {
     dpc_options o;
     dpc_options_init(&o);
@@ -458,4 +459,21 @@ int main(int argc, char **argv)
 done:
     dp_arena_free(&args);
     return rc;
+}
+
+/* Every output of the run (the program, --report, --report-csv, --annotate, a C kernel's
+ * weights) appears together after everything succeeded, or none does; a signal leaves no
+ * temporary behind (runtime/io/outputs.h). */
+int main(int argc, char **argv)
+{
+    dp_outputs_guard_signals();
+    dp_outputs_defer();
+    int rc = compile_main(argc, argv);
+    if (rc != 0) {
+        dp_outputs_discard();
+        return rc;
+    }
+    dp_error err = {0};
+    dp_status st = dp_outputs_commit(&err);
+    return st == DP_OK ? 0 : fail(st, &err);
 }

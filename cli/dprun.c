@@ -12,6 +12,7 @@
 #include "c_kernel.h"
 #include "cli_args.h"
 #include "compare.h"
+#include "outputs.h"
 #include "dataset.h"
 #include "report.h"
 #include "tensor_io.h"
@@ -547,7 +548,7 @@ static dp_status check_expected(const options *o, const dp_program *p, const dp_
     return DP_OK;
 }
 
-int main(int argc, char **argv)
+static int run_main(int argc, char **argv)
 {
     options o;
     int rc = parse_args(argc, argv, &o);
@@ -615,4 +616,21 @@ int main(int argc, char **argv)
         dp_program_free(prog);
     dp_arena_free(&mem);
     return rc;
+}
+
+/* The outputs and --report appear together once all are written, or none does (they stay
+ * when only --expect fails: they are what was computed); a signal leaves no temporary
+ * behind (runtime/io/outputs.h). */
+int main(int argc, char **argv)
+{
+    dp_outputs_guard_signals();
+    dp_outputs_defer();
+    int rc = run_main(argc, argv);
+    if (rc != 0 && rc != dp_exit_code(DP_EMISMATCH)) {
+        dp_outputs_discard();
+        return rc;
+    }
+    dp_error err = {0};
+    dp_status st = dp_outputs_commit(&err);
+    return st == DP_OK ? rc : fail(st, &err);
 }

@@ -205,5 +205,55 @@ size=$(stat -c %s "$tmp/add.dp")
 head -c $((size - 1)) "$tmp/add.dp" >"$tmp/cut.dp"
 expect 2 "cut.dp" "$dprun" "$tmp/cut.dp" --ideal -i "$set_dir/input_0.pb" -i "$set_dir/input_1.pb" -o "$tmp/o"
 
+# A run's outputs appear together or not at all: a .dp that cannot be written leaves no
+# --report or --annotate behind, a --report that cannot be written no dprun outputs.
+mkdir -p "$tmp/all"
+expect 1 "cannot create a file in its folder" "$dpcc" "$ex/fmnist_cnn.onnx" \
+    -o "$tmp/no/such/dir/x.dp" --report "$tmp/all/r.json" --annotate "$tmp/all/a.onnx" -q
+[[ -z $(ls -A "$tmp/all") ]] ||
+    { echo "FAIL: a failed dpcc left $(ls -A "$tmp/all")"; failures=$((failures + 1)); }
+"$dpcc" "$ex/fmnist_cnn.onnx" -o "$tmp/all.dp" --no-analog -q
+expect 1 "cannot create a file in its folder" "$dprun" "$tmp/all.dp" --ideal -i "$ex/input_0.npy" \
+    -o "$tmp/all/out" --report "$tmp/no/such/dir/r.json"
+[[ -z $(ls -A "$tmp/all/out" 2>/dev/null) ]] ||
+    { echo "FAIL: a failed dprun left $(ls -A "$tmp/all/out")"; failures=$((failures + 1)); }
+
+# SIGTERM mid-run removes the temporaries already written: the second output (or the
+# annotated model) is a FIFO no one reads, so the tool blocks there, with the first
+# output (or the report) in a temporary beside its target.
+killed_clean() { # NAME FOLDER PID
+    local name=$1 dir=$2 pid=$3 waited=0
+    while ! ls -A "$dir" | grep -q '\.tmp$' && [[ $waited -lt 600 ]]; do
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    if ! ls -A "$dir" | grep -q '\.tmp$'; then
+        echo "FAIL: $name: no temporary appeared before the FIFO"
+        failures=$((failures + 1))
+    fi
+    kill -TERM "$pid"
+    wait "$pid"
+    local rc=$?
+    local left
+    left=$(ls -A "$dir" | grep -v -e '^fifo' -e '^output_1\.pb$')
+    if [[ $rc -ne 143 || -n $left ]]; then
+        echo "FAIL: $name: exit $rc after SIGTERM (want 143), left: $left"
+        failures=$((failures + 1))
+    else
+        passes=$((passes + 1))
+    fi
+}
+split=$node/test_split_equal_parts_1d
+"$dpcc" "$split/model.onnx" -o "$tmp/split.dp" --no-analog -q
+mkdir -p "$tmp/sig"
+mkfifo "$tmp/sig/fifo_1"
+ln -s fifo_1 "$tmp/sig/output_1.pb"
+"$dprun" "$tmp/split.dp" --ideal -i "$split/test_data_set_0/input_0.pb" -o "$tmp/sig" 2>/dev/null &
+killed_clean dprun "$tmp/sig" $!
+rm -rf "$tmp/sig" && mkdir -p "$tmp/sig" && mkfifo "$tmp/sig/fifo_a"
+"$dpcc" "$ex/fmnist_cnn.onnx" -o "$tmp/sig/m.dp" --calib "$ex/calib_64.npy" --schedule fixed:4 \
+    --report "$tmp/sig/r.json" --annotate "$tmp/sig/fifo_a" -q 2>/dev/null &
+killed_clean dpcc "$tmp/sig" $!
+
 echo "$passes passed, $failures failed"
 [[ $failures -eq 0 ]]

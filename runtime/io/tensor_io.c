@@ -6,6 +6,7 @@
 
 #include "onnx.pb-c.h"
 #include "onnx_tensor.h"
+#include "outputs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -210,6 +211,14 @@ dp_status dp_file_write_atomic(const char *path, const dp_chunk *parts, int n, d
         return dp_fail(err, DP_EIO, "%s: cannot create a file in its folder: %s", path,
                        strerror(e));
     }
+    /* registered before the first byte, so that a signal mid-write removes it too */
+    int slot = dp_outputs_track(tmp, target);
+    if (slot < 0) {
+        int e = errno;
+        close(fd);
+        free(target);
+        return dp_fail(err, DP_EIO, "%s: cannot write: %s", path, strerror(e));
+    }
     int ok = write_parts(fd, parts, n) == 0;
     /* The data must be on disk before the rename makes it visible under the final name, or
      * a crash could leave an empty file where the old one was. */
@@ -219,13 +228,10 @@ dp_status dp_file_write_atomic(const char *path, const dp_chunk *parts, int n, d
         ok = 0;
         e = errno;
     }
-    if (ok && rename(tmp, target) != 0) {
+    if (!dp_outputs_done(slot, ok) && ok) {
         ok = 0;
         e = errno;
     }
-    if (!ok)
-        unlink(tmp);
-    free(tmp);
     free(target);
     return ok ? DP_OK : dp_fail(err, DP_EIO, "%s: cannot write: %s", path, strerror(e));
 }
