@@ -96,10 +96,26 @@ void ir_compact(ir_graph *g)
         if (!g->nodes[i]->dead)
             g->nodes[k++] = g->nodes[i];
     g->n_nodes = k;
+    g->uses_counted = false;
+}
+
+void ir_count_all_uses(ir_graph *g)
+{
+    for (int i = 0; i < g->n_values; i++)
+        g->values[i]->uses = g->values[i]->is_output ? 1 : 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const ir_node *n = g->nodes[i];
+        for (int j = 0; !n->dead && j < n->n_in; j++)
+            if (n->in[j])
+                n->in[j]->uses++;
+    }
+    g->uses_counted = true;
 }
 
 int ir_count_uses(const ir_graph *g, const ir_value *v)
 {
+    if (g->uses_counted)
+        return v->uses;
     int uses = v->is_output ? 1 : 0;
     for (int i = 0; i < g->n_nodes; i++) {
         const ir_node *n = g->nodes[i];
@@ -114,6 +130,7 @@ int ir_count_uses(const ir_graph *g, const ir_value *v)
 
 void ir_replace_uses(ir_graph *g, ir_value *from, ir_value *to)
 {
+    g->uses_counted = false; /* callers of this one scan */
     for (int i = 0; i < g->n_nodes; i++) {
         ir_node *n = g->nodes[i];
         if (n->dead)

@@ -24,6 +24,7 @@ typedef struct ir_value {
     bool is_input, is_output;
     ir_node *producer;      /* NULL for constants and graph inputs */
     int index;              /* scratch for passes (tensor table index in the backend) */
+    int uses;               /* readers, kept by the edits while the graph's uses_counted */
 } ir_value;
 
 struct ir_node {
@@ -51,6 +52,7 @@ typedef struct ir_graph {
     ir_value **values;
     int n_inputs, n_outputs;
     ir_value **inputs, **outputs;
+    bool uses_counted;      /* values' uses are exact: ir_count_all_uses, until ir_compact */
 } ir_graph;
 
 ir_graph *ir_graph_new(dp_arena *mem);
@@ -64,8 +66,14 @@ int ir_graph_add_output(ir_graph *g, ir_value *v);
 /* Drops dead nodes, keeping order. */
 void ir_compact(ir_graph *g);
 
-/* Number of live nodes reading v (graph outputs count as one use). */
+/* Number of live nodes reading v (graph outputs count as one use): v->uses while the graph's
+ * uses are counted, else a scan of every node. */
 int ir_count_uses(const ir_graph *g, const ir_value *v);
+
+/* Counts every value's uses once (linear), so that a pass asking ir_count_uses of each node
+ * stays linear: the edits of ir_edit.c keep the counts, and ir_compact, at a pass's end,
+ * stops trusting them. A pass that edits inputs or kills nodes by hand must not rely on it. */
+void ir_count_all_uses(ir_graph *g);
 
 /* Replaces every read of `from` by `to` in live nodes and graph outputs. */
 void ir_replace_uses(ir_graph *g, ir_value *from, ir_value *to);

@@ -33,6 +33,9 @@ ir_node *ir_sole_producer(const ir_graph *g, const ir_value *v)
 /* n takes over the output of next, its only reader, which is removed. */
 void ir_absorb(ir_node *n, ir_node *next)
 {
+    for (int j = 0; j < next->n_in; j++)
+        if (next->in[j])
+            next->in[j]->uses--;
     n->out[0] = next->out[0];
     n->out[0]->producer = n;
     next->dead = true;
@@ -67,6 +70,10 @@ bool ir_set_input(ir_graph *g, ir_node *n, int i, ir_value *v)
         n->in = in;
         n->n_in = i + 1;
     }
+    if (n->in[i])
+        n->in[i]->uses--;
+    if (v)
+        v->uses++;
     n->in[i] = v;
     return true;
 }

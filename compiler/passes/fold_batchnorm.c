@@ -173,8 +173,7 @@ static dp_status fold(ir_graph *g, ir_node *n, ir_node *bn, const weight_layout 
                              ? b->scale * b->c[r * b->row_stride + c * b->col_stride] : 0;
             bo[r * ch + c] = (float)((old - mean[c]) * s[c] + beta[c]);
         }
-    n->in[1] = nw;
-    bool ok = ir_set_input(g, n, 2, nb);
+    bool ok = ir_set_input(g, n, 1, nw) && ir_set_input(g, n, 2, nb);
     /* the new C already holds beta * C */
     if (ok && strcmp(n->op, "Gemm") == 0 && b->scale != 1)
         ok = ir_set_attr(g, n, (dp_attr){.name = "beta", .kind = DP_ATTR_FLOAT, .f = 1.0f});
@@ -191,6 +190,7 @@ static dp_status fold(ir_graph *g, ir_node *n, ir_node *bn, const weight_layout 
 
 dp_status pass_fold_batchnorm(ir_graph *g, dp_error *err)
 {
+    ir_count_all_uses(g);
     for (int i = 0; i < g->n_nodes; i++) {
         ir_node *bn = g->nodes[i], *n;
         weight_layout l;

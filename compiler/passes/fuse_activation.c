@@ -72,6 +72,7 @@ static bool activation_attrs(const ir_node *act, dp_attr *attrs, int *n)
 
 dp_status pass_fuse_activation(ir_graph *g, dp_error *err)
 {
+    ir_count_all_uses(g);
     for (int i = 0; i < g->n_nodes; i++) {
         ir_node *act = g->nodes[i], *n;
         dp_attr attrs[3];

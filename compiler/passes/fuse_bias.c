@@ -115,6 +115,7 @@ static dp_status fuse(ir_graph *g, ir_node *n, ir_value *c, bool *fused, dp_erro
 
 dp_status pass_fuse_bias(ir_graph *g, dp_error *err)
 {
+    ir_count_all_uses(g);
     for (int i = 0; i < g->n_nodes; i++) {
         ir_node *add = g->nodes[i];
         /* before opset 7 Add's broadcast and axis attributes align operands otherwise */

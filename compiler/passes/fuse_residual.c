@@ -41,6 +41,7 @@ static ir_node *residual_conv(const ir_graph *g, const ir_node *add, int side)
 
 dp_status pass_fuse_residual(ir_graph *g, dp_error *err)
 {
+    ir_count_all_uses(g);
     bool moved = false;
     for (int i = 0; i < g->n_nodes; i++) {
         ir_node *add = g->nodes[i];
