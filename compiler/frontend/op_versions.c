@@ -103,6 +103,7 @@ static const dpc_op_versions table[] = {
     {"Reshape", 0, {1, 5, 13, 14}},
     {"Resize", 0, {10, 11, 13}},
     {"Round", 0, {11}},
+    {"ScatterND", 0, {11, 13, 16}},
     {"Selu", 0, {1, 6}},
     {"Shape", 0, {1, 13, 15}},
     {"Shrink", 0, {9}},

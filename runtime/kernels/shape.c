@@ -1,7 +1,8 @@
 /*
  * shape.c: reference kernels for ONNX's shape and data-movement ops: Reshape, Flatten,
  * Squeeze, Unsqueeze, Concat, Split, Expand, Shape, Size and Constant here, and Transpose,
- * Slice, Gather, GatherElements and GatherND in shape_index.c. The family's table is here.
+ * Slice, Gather, GatherElements, GatherND and ScatterND in shape_index.c. The family's table
+ * is here.
  *
  * These ops move bytes without looking at them (except Shape, Size and Constant, which
  * make their outputs), so each works for every storable dtype by element size. Shapes that
@@ -500,6 +501,7 @@ const dp_op_def dp_ops_shape[] = {
     {"GatherElements", 2, 2, 1, 1, types_same, shp_gather_elements_infer,
      shp_gather_elements_run},
     {"GatherND", 2, 2, 1, 1, types_same, shp_gather_nd_infer, shp_gather_nd_run},
+    {"ScatterND", 3, 3, 1, 1, types_same, shp_scatter_nd_infer, shp_scatter_nd_run},
     {"Expand", 2, 2, 1, 1, types_same, expand_infer, expand_run},
     {"Shape", 1, 1, 1, 1, types_int64, shape_infer, shape_run},
     {"Size", 1, 1, 1, 1, types_int64, size_infer, size_run},

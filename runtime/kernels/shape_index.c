@@ -1,6 +1,7 @@
 /*
  * shape_index.c: the shape family's ops that pick elements by position: Transpose, Slice,
- * Gather, GatherElements and GatherND, and the strided copy they share with Expand.
+ * Gather, GatherElements and GatherND, the strided copy they share with Expand, and
+ * ScatterND.
  *
  * All of them move bytes, never values, so every storable dtype goes through one path.
  * Transpose, Slice and Expand are strided views of their input; shp_copy_view merges the
@@ -454,5 +455,119 @@ dp_status shp_gather_nd_run(dp_kctx *k)
             }
             memcpy(dst, src + (size_t)off * es, blk);
         }
+    return DP_OK;
+}
+
+/* ---- ScatterND ---- */
+
+/* The output is data with the slices updates[t] written at the index tuples indices[t]
+ * (data.shape[kk:] each, kk the tuples' length): replacing them, or, from opset 16, added
+ * to or multiplied into them, tuple after tuple in order. */
+typedef enum snd_reduce { SND_NONE, SND_ADD, SND_MUL } snd_reduce;
+
+static dp_status snd_plan(dp_kctx *k, int *kk, int64_t *tuples, int64_t *slice,
+                          snd_reduce *reduce)
+{
+    const dp_tensor *x = k->in[0], *ind = k->in[1], *u = k->in[2];
+    int r = x->rank, q = ind->rank;
+    if (r < 1 || q < 1)
+        return dp_kfail(k, DP_EINPUT, "data and indices need rank >= 1 (have %d and %d)", r, q);
+    int64_t n = ind->dims[q - 1];
+    if (n < 1 || n > r)
+        return dp_kfail(k, DP_EINPUT, "index tuples have %lld entries, expected 1 to %d",
+                        (long long)n, r);
+    *kk = (int)n;
+    if (u->rank != q - 1 + r - *kk)
+        return dp_kfail(k, DP_EINPUT, "updates have rank %d, expected %d (indices' %d leading "
+                        "dimensions and data's last %d)", u->rank, q - 1 + r - *kk, q - 1,
+                        r - *kk);
+    *tuples = *slice = 1;
+    for (int d = 0; d < q - 1; d++) {
+        if (u->dims[d] != ind->dims[d])
+            return dp_kfail(k, DP_EINPUT, "updates dimension %d is %lld, indices' is %lld", d,
+                            (long long)u->dims[d], (long long)ind->dims[d]);
+        *tuples *= ind->dims[d];
+    }
+    for (int d = *kk; d < r; d++) {
+        if (u->dims[q - 1 + d - *kk] != x->dims[d])
+            return dp_kfail(k, DP_EINPUT, "updates dimension %d is %lld, data's %d is %lld",
+                            q - 1 + d - *kk, (long long)u->dims[q - 1 + d - *kk], d,
+                            (long long)x->dims[d]);
+        *slice *= x->dims[d];
+    }
+    const char *red = k->opset >= 16 ? dp_attr_string(k, "reduction", "none") : "none";
+    if (strcmp(red, "none") == 0)
+        *reduce = SND_NONE;
+    else if (strcmp(red, "add") == 0)
+        *reduce = SND_ADD;
+    else if (strcmp(red, "mul") == 0)
+        *reduce = SND_MUL;
+    else
+        return dp_kfail(k, DP_EUNSUPPORTED, "reduction '%s' (supported: none, add, mul)", red);
+    if (*reduce != SND_NONE && x->dtype == DP_BOOL)
+        return dp_kfail(k, DP_EUNSUPPORTED, "reduction '%s' of bool data", red);
+    return DP_OK;
+}
+
+dp_status shp_scatter_nd_infer(dp_kctx *k)
+{
+    int kk;
+    int64_t tuples, slice;
+    snd_reduce reduce;
+    dp_status st = need_indices(k, k->in[1]);
+    if (st != DP_OK || (st = snd_plan(k, &kk, &tuples, &slice, &reduce)) != DP_OK)
+        return st;
+    if (k->in[2]->dtype != k->in[0]->dtype)
+        return dp_kfail(k, DP_EINPUT, "updates are %s, data %s", dp_dtype_name(k->in[2]->dtype),
+                        dp_dtype_name(k->in[0]->dtype));
+    dp_tensor *y = k->out[0];
+    y->rank = k->in[0]->rank;
+    memcpy(y->dims, k->in[0]->dims, sizeof y->dims);
+    return DP_OK;
+}
+
+dp_status shp_scatter_nd_run(dp_kctx *k)
+{
+    const dp_tensor *x = k->in[0], *ind = k->in[1], *u = k->in[2];
+    int kk;
+    int64_t tuples, slice;
+    snd_reduce reduce;
+    dp_status st = snd_plan(k, &kk, &tuples, &slice, &reduce);
+    if (st != DP_OK)
+        return st;
+    size_t es = dp_dtype_size(x->dtype);
+    dp_tensor *y = k->out[0];
+    memcpy(y->data, x->data, dp_nbytes(x));
+    int64_t xs[DP_MAX_RANK], v = 0, i = 0;
+    dp_strides(x, xs);
+    bool fl = dp_dtype_is_float(x->dtype);
+    for (int64_t t = 0; t < tuples; t++) {
+        int64_t off = 0;
+        for (int j = 0; j < kk; j++, i++) {
+            if ((st = load_index(k, ind, i, x->dims[j], j, &v)) != DP_OK)
+                return st;
+            off += v * xs[j];
+        }
+        int64_t from = t * slice;
+        if (reduce == SND_NONE) {
+            memcpy((char *)y->data + (size_t)off * es, (const char *)u->data + (size_t)from * es,
+                   (size_t)slice * es);
+            continue;
+        }
+        for (int64_t e = 0; e < slice; e++) {
+            if (fl) {
+                double a = dp_load_f64(y->data, y->dtype, off + e);
+                double b = dp_load_f64(u->data, u->dtype, from + e);
+                dp_store_f64(y->data, y->dtype, off + e, reduce == SND_ADD ? a + b : a * b);
+            } else {
+                int64_t a = dp_load_i64(y->data, y->dtype, off + e);
+                int64_t b = dp_load_i64(u->data, u->dtype, from + e);
+                /* wrapping, as the integer types do, without signed overflow */
+                uint64_t w = reduce == SND_ADD ? (uint64_t)a + (uint64_t)b
+                                               : (uint64_t)a * (uint64_t)b;
+                dp_store_i64(y->data, y->dtype, off + e, (int64_t)w);
+            }
+        }
+    }
     return DP_OK;
 }

@@ -32,5 +32,7 @@ dp_status shp_gather_elements_infer(dp_kctx *k);
 dp_status shp_gather_elements_run(dp_kctx *k);
 dp_status shp_gather_nd_infer(dp_kctx *k);
 dp_status shp_gather_nd_run(dp_kctx *k);
+dp_status shp_scatter_nd_infer(dp_kctx *k);
+dp_status shp_scatter_nd_run(dp_kctx *k);
 
 #endif
