@@ -6,8 +6,10 @@
 #include "dataset.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 bool dpr_is_shared_object(const char *path)
 {
@@ -47,6 +49,9 @@ dp_status dpr_kernel_load(const char *path, dpr_kernel *k, dp_arena *mem, dp_pro
     char full[4096];
     /* without a slash, dlopen would search the library path instead of the file named */
     snprintf(full, sizeof full, "%s%s", strchr(path, '/') ? "" : "./", path);
+    /* a missing file is exit 1, as a missing .dp is; one dlopen cannot load is a bad file */
+    if (access(full, R_OK) != 0)
+        return dp_fail(err, DP_EIO, "%s: cannot open: %s", path, strerror(errno));
     if (!(k->lib = dlopen(full, RTLD_NOW | RTLD_LOCAL)))
         return dp_fail(err, DP_EINPUT, "%s: cannot load the C kernel: %s", path, dlerror());
     const char *prefix = dlsym(k->lib, "dpcc_kernel_v1");

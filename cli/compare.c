@@ -31,7 +31,7 @@ int64_t dpr_compare(int k, const char *name, const dp_tensor *got, const dp_tens
                 dp_dtype_name(want->dtype), dp_shape_str(want, b, sizeof b));
         return 1;
     }
-    int64_t n = dp_numel(got), bad = 0;
+    int64_t n = dp_numel(got), bad = 0, bad_nonfinite = 0;
     double max_abs = 0, max_rel = 0;
     bool exact = !dp_dtype_is_float(got->dtype);
     for (int64_t i = 0; i < n; i++) {
@@ -59,6 +59,8 @@ int64_t dpr_compare(int k, const char *name, const dp_tensor *got, const dp_tens
                 max_rel = d / fabs(y);
         }
         if (!ok) {
+            /* the error statistics cover finite pairs only: say how many were not */
+            bad_nonfinite += !isfinite(x) || !isfinite(y);
             if (bad < 5) {
                 index_str(got, i, a, sizeof a);
                 fprintf(stderr, "output %d '%s' differs at %s: got %.9g, expected %.9g\n", k, name,
@@ -67,11 +69,15 @@ int64_t dpr_compare(int k, const char *name, const dp_tensor *got, const dp_tens
             bad++;
         }
     }
+    char nonfinite[96] = "";
+    if (bad_nonfinite)
+        snprintf(nonfinite, sizeof nonfinite, " (%lld with a NaN or infinity on one side only)",
+                 (long long)bad_nonfinite);
     fprintf(stderr,
-            "output %d '%s': %s[%s], max abs error %.3g, max rel error %.3g, %lld of %lld "
-            "elements outside rtol %g atol %g\n",
+            "output %d '%s': %s[%s], max abs error %.3g, max rel error %.3g over finite pairs, "
+            "%lld of %lld elements outside rtol %g atol %g%s\n",
             k, name, dp_dtype_name(got->dtype), dp_shape_str(got, a, sizeof a), max_abs, max_rel,
-            (long long)bad, (long long)n, rtol, atol);
+            (long long)bad, (long long)n, rtol, atol, nonfinite);
     return bad;
 }
 

@@ -205,6 +205,16 @@ size=$(stat -c %s "$tmp/add.dp")
 head -c $((size - 1)) "$tmp/add.dp" >"$tmp/cut.dp"
 expect 2 "cut.dp" "$dprun" "$tmp/cut.dp" --ideal -i "$set_dir/input_0.pb" -i "$set_dir/input_1.pb" -o "$tmp/o"
 
+"$dpcc" "$ex/fmnist_cnn.onnx" -o "$tmp/all.dp" --no-analog -q
+# a missing --expect path or .so is "cannot open", exit 1, as a missing .dp or input is; NaN
+# references that the outputs do not share are counted as such
+expect 1 "nope/: cannot open: No such file" "$dprun" "$tmp/all.dp" --ideal \
+    -i "$ex/input_0.npy" --expect "$tmp/nope/"
+expect 1 "missing.so: cannot open: No such file" "$dprun" "$tmp/missing.so" -i "$ex/input_0.npy"
+/usr/bin/python3 -c 'import numpy as np; np.save("'"$tmp"'/nan.npy", np.full((1, 10), np.nan, np.float32))'
+expect 5 "10 of 10 elements outside .* \(10 with a NaN or infinity on one side only\)" \
+    "$dprun" "$tmp/all.dp" --ideal -i "$ex/input_0.npy" --expect "$tmp/nan.npy"
+
 # A run's outputs appear together or not at all: a .dp that cannot be written leaves no
 # --report or --annotate behind, a --report that cannot be written no dprun outputs.
 mkdir -p "$tmp/all"
@@ -212,7 +222,6 @@ expect 1 "cannot create a file in its folder" "$dpcc" "$ex/fmnist_cnn.onnx" \
     -o "$tmp/no/such/dir/x.dp" --report "$tmp/all/r.json" --annotate "$tmp/all/a.onnx" -q
 [[ -z $(ls -A "$tmp/all") ]] ||
     { echo "FAIL: a failed dpcc left $(ls -A "$tmp/all")"; failures=$((failures + 1)); }
-"$dpcc" "$ex/fmnist_cnn.onnx" -o "$tmp/all.dp" --no-analog -q
 expect 1 "cannot create a file in its folder" "$dprun" "$tmp/all.dp" --ideal -i "$ex/input_0.npy" \
     -o "$tmp/all/out" --report "$tmp/no/such/dir/r.json"
 [[ -z $(ls -A "$tmp/all/out" 2>/dev/null) ]] ||

@@ -572,6 +572,10 @@ dp_status dp_tensor_read(const char *path, dp_arena *a, dp_tensor *out, char **n
         return read_pb(path, a, out, name_out, err);
     if (has_suffix(path, ".npy"))
         return read_npy(path, a, out, name_out, err);
+    /* a path that is not there is that, whatever its name */
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return dp_fail(err, DP_EIO, "%s: cannot open: %s", path, strerror(errno));
     return dp_fail(err, DP_EUSAGE, "%s: unknown tensor file type (expected .pb or .npy)", path);
 }
 

@@ -394,7 +394,16 @@ static void paths_and_writes(void **state)
     dp_arena_init(&a, 0);
     dp_tensor t;
     dp_error err = {0};
+    /* a file of another type is a usage error; a path that is not there cannot be opened,
+     * whatever its suffix */
+    FILE *bin = fopen(tmp_path("x.bin"), "wb");
+    assert_non_null(bin);
+    fclose(bin);
     assert_int_equal(dp_tensor_read(tmp_path("x.bin"), &a, &t, NULL, &err), DP_EUSAGE);
+    assert_non_null(strstr(err.msg, "unknown tensor file type"));
+    dp_error_clear(&err);
+    assert_int_equal(dp_tensor_read(tmp_path("missing.bin"), &a, &t, NULL, &err), DP_EIO);
+    assert_non_null(strstr(err.msg, "cannot open"));
     dp_error_clear(&err);
     assert_int_equal(dp_tensor_read(tmp_path("missing.pb"), &a, &t, NULL, &err), DP_EIO);
     assert_non_null(strstr(err.msg, "cannot open"));
