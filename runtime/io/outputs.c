@@ -28,11 +28,14 @@ void dp_outputs_defer(void)
     deferred = true;
 }
 
+/* Entry i out of the table: its pointers cleared before they are freed, so that a signal
+ * arriving meanwhile never unlinks through a freed string. */
 static void forget(int i)
 {
-    free(table[i].tmp);
-    free(table[i].target);
+    char *tmp = table[i].tmp, *target = table[i].target;
     table[i].tmp = table[i].target = NULL;
+    free(tmp);
+    free(target);
 }
 
 int dp_outputs_track(char *tmp, const char *target)
@@ -66,11 +69,7 @@ bool dp_outputs_done(int slot, bool ok)
         /* written or dropped: out of the registry (the last entry, outside a deferral) */
         if (slot == count - 1)
             count = slot;
-        char *tmp = table[slot].tmp;
-        table[slot].tmp = NULL;
-        free(tmp);
-        free(table[slot].target);
-        table[slot].target = NULL;
+        forget(slot);
     }
     if (e)
         errno = e;
