@@ -221,6 +221,102 @@ void dp_column_edges(int64_t W, int64_t p0, int64_t n, int32_t *left, int32_t *r
     }
 }
 
+/* Strided copies: dp_copy_view merges the dimensions a view walks contiguously, so most
+ * copies become memcpy runs, and tiles the rest so that a transposed read stays within a few
+ * cache lines. */
+enum { COPY_TILE = 32 };
+
+/* n elements of es bytes to contiguous d, from s every ss bytes; es constant per loop. */
+static inline void row(char *d, const char *s, int64_t ss, int64_t n, size_t es)
+{
+#define ROW(SZ)                                                                              \
+    for (int64_t i = 0; i < n; i++)                                                          \
+        memcpy(d + i * SZ, s + i * ss, SZ);                                                  \
+    break
+    switch (es) {
+    case 1: ROW(1);
+    case 2: ROW(2);
+    case 4: ROW(4);
+    default: ROW(8);
+    }
+#undef ROW
+}
+
+void dp_copy_view(void *dst, const void *src, int rank, const int64_t *dims,
+                  const int64_t *stride, size_t es)
+{
+    int64_t d[DP_MAX_RANK], s[DP_MAX_RANK], ds[DP_MAX_RANK];
+    int n = 0;
+    for (int i = 0; i < rank; i++) {
+        if (dims[i] == 0)
+            return;
+        if (dims[i] == 1)
+            continue;
+        if (n > 0 && s[n - 1] == stride[i] * dims[i]) { /* walks on with the previous dim */
+            d[n - 1] *= dims[i];
+            s[n - 1] = stride[i];
+            continue;
+        }
+        d[n] = dims[i];
+        s[n++] = stride[i];
+    }
+    if (n == 0) {
+        memcpy(dst, src, es);
+        return;
+    }
+    /* byte strides from here on: source offsets may be negative */
+    int64_t e = (int64_t)es, acc = e;
+    for (int i = n - 1; i >= 0; i--) {
+        ds[i] = acc;
+        acc *= d[i];
+        s[i] *= e;
+    }
+    int last = n - 1, tj = -1;
+    if (s[last] != e)
+        for (int i = 0; i < last; i++)
+            if (s[i] == e)
+                tj = i; /* the dim read contiguously: tile it against the last one */
+    int outer[DP_MAX_RANK], m = 0;
+    for (int i = 0; i < last; i++)
+        if (i != tj)
+            outer[m++] = i;
+
+    int64_t idx[DP_MAX_RANK] = {0}, so = 0, dof = 0;
+    const char *sb = src;
+    char *db = dst;
+    for (;;) {
+        const char *sp = sb + so;
+        char *dp = db + dof;
+        if (s[last] == e) {
+            memcpy(dp, sp, (size_t)(d[last] * e));
+        } else if (tj < 0) {
+            row(dp, sp, s[last], d[last], es);
+        } else {
+            for (int64_t r0 = 0; r0 < d[tj]; r0 += COPY_TILE)
+                for (int64_t c0 = 0; c0 < d[last]; c0 += COPY_TILE) {
+                    int64_t rn = d[tj] - r0 < COPY_TILE ? d[tj] - r0 : COPY_TILE;
+                    int64_t cn = d[last] - c0 < COPY_TILE ? d[last] - c0 : COPY_TILE;
+                    for (int64_t r = r0; r < r0 + rn; r++)
+                        row(dp + r * ds[tj] + c0 * e, sp + r * e + c0 * s[last], s[last], cn, es);
+                }
+        }
+        int t = m - 1;
+        for (; t >= 0; t--) {
+            int a = outer[t];
+            so += s[a];
+            dof += ds[a];
+            if (++idx[t] < d[a])
+                break;
+            so -= s[a] * d[a];
+            dof -= ds[a] * d[a];
+            idx[t] = 0;
+        }
+        if (t < 0)
+            return;
+    }
+}
+
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define DP_TRANSPOSE_AVX512 1
 #include <immintrin.h>

@@ -75,6 +75,15 @@ dp_tap_run dp_padded_3x3_tap(int stride, int t, int64_t W, int64_t n);
  * elsewhere; right[i] (if not NULL) likewise for the last column; n positions. */
 void dp_column_edges(int64_t W, int64_t p0, int64_t n, int32_t *left, int32_t *right);
 
+/*
+ * Fills dst, contiguous and dims[0] x ... x dims[rank-1], from a strided view of src:
+ * element (i0, i1, ...) is read es bytes at src + sum(i_d * stride[d]) * es. Strides are
+ * in elements and may be 0 (broadcast) or negative (reversed slices). Transpose, Slice,
+ * Expand and Einsum's products copy through it.
+ */
+void dp_copy_view(void *dst, const void *src, int rank, const int64_t *dims,
+                  const int64_t *stride, size_t es);
+
 /* dst (cols x rows, row stride ldd) = the transpose of src (rows x cols, row stride lds): the
  * analog core's orientation of a Gemm or MatMul product (analog_exec.c). */
 void dp_transpose(const float *src, int64_t lds, int64_t rows, int64_t cols, float *dst,

@@ -359,8 +359,8 @@ static dp_status expand_run(dp_kctx *k)
     int64_t stride[DP_MAX_RANK];
     const dp_tensor *y = k->out[0];
     dp_broadcast_strides(k->in[0], y, stride);
-    shp_copy_view(y->data, k->in[0]->data, y->rank, y->dims, stride,
-                  dp_dtype_size(k->in[0]->dtype));
+    dp_copy_view(y->data, k->in[0]->data, y->rank, y->dims, stride,
+                 dp_dtype_size(k->in[0]->dtype));
     return DP_OK;
 }
 

@@ -4,105 +4,12 @@
  * ScatterND.
  *
  * All of them move bytes, never values, so every storable dtype goes through one path.
- * Transpose, Slice and Expand are strided views of their input; shp_copy_view merges the
- * dimensions a view walks contiguously, so most copies become memcpy runs, and tiles the
- * rest so that a transposed read stays within a few cache lines.
+ * Transpose, Slice and Expand are strided views of their input; dp_copy_view (kernel_util.c)
+ * copies them.
  */
 #include "shape_ops.h"
 
 #include <string.h>
-
-enum { TILE = 32 };
-
-/* n elements of es bytes to contiguous d, from s every ss bytes; es constant per loop. */
-static inline void row(char *d, const char *s, int64_t ss, int64_t n, size_t es)
-{
-#define ROW(SZ)                                                                              \
-    for (int64_t i = 0; i < n; i++)                                                          \
-        memcpy(d + i * SZ, s + i * ss, SZ);                                                  \
-    break
-    switch (es) {
-    case 1: ROW(1);
-    case 2: ROW(2);
-    case 4: ROW(4);
-    default: ROW(8);
-    }
-#undef ROW
-}
-
-void shp_copy_view(void *dst, const void *src, int rank, const int64_t *dims,
-                   const int64_t *stride, size_t es)
-{
-    int64_t d[DP_MAX_RANK], s[DP_MAX_RANK], ds[DP_MAX_RANK];
-    int n = 0;
-    for (int i = 0; i < rank; i++) {
-        if (dims[i] == 0)
-            return;
-        if (dims[i] == 1)
-            continue;
-        if (n > 0 && s[n - 1] == stride[i] * dims[i]) { /* walks on with the previous dim */
-            d[n - 1] *= dims[i];
-            s[n - 1] = stride[i];
-            continue;
-        }
-        d[n] = dims[i];
-        s[n++] = stride[i];
-    }
-    if (n == 0) {
-        memcpy(dst, src, es);
-        return;
-    }
-    /* byte strides from here on: source offsets may be negative */
-    int64_t e = (int64_t)es, acc = e;
-    for (int i = n - 1; i >= 0; i--) {
-        ds[i] = acc;
-        acc *= d[i];
-        s[i] *= e;
-    }
-    int last = n - 1, tj = -1;
-    if (s[last] != e)
-        for (int i = 0; i < last; i++)
-            if (s[i] == e)
-                tj = i; /* the dim read contiguously: tile it against the last one */
-    int outer[DP_MAX_RANK], m = 0;
-    for (int i = 0; i < last; i++)
-        if (i != tj)
-            outer[m++] = i;
-
-    int64_t idx[DP_MAX_RANK] = {0}, so = 0, dof = 0;
-    const char *sb = src;
-    char *db = dst;
-    for (;;) {
-        const char *sp = sb + so;
-        char *dp = db + dof;
-        if (s[last] == e) {
-            memcpy(dp, sp, (size_t)(d[last] * e));
-        } else if (tj < 0) {
-            row(dp, sp, s[last], d[last], es);
-        } else {
-            for (int64_t r0 = 0; r0 < d[tj]; r0 += TILE)
-                for (int64_t c0 = 0; c0 < d[last]; c0 += TILE) {
-                    int64_t rn = d[tj] - r0 < TILE ? d[tj] - r0 : TILE;
-                    int64_t cn = d[last] - c0 < TILE ? d[last] - c0 : TILE;
-                    for (int64_t r = r0; r < r0 + rn; r++)
-                        row(dp + r * ds[tj] + c0 * e, sp + r * e + c0 * s[last], s[last], cn, es);
-                }
-        }
-        int t = m - 1;
-        for (; t >= 0; t--) {
-            int a = outer[t];
-            so += s[a];
-            dof += ds[a];
-            if (++idx[t] < d[a])
-                break;
-            so -= s[a] * d[a];
-            dof -= ds[a] * d[a];
-            idx[t] = 0;
-        }
-        if (t < 0)
-            return;
-    }
-}
 
 static dp_status need_indices(dp_kctx *k, const dp_tensor *t)
 {
@@ -174,8 +81,8 @@ dp_status shp_transpose_run(dp_kctx *k)
     dp_strides(x, xs);
     for (int i = 0; i < x->rank; i++)
         stride[i] = xs[perm[i]];
-    shp_copy_view(k->out[0]->data, x->data, x->rank, k->out[0]->dims, stride,
-                  dp_dtype_size(x->dtype));
+    dp_copy_view(k->out[0]->data, x->data, x->rank, k->out[0]->dims, stride,
+                 dp_dtype_size(x->dtype));
     return DP_OK;
 }
 
@@ -268,8 +175,8 @@ dp_status shp_slice_run(dp_kctx *k)
         off += p.start[d] * xs[d];
         stride[d] = p.step[d] * xs[d];
     }
-    shp_copy_view(k->out[0]->data, (const char *)x->data + off * (int64_t)es, x->rank, p.count,
-                  stride, es);
+    dp_copy_view(k->out[0]->data, (const char *)x->data + off * (int64_t)es, x->rank, p.count,
+                 stride, es);
     return DP_OK;
 }
 

@@ -1,19 +1,11 @@
 /*
- * shape_ops.h: private to the shape family (shape.c, shape_index.c): the strided copy that
- * the data-moving ops share, and the index ops' entry points for shape.c's op table.
+ * shape_ops.h: private to the shape family (shape.c, shape_index.c): the index ops' entry
+ * points for shape.c's op table and the helpers they share.
  */
 #ifndef DP_SHAPE_OPS_H
 #define DP_SHAPE_OPS_H
 
 #include "kernel_util.h"
-
-/*
- * Fills dst, contiguous and dims[0] x ... x dims[rank-1], from a strided view of src:
- * element (i0, i1, ...) is read es bytes at src + sum(i_d * stride[d]) * es. Strides are
- * in elements and may be 0 (broadcast) or negative (reversed slices).
- */
-void shp_copy_view(void *dst, const void *src, int rank, const int64_t *dims,
-                   const int64_t *stride, size_t es);
 
 void shp_set_shape(dp_tensor *t, int rank, const int64_t *dims);
 

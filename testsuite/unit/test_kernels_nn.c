@@ -1528,6 +1528,60 @@ static void einsum_equations(void **state)
     NEAR(&out[0], zeros);
 }
 
+/*
+ * Float Einsum against the double Einsum of the same inputs (checked against numpy above):
+ * equations that are batched matrix products (dp_sgemm's path, outputs in any axis order,
+ * "..." batches) and near misses that the generic loop keeps (a size-1 batch broadcast, a
+ * label summed on one operand, a repeated label).
+ */
+static void einsum_float_matches_double(void **state)
+{
+    static const struct {
+        const char *eq;
+        int ra, rb;
+        int64_t da[5], db[5];
+    } cases[] = {
+        {"BGHID,BGHJD->BGHIJ", 5, 5, {2, 2, 3, 7, 8}, {2, 2, 3, 5, 8}},
+        {"BGHIJ,BGHJD->BGHID", 5, 5, {2, 2, 3, 7, 5}, {2, 2, 3, 5, 8}},
+        {"bij,bjk->kbi", 3, 3, {3, 4, 6}, {3, 6, 5}},
+        {"...ij,...jk->...ik", 4, 4, {2, 3, 4, 6}, {2, 3, 6, 5}},
+        {"ij,kj", 2, 2, {33, 40}, {17, 40}},
+        {"i,j->ij", 1, 1, {5}, {7}},
+        {"bij,xjk->bik", 3, 3, {3, 4, 6}, {1, 6, 5}},
+        {"bij,bjk->bk", 3, 3, {3, 4, 6}, {3, 6, 5}},
+        {"bii,bij->bj", 3, 3, {3, 4, 4}, {3, 4, 5}},
+    };
+    enum { MAXN = 2048 };
+    static float fa[MAXN], fb[MAXN], got[MAXN];
+    static double da[MAXN], db[MAXN];
+    for (size_t c = 0; c < COUNT(cases); c++) {
+        dp_tensor FA = {DP_FLOAT, cases[c].ra, {0}, fill(fa, MAXN, 71)};
+        dp_tensor FB = {DP_FLOAT, cases[c].rb, {0}, fill(fb, MAXN, 72)};
+        dp_tensor DA = {DP_DOUBLE, cases[c].ra, {0}, filld(da, MAXN, 71)};
+        dp_tensor DB = {DP_DOUBLE, cases[c].rb, {0}, filld(db, MAXN, 72)};
+        memcpy(FA.dims, cases[c].da, sizeof cases[c].da);
+        memcpy(DA.dims, cases[c].da, sizeof cases[c].da);
+        memcpy(FB.dims, cases[c].db, sizeof cases[c].db);
+        memcpy(DB.dims, cases[c].db, sizeof cases[c].db);
+        assert_true(dp_numel(&FA) <= MAXN && dp_numel(&FB) <= MAXN);
+        dp_tensor out[1];
+        assert_int_equal(call("Einsum", 12, INS(&FA, &FB), out, 1,
+                              ATTRS(ASTR("equation", cases[c].eq))),
+                         DP_OK);
+        assert_true(dp_numel(&out[0]) <= MAXN);
+        memcpy(got, out[0].data, (size_t)dp_numel(&out[0]) * sizeof(float));
+        dp_tensor f = out[0];
+        f.data = got;
+        assert_int_equal(call("Einsum", 12, INS(&DA, &DB), out, 1,
+                              ATTRS(ASTR("equation", cases[c].eq))),
+                         DP_OK);
+        assert_int_equal(f.rank, out[0].rank);
+        for (int d = 0; d < f.rank; d++)
+            assert_int_equal(f.dims[d], out[0].dims[d]);
+        expect_near(&f, out[0].data, dp_numel(&out[0]));
+    }
+}
+
 static void einsum_rejects_bad_equations(void **state)
 {
     dp_tensor A = {DP_DOUBLE, 2, {3, 4}, NULL}, B = {DP_DOUBLE, 2, {5, 6}, NULL}, out[1];
@@ -1587,6 +1641,7 @@ int main(void)
         cmocka_unit_test(gemm_attributes_and_bias),
         cmocka_unit_test(matmul_broadcasting),
         cmocka_unit_test(einsum_equations),
+        cmocka_unit_test(einsum_float_matches_double),
         cmocka_unit_test(einsum_rejects_bad_equations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
