@@ -54,6 +54,8 @@ static const char usage[] =
     "                            differ from the references'\n"
     "  --repeat K                run K times and print the median and minimum time per run\n"
     "  --json                    the output summary, timing and checks as JSON on stdout\n"
+    "  --strict                  an input holding NaN or infinity is an error (exit 2);\n"
+    "                            without it, a warning and a count in --report\n"
     "  -j, --threads T           threads (default: the CPUs online): a lone input's matrix\n"
     "                            products, convolutions and large element-wise ops, or\n"
     "                            a data set's chunks side by side; the same results on\n"
@@ -81,6 +83,7 @@ typedef struct options {
     double rtol, atol;
     double top1;                 /* --top1: the rate of differing top-1 rows; < 0: unset */
     bool json;
+    bool strict;                 /* --strict: non-finite inputs are an error */
     int repeat;
     int threads;
     size_t max_memory;
@@ -111,7 +114,7 @@ static int usage_error(const char *fmt, const char *arg)
 /* The long options without a short form, by the value getopt_long returns for each. */
 enum {
     OPT_VERSION = 256, OPT_EXPECT, OPT_RTOL, OPT_ATOL, OPT_REPEAT, OPT_SEED, OPT_REPORT,
-    OPT_FORMAT, OPT_MAX_MEMORY, OPT_IDEAL, OPT_TOP1, OPT_JSON
+    OPT_FORMAT, OPT_MAX_MEMORY, OPT_IDEAL, OPT_TOP1, OPT_JSON, OPT_STRICT
 };
 
 static const struct option long_options[] = {
@@ -131,6 +134,7 @@ static const struct option long_options[] = {
     {"ideal", no_argument, NULL, OPT_IDEAL},
     {"top1", required_argument, NULL, OPT_TOP1},
     {"json", no_argument, NULL, OPT_JSON},
+    {"strict", no_argument, NULL, OPT_STRICT},
     {NULL, 0, NULL, 0}};
 
 static int parse_args(int argc, char **argv, options *o)
@@ -211,6 +215,9 @@ static int parse_args(int argc, char **argv, options *o)
         case OPT_JSON:
             o->json = true;
             break;
+        case OPT_STRICT:
+            o->strict = true;
+            break;
         case ':':
             return usage_error("%s needs a value", argv[optind - 1]);
         default: {
@@ -258,8 +265,34 @@ static dp_status unknown_input(const dp_program *p, const char *arg, int name_le
                    arg, name_len > 200 ? 200 : name_len, arg, names);
 }
 
+/*
+ * An input holding NaN or infinity: --ideal carries them into the outputs, the analog core
+ * clips an infinity to its DAC's full scale and spreads a NaN through every product it
+ * enters, so the outputs mean little either way. A warning (an error under --strict) naming
+ * the first bad value; *count adds the input's non-finite values for --report.
+ */
+static dp_status check_finite_input(const options *o, const char *name, const char *path,
+                                    const dp_tensor *t, int64_t *count, dp_error *err)
+{
+    dp_nonfinite nf = dp_find_nonfinite(t);
+    if (nf.count == 0)
+        return DP_OK;
+    *count += nf.count;
+    int64_t per = t->rank > 0 && t->dims[0] > 0 ? dp_numel(t) / t->dims[0] : 1;
+    char what[512];
+    snprintf(what, sizeof what, "input '%.200s' (%.200s): %lld value%s not finite, the first "
+             "(%s) at sample %lld, element %lld of it", name, path, (long long)nf.count,
+             nf.count == 1 ? " is" : "s are", dp_nonfinite_name(nf.value),
+             (long long)(nf.first / per), (long long)(nf.first % per));
+    if (o->strict)
+        return dp_fail(err, DP_EINPUT, "%s (--strict)", what);
+    fprintf(stderr, "dprun: warning: %s; the outputs computed from them are not meaningful "
+            "(--strict makes this an error)\n", what);
+    return DP_OK;
+}
+
 static dp_status load_inputs(const options *o, const dp_program *p, dp_arena *mem, dp_tensor *in,
-                             dp_error *err)
+                             int64_t *nonfinite, dp_error *err)
 {
     bool bound[MAX_ARGS] = {false};
     int next = 0;
@@ -293,6 +326,10 @@ static dp_status load_inputs(const options *o, const dp_program *p, dp_arena *me
         if (st != DP_OK)
             return st;
         adopt_bfloat16_bits(&in[slot], p->tensors[p->inputs[slot]].t.dtype);
+        st = check_finite_input(o, p->tensors[p->inputs[slot]].name, path, &in[slot], nonfinite,
+                                err);
+        if (st != DP_OK)
+            return st;
     }
     return DP_OK;
 }
@@ -342,13 +379,14 @@ static dp_status run_all(const options *o, dp_runner *r, dpr_kernel *k, const dp
 
 /* The program's energy at its schedule, with the ADC counts this run measured. */
 static dp_status write_report(const options *o, const dp_program *p, const dp_runner *r,
-                              int64_t chunks, dp_arena *mem, dp_error *err)
+                              int64_t chunks, int64_t nonfinite, dp_arena *mem, dp_error *err)
 {
     dp_report rep;
     dp_status st = dp_report_from_program(p, mem, &rep, err);
     if (st != DP_OK)
         return st;
     rep.inferences = chunks * o->repeat;
+    rep.nonfinite_inputs = nonfinite;
     for (int i = 0, l = 0; i < p->n_instrs; i++)
         if (p->instrs[i].mvm)
             rep.layers[l++].counts = dp_runner_adc_counts(r, i);
@@ -561,7 +599,7 @@ static int run_main(int argc, char **argv)
     dp_runner *r = NULL;
     dpr_kernel kern = {0}, *k = dpr_is_shared_object(o.program) ? &kern : NULL;
     dp_tensor *in = NULL, *out = NULL;
-    int64_t chunks = 1;
+    int64_t chunks = 1, nonfinite = 0;
     timing t = {0};
     dp_status st = k ? dpr_kernel_load(o.program, k, &mem, &prog, &err)
                      : dp_program_read(o.program, &prog, &err);
@@ -578,7 +616,7 @@ static int run_main(int argc, char **argv)
             st = dp_fail(&err, DP_ENOMEM, "out of memory");
     }
     if (st == DP_OK)
-        st = load_inputs(&o, prog, &mem, in, &err);
+        st = load_inputs(&o, prog, &mem, in, &nonfinite, &err);
     if (st == DP_OK)
         st = dp_dataset_chunks(prog, in, &chunks, &err);
     dp_status loaded = st; /* from here on, failures are the program's */
@@ -599,7 +637,7 @@ static int run_main(int argc, char **argv)
     if (st == DP_OK && o.outdir)
         st = write_outputs(&o, prog, out, &err);
     if (st == DP_OK && o.report)
-        st = write_report(&o, prog, r, chunks, &mem, &err);
+        st = write_report(&o, prog, r, chunks, nonfinite, &mem, &err);
     if (st == DP_OK && o.n_expect)
         st = check_expected(&o, prog, out, &mem, &err);
     /* the summary stands in for -o and --expect when neither is given; --json always */

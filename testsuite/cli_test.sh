@@ -215,6 +215,38 @@ expect 1 "missing.so: cannot open: No such file" "$dprun" "$tmp/missing.so" -i "
 expect 5 "10 of 10 elements outside .* \(10 with a NaN or infinity on one side only\)" \
     "$dprun" "$tmp/all.dp" --ideal -i "$ex/input_0.npy" --expect "$tmp/nan.npy"
 
+# Non-finite data: calibration refuses it, naming the file and the first bad value (a folder's
+# file too); dprun warns and counts it in --report, or refuses it under --strict, in ideal and
+# noisy runs alike.
+mkdir -p "$tmp/calnan"
+/usr/bin/python3 - "$ex" "$tmp" <<'PY'
+import sys
+import numpy as np
+ex, tmp = sys.argv[1:]
+x = np.load(ex + "/calib_64.npy")
+np.save(tmp + "/calnan/a.npy", x[:32])
+x[40, 0, 5, 7] = np.nan
+np.save(tmp + "/calnan/b.npy", x[32:])
+np.save(tmp + "/calnan.npy", x)
+y = np.load(ex + "/input_0.npy")
+y.flat[58] = -np.inf
+np.save(tmp + "/inf.npy", y)
+PY
+expect 2 "calnan.npy: 1 value is not finite, the first \(NaN\) at sample 40, element 147 of it" \
+    "$dpcc" "$ex/fmnist_cnn.onnx" -o "$tmp/nan.dp" --calib "$tmp/calnan.npy"
+expect 2 "calnan/b.npy: 1 value is not finite, the first \(NaN\) at sample 8, element 147" \
+    "$dpcc" "$ex/fmnist_cnn.onnx" -o "$tmp/nan.dp" --calib "$tmp/calnan"
+"$dpcc" "$ex/fmnist_cnn.onnx" -o "$tmp/cal.dp" --calib "$ex/calib_64.npy" --schedule fixed:4 -q
+for mode in --ideal --seed=1; do
+    expect 0 "warning: input 'input' \(.*inf.npy\): 1 value is not finite, the first \(-inf\) \
+at sample 0, element 58" "$dprun" "$tmp/cal.dp" $mode -i "$tmp/inf.npy" -o "$tmp/inf" \
+        --report "$tmp/inf.json"
+    grep -q '"nonfinite_inputs":.*1,' "$tmp/inf.json" ||
+        { echo "FAIL: dprun $mode --report does not count the non-finite input"; failures=$((failures + 1)); }
+    expect 2 "1 value is not finite.*\(--strict\)" "$dprun" "$tmp/cal.dp" $mode --strict \
+        -i "$tmp/inf.npy" -o "$tmp/inf2"
+done
+
 # A run's outputs appear together or not at all: a .dp that cannot be written leaves no
 # --report or --annotate behind, a --report that cannot be written no dprun outputs.
 mkdir -p "$tmp/all"

@@ -82,6 +82,25 @@ static dp_status join(const char *what, dp_tensor *parts, int n, dp_arena *mem, 
     return DP_OK;
 }
 
+/*
+ * Calibration data must be finite: a NaN would silently pass through every statistic
+ * (ranges, quantiles, the measured budget), an infinity set a full scale no real input
+ * reaches. Names the first bad value by sample and element; file may be NULL when the
+ * caller's prefix already names it.
+ */
+static dp_status check_finite(const dp_tensor *t, const char *file, dp_error *err)
+{
+    dp_nonfinite nf = dp_find_nonfinite(t);
+    if (nf.count == 0)
+        return DP_OK;
+    int64_t per = t->rank > 0 && t->dims[0] > 0 ? dp_numel(t) / t->dims[0] : 1;
+    return dp_fail(err, DP_EINPUT, "%s%s%lld value%s not finite, the first (%s) at sample "
+                   "%lld, element %lld of it; calibration needs finite data", file ? file : "",
+                   file ? ": " : "", (long long)nf.count, nf.count == 1 ? " is" : "s are",
+                   dp_nonfinite_name(nf.value), (long long)(nf.first / per),
+                   (long long)(nf.first % per));
+}
+
 /* Every tensor file of a folder, in name order, joined. */
 static dp_status read_folder(const char *dir, dp_arena *mem, dp_tensor *out, dp_error *err)
 {
@@ -111,8 +130,8 @@ static dp_status read_folder(const char *dir, dp_arena *mem, dp_tensor *out, dp_
         char path[4096];
         if (snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= (int)sizeof path)
             st = dp_fail(err, DP_EINPUT, "%s/%s: path too long", dir, names[i]);
-        else
-            st = dp_tensor_read(path, mem, &parts[i], NULL, err);
+        else if ((st = dp_tensor_read(path, mem, &parts[i], NULL, err)) == DP_OK)
+            st = check_finite(&parts[i], path, err);
     }
     if (st == DP_OK)
         st = join(dir, parts, n, mem, out, err);
@@ -128,8 +147,10 @@ static dp_status read_input_k(const char *dir, int k, dp_arena *mem, dp_tensor *
         char path[4096];
         struct stat st;
         snprintf(path, sizeof path, "%s/input_%d.%s", dir, k, suffix[s]);
-        if (stat(path, &st) == 0)
-            return dp_tensor_read(path, mem, out, NULL, err);
+        if (stat(path, &st) != 0)
+            continue;
+        dp_status rc = dp_tensor_read(path, mem, out, NULL, err);
+        return rc == DP_OK ? check_finite(out, path, err) : rc;
     }
     return dp_fail(err, DP_EINPUT, "%s: no input_%d.npy or input_%d.pb for graph input %d", dir,
                    k, k, k);
@@ -153,12 +174,16 @@ static dp_status read_calib(dpc_analog *A, const char *path, const dpc_analog_op
             A->calib[k] = o->calib[k];
             st = A->calib[k].data ? dp_shape_check(&A->calib[k], err, "a calibration tensor")
                                   : dp_fail(err, DP_EUSAGE, "calibration tensor %d has no data", k);
+            if (st == DP_OK && (st = check_finite(&A->calib[k], NULL, err)) != DP_OK)
+                dp_error_prefix(err, "tensor %d", k);
         }
     } else if (!is_dir(path)) {
         if (p->n_inputs != 1)
             return dp_fail(err, DP_EUSAGE, "--calib %s: the model has %d inputs; give a folder "
                            "holding input_K.npy (or .pb) for each", path, p->n_inputs);
         st = dp_tensor_read(path, A->mem, &A->calib[0], NULL, err);
+        if (st == DP_OK)
+            st = check_finite(&A->calib[0], NULL, err);
     } else if (p->n_inputs == 1) {
         st = read_folder(path, A->mem, &A->calib[0], err);
     } else {

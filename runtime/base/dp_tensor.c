@@ -66,6 +66,29 @@ int64_t dp_numel(const dp_tensor *t)
     return n;
 }
 
+dp_nonfinite dp_find_nonfinite(const dp_tensor *t)
+{
+    dp_nonfinite r = {0, -1, 0};
+    if (!dp_dtype_is_float(t->dtype) || !t->data)
+        return r;
+    int64_t n = dp_numel(t);
+    for (int64_t i = 0; i < n; i++) {
+        double v = dp_load_f64(t->data, t->dtype, i);
+        if (isfinite(v))
+            continue;
+        if (r.count++ == 0) {
+            r.first = i;
+            r.value = v;
+        }
+    }
+    return r;
+}
+
+const char *dp_nonfinite_name(double v)
+{
+    return isnan(v) ? "NaN" : v > 0 ? "+inf" : "-inf";
+}
+
 size_t dp_nbytes(const dp_tensor *t)
 {
     return (size_t)dp_numel(t) * dp_dtype_size(t->dtype);

@@ -147,6 +147,7 @@ static cJSON *report_json(const dp_report *r)
                                     "random indices), not from the model's real data");
     } else {
         add_number(root, "inferences", (double)r->inferences);
+        add_number(root, "nonfinite_inputs", (double)r->nonfinite_inputs);
     }
     cJSON *layers = cJSON_AddArrayToObject(root, "layers");
     for (int i = 0; i < r->n_layers; i++) {

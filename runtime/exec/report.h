@@ -60,6 +60,7 @@ typedef struct dp_report {
     const char *budget_warning;  /* dpcc: why the budget is not met; NULL where it is */
     int64_t calibration_samples;
     int64_t inferences;          /* dprun: how many inferences the counts cover */
+    int64_t nonfinite_inputs;    /* dprun: input values that were NaN or infinite */
     int n_layers;
     dp_report_layer *layers;
 } dp_report;
