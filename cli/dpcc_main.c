@@ -81,7 +81,7 @@ static const char usage[] =
 
 static int fail(dp_status st, const dp_error *err)
 {
-    fprintf(stderr, "dpcc: error: %s\n", err->msg);
+    fprintf(stderr, "dpcc: error: %s%s\n", err->msg, st == DP_ENOMEM ? DP_ARG_MEMORY_HINT : "");
     return dp_exit_code(st);
 }
 

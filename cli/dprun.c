@@ -91,7 +91,7 @@ typedef struct options {
 
 static int fail(dp_status st, const dp_error *err)
 {
-    fprintf(stderr, "dprun: error: %s\n", err->msg);
+    fprintf(stderr, "dprun: error: %s%s\n", err->msg, st == DP_ENOMEM ? DP_ARG_MEMORY_HINT : "");
     return dp_exit_code(st);
 }
 
@@ -291,8 +291,9 @@ static dp_status check_finite_input(const options *o, const char *name, const ch
     return DP_OK;
 }
 
+/* The inputs -i names, by graph input; sources[k] is graph input k's file. */
 static dp_status load_inputs(const options *o, const dp_program *p, dp_arena *mem, dp_tensor *in,
-                             int64_t *nonfinite, dp_error *err)
+                             const char **sources, int64_t *nonfinite, dp_error *err)
 {
     bool bound[MAX_ARGS] = {false};
     int next = 0;
@@ -322,6 +323,7 @@ static dp_status load_inputs(const options *o, const dp_program *p, dp_arena *me
             return dp_fail(err, DP_EUSAGE, "-i %s: input '%s' is bound twice", arg,
                            slot < p->n_inputs ? p->tensors[p->inputs[slot]].name : "?");
         bound[slot] = true;
+        sources[slot] = path;
         dp_status st = dp_tensor_read(path, mem, &in[slot], NULL, err);
         if (st != DP_OK)
             return st;
@@ -599,6 +601,7 @@ static int run_main(int argc, char **argv)
     dp_runner *r = NULL;
     dpr_kernel kern = {0}, *k = dpr_is_shared_object(o.program) ? &kern : NULL;
     dp_tensor *in = NULL, *out = NULL;
+    const char **sources = NULL;
     int64_t chunks = 1, nonfinite = 0;
     timing t = {0};
     dp_status st = k ? dpr_kernel_load(o.program, k, &mem, &prog, &err)
@@ -612,13 +615,14 @@ static int run_main(int argc, char **argv)
     if (st == DP_OK) {
         in = dp_arena_calloc(&mem, (size_t)prog->n_inputs + 1, sizeof *in);
         out = dp_arena_calloc(&mem, (size_t)prog->n_outputs + 1, sizeof *out);
-        if (!in || !out)
+        sources = dp_arena_calloc(&mem, (size_t)prog->n_inputs + 1, sizeof *sources);
+        if (!in || !out || !sources)
             st = dp_fail(&err, DP_ENOMEM, "out of memory");
     }
     if (st == DP_OK)
-        st = load_inputs(&o, prog, &mem, in, &nonfinite, &err);
+        st = load_inputs(&o, prog, &mem, in, sources, &nonfinite, &err);
     if (st == DP_OK)
-        st = dp_dataset_chunks(prog, in, &chunks, &err);
+        st = dp_dataset_chunks(prog, in, sources, &chunks, &err);
     dp_status loaded = st; /* from here on, failures are the program's */
     if (st == DP_OK && k) {
         st = dpr_kernel_open(k, o.seed, o.ideal, &err);

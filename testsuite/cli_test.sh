@@ -247,6 +247,44 @@ at sample 0, element 58" "$dprun" "$tmp/cal.dp" $mode -i "$tmp/inf.npy" -o "$tmp
         -i "$tmp/inf.npy" -o "$tmp/inf2"
 done
 
+# Messages: a NUL inside a string (protobuf-c would cut "data.bin\0../../etc/passwd" to
+# "data.bin"), a graph input listed twice, an empty MatMul (valid ONNX: nothing to compute
+# optically), the memory limit met, and an input of the wrong shape naming its file.
+mkdir -p "$tmp/msg"
+/usr/bin/python3 - "$tmp/msg" <<'PY'
+import sys
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+d = sys.argv[1]
+v = lambda n, s: helper.make_tensor_value_info(n, TensorProto.FLOAT, s)
+save = lambda g, f: onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]),
+                              d + "/" + f)
+w = numpy_helper.from_array(np.ones(2, np.float32), "w")
+w.data_location = TensorProto.EXTERNAL
+w.ClearField("raw_data")
+e = w.external_data.add()
+e.key, e.value = "location", "data.bin\0../../etc/passwd"
+open(d + "/data.bin", "wb").write(np.ones(2, np.float32).tobytes())
+add = [helper.make_node("Add", ["x", "w"], ["y"])]
+save(helper.make_graph(add, "nul", [v("x", [2])], [v("y", [2])], [w]), "nul.onnx")
+save(helper.make_graph([helper.make_node("Add", ["x", "x"], ["y"])], "dup",
+                       [v("x", [2]), v("x", [2])], [v("y", [2])]), "dup.onnx")
+k0 = numpy_helper.from_array(np.zeros((0, 4), np.float32), "w")
+save(helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "k0", [v("x", [3, 0])],
+                       [v("y", [3, 4])], [k0]), "k0.onnx")
+np.save(d + "/x30.npy", np.zeros((3, 0), np.float32))
+PY
+expect 2 "nul.onnx: a StringStringEntryProto.value string holds a NUL byte" \
+    "$dpcc" "$tmp/msg/nul.onnx" -o "$tmp/msg/nul.dp"
+expect 2 "dup.onnx: graph input 'x' is listed twice" "$dpcc" "$tmp/msg/dup.onnx" -o "$tmp/msg/dup.dp"
+expect 0 "" "$dpcc" "$tmp/msg/k0.onnx" -o "$tmp/msg/k0.dp"
+expect 0 "" "$dprun" "$tmp/msg/k0.dp" -i "$tmp/msg/x30.npy" -o "$tmp/msg/k0"
+expect 2 "out of memory \(over --max-memory" "$dpcc" "$ex/fmnist_cnn.onnx" -o "$tmp/msg/m.dp" \
+    --max-memory 1
+expect 2 "input 0 \('input', from .*/x30.npy\) has shape 3x0" "$dprun" "$tmp/cal.dp" \
+    -i "$tmp/msg/x30.npy"
+
 # A run's outputs appear together or not at all: a .dp that cannot be written leaves no
 # --report or --annotate behind, a --report that cannot be written no dprun outputs.
 mkdir -p "$tmp/all"

@@ -197,7 +197,7 @@ static dp_status read_calib(dpc_analog *A, const char *path, const dpc_analog_op
                          path, k, p->tensors[p->inputs[k]].name, dp_dtype_name(A->calib[k].dtype),
                          dp_dtype_name(p->tensors[p->inputs[k]].t.dtype));
     if (st == DP_OK)
-        st = dp_dataset_chunks(p, A->calib, &A->chunks, err);
+        st = dp_dataset_chunks(p, A->calib, NULL, &A->chunks, err);
     if (st != DP_OK)
         dp_error_prefix(err, "--calib %s", path);
     return st;

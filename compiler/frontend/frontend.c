@@ -276,7 +276,12 @@ static dp_status load_inputs(loader *L, const Onnx__GraphProto *gp)
             return st;
         if (!vi->name || !*vi->name)
             return dp_fail(L->err, DP_EINPUT, "%s: graph input %zu has no name", L->path, i);
-        if (lookup(L, vi->name))
+        ir_value *prev = lookup(L, vi->name);
+        for (int k = 0; prev && k < L->g->n_inputs; k++)
+            if (L->g->inputs[k] == prev)
+                return dp_fail(L->err, DP_EINPUT, "%s: graph input '%s' is listed twice", L->path,
+                               vi->name);
+        if (prev)
             continue; /* an initializer with a default value: treated as a constant */
         dp_dtype dtype = DP_FLOAT;
         const Onnx__TensorShapeProto *shape = NULL;
@@ -718,14 +723,26 @@ static bool read_varint(const unsigned char **p, const unsigned char *end, uint6
     return false;
 }
 
-/* Whether the message in [p, end) of type d nests no submessage deeper than MAX_NESTING
- * levels, found by walking the wire format with the schema; the walk's own recursion stops at
- * the limit. A malformed message passes: the unpacking that follows refuses it. */
-static bool nesting_ok(const unsigned char *p, const unsigned char *end,
-                       const ProtobufCMessageDescriptor *d, int depth)
+/* What the wire walk found wrong, for the message: nesting too deep, or a NUL byte in a
+ * string field (which protobuf-c would silently cut there: "data.bin\0../x" read as
+ * "data.bin", two names differing after a NUL merged). */
+typedef struct wire_fault {
+    bool too_deep;
+    const char *message, *field; /* the string field's message type and name */
+    size_t offset;               /* the NUL's byte offset in the file */
+} wire_fault;
+
+/* Whether the message in [p, end) of type d, at depth `depth` and starting at byte `base`'s
+ * offset in the file, nests no submessage deeper than MAX_NESTING levels and holds no NUL in a
+ * string field, found by walking the wire format with the schema; the walk's own recursion
+ * stops at the limit. A malformed message passes: the unpacking that follows refuses it. */
+static bool wire_ok(const unsigned char *base, const unsigned char *p, const unsigned char *end,
+                    const ProtobufCMessageDescriptor *d, int depth, wire_fault *fault)
 {
-    if (depth > MAX_NESTING)
+    if (depth > MAX_NESTING) {
+        fault->too_deep = true;
         return false;
+    }
     while (p < end) {
         uint64_t tag, n;
         if (!read_varint(&p, end, &tag))
@@ -747,8 +764,15 @@ static bool nesting_ok(const unsigned char *p, const unsigned char *end,
             const ProtobufCFieldDescriptor *f =
                 tag >> 3 <= UINT32_MAX ? protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3))
                                        : NULL;
+            const unsigned char *nul = f && f->type == PROTOBUF_C_TYPE_STRING ? memchr(p, 0, n)
+                                                                              : NULL;
+            if (nul) {
+                *fault = (wire_fault){.message = d->short_name, .field = f->name,
+                                      .offset = (size_t)(nul - base)};
+                return false;
+            }
             if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
-                !nesting_ok(p, p + n, f->descriptor, depth + 1))
+                !wire_ok(base, p, p + n, f->descriptor, depth + 1, fault))
                 return false;
             p += n;
             break;
@@ -771,10 +795,15 @@ static dp_status load_buffer(const unsigned char *buf, size_t len, const char *p
         return dp_fail(err, DP_ENOMEM, "%s: out of memory", path);
     }
     model->dir = dir;
-    if (!nesting_ok(buf, buf + len, &onnx__model_proto__descriptor, 0)) {
+    wire_fault fault = {0};
+    if (!wire_ok(buf, buf, buf + len, &onnx__model_proto__descriptor, 0, &fault)) {
         dpc_model_release(model);
-        return dp_fail(err, DP_EINPUT, "%s: messages nested more than %d deep (graphs in "
-                       "attributes, or types in types)", path, MAX_NESTING);
+        if (fault.too_deep)
+            return dp_fail(err, DP_EINPUT, "%s: messages nested more than %d deep (graphs in "
+                           "attributes, or types in types)", path, MAX_NESTING);
+        return dp_fail(err, DP_EINPUT, "%s: a %s.%s string holds a NUL byte (at byte %zu): "
+                       "names and paths are text, and a NUL would cut one short", path,
+                       fault.message, fault.field, fault.offset);
     }
     model->proto = onnx__model_proto__unpack(NULL, len, buf);
     if (!model->proto) {

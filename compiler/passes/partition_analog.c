@@ -2,7 +2,8 @@
  * partition_analog.c: choosing the layers that run on the optical core and tiling them.
  *
  * Every matrix product is analog (analog-model.md section 1): Conv, ConvTranspose, Gemm and
- * MatMul, activation x activation MatMuls (attention) included. A layer whose fan-in K
+ * MatMul, activation x activation MatMuls (attention) included, except empty ones (no
+ * fan-in, no outputs: valid ONNX, nothing to compute optically). A layer whose fan-in K
  * exceeds the core's C inputs is split into ceil(K / C) partial products, and its outputs
  * into ceil(outputs / R) row tiles.
  */
@@ -94,6 +95,8 @@ dp_status pass_partition_analog(ir_graph *g, const dp_device *device, dp_error *
         m->weight_input = -1;
         int wi;
         if (geometry(n, &m->fan_in, &m->outputs, &m->macs, &wi)) {
+            if (m->macs == 0)
+                continue;
             m->weight_input = wi;
             m->row_tiles = ceil_div(m->outputs, device->rows);
             m->col_tiles = ceil_div(m->fan_in, device->cols);

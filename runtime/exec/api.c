@@ -222,7 +222,7 @@ dpcc_status dprt_session_run(dprt_session *s, const dpcc_tensor *inputs, int n,
     }
     int64_t chunks = 1;
     if (st == DP_OK)
-        st = dp_dataset_chunks(p, in, &chunks, &s->err);
+        st = dp_dataset_chunks(p, in, NULL, &chunks, &s->err);
     if (st == DP_OK)
         st = set_mode(s, options->ideal != 0, options->seed);
     if (st == DP_OK) {

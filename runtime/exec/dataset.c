@@ -28,8 +28,8 @@ struct dp_runner {
     dp_session *sessions[MAX_THREADS];
 };
 
-dp_status dp_dataset_chunks(const dp_program *p, const dp_tensor *in, int64_t *chunks,
-                            dp_error *err)
+dp_status dp_dataset_chunks(const dp_program *p, const dp_tensor *in,
+                            const char *const *sources, int64_t *chunks, dp_error *err)
 {
     *chunks = 1;
     for (int i = 0; i < p->n_inputs; i++) {
@@ -42,10 +42,12 @@ dp_status dp_dataset_chunks(const dp_program *p, const dp_tensor *in, int64_t *c
         for (int d = 1; batched && d < got->rank; d++)
             batched = got->dims[d] == want->dims[d];
         int64_t n = batched ? got->dims[0] / want->dims[0] : 0;
+        const char *from = sources && sources[i] ? sources[i] : NULL;
         if (!batched || (*chunks != 1 && n != *chunks) || n == 0)
-            return dp_fail(err, DP_EINPUT, "input %d ('%s') has shape %s; the program expects %s "
-                           "(or a multiple of its leading dimension, the same for all inputs)",
-                           i, p->tensors[p->inputs[i]].name, dp_shape_str(got, a, sizeof a),
+            return dp_fail(err, DP_EINPUT, "input %d ('%s'%s%.300s) has shape %s; the program "
+                           "expects %s (or a multiple of its leading dimension, the same for "
+                           "all inputs)", i, p->tensors[p->inputs[i]].name,
+                           from ? ", from " : "", from ? from : "", dp_shape_str(got, a, sizeof a),
                            dp_shape_str(want, b, sizeof b));
         *chunks = n;
     }

@@ -21,9 +21,11 @@ typedef struct dp_runner_opts {
 /*
  * How many chunks of the compiled batch the inputs hold: 1 when they match the program,
  * n when every input's leading dimension is n times the compiled one and the rest agree.
+ * sources (NULL, or one entry per input, each NULL or a file's path) name where a
+ * mismatched input came from.
  */
-dp_status dp_dataset_chunks(const dp_program *p, const dp_tensor *inputs, int64_t *chunks,
-                            dp_error *err);
+dp_status dp_dataset_chunks(const dp_program *p, const dp_tensor *inputs,
+                            const char *const *sources, int64_t *chunks, dp_error *err);
 
 /* Chunk k of a data set tensor whose compiled leading dimension is rows. */
 dp_tensor dp_dataset_chunk(const dp_tensor *t, int64_t rows, int64_t k);

@@ -20,6 +20,9 @@ int dp_arg_u64(const char *s, uint64_t *out);
 /* A byte count with an optional K, M or G suffix (powers of 1024). */
 int dp_arg_bytes(const char *s, size_t *out);
 
+/* What an out-of-memory error adds on the command line: which limit it met. */
+#define DP_ARG_MEMORY_HINT " (over --max-memory, 16G unless given, or the machine's memory)"
+
 /*
  * Into msg, why getopt_long (opterr 0) returned '?' for arg, the argument it stopped at, with
  * short, its optopt: "unknown option '-x'", "unknown option '--bogus'", or for a prefix of
