@@ -631,7 +631,7 @@ size_t dp_analog_planes_scratch_size(const dp_analog_planes *in, int64_t P)
  * Taps t0..t1-1 of the window into s (columns q0..q0+P-1) and, where xn is not NULL, their
  * squares into xn: tap by tap, in the order of the matrix's rows, as dp_sgemm sums them
  * (one fused multiply-add per tap, from 0). Each tap is one flat run over the output plane
- * (n positions, rows Wo wide) of the quantised plane shifted, as conv.c's depthwise loops
+ * (n positions, rows Wo wide) of the quantised plane shifted, as conv_depthwise.c's loops
  * run: for stride 1 the plane itself, for stride 2 its quarter planes by row and column
  * parity. A tap whose row lies outside the plane reads a 0 of the matrix, whose
  * multiply-add leaves the sum as it is (the sum is never -0), so those outputs are skipped;
