@@ -176,13 +176,13 @@ void dp_analog_state_set_repetitions(dp_analog_state *a, const int32_t *repetiti
     }
 }
 
-static dp_status product(dp_analog_hook *h, dp_kctx *k, const dp_product *p);
+static dp_status run_product_on_core(dp_analog_hook *h, dp_kctx *k, const dp_product *p);
 
 dp_analog_hook *dp_analog_state_hook(dp_analog_state *a, int instr, uint64_t inference)
 {
     if (!a->prog->instrs[instr].mvm || (a->reps[instr] == DP_REPS_IDEAL && !a->cfg.pre_adc))
         return NULL;
-    a->hook.product = product;
+    a->hook.product = run_product_on_core;
     /* calibration records the pre-ADC values of matrices, and runs the exact product too */
     a->hook.takes_planes = !a->cfg.pre_adc;
     a->instr = instr;
@@ -403,7 +403,7 @@ static dp_status planes_product(dp_analog_state *a, dp_kctx *k, const dp_product
     return DP_OK;
 }
 
-static dp_status product(dp_analog_hook *h, dp_kctx *k, const dp_product *p)
+static dp_status run_product_on_core(dp_analog_hook *h, dp_kctx *k, const dp_product *p)
 {
     dp_analog_state *a = (dp_analog_state *)h;
     const dp_mvm *m = a->prog->instrs[a->instr].mvm;

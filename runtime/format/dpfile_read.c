@@ -75,8 +75,8 @@ static char *dup_bytes(dp_arena *m, ProtobufCBinaryData b, bool *has_nul)
 
 #define OOM(file) dp_fail(err, DP_ENOMEM, "%s: out of memory loading the program", file)
 
-static dp_status convert_attr(const Dp__Attr *a, dp_attr *d, dp_arena *m, const char *file,
-                              const char *where, dp_error *err)
+static dp_status attr_from_message(const Dp__Attr *a, dp_attr *d, dp_arena *m, const char *file,
+                                   const char *where, dp_error *err)
 {
     bool nul = false;
     d->name = dup_str(m, a->name);
@@ -161,8 +161,8 @@ static dp_status convert_attr(const Dp__Attr *a, dp_attr *d, dp_arena *m, const 
     return DP_OK;
 }
 
-static dp_status convert_mvm(const Dp__Mvm *s, dp_mvm *d, dp_arena *m, const char *file,
-                             const char *where, dp_error *err)
+static dp_status mvm_from_message(const Dp__Mvm *s, dp_mvm *d, dp_arena *m, const char *file,
+                                  const char *where, dp_error *err)
 {
     d->core_rows = s->core_rows;
     d->core_cols = s->core_cols;
@@ -189,8 +189,8 @@ static dp_status convert_mvm(const Dp__Mvm *s, dp_mvm *d, dp_arena *m, const cha
 /* Every field is required: the writer sets them all, so a missing one means a damaged file.
  * Those that came with format version 2 take, in a version 1 file, what that file was
  * compiled for. */
-static dp_status convert_device(const Dp__Device *s, dp_device *d, uint32_t version,
-                                const char *file, dp_error *err)
+static dp_status device_from_message(const Dp__Device *s, dp_device *d, uint32_t version,
+                                     const char *file, dp_error *err)
 {
     char what[400];
     snprintf(what, sizeof what, "%.300s: device", file);
@@ -283,7 +283,7 @@ static dp_status program_from_message(const Dp__Program *msg, uint32_t version, 
     if (msg->device) {
         if (!(p->device = dp_arena_calloc(m, 1, sizeof *p->device)))
             return OOM(file);
-        dp_status st = convert_device(msg->device, p->device, version, file, err);
+        dp_status st = device_from_message(msg->device, p->device, version, file, err);
         if (st != DP_OK)
             return st;
     }
@@ -336,7 +336,7 @@ static dp_status program_from_message(const Dp__Program *msg, uint32_t version, 
             return OOM(file);
         d->attrs = attrs;
         for (size_t k = 0; k < s->n_attrs; k++) {
-            dp_status st = convert_attr(s->attrs[k], &attrs[k], m, file, where, err);
+            dp_status st = attr_from_message(s->attrs[k], &attrs[k], m, file, where, err);
             if (st != DP_OK)
                 return st;
         }
@@ -345,7 +345,7 @@ static dp_status program_from_message(const Dp__Program *msg, uint32_t version, 
             if (!mv)
                 return OOM(file);
             d->mvm = mv;
-            dp_status st = convert_mvm(s->mvm, mv, m, file, where, err);
+            dp_status st = mvm_from_message(s->mvm, mv, m, file, where, err);
             if (st != DP_OK)
                 return st;
         }
