@@ -337,6 +337,74 @@ bool conv_padded_3x3(const nn_window *w)
     return ok;
 }
 
+/*
+ * The convolution by products with dp_kernel_product, a group and a chunk of output positions
+ * at a time: of the weights and the im2col matrix, or of the weights and the input itself
+ * for pointwise windows. finish: ep goes with each product's last store (ep's row_bias and
+ * residual are set here, per group and chunk).
+ */
+static dp_status conv_by_products(dp_kctx *k, const conv_geom *g, const float *x,
+                                  const float *wt, const float *b, const float *res,
+                                  dp_sgemm_epilogue *ep, bool finish, float *y)
+{
+    const nn_window *w = &g->w;
+    bool pointwise = true;
+    for (int j = 0; j < NN_MAXSP; j++)
+        pointwise = pointwise && w->k[j] == 1 && w->s[j] == 1 && w->pb[j] == 0 && w->pe[j] == 0;
+    int64_t K = g->Cg * g->taps;
+    int64_t nj = pointwise ? g->outvol
+                           : conv_chunk_size(K, g->outvol, k->parallel ? k->parallel->threads : 1);
+    int shifted = pointwise ? 0 : conv_shifted_stride(w);
+    size_t gemm_bytes = dp_sgemm_scratch_size(g->Mg, nj, K);
+    size_t col_bytes = pointwise ? 0 : (size_t)(K * nj) * sizeof(float);
+    size_t where_bytes = shifted ? (size_t)g->outvol * sizeof(int32_t) : 0;
+    size_t quarter_bytes = shifted == 2 ? (size_t)(g->Cg * g->invol) * sizeof(float) : 0;
+    /* each written in full before it is read: packed panels, matrix rows, planes */
+    void *gemm_scratch = dp_scratch_raw(k, gemm_bytes);
+    float *col = col_bytes ? dp_scratch_raw(k, col_bytes) : NULL;
+    int32_t *column = where_bytes ? dp_scratch_raw(k, where_bytes) : NULL;
+    float *quarters = quarter_bytes ? dp_scratch_raw(k, quarter_bytes) : NULL;
+    if (!gemm_scratch || (col_bytes && !col) || (where_bytes && !column) ||
+        (quarter_bytes && !quarters))
+        return conv_no_memory(k, gemm_bytes + col_bytes + where_bytes + quarter_bytes);
+    /* row by row, without a division per position */
+    for (int64_t j = 0; shifted && j < g->outvol; j += w->out[2])
+        for (int64_t c = 0; c < w->out[2]; c++)
+            column[j + c] = (int32_t)c;
+
+    for (int64_t n = 0; n < g->N; n++)
+        for (int64_t gi = 0; gi < g->group; gi++) {
+            const float *xg = x + (n * g->C + gi * g->Cg) * g->invol, *wg = wt + gi * g->Mg * K;
+            float *yg = y + (n * g->M + gi * g->Mg) * g->outvol;
+            ep->row_bias = b ? b + gi * g->Mg : NULL;
+            for (int64_t c = 0; shifted == 2 && c < g->Cg; c++)
+                dp_split_by_parity(xg + c * g->invol, w->in[1], w->in[2],
+                                   quarters + c * g->invol);
+            dp_product pr = {.M = g->Mg, .K = K, .alpha = 1, .A = wg, .lda = K,
+                             .ldc = g->outvol, .weights_in_a = true, .weights_fixed = true,
+                             .channel0 = gi * g->Mg, .scratch = gemm_scratch,
+                             .epilogue = finish ? ep : NULL};
+            for (int64_t j0 = 0; j0 < g->outvol; j0 += nj) {
+                int64_t len = g->outvol - j0 < nj ? g->outvol - j0 : nj;
+                if (shifted)
+                    im2col_shifted(w, shifted, shifted == 2 ? quarters : xg, g->Cg, j0, len,
+                                   column, col);
+                else if (!pointwise)
+                    im2col(w, xg, g->Cg, j0, len, col);
+                pr.N = len;
+                pr.B = pointwise ? xg + j0 : col;
+                pr.ldb = pointwise ? g->invol : len;
+                pr.C = yg + j0;
+                pr.vector0 = n * g->outvol + j0;
+                ep->residual = res ? res + (n * g->M + gi * g->Mg) * g->outvol + j0 : NULL;
+                dp_status st = dp_kernel_product(k, &pr);
+                if (st != DP_OK)
+                    return st;
+            }
+        }
+    return DP_OK;
+}
+
 dp_status nn_Conv_run(dp_kctx *k)
 {
     conv_geom g;
@@ -350,95 +418,27 @@ dp_status nn_Conv_run(dp_kctx *k)
         return DP_OK;
     /* the bias, a fused residual and an activation that clamps go with the last pass over
      * each output; the residual is laid out as the output */
-    const float *res = dp_in(k, 3) ? dp_in(k, 3)->data : NULL;
+    const float *res = dp_in(k, 3) ? dp_in(k, 3)->data : NULL, *u;
     dp_sgemm_epilogue ep = {.ldr = g.outvol};
     bool clamp = dp_fused_clamp(k, &ep.lo, &ep.hi);
-    bool bounded = ep.lo > -INFINITY || ep.hi < INFINITY, finish = b || res || bounded;
+    bool bounded = ep.lo > -INFINITY || ep.hi < INFINITY;
     int planar = conv_padded_3x3(&g.w) ? conv_shifted_stride(&g.w) : 0;
     if (g.Cg == 1 && g.Mg == 1 && planar && k->analog && k->analog->takes_planes) {
         ep.residual = res;
-        if ((st = conv_depthwise_analog(k, &g, planar, x, wt, b, &ep, y)) != DP_OK)
-            return st;
-        return clamp ? DP_OK : dp_fused_activate(k, k->out[0]);
-    }
-    /* the direct depthwise loop multiplies in fp32: on the core it is a product like any */
-    if (g.Cg == 1 && !k->analog) {
+        st = conv_depthwise_analog(k, &g, planar, x, wt, b, &ep, y);
+    } else if (g.Cg == 1 && !k->analog) {
+        /* the direct depthwise loop multiplies in fp32: on the core it is a product like any */
         ep.residual = res;
-        if (planar) {
-            if ((st = conv_depthwise_planes(k, &g, planar, x, wt, b, &ep, y)) != DP_OK)
-                return st;
-        } else {
-            size_t bytes = 2 * (size_t)g.w.k[2] * sizeof(int64_t);
-            int64_t *span = dp_scratch(k, bytes);
-            if (!span)
-                return conv_no_memory(k, bytes);
-            conv_direct(&g, x, wt, b, y, span);
-            int64_t all = dp_numel(k->out[0]);
-            if (res || bounded)
-                dp_sgemm_finish(1, all, y, all, &ep);
-        }
-        return clamp ? DP_OK : dp_fused_activate(k, k->out[0]);
-    }
-    const float *u = conv_winograd_weights(k, &g, wt);
-    if (u) {
+        st = planar ? conv_depthwise_planes(k, &g, planar, x, wt, b, &ep, y)
+                    : conv_depthwise_rows(k, &g, x, wt, b, &ep, y);
+    } else if ((u = conv_winograd_weights(k, &g, wt))) {
         ep.row_bias = b;
         ep.residual = res;
-        if ((st = conv_winograd(k, &g, x, u, &ep, y)) != DP_OK)
-            return st;
-        return clamp ? DP_OK : dp_fused_activate(k, k->out[0]);
+        st = conv_winograd(k, &g, x, u, &ep, y);
+    } else {
+        st = conv_by_products(k, &g, x, wt, b, res, &ep, b || res || bounded, y);
     }
-    const nn_window *w = &g.w;
-    bool pointwise = true;
-    for (int j = 0; j < NN_MAXSP; j++)
-        pointwise = pointwise && w->k[j] == 1 && w->s[j] == 1 && w->pb[j] == 0 && w->pe[j] == 0;
-    int64_t K = g.Cg * g.taps;
-    int64_t nj = pointwise ? g.outvol
-                           : conv_chunk_size(K, g.outvol, k->parallel ? k->parallel->threads : 1);
-    int shifted = pointwise ? 0 : conv_shifted_stride(w);
-    size_t gemm_bytes = dp_sgemm_scratch_size(g.Mg, nj, K);
-    size_t col_bytes = pointwise ? 0 : (size_t)(K * nj) * sizeof(float);
-    size_t where_bytes = shifted ? (size_t)g.outvol * sizeof(int32_t) : 0;
-    size_t quarter_bytes = shifted == 2 ? (size_t)(g.Cg * g.invol) * sizeof(float) : 0;
-    /* each written in full before it is read: packed panels, matrix rows, planes */
-    void *gemm_scratch = dp_scratch_raw(k, gemm_bytes);
-    float *col = col_bytes ? dp_scratch_raw(k, col_bytes) : NULL;
-    int32_t *column = where_bytes ? dp_scratch_raw(k, where_bytes) : NULL;
-    float *quarters = quarter_bytes ? dp_scratch_raw(k, quarter_bytes) : NULL;
-    if (!gemm_scratch || (col_bytes && !col) || (where_bytes && !column) ||
-        (quarter_bytes && !quarters))
-        return conv_no_memory(k, gemm_bytes + col_bytes + where_bytes + quarter_bytes);
-    /* row by row, without a division per position */
-    for (int64_t j = 0; shifted && j < g.outvol; j += w->out[2])
-        for (int64_t c = 0; c < w->out[2]; c++)
-            column[j + c] = (int32_t)c;
-
-    for (int64_t n = 0; n < g.N; n++)
-        for (int64_t gi = 0; gi < g.group; gi++) {
-            const float *xg = x + (n * g.C + gi * g.Cg) * g.invol, *wg = wt + gi * g.Mg * K;
-            float *yg = y + (n * g.M + gi * g.Mg) * g.outvol;
-            ep.row_bias = b ? b + gi * g.Mg : NULL;
-            for (int64_t c = 0; shifted == 2 && c < g.Cg; c++)
-                dp_split_by_parity(xg + c * g.invol, w->in[1], w->in[2], quarters + c * g.invol);
-            dp_product pr = {.M = g.Mg, .K = K, .alpha = 1, .A = wg, .lda = K,
-                             .ldc = g.outvol, .weights_in_a = true, .weights_fixed = true,
-                             .channel0 = gi * g.Mg, .scratch = gemm_scratch,
-                             .epilogue = finish ? &ep : NULL};
-            for (int64_t j0 = 0; j0 < g.outvol; j0 += nj) {
-                int64_t len = g.outvol - j0 < nj ? g.outvol - j0 : nj;
-                if (shifted)
-                    im2col_shifted(w, shifted, shifted == 2 ? quarters : xg, g.Cg, j0, len,
-                                   column, col);
-                else if (!pointwise)
-                    im2col(w, xg, g.Cg, j0, len, col);
-                pr.N = len;
-                pr.B = pointwise ? xg + j0 : col;
-                pr.ldb = pointwise ? g.invol : len;
-                pr.C = yg + j0;
-                pr.vector0 = n * g.outvol + j0;
-                ep.residual = res ? res + (n * g.M + gi * g.Mg) * g.outvol + j0 : NULL;
-                if ((st = dp_kernel_product(k, &pr)) != DP_OK)
-                    return st;
-            }
-        }
+    if (st != DP_OK)
+        return st;
     return clamp ? DP_OK : dp_fused_activate(k, k->out[0]);
 }

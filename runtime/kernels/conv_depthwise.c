@@ -10,6 +10,8 @@
  */
 #include "conv_ops.h"
 
+#include <math.h>
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define DP_CONV_AVX512 1
 #include <immintrin.h>
@@ -75,8 +77,8 @@ static void edge3x3(float *y, const float *x0, const float *x1, const float *x2,
  * [span[2t], span[2t+1]) tap t reaches.
  */
 DP_MULTI_TARGET
-void conv_direct(const conv_geom *g, const float *x, const float *wt, const float *b, float *y,
-                 int64_t *span)
+static void conv_direct(const conv_geom *g, const float *x, const float *wt, const float *b,
+                        float *y, int64_t *span)
 {
     const nn_window *w = &g->w;
     for (int64_t t2 = 0; t2 < w->k[2]; t2++)
@@ -127,6 +129,22 @@ void conv_direct(const conv_geom *g, const float *x, const float *wt, const floa
                         yrow[o] += bias;
                 }
         }
+}
+
+/* The depthwise convolution on windows other than conv_padded_3x3 ones, a row of outputs at a
+ * time (conv_direct), then the residual and the clamp over the whole output. */
+dp_status conv_depthwise_rows(dp_kctx *k, const conv_geom *g, const float *x, const float *wt,
+                              const float *b, const dp_sgemm_epilogue *ep, float *y)
+{
+    size_t bytes = 2 * (size_t)g->w.k[2] * sizeof(int64_t);
+    int64_t *span = dp_scratch(k, bytes);
+    if (!span)
+        return conv_no_memory(k, bytes);
+    conv_direct(g, x, wt, b, y, span);
+    int64_t all = dp_numel(k->out[0]);
+    if (ep->residual || ep->lo > -INFINITY || ep->hi < INFINITY)
+        dp_sgemm_finish(1, all, y, all, ep);
+    return DP_OK;
 }
 
 #ifdef DP_CONV_AVX512

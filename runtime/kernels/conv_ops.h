@@ -26,8 +26,8 @@ int conv_shifted_stride(const nn_window *w);
 bool conv_padded_3x3(const nn_window *w);
 
 /* conv_depthwise.c: output channels that each read one input channel */
-void conv_direct(const conv_geom *g, const float *x, const float *wt, const float *b, float *y,
-                 int64_t *span);
+dp_status conv_depthwise_rows(dp_kctx *k, const conv_geom *g, const float *x, const float *wt,
+                              const float *b, const dp_sgemm_epilogue *ep, float *y);
 dp_status conv_depthwise_planes(dp_kctx *k, const conv_geom *g, int s, const float *x,
                                 const float *wt, const float *b, const dp_sgemm_epilogue *ep,
                                 float *y);
