@@ -310,6 +310,48 @@ static int print_json(const dpc_options *o, const dpc_summary *s)
     return rc;
 }
 
+/* --emit's value, or else the output's suffix, chooses the backend. */
+static int choose_emit(dpc_options *o, const char *emit)
+{
+    if (emit) {
+        if (strcmp(emit, "dp") == 0)
+            o->emit = DPC_EMIT_DP;
+        else if (strcmp(emit, "c") == 0)
+            o->emit = DPC_EMIT_C;
+        else if (strcmp(emit, "llvm") == 0)
+            o->emit = DPC_EMIT_LLVM;
+        else
+            return usage_error("--emit must be dp, c or llvm, not '%s'", emit);
+    } else if (has_suffix(o->out_path, ".c")) {
+        o->emit = DPC_EMIT_C;
+    } else if (has_suffix(o->out_path, ".ll") || has_suffix(o->out_path, ".bc")
+               || has_suffix(o->out_path, ".o")) {
+        o->emit = DPC_EMIT_LLVM;
+    }
+    return 0;
+}
+
+/* Compiles o and says how it went: the summary, its JSON (--json), or nothing (-q). */
+static int compile_and_report(dpc_options *o, bool quiet, dp_error *err)
+{
+    /* --json: stdout carries the summary, so stderr stays for warnings and errors */
+    o->analog_opts.quiet = quiet || o->json;
+    o->analog_opts.no_warnings = quiet;
+    o->analog_opts.progress = quiet || o->json ? DPC_PROGRESS_NONE
+                              : isatty(STDERR_FILENO) ? DPC_PROGRESS_BAR : DPC_PROGRESS_LINES;
+    dpc_summary sum;
+    int rc = 0;
+    dp_status st = dpc_compile(o, &sum, err);
+    if (st != DP_OK)
+        rc = fail(st, err);
+    else if (o->json)
+        rc = print_json(o, &sum);
+    else if (!quiet)
+        print_summary(o, &sum);
+    free(sum.report_json);
+    return rc;
+}
+
 static int compile_main(int argc, char **argv)
 {
     dpc_options o;
@@ -419,43 +461,15 @@ static int compile_main(int argc, char **argv)
         rc = usage_error("%s", !o.model_path ? "no model given" : "no output given (-o FILE)");
         goto done;
     }
-    if (emit) {
-        if (strcmp(emit, "dp") == 0)
-            o.emit = DPC_EMIT_DP;
-        else if (strcmp(emit, "c") == 0)
-            o.emit = DPC_EMIT_C;
-        else if (strcmp(emit, "llvm") == 0)
-            o.emit = DPC_EMIT_LLVM;
-        else {
-            rc = usage_error("--emit must be dp, c or llvm, not '%s'", emit);
-            goto done;
-        }
-    } else if (has_suffix(o.out_path, ".c")) {
-        o.emit = DPC_EMIT_C;
-    } else if (has_suffix(o.out_path, ".ll") || has_suffix(o.out_path, ".bc")
-               || has_suffix(o.out_path, ".o")) {
-        o.emit = DPC_EMIT_LLVM;
-    }
+    if ((rc = choose_emit(&o, emit)) != 0)
+        goto done;
     if ((o.annotate_path || o.analog_opts.schedule == DPC_SCHEDULE_GIVEN) && !o.analog) {
         rc = usage_error("%s needs the analog stage: drop --no-analog",
                          o.annotate_path ? "--annotate" : "--schedule from:");
         goto done;
     }
     o.bindings = bindings;
-    /* --json: stdout carries the summary, so stderr stays for warnings and errors */
-    o.analog_opts.quiet = quiet || o.json;
-    o.analog_opts.no_warnings = quiet;
-    o.analog_opts.progress = quiet || o.json ? DPC_PROGRESS_NONE
-                             : isatty(STDERR_FILENO) ? DPC_PROGRESS_BAR : DPC_PROGRESS_LINES;
-    dpc_summary sum;
-    dp_status st = dpc_compile(&o, &sum, &err);
-    if (st != DP_OK)
-        rc = fail(st, &err);
-    else if (o.json)
-        rc = print_json(&o, &sum);
-    else if (!quiet)
-        print_summary(&o, &sum);
-    free(sum.report_json);
+    rc = compile_and_report(&o, quiet, &err);
 done:
     dp_arena_free(&args);
     return rc;

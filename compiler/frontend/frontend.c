@@ -183,8 +183,7 @@ static dp_status load_external(loader *L, const Onnx__TensorProto *tp, dp_tensor
     return DP_OK;
 }
 
-static dp_status convert_tensor(loader *L, const Onnx__TensorProto *tp, dp_tensor *t,
-                                const char *what)
+static dp_status load_tensor(loader *L, const Onnx__TensorProto *tp, dp_tensor *t, const char *what)
 {
     dp_status st = dp_tensor_from_onnx(tp, L->g->mem, t, true, what, L->err);
     if (st != DP_OK) {
@@ -235,7 +234,7 @@ static dp_status load_initializers(loader *L, const Onnx__GraphProto *gp)
         if (!*name)
             return dp_fail(L->err, DP_EINPUT, "%s: initializer %zu has no name", L->path, i);
         dp_tensor t;
-        if ((st = convert_tensor(L, tp, &t, what)) != DP_OK || (st = add_constant(L, name, &t)) != DP_OK)
+        if ((st = load_tensor(L, tp, &t, what)) != DP_OK || (st = add_constant(L, name, &t)) != DP_OK)
             return st;
     }
     return DP_OK;
@@ -345,8 +344,8 @@ static bool bytes_text(dp_arena *mem, ProtobufCBinaryData b, const char **out)
     return true;
 }
 
-static dp_status convert_attr(loader *L, const Onnx__NodeProto *np, const Onnx__AttributeProto *ap,
-                              dp_attr *a)
+static dp_status load_attr(loader *L, const Onnx__NodeProto *np, const Onnx__AttributeProto *ap,
+                           dp_attr *a)
 {
     dp_arena *mem = L->g->mem;
     const char *node = np->name ? np->name : "";
@@ -412,7 +411,7 @@ static dp_status convert_attr(loader *L, const Onnx__NodeProto *np, const Onnx__
             return oom(L);
         char what[2 * DP_MAX_NAME + 64];
         snprintf(what, sizeof what, "node '%s' attribute '%s'", node, ap->name);
-        dp_status st = convert_tensor(L, ap->t, t, what);
+        dp_status st = load_tensor(L, ap->t, t, what);
         if (st != DP_OK)
             return st;
         a->t = t;
@@ -494,7 +493,7 @@ static dp_status load_node(loader *L, const Onnx__NodeProto *np, size_t index)
                 && strcmp(np->attribute[i]->name, np->attribute[j]->name) == 0)
                 return dp_fail(L->err, DP_EINPUT, "%s: node '%s' has attribute '%s' twice",
                                L->path, name, np->attribute[i]->name);
-        if ((st = convert_attr(L, np, np->attribute[i], &n->attrs[i])) != DP_OK)
+        if ((st = load_attr(L, np, np->attribute[i], &n->attrs[i])) != DP_OK)
             return st;
         n->n_attrs++;
     }

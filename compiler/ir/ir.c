@@ -173,28 +173,14 @@ static int heap_pop(int *h, int *n)
 }
 
 /*
- * Kahn's algorithm over value producers. Values carry a scratch index for the node that
- * produces them, and the ready list is a heap, so the sort is O(E + V log V).
+ * The nodes that read an output of node k, as a CSR table: cons[first[k]..first[k + 1]) (first
+ * and pending zeroed, cons as long as the inputs); pending[i]: how many of node i's inputs
+ * some node produces. Sets each value's index to its producer, -1 for none, and fails on an
+ * input that nothing (no node, initializer or graph input) provides.
  */
-dp_status ir_toposort(ir_graph *g, dp_error *err)
+static dp_status list_consumers(ir_graph *g, int *first, int *cons, int *pending, dp_error *err)
 {
     int n = g->n_nodes;
-    if (n == 0)
-        return DP_OK;
-    int *pending = calloc((size_t)n, sizeof *pending);
-    int *order = calloc((size_t)n, sizeof *order);
-    int *ready = calloc((size_t)n, sizeof *ready);
-    /* consumers[k] lists, as a CSR table, the nodes that read an output of node k */
-    int *first = calloc((size_t)n + 1, sizeof *first);
-    int total = 0;
-    for (int i = 0; i < n; i++)
-        total += g->nodes[i]->n_in;
-    int *cons = calloc((size_t)total + 1, sizeof *cons);
-    dp_status st = DP_OK;
-    if (!pending || !order || !ready || !first || !cons) {
-        st = dp_fail(err, DP_ENOMEM, "out of memory ordering %d nodes", n);
-        goto out;
-    }
     for (int i = 0; i < g->n_values; i++)
         g->values[i]->index = -1;
     for (int i = 0; i < n; i++)
@@ -210,10 +196,9 @@ dp_status ir_toposort(ir_graph *g, dp_error *err)
             if (v->index < 0) {
                 if (v->t.data || v->is_input)
                     continue;
-                st = dp_fail(err, DP_EINPUT,
-                             "node '%s' (%s) input '%s' is not produced by any node, initializer "
-                             "or graph input", nd->name, nd->op, v->name);
-                goto out;
+                return dp_fail(err, DP_EINPUT,
+                               "node '%s' (%s) input '%s' is not produced by any node, "
+                               "initializer or graph input", nd->name, nd->op, v->name);
             }
             first[v->index + 1]++;
             pending[i]++;
@@ -222,10 +207,8 @@ dp_status ir_toposort(ir_graph *g, dp_error *err)
     for (int i = 0; i < n; i++)
         first[i + 1] += first[i];
     int *fill = calloc((size_t)n, sizeof *fill);
-    if (!fill) {
-        st = dp_fail(err, DP_ENOMEM, "out of memory ordering %d nodes", n);
-        goto out;
-    }
+    if (!fill)
+        return dp_fail(err, DP_ENOMEM, "out of memory ordering %d nodes", n);
     for (int i = 0; i < n; i++) {
         ir_node *nd = g->nodes[i];
         for (int j = 0; j < nd->n_in; j++) {
@@ -235,6 +218,33 @@ dp_status ir_toposort(ir_graph *g, dp_error *err)
         }
     }
     free(fill);
+    return DP_OK;
+}
+
+/*
+ * Kahn's algorithm over value producers. Values carry a scratch index for the node that
+ * produces them, and the ready list is a heap, so the sort is O(E + V log V).
+ */
+dp_status ir_toposort(ir_graph *g, dp_error *err)
+{
+    int n = g->n_nodes;
+    if (n == 0)
+        return DP_OK;
+    int *pending = calloc((size_t)n, sizeof *pending);
+    int *order = calloc((size_t)n, sizeof *order);
+    int *ready = calloc((size_t)n, sizeof *ready);
+    int *first = calloc((size_t)n + 1, sizeof *first);
+    int total = 0;
+    for (int i = 0; i < n; i++)
+        total += g->nodes[i]->n_in;
+    int *cons = calloc((size_t)total + 1, sizeof *cons);
+    dp_status st = DP_OK;
+    if (!pending || !order || !ready || !first || !cons) {
+        st = dp_fail(err, DP_ENOMEM, "out of memory ordering %d nodes", n);
+        goto out;
+    }
+    if ((st = list_consumers(g, first, cons, pending, err)) != DP_OK)
+        goto out;
     /* Taking the least ready index first keeps the original order where it is already
      * valid. */
     int n_ready = 0, n_done = 0;

@@ -176,13 +176,13 @@ void dp_analog_state_set_repetitions(dp_analog_state *a, const int32_t *repetiti
     }
 }
 
-static dp_status product(dp_analog_hook *h, dp_kctx *k, const dp_product *p);
+static dp_status run_product_on_core(dp_analog_hook *h, dp_kctx *k, const dp_product *p);
 
 dp_analog_hook *dp_analog_state_hook(dp_analog_state *a, int instr, uint64_t inference)
 {
     if (!a->prog->instrs[instr].mvm || (a->reps[instr] == DP_REPS_IDEAL && !a->cfg.pre_adc))
         return NULL;
-    a->hook.product = product;
+    a->hook.product = run_product_on_core;
     /* calibration records the pre-ADC values of matrices, and runs the exact product too */
     a->hook.takes_planes = !a->cfg.pre_adc;
     a->instr = instr;
@@ -403,7 +403,92 @@ static dp_status planes_product(dp_analog_state *a, dp_kctx *k, const dp_product
     return DP_OK;
 }
 
-static dp_status product(dp_analog_hook *h, dp_kctx *k, const dp_product *p)
+/* The core's outputs Y (its orientation, rows ldy apart) into the product's C, as alpha, beta
+ * and the product's orientation ask. */
+static void store_outputs(const dp_product *p, const float *Y, int64_t ldy)
+{
+    if (!p->weights_in_a && p->alpha == 1 && p->beta == 0) {
+        dp_transpose(Y, ldy, p->N, p->M, p->C, p->ldc);
+        return;
+    }
+    for (int64_t i = 0; i < p->M; i++)
+        for (int64_t j = 0; j < p->N; j++) {
+            float y = p->weights_in_a ? Y[i * ldy + j] : Y[j * ldy + i];
+            float *c = &p->C[i * p->ldc + j];
+            *c = p->alpha * y + (p->beta == 0 ? 0 : p->beta * *c);
+        }
+}
+
+/*
+ * A matrix operand's product on the core, its columns split over the threads: their noise is
+ * keyed by the global column, so the parts give the same bits as the whole; a part per whole
+ * noise block. Calibration records every part's pre-ADC values in one layout, so it stays
+ * whole.
+ */
+static dp_status matrix_product(dp_analog_state *a, dp_kctx *k, const dp_product *p,
+                                const oriented *o, const dp_analog_weights *w,
+                                const dp_analog_params *prm, const dp_analog_call *core_call)
+{
+    bool calibrating = a->cfg.pre_adc != NULL;
+    int64_t tiles = w->tiles;
+    int64_t bounds[DP_MAX_PARTS + 1], widest;
+    int parts = dp_parallel_split(calibrating ? NULL : k->parallel,
+                                  (double)o->outputs * (double)o->vectors * (double)o->fan_in,
+                                  o->vectors, DP_NOISE_BLOCK, bounds, &widest);
+    size_t each = (dp_analog_scratch_size(w, widest) + 63) / 64 * 64;
+    size_t bytes[4] = {
+        o->X ? 0 : (size_t)(o->fan_in * o->vectors) * sizeof(float),
+        o->Y && !calibrating ? 0 : (size_t)(o->outputs * o->vectors) * sizeof(float),
+        each * (size_t)parts,
+        calibrating ? (size_t)(tiles * o->outputs * o->vectors) * sizeof(float) : 0};
+    void *part[4];
+    dp_status st = take_scratch(a, k, 4, bytes, part);
+    if (st != DP_OK)
+        return st;
+    const float *X = o->X;
+    int64_t ldx = o->ldx;
+    if (!X) {
+        if (p->weights_in_a) /* tb: B is N x K */
+            dp_transpose(p->B, p->ldb, p->N, p->K, part[0], p->N);
+        else                 /* !ta: A is M x K */
+            dp_transpose(p->A, p->lda, p->M, p->K, part[0], p->M);
+        X = part[0];
+        ldx = o->vectors;
+    }
+    float *Y = o->Y && !calibrating ? o->Y : part[1];
+    int64_t ldy = o->Y && !calibrating ? p->ldc : o->vectors;
+    dp_analog_call call = *core_call;
+    call.pre_adc = part[3];
+    int64_t clipped = 0;
+    analog_part ap[DP_MAX_PARTS];
+    for (int i = 0; i < parts; i++) {
+        int64_t q0 = bounds[i];
+        ap[i] = (analog_part){.w = w, .prm = prm, .call = call, .P = bounds[i + 1] - q0,
+                              .X = X + q0, .ldx = ldx, .Y = Y + q0, .ldy = ldy,
+                              .scratch = (char *)part[2] + each * (size_t)i};
+        ap[i].call.col0 += (uint64_t)q0;
+    }
+    if (parts == 1)
+        run_analog_part(ap, 0);
+    else
+        k->parallel->run(k->parallel, parts, run_analog_part, ap);
+    if ((st = gather_parts(k, ap, parts, &clipped)) != DP_OK)
+        return st;
+    if (calibrating) {
+        a->cfg.pre_adc(a->cfg.pre_adc_ctx, a->instr, part[3], tiles, o->outputs, o->vectors,
+                       p->channel0);
+        return DP_OK;
+    }
+    a->layers[a->instr].counts.conversions += tiles * o->outputs * o->vectors;
+    a->layers[a->instr].counts.clipped += clipped;
+    if (Y != o->Y)
+        store_outputs(p, Y, ldy);
+    return DP_OK;
+}
+
+/* The analog hook: the core's parameters and full scales for this instruction, then the
+ * product by its operand's kind. */
+static dp_status run_product_on_core(dp_analog_hook *h, dp_kctx *k, const dp_product *p)
 {
     dp_analog_state *a = (dp_analog_state *)h;
     const dp_mvm *m = a->prog->instrs[a->instr].mvm;
@@ -427,7 +512,6 @@ static dp_status product(dp_analog_hook *h, dp_kctx *k, const dp_product *p)
     /* static errors belong to programmed weights: an operand programmed per call (an
      * activation x activation product) has none */
     prm.static_weight_std = w->params.static_weight_std;
-    int64_t tiles = w->tiles;
     static const float unbounded = FLT_MAX / 4;
     int64_t n_scale = m->n_output_scale;
     if (!calibrating && n_scale != 1 && p->channel0 + o.outputs > n_scale)
@@ -442,68 +526,5 @@ static dp_status product(dp_analog_hook *h, dp_kctx *k, const dp_product *p)
         .col0 = (uint64_t)p->vector0};
     if (p->planes)
         return planes_product(a, k, p, w, &prm, &call);
-    /* the columns split over the threads: their noise is keyed by the global column, so the
-     * parts give the same bits as the whole; a part per whole noise block. Calibration
-     * records every part's pre-ADC values in one layout, so it stays whole. */
-    int64_t bounds[DP_MAX_PARTS + 1], widest;
-    int parts = dp_parallel_split(calibrating ? NULL : k->parallel,
-                                  (double)o.outputs * (double)o.vectors * (double)o.fan_in,
-                                  o.vectors, DP_NOISE_BLOCK, bounds, &widest);
-    size_t each = (dp_analog_scratch_size(w, widest) + 63) / 64 * 64;
-    size_t bytes[4] = {
-        o.X ? 0 : (size_t)(o.fan_in * o.vectors) * sizeof(float),
-        o.Y && !calibrating ? 0 : (size_t)(o.outputs * o.vectors) * sizeof(float),
-        each * (size_t)parts,
-        calibrating ? (size_t)(tiles * o.outputs * o.vectors) * sizeof(float) : 0};
-    void *part[4];
-    if ((st = take_scratch(a, k, 4, bytes, part)) != DP_OK)
-        return st;
-    const float *X = o.X;
-    int64_t ldx = o.ldx;
-    if (!X) {
-        if (p->weights_in_a) /* tb: B is N x K */
-            dp_transpose(p->B, p->ldb, p->N, p->K, part[0], p->N);
-        else                 /* !ta: A is M x K */
-            dp_transpose(p->A, p->lda, p->M, p->K, part[0], p->M);
-        X = part[0];
-        ldx = o.vectors;
-    }
-    float *Y = o.Y && !calibrating ? o.Y : part[1];
-    int64_t ldy = o.Y && !calibrating ? p->ldc : o.vectors;
-    call.pre_adc = part[3];
-    int64_t clipped = 0;
-    analog_part ap[DP_MAX_PARTS];
-    for (int i = 0; i < parts; i++) {
-        int64_t q0 = bounds[i];
-        ap[i] = (analog_part){.w = w, .prm = &prm, .call = call, .P = bounds[i + 1] - q0,
-                              .X = X + q0, .ldx = ldx, .Y = Y + q0, .ldy = ldy,
-                              .scratch = (char *)part[2] + each * (size_t)i};
-        ap[i].call.col0 += (uint64_t)q0;
-    }
-    if (parts == 1)
-        run_analog_part(ap, 0);
-    else
-        k->parallel->run(k->parallel, parts, run_analog_part, ap);
-    if ((st = gather_parts(k, ap, parts, &clipped)) != DP_OK)
-        return st;
-    if (calibrating) {
-        a->cfg.pre_adc(a->cfg.pre_adc_ctx, a->instr, part[3], tiles, o.outputs, o.vectors,
-                       p->channel0);
-        return DP_OK;
-    }
-    a->layers[a->instr].counts.conversions += tiles * o.outputs * o.vectors;
-    a->layers[a->instr].counts.clipped += clipped;
-    if (Y == o.Y)
-        return DP_OK;
-    if (!p->weights_in_a && p->alpha == 1 && p->beta == 0) {
-        dp_transpose(Y, ldy, p->N, p->M, p->C, p->ldc);
-        return DP_OK;
-    }
-    for (int64_t i = 0; i < p->M; i++)
-        for (int64_t j = 0; j < p->N; j++) {
-            float y = p->weights_in_a ? Y[i * ldy + j] : Y[j * ldy + i];
-            float *c = &p->C[i * p->ldc + j];
-            *c = p->alpha * y + (p->beta == 0 ? 0 : p->beta * *c);
-        }
-    return DP_OK;
+    return matrix_product(a, k, p, &o, w, &prm, &call);
 }

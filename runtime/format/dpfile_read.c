@@ -75,8 +75,8 @@ static char *dup_bytes(dp_arena *m, ProtobufCBinaryData b, bool *has_nul)
 
 #define OOM(file) dp_fail(err, DP_ENOMEM, "%s: out of memory loading the program", file)
 
-static dp_status convert_attr(const Dp__Attr *a, dp_attr *d, dp_arena *m, const char *file,
-                              const char *where, dp_error *err)
+static dp_status attr_from_message(const Dp__Attr *a, dp_attr *d, dp_arena *m, const char *file,
+                                   const char *where, dp_error *err)
 {
     bool nul = false;
     d->name = dup_str(m, a->name);
@@ -161,8 +161,8 @@ static dp_status convert_attr(const Dp__Attr *a, dp_attr *d, dp_arena *m, const 
     return DP_OK;
 }
 
-static dp_status convert_mvm(const Dp__Mvm *s, dp_mvm *d, dp_arena *m, const char *file,
-                             const char *where, dp_error *err)
+static dp_status mvm_from_message(const Dp__Mvm *s, dp_mvm *d, dp_arena *m, const char *file,
+                                  const char *where, dp_error *err)
 {
     d->core_rows = s->core_rows;
     d->core_cols = s->core_cols;
@@ -189,8 +189,8 @@ static dp_status convert_mvm(const Dp__Mvm *s, dp_mvm *d, dp_arena *m, const cha
 /* Every field is required: the writer sets them all, so a missing one means a damaged file.
  * Those that came with format version 2 take, in a version 1 file, what that file was
  * compiled for. */
-static dp_status convert_device(const Dp__Device *s, dp_device *d, uint32_t version,
-                                const char *file, dp_error *err)
+static dp_status device_from_message(const Dp__Device *s, dp_device *d, uint32_t version,
+                                     const char *file, dp_error *err)
 {
     char what[400];
     snprintf(what, sizeof what, "%.300s: device", file);
@@ -247,13 +247,83 @@ static dp_status convert_device(const Dp__Device *s, dp_device *d, uint32_t vers
     return DP_OK; /* the validator checks the values */
 }
 
+/* Tensor i of p from its message; the rank sizes the copy of the dimensions. */
+static dp_status tensor_from_message(const Dp__Tensor *t, dp_program *p, int i, const char *file,
+                                     dp_error *err)
+{
+    dp_tensor_info *ti = &p->tensors[i];
+    char where[320];
+    if (!(ti->name = dup_str(&p->mem, t->name)))
+        return OOM(file);
+    int32_t rank = t->rank;
+    dpf_tensor_where(where, sizeof where, p, i);
+    if (rank < -1 || rank > DP_MAX_RANK)
+        return dpf_fail_at(err, DP_EINPUT, file, where, "rank %d is outside -1..%d", rank,
+                           DP_MAX_RANK);
+    if ((size_t)(rank < 0 ? 0 : rank) != t->n_dims)
+        return dpf_fail_at(err, DP_EINPUT, file, where, "rank %d but %zu dimensions", rank,
+                           t->n_dims);
+    ti->t.dtype = (dp_dtype)t->dtype;
+    ti->t.rank = rank;
+    if (t->n_dims)
+        memcpy(ti->t.dims, t->dims, t->n_dims * sizeof *t->dims);
+    ti->storage = (dp_storage)t->storage;
+    ti->offset = t->offset;
+    ti->nbytes = t->nbytes;
+    return DP_OK;
+}
+
+/* Instruction i of p from its message; its counts size the copies of its tables. */
+static dp_status instr_from_message(const Dp__Instr *s, dp_program *p, int i, const char *file,
+                                    dp_error *err)
+{
+    dp_arena *m = &p->mem;
+    dp_instr *d = &p->instrs[i];
+    char where[320];
+    d->op = dup_str(m, s->op);
+    d->name = dup_str(m, s->name);
+    if (!d->op || !d->name)
+        return OOM(file);
+    dpf_instr_where(where, sizeof where, i, d->op, d->name);
+    d->def = dp_op_find(d->op);
+    d->opset = s->opset;
+    if (s->n_inputs > DP_MAX_NODE_INPUTS || s->n_outputs > DP_MAX_NODE_OUTPUTS)
+        return dpf_fail_at(err, DP_EINPUT, file, where,
+                           "%zu inputs and %zu outputs, above the "
+                           "limits of %d and %d",
+                           s->n_inputs, s->n_outputs, DP_MAX_NODE_INPUTS, DP_MAX_NODE_OUTPUTS);
+    if (s->n_attrs > INT32_MAX)
+        return dpf_fail_at(err, DP_EINPUT, file, where, "too many attributes");
+    d->n_in = (int32_t)s->n_inputs;
+    d->n_out = (int32_t)s->n_outputs;
+    d->n_attrs = (int32_t)s->n_attrs;
+    d->in = dp_arena_memdup(m, s->inputs, s->n_inputs * sizeof *s->inputs);
+    d->out = dp_arena_memdup(m, s->outputs, s->n_outputs * sizeof *s->outputs);
+    dp_attr *attrs = dp_arena_calloc(m, s->n_attrs + 1, sizeof *attrs);
+    if (!d->in || !d->out || !attrs)
+        return OOM(file);
+    d->attrs = attrs;
+    for (size_t k = 0; k < s->n_attrs; k++) {
+        dp_status st = attr_from_message(s->attrs[k], &attrs[k], m, file, where, err);
+        if (st != DP_OK)
+            return st;
+    }
+    if (s->mvm) {
+        dp_mvm *mv = dp_arena_alloc(m, sizeof *mv);
+        if (!mv)
+            return OOM(file);
+        d->mvm = mv;
+        return mvm_from_message(s->mvm, mv, m, file, where, err);
+    }
+    return DP_OK;
+}
+
 /* Copies the message into p's arena, checking what the copy itself depends on (counts and
  * ranks that size arrays); the validator checks the rest. */
 static dp_status program_from_message(const Dp__Program *msg, uint32_t version, dp_program *p,
                                       const char *file, dp_error *err)
 {
     dp_arena *m = &p->mem;
-    char where[320];
     if (msg->has_format_version && msg->format_version != version)
         return dp_fail(err, DP_EINPUT, "%s: metadata is format version %u, the header %u", file,
                        msg->format_version, version);
@@ -283,72 +353,20 @@ static dp_status program_from_message(const Dp__Program *msg, uint32_t version, 
     if (msg->device) {
         if (!(p->device = dp_arena_calloc(m, 1, sizeof *p->device)))
             return OOM(file);
-        dp_status st = convert_device(msg->device, p->device, version, file, err);
+        dp_status st = device_from_message(msg->device, p->device, version, file, err);
         if (st != DP_OK)
             return st;
     }
 
     for (size_t i = 0; i < msg->n_tensors; i++) {
-        const Dp__Tensor *t = msg->tensors[i];
-        dp_tensor_info *ti = &p->tensors[i];
-        if (!(ti->name = dup_str(m, t->name)))
-            return OOM(file);
-        int32_t rank = t->rank;
-        dpf_tensor_where(where, sizeof where, p, (int)i);
-        if (rank < -1 || rank > DP_MAX_RANK)
-            return dpf_fail_at(err, DP_EINPUT, file, where, "rank %d is outside -1..%d", rank,
-                               DP_MAX_RANK);
-        if ((size_t)(rank < 0 ? 0 : rank) != t->n_dims)
-            return dpf_fail_at(err, DP_EINPUT, file, where, "rank %d but %zu dimensions", rank,
-                               t->n_dims);
-        ti->t.dtype = (dp_dtype)t->dtype;
-        ti->t.rank = rank;
-        if (t->n_dims)
-            memcpy(ti->t.dims, t->dims, t->n_dims * sizeof *t->dims);
-        ti->storage = (dp_storage)t->storage;
-        ti->offset = t->offset;
-        ti->nbytes = t->nbytes;
+        dp_status st = tensor_from_message(msg->tensors[i], p, (int)i, file, err);
+        if (st != DP_OK)
+            return st;
     }
     for (size_t i = 0; i < msg->n_instrs; i++) {
-        const Dp__Instr *s = msg->instrs[i];
-        dp_instr *d = &p->instrs[i];
-        d->op = dup_str(m, s->op);
-        d->name = dup_str(m, s->name);
-        if (!d->op || !d->name)
-            return OOM(file);
-        dpf_instr_where(where, sizeof where, (int)i, d->op, d->name);
-        d->def = dp_op_find(d->op);
-        d->opset = s->opset;
-        if (s->n_inputs > DP_MAX_NODE_INPUTS || s->n_outputs > DP_MAX_NODE_OUTPUTS)
-            return dpf_fail_at(err, DP_EINPUT, file, where,
-                               "%zu inputs and %zu outputs, above the "
-                               "limits of %d and %d",
-                               s->n_inputs, s->n_outputs, DP_MAX_NODE_INPUTS, DP_MAX_NODE_OUTPUTS);
-        if (s->n_attrs > INT32_MAX)
-            return dpf_fail_at(err, DP_EINPUT, file, where, "too many attributes");
-        d->n_in = (int32_t)s->n_inputs;
-        d->n_out = (int32_t)s->n_outputs;
-        d->n_attrs = (int32_t)s->n_attrs;
-        d->in = dp_arena_memdup(m, s->inputs, s->n_inputs * sizeof *s->inputs);
-        d->out = dp_arena_memdup(m, s->outputs, s->n_outputs * sizeof *s->outputs);
-        dp_attr *attrs = dp_arena_calloc(m, s->n_attrs + 1, sizeof *attrs);
-        if (!d->in || !d->out || !attrs)
-            return OOM(file);
-        d->attrs = attrs;
-        for (size_t k = 0; k < s->n_attrs; k++) {
-            dp_status st = convert_attr(s->attrs[k], &attrs[k], m, file, where, err);
-            if (st != DP_OK)
-                return st;
-        }
-        if (s->mvm) {
-            dp_mvm *mv = dp_arena_alloc(m, sizeof *mv);
-            if (!mv)
-                return OOM(file);
-            d->mvm = mv;
-            dp_status st = convert_mvm(s->mvm, mv, m, file, where, err);
-            if (st != DP_OK)
-                return st;
-        }
+        dp_status st = instr_from_message(msg->instrs[i], p, (int)i, file, err);
+        if (st != DP_OK)
+            return st;
     }
     return DP_OK;
 }

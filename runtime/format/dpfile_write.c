@@ -55,6 +55,133 @@ static void build_device(const dp_device *d, Dp__Device *o)
     o->precision = d->precision;
 }
 
+static void build_tensor(const dp_tensor_info *ti, Dp__Tensor *t)
+{
+    dp__tensor__init(t);
+    t->name = (char *)dpf_str(ti->name);
+    t->has_dtype = t->has_rank = t->has_storage = t->has_offset = t->has_nbytes = 1;
+    t->dtype = (int32_t)ti->t.dtype;
+    t->rank = ti->t.rank;
+    t->n_dims = ti->t.rank > 0 ? (size_t)ti->t.rank : 0;
+    t->dims = (int64_t *)ti->t.dims;
+    t->storage = (Dp__Storage)ti->storage;
+    t->offset = ti->offset;
+    t->nbytes = ti->storage == DP_STORE_DYNAMIC ? 0 : ti->nbytes;
+}
+
+/* A STRINGS attribute's table and a TENSOR attribute's header come from m. */
+static dp_status build_attr(const dp_attr *a, dp_arena *m, Dp__Attr *o)
+{
+    dp__attr__init(o);
+    o->name = (char *)a->name;
+    o->has_kind = 1;
+    o->kind = (Dp__AttrKind)a->kind;
+    switch (a->kind) {
+    case DP_ATTR_FLOAT:
+        o->has_f = 1;
+        o->f = a->f;
+        break;
+    case DP_ATTR_INT:
+        o->has_i = 1;
+        o->i = a->i;
+        break;
+    case DP_ATTR_STRING:
+        o->has_s = 1;
+        o->s.len = strlen(a->s);
+        o->s.data = (uint8_t *)a->s;
+        break;
+    case DP_ATTR_FLOATS:
+        o->n_floats = (size_t)a->n;
+        o->floats = (float *)a->floats;
+        break;
+    case DP_ATTR_INTS:
+        o->n_ints = (size_t)a->n;
+        o->ints = (int64_t *)a->ints;
+        break;
+    case DP_ATTR_STRINGS:
+        o->n_strings = (size_t)a->n;
+        o->strings = dp_arena_calloc(m, (size_t)a->n + 1, sizeof *o->strings);
+        if (!o->strings)
+            return DP_ENOMEM;
+        for (int j = 0; j < a->n; j++) {
+            o->strings[j].len = strlen(a->strings[j]);
+            o->strings[j].data = (uint8_t *)a->strings[j];
+        }
+        break;
+    case DP_ATTR_TENSOR:
+        o->t = dp_arena_alloc(m, sizeof *o->t);
+        if (!o->t)
+            return DP_ENOMEM;
+        dp__inline_tensor__init(o->t);
+        o->t->has_dtype = o->t->has_data = 1;
+        o->t->dtype = (int32_t)a->t->dtype;
+        o->t->n_dims = (size_t)a->t->rank;
+        o->t->dims = (int64_t *)a->t->dims;
+        o->t->data.len = dp_nbytes(a->t);
+        o->t->data.data = a->t->data;
+        break;
+    }
+    return DP_OK;
+}
+
+static void build_mvm(const dp_mvm *mv, Dp__Mvm *o)
+{
+    dp__mvm__init(o);
+    o->has_core_rows = o->has_core_cols = o->has_fan_in = o->has_outputs = 1;
+    o->has_row_tiles = o->has_col_tiles = o->has_macs = o->has_repetitions = 1;
+    o->has_dac_bits = o->has_weight_bits = o->has_adc_bits = 1;
+    o->has_input_scale = o->has_weight_input = o->has_input_mean_square = 1;
+    o->core_rows = mv->core_rows;
+    o->core_cols = mv->core_cols;
+    o->fan_in = mv->fan_in;
+    o->outputs = mv->outputs;
+    o->row_tiles = mv->row_tiles;
+    o->col_tiles = mv->col_tiles;
+    o->macs = mv->macs;
+    o->repetitions = mv->repetitions;
+    o->dac_bits = mv->dac_bits;
+    o->weight_bits = mv->weight_bits;
+    o->adc_bits = mv->adc_bits;
+    o->input_scale = mv->input_scale;
+    o->n_output_scale = (size_t)mv->n_output_scale;
+    o->output_scale = mv->output_scale;
+    o->weight_input = mv->weight_input;
+    o->input_mean_square = mv->input_mean_square;
+    o->has_input_unsigned = 1;
+    o->input_unsigned = mv->input_unsigned;
+}
+
+/* The attribute and MVM messages, and the tables pointing to them, come from m. */
+static dp_status build_instr(const dp_instr *ins, dp_arena *m, Dp__Instr *d)
+{
+    dp__instr__init(d);
+    d->op = (char *)dpf_str(ins->op);
+    d->name = (char *)dpf_str(ins->name);
+    d->has_opset = 1;
+    d->opset = ins->opset;
+    d->n_inputs = (size_t)ins->n_in;
+    d->inputs = ins->in;
+    d->n_outputs = (size_t)ins->n_out;
+    d->outputs = ins->out;
+    Dp__Attr *as = dp_arena_calloc(m, (size_t)ins->n_attrs + 1, sizeof *as);
+    d->attrs = dp_arena_calloc(m, (size_t)ins->n_attrs + 1, sizeof *d->attrs);
+    if (!as || !d->attrs)
+        return DP_ENOMEM;
+    d->n_attrs = (size_t)ins->n_attrs;
+    for (int k = 0; k < ins->n_attrs; k++) {
+        dp_status st = build_attr(&ins->attrs[k], m, &as[k]);
+        if (st != DP_OK)
+            return st;
+        d->attrs[k] = &as[k];
+    }
+    if (ins->mvm) {
+        if (!(d->mvm = dp_arena_alloc(m, sizeof *d->mvm)))
+            return DP_ENOMEM;
+        build_mvm(ins->mvm, d->mvm);
+    }
+    return DP_OK;
+}
+
 /* The message views the program's arrays in place; only the pointer tables come from m. */
 static dp_status build_message(const dp_program *p, dp_arena *m, Dp__Program *msg)
 {
@@ -87,123 +214,15 @@ static dp_status build_message(const dp_program *p, dp_arena *m, Dp__Program *ms
         return DP_ENOMEM;
     msg->n_tensors = (size_t)p->n_tensors;
     for (int i = 0; i < p->n_tensors; i++) {
-        const dp_tensor_info *ti = &p->tensors[i];
-        Dp__Tensor *t = &ts[i];
-        dp__tensor__init(t);
-        t->name = (char *)dpf_str(ti->name);
-        t->has_dtype = t->has_rank = t->has_storage = t->has_offset = t->has_nbytes = 1;
-        t->dtype = (int32_t)ti->t.dtype;
-        t->rank = ti->t.rank;
-        t->n_dims = ti->t.rank > 0 ? (size_t)ti->t.rank : 0;
-        t->dims = (int64_t *)ti->t.dims;
-        t->storage = (Dp__Storage)ti->storage;
-        t->offset = ti->offset;
-        t->nbytes = ti->storage == DP_STORE_DYNAMIC ? 0 : ti->nbytes;
-        msg->tensors[i] = t;
+        build_tensor(&p->tensors[i], &ts[i]);
+        msg->tensors[i] = &ts[i];
     }
     msg->n_instrs = (size_t)p->n_instrs;
     for (int i = 0; i < p->n_instrs; i++) {
-        const dp_instr *ins = &p->instrs[i];
-        Dp__Instr *d = &is[i];
-        dp__instr__init(d);
-        d->op = (char *)dpf_str(ins->op);
-        d->name = (char *)dpf_str(ins->name);
-        d->has_opset = 1;
-        d->opset = ins->opset;
-        d->n_inputs = (size_t)ins->n_in;
-        d->inputs = ins->in;
-        d->n_outputs = (size_t)ins->n_out;
-        d->outputs = ins->out;
-        Dp__Attr *as = dp_arena_calloc(m, (size_t)ins->n_attrs + 1, sizeof *as);
-        d->attrs = dp_arena_calloc(m, (size_t)ins->n_attrs + 1, sizeof *d->attrs);
-        if (!as || !d->attrs)
-            return DP_ENOMEM;
-        d->n_attrs = (size_t)ins->n_attrs;
-        for (int k = 0; k < ins->n_attrs; k++) {
-            const dp_attr *a = &ins->attrs[k];
-            Dp__Attr *o = &as[k];
-            dp__attr__init(o);
-            o->name = (char *)a->name;
-            o->has_kind = 1;
-            o->kind = (Dp__AttrKind)a->kind;
-            switch (a->kind) {
-            case DP_ATTR_FLOAT:
-                o->has_f = 1;
-                o->f = a->f;
-                break;
-            case DP_ATTR_INT:
-                o->has_i = 1;
-                o->i = a->i;
-                break;
-            case DP_ATTR_STRING:
-                o->has_s = 1;
-                o->s.len = strlen(a->s);
-                o->s.data = (uint8_t *)a->s;
-                break;
-            case DP_ATTR_FLOATS:
-                o->n_floats = (size_t)a->n;
-                o->floats = (float *)a->floats;
-                break;
-            case DP_ATTR_INTS:
-                o->n_ints = (size_t)a->n;
-                o->ints = (int64_t *)a->ints;
-                break;
-            case DP_ATTR_STRINGS:
-                o->n_strings = (size_t)a->n;
-                o->strings = dp_arena_calloc(m, (size_t)a->n + 1, sizeof *o->strings);
-                if (!o->strings)
-                    return DP_ENOMEM;
-                for (int j = 0; j < a->n; j++) {
-                    o->strings[j].len = strlen(a->strings[j]);
-                    o->strings[j].data = (uint8_t *)a->strings[j];
-                }
-                break;
-            case DP_ATTR_TENSOR:
-                o->t = dp_arena_alloc(m, sizeof *o->t);
-                if (!o->t)
-                    return DP_ENOMEM;
-                dp__inline_tensor__init(o->t);
-                o->t->has_dtype = o->t->has_data = 1;
-                o->t->dtype = (int32_t)a->t->dtype;
-                o->t->n_dims = (size_t)a->t->rank;
-                o->t->dims = (int64_t *)a->t->dims;
-                o->t->data.len = dp_nbytes(a->t);
-                o->t->data.data = a->t->data;
-                break;
-            }
-            d->attrs[k] = o;
-        }
-        if (ins->mvm) {
-            const dp_mvm *mv = ins->mvm;
-            Dp__Mvm *o = dp_arena_alloc(m, sizeof *o);
-            if (!o)
-                return DP_ENOMEM;
-            dp__mvm__init(o);
-            o->has_core_rows = o->has_core_cols = o->has_fan_in = o->has_outputs = 1;
-            o->has_row_tiles = o->has_col_tiles = o->has_macs = o->has_repetitions = 1;
-            o->has_dac_bits = o->has_weight_bits = o->has_adc_bits = 1;
-            o->has_input_scale = o->has_weight_input = o->has_input_mean_square = 1;
-            o->core_rows = mv->core_rows;
-            o->core_cols = mv->core_cols;
-            o->fan_in = mv->fan_in;
-            o->outputs = mv->outputs;
-            o->row_tiles = mv->row_tiles;
-            o->col_tiles = mv->col_tiles;
-            o->macs = mv->macs;
-            o->repetitions = mv->repetitions;
-            o->dac_bits = mv->dac_bits;
-            o->weight_bits = mv->weight_bits;
-            o->adc_bits = mv->adc_bits;
-            o->input_scale = mv->input_scale;
-            o->n_output_scale = (size_t)mv->n_output_scale;
-            o->output_scale = mv->output_scale;
-            o->weight_input = mv->weight_input;
-            o->input_mean_square = mv->input_mean_square;
-            o->has_input_unsigned = 1;
-            o->input_unsigned = mv->input_unsigned;
-            d->mvm = o;
-        }
-        msg->instrs[i] = d;
+        dp_status st = build_instr(&p->instrs[i], m, &is[i]);
+        if (st != DP_OK)
+            return st;
+        msg->instrs[i] = &is[i];
     }
     return DP_OK;
 }

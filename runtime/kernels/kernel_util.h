@@ -53,7 +53,7 @@ dp_status dp_fused_activate(dp_kctx *k, dp_tensor *y);
 /* An H x W plane (H and W even) split by the parity of its rows and columns into four
  * quarter planes, (even, even), (even, odd), (odd, even), (odd, odd), one after another:
  * element (2i + a, 2j + b) goes to quarter 2a + b at (i, j). Stride-2 windows then read
- * each tap as one flat run (conv.c, analog.c). */
+ * each tap as one flat run (conv.c, conv_depthwise.c, analog.c). */
 void dp_split_by_parity(const float *plane, int64_t H, int64_t W, float *quarters);
 
 /*
@@ -63,7 +63,7 @@ void dp_split_by_parity(const float *plane, int64_t H, int64_t W, float *quarter
  * size); stride 2: its quarter planes (dp_split_by_parity). Outputs whose tap row lies in the
  * padding are outside [lo, hi); a read one column past a row's edge lands in the next row and
  * must be selected away by the column flags `edge` names (-1 left, +1 right, 0 none).
- * conv.c's depthwise loops and analog.c's window share it.
+ * conv_depthwise.c's loops and analog.c's window share it.
  */
 typedef struct dp_tap_run {
     int quarter, edge;

@@ -2,8 +2,8 @@
  * nn.c: the neural-network kernel family's table (convolutions, matrix products, pooling,
  * normalisation) and the window geometry its Conv and pooling kernels share.
  *
- * The kernels live in conv.c, matmul.c, einsum.c, pool.c and norm.c; gemm.c holds the
- * SGEMM they are built on.
+ * The kernels live in conv.c (and the files conv_ops.h names), matmul.c, einsum.c, pool.c and
+ * norm.c; gemm.c holds the SGEMM they are built on.
  */
 #include "nn.h"
 

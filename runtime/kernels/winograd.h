@@ -1,6 +1,6 @@
 /*
  * winograd.h: 3x3 convolutions of stride 1 padded by 1 on every side (the output the input's
- * size) by Winograd's minimal filtering F(2x2, 3x3), for conv.c.
+ * size) by Winograd's minimal filtering F(2x2, 3x3), for conv_winograd.c.
  *
  * Each 2x2 block of outputs (a tile) comes from the 4x4 block of input around it. With the
  * filters transformed to U = G g G^T and each tile's input to V = B^T d B (4x4 each), the sum

@@ -334,12 +334,13 @@ static void quantised_moments(double u, double sd, double half, double *mean, do
 }
 
 /*
- * convert's averaging ADC (adc_average, N > 1): one repetition's variance is
+ * digitise_outputs with an averaging ADC (adc_average, N > 1): one repetition's variance is
  * fixed + a |x^|^2; the N conversions' average is drawn as one Gaussian of their mean and
  * variance / N, then clipped to full scale.
  */
-static int64_t convert_averaged(const tile_ctx *c, int64_t j, int64_t q0, int n,
-                                const float *s, const float *z, double G, double fixed, double a)
+static int64_t digitise_outputs_averaged(const tile_ctx *c, int64_t j, int64_t q0, int n,
+                                         const float *s, const float *z, double G, double fixed,
+                                         double a)
 {
     const dp_analog_params *pr = c->p;
     double inv_G = 1.0 / G, reps = (double)pr->repetitions, k3 = pr->distortion_k3;
@@ -366,8 +367,8 @@ static int64_t convert_averaged(const tile_ctx *c, int64_t j, int64_t q0, int n,
  * stage, each a loop without branches that vectorises. Returns how many clipped.
  */
 DP_MULTI_TARGET
-static int64_t convert(const tile_ctx *c, int64_t j, int64_t q0, int n, const float *restrict s,
-                       const float *restrict z)
+static int64_t digitise_outputs(const tile_ctx *c, int64_t j, int64_t q0, int n,
+                                const float *restrict s, const float *restrict z)
 {
     const dp_analog_params *pr = c->p;
     double G = c->call->adc_scale[c->call->n_adc_scale == 1 ? 0 : j];
@@ -387,7 +388,7 @@ static int64_t convert(const tile_ctx *c, int64_t j, int64_t q0, int n, const fl
     double reps = (double)pr->repetitions;
     const double *xn = c->xn + q0;
     if (pr->adc_average && pr->repetitions > 1)
-        return convert_averaged(c, j, q0, n, s, z, G, fixed, a);
+        return digitise_outputs_averaged(c, j, q0, n, s, z, G, fixed, a);
     if (pr->distortion_k3 == 0 && c->call->pre_adc == NULL && pr->adc_bits <= 23) {
         /* the common case in one pass and in float, twice double's lanes; with the same std
          * for the whole row where no noise depends on the column, one square root, not n */
@@ -554,7 +555,8 @@ static void convert_pass(tile_ctx *c, int64_t t, int64_t kt, const float *S, int
                 id.col = col;
                 dp_noise_normals(&id, n, z);
             }
-            c->clipped += convert(c, j, q0, n, S + j * lds + q0, c->noisy ? z + off : NULL);
+            c->clipped +=
+                digitise_outputs(c, j, q0, n, S + j * lds + q0, c->noisy ? z + off : NULL);
             q0 += n;
         }
     }
@@ -631,7 +633,7 @@ size_t dp_analog_planes_scratch_size(const dp_analog_planes *in, int64_t P)
  * Taps t0..t1-1 of the window into s (columns q0..q0+P-1) and, where xn is not NULL, their
  * squares into xn: tap by tap, in the order of the matrix's rows, as dp_sgemm sums them
  * (one fused multiply-add per tap, from 0). Each tap is one flat run over the output plane
- * (n positions, rows Wo wide) of the quantised plane shifted, as conv.c's depthwise loops
+ * (n positions, rows Wo wide) of the quantised plane shifted, as conv_depthwise.c's loops
  * run: for stride 1 the plane itself, for stride 2 its quarter planes by row and column
  * parity. A tap whose row lies outside the plane reads a 0 of the matrix, whose
  * multiply-add leaves the sum as it is (the sum is never -0), so those outputs are skipped;
