@@ -7,9 +7,13 @@
  * measures both MSE_l(N_p) and MSE_l(infinity) on the same device instances and takes
  * b_l = N_p (MSE_l(N_p) - MSE_l(infinity)): the floor is measured, not folded into b_l.
  *
- * N_p is where the layer's predicted dynamic noise std is PROBE_NOISE of its ADC full scale
- * (about 5 effective bits): small enough to stay in the linear regime, large enough to stand
- * well above the floor and the Monte Carlo error of a few samples.
+ * N_p is where the layer's predicted dynamic noise std is PROBE_NOISE of its calibrated
+ * output range, its ADC full scale over the profile's headroom (about 5 effective bits on a
+ * device without headroom): small enough to stay in the linear regime, large enough to stand
+ * well above the floor and the Monte Carlo error of a few samples. Measured against G itself,
+ * paper_shot's headroom of 16 put the probe at a third of the range, where the first layers'
+ * effect saturates: their sensitivities came out several times too small against the later
+ * layers', and the schedule gave them too little light.
  *
  * The clean prefix runs once per sample: at each analog layer the state is saved and only
  * the rest of the network is replayed, once per device instance and mode.
@@ -27,7 +31,7 @@
  * independent draws, and each probe replays the network's suffix. */
 #define MAX_PROBE_SAMPLES 8
 
-/* N_p: where the layer's predicted dynamic noise falls to PROBE_NOISE G. */
+/* N_p: where the layer's predicted dynamic noise falls to PROBE_NOISE G / headroom. */
 static int32_t probe_reps(const dpc_analog *A, const dpc_layer *l)
 {
     const dp_mvm *m = A->prog->instrs[l->instr].mvm;
@@ -37,7 +41,7 @@ static int32_t probe_reps(const dpc_analog *A, const dpc_layer *l)
     double x_norm2 = (double)K * m->input_mean_square / (X * X);
     /* a weight row normalised to its largest entry: about a third of K for spread weights */
     dp_analog_var_parts v = dp_analog_variance_parts(&prm, G, K, x_norm2, (double)K / 3);
-    double target = PROBE_NOISE * G * PROBE_NOISE * G;
+    double range = G / A->device->headroom, target = PROBE_NOISE * range * PROBE_NOISE * range;
     return dpc_round_repetitions(A->device, target > 0 ? v.dynamic / target : 1);
 }
 
