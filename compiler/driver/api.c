@@ -158,7 +158,7 @@ dpcc_status dpcc_set_calibration(dpcc_compiler *c, const dpcc_tensor *batches, i
             st = dp_fail(&c->err, DP_EUSAGE, "calibration batch %d has no data or an unknown "
                          "dtype (%d)", k, (int)t[k].dtype);
         if (st == DP_OK && !(t[k].data = dp_arena_memdup(&c->calib_mem, batches[k].data,
-                                                         dp_nbytes(&t[k]) + 1)))
+                                                         dp_nbytes(&t[k]))))
             st = dp_fail(&c->err, DP_ENOMEM, "out of memory for calibration batch %d", k);
         if (st != DP_OK)
             return (dpcc_status)st;
