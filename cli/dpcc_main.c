@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,29 +94,22 @@ static int usage_error(const char *fmt, const char *arg)
     return dp_exit_code(DP_EUSAGE);
 }
 
-/* --budget METRIC=VALUE */
+/* --budget METRIC=VALUE, by the rule dpcc_set_budget follows too */
 static int parse_budget(dpc_analog_opts *ao, const char *val)
 {
-    static const struct {
-        const char *name;
-        dpc_metric metric;
-    } metrics[] = {{"top1", DPC_TOP1}, {"kl", DPC_KL}, {"mse", DPC_MSE}, {"accuracy", DPC_ACCURACY}};
     const char *eq = strchr(val, '=');
-    for (size_t i = 0; eq && i < sizeof metrics / sizeof metrics[0]; i++)
-        if (strlen(metrics[i].name) == (size_t)(eq - val)
-            && strncmp(val, metrics[i].name, (size_t)(eq - val)) == 0) {
-            if (dp_arg_nonnegative(eq + 1, &ao->budget) != 0)
-                return usage_error("--budget %s: the value must be a number >= 0", val);
-            /* top-1 disagreement and an accuracy drop are rates */
-            bool rate = metrics[i].metric == DPC_TOP1 || metrics[i].metric == DPC_ACCURACY;
-            if (rate && ao->budget > 1)
-                return usage_error("--budget %s: a rate, from 0 to 1", val);
-            ao->metric = metrics[i].metric;
-            ao->budget_given = true;
-            return 0;
-        }
-    return usage_error("--budget must be top1=, kl=, mse= or accuracy= followed by a number, "
-                       "not '%s'", val);
+    if (!eq)
+        return usage_error("--budget must be top1=, kl=, mse= or accuracy= followed by a number, "
+                           "not '%s'", val);
+    /* text that is no number goes on as NaN, refused once the metric is known to be good */
+    double value;
+    if (dp_arg_nonnegative(eq + 1, &value) != 0)
+        value = NAN;
+    dp_error err = {0};
+    if (dpc_set_budget(ao, val, (size_t)(eq - val), value, &err) == DP_OK)
+        return 0;
+    dp_error_prefix(&err, "--budget %s", val);
+    return usage_error("%s", err.msg);
 }
 
 /* The long options without a short form, by the value getopt_long returns for each. */

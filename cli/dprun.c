@@ -137,6 +137,10 @@ static const struct option long_options[] = {
     {"strict", no_argument, NULL, OPT_STRICT},
     {NULL, 0, NULL, 0}};
 
+/* What parse_args returns for --help and --version: all done, exit 0. It returns rather than
+ * exits so that the command line runs in-process too (testsuite/fuzz/fuzz_cli.c). */
+#define PARSED_DONE (-1)
+
 static int parse_args(int argc, char **argv, options *o)
 {
     memset(o, 0, sizeof *o);
@@ -156,10 +160,10 @@ static int parse_args(int argc, char **argv, options *o)
         switch (opt) {
         case 'h':
             fputs(usage, stdout);
-            exit(0);
+            return PARSED_DONE;
         case OPT_VERSION:
             printf("dprun %s\n", DP_VERSION);
-            exit(0);
+            return PARSED_DONE;
         case 'i':
             if (o->n_inputs == MAX_ARGS)
                 return usage_error("more than %s inputs", "256");
@@ -593,7 +597,7 @@ static int run_main(int argc, char **argv)
     options o;
     int rc = parse_args(argc, argv, &o);
     if (rc)
-        return rc;
+        return rc == PARSED_DONE ? 0 : rc;
     dp_error err = {0};
     dp_arena mem;
     dp_arena_init(&mem, o.max_memory);

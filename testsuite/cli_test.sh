@@ -74,7 +74,9 @@ expect 0 "" "$dpcc" "$mm/model.onnx" -o "$tmp/mm.dp" --no-analog -q
 expect 2 "no calibrated full scales" "$dprun" "$tmp/mm.dp" -i "$mm/test_data_set_0/input_0.pb" \
     -i "$mm/test_data_set_0/input_1.pb" -o "$tmp/o"
 expect 1 "--seed needs" "$dprun" "$tmp/mm.dp" --seed -3 -i "$mm/test_data_set_0/input_0.pb"
-expect 1 "--budget must be" "$dpcc" "$mm/model.onnx" -o "$tmp/mm.dp" --budget top5=0.1
+expect 1 "--budget top5=0.1: the metric must be top1, kl, mse or accuracy" "$dpcc" "$mm/model.onnx" -o "$tmp/mm.dp" --budget top5=0.1
+expect 1 "--budget top1=inf: the value must be a finite number" "$dpcc" "$mm/model.onnx" -o "$tmp/mm.dp" \
+    --budget top1=inf
 expect 1 "--schedule must be" "$dpcc" "$mm/model.onnx" -o "$tmp/mm.dp" --schedule fixed:0
 expect 1 "nope.json: cannot open" "$dpcc" "$mm/model.onnx" -o "$tmp/mm.dp" --device "$tmp/nope.json"
 printf '{"name": "x", "core": {"rows": 0}}' >"$tmp/bad.json"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run_fuzzers.sh SECONDS [HARNESS...]: runs each libFuzzer harness (testsuite/fuzz/) for SECONDS
 # of wall time, all at once under `nice -n 19`, and prints executions and coverage per harness
-# (docs/hardening.md). Default harnesses: fuzz_onnx fuzz_dp fuzz_tensor fuzz_device.
+# (docs/hardening.md). Default harnesses: fuzz_onnx fuzz_dp fuzz_tensor fuzz_device fuzz_cli
+# fuzz_api.
 #
 #     bash tools/run_fuzzers.sh 60                  # a minute each, the four at once
 #     bash tools/run_fuzzers.sh 1800 fuzz_dp        # half an hour of fuzz_dp alone
@@ -14,13 +15,13 @@
 # build-fuzz/logs/NAME.log. Exits 1 when any harness left an artifact or failed.
 set -euo pipefail
 if [[ $# -lt 1 || ! $1 =~ ^[0-9]+$ ]]; then
-    echo "usage: run_fuzzers.sh SECONDS [fuzz_onnx|fuzz_dp|fuzz_tensor|fuzz_device ...]" >&2
+    echo "usage: run_fuzzers.sh SECONDS [fuzz_onnx|fuzz_dp|fuzz_tensor|fuzz_device|fuzz_cli|fuzz_api ...]" >&2
     exit 2
 fi
 secs=$1
 shift
 harnesses=("$@")
-[[ ${#harnesses[@]} -gt 0 ]] || harnesses=(fuzz_onnx fuzz_dp fuzz_tensor fuzz_device)
+[[ ${#harnesses[@]} -gt 0 ]] || harnesses=(fuzz_onnx fuzz_dp fuzz_tensor fuzz_device fuzz_cli fuzz_api)
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$top/build-fuzz
 
@@ -49,10 +50,13 @@ pids=()
 for h in "${harnesses[@]}"; do
     mkdir -p "$build/corpus/$h" "$build/art/$h"
     touch "$build/logs/$h.start" # artifacts newer than this are this run's
+    # fuzz_cli runs the tools, which talk on stdout and stderr: keep only libFuzzer's lines
+    quiet=()
+    [[ $h != fuzz_cli ]] || quiet=(-close_fd_mask=3)
     # fuzz_onnx and fuzz_tensor write every input to a file: keep that off the disk.
     (cd "$build" && TMPDIR=/dev/shm nice -n 19 "./testsuite/fuzz/$h" -max_total_time="$secs" \
         -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="art/$h/" \
-        "${extra[@]}" "corpus/$h" "seeds/$h" >"logs/$h.log" 2>&1) &
+        "${extra[@]}" "${quiet[@]}" "corpus/$h" "seeds/$h" >"logs/$h.log" 2>&1) &
     pids+=($!)
 done
 status=0

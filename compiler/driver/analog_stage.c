@@ -32,6 +32,28 @@ void dpc_analog_opts_init(dpc_analog_opts *o)
     o->threads = 0;
 }
 
+dp_status dpc_set_budget(dpc_analog_opts *o, const char *metric, size_t len, double value,
+                         dp_error *err)
+{
+    static const dpc_metric metrics[] = {DPC_TOP1, DPC_KL, DPC_MSE, DPC_ACCURACY};
+    for (size_t i = 0; i < sizeof metrics / sizeof metrics[0]; i++) {
+        const char *name = dpc_metric_name(metrics[i]);
+        if (strlen(name) != len || strncmp(metric, name, len) != 0)
+            continue;
+        if (!isfinite(value) || value < 0)
+            return dp_fail(err, DP_EUSAGE, "the value must be a finite number >= 0");
+        /* top-1 disagreement and an accuracy drop are rates */
+        if ((metrics[i] == DPC_TOP1 || metrics[i] == DPC_ACCURACY) && value > 1)
+            return dp_fail(err, DP_EUSAGE, "a rate, from 0 to 1");
+        o->metric = metrics[i];
+        o->budget = value;
+        o->budget_given = true;
+        return DP_OK;
+    }
+    return dp_fail(err, DP_EUSAGE, "the metric must be top1, kl, mse or accuracy, not '%.*s'",
+                   len > 100 ? 100 : (int)len, metric);
+}
+
 static bool is_dir(const char *path)
 {
     struct stat st;

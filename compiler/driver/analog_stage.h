@@ -42,6 +42,16 @@ typedef struct dpc_analog_opts {
 
 void dpc_analog_opts_init(dpc_analog_opts *o);
 
+/*
+ * Sets the degradation budget: the one rule of dpcc --budget METRIC=VALUE and
+ * dpcc_set_budget, so that the library refuses what the tool refuses. The metric is the first
+ * len bytes of metric (the tool's is followed by "=VALUE"): top1, kl, mse or accuracy; the
+ * value is finite and >= 0, and at most 1 for the rates (top1, accuracy). A refusal is
+ * DP_EUSAGE with a message for the caller to put its own name before; o is then unchanged.
+ */
+dp_status dpc_set_budget(dpc_analog_opts *o, const char *metric, size_t len, double value,
+                         dp_error *err);
+
 /* Calibrates and schedules prog (whose device is set) in place. */
 dp_status dpc_analog_stage(dp_program *prog, const dpc_analog_opts *o, dp_arena *mem,
                            dp_error *err);

@@ -43,6 +43,8 @@ const char *dpcc_version(void)
 
 dpcc_status dpcc_compiler_new(dpcc_compiler **out)
 {
+    if (!out)
+        return DPCC_EUSAGE;
     dpcc_compiler *c = calloc(1, sizeof *c);
     *out = c;
     if (!c)
@@ -82,10 +84,14 @@ const char *dpcc_compiler_error(const dpcc_compiler *c)
     return c ? c->err.msg : "no compiler (NULL handle)";
 }
 
-/* Each call reports its own failure: the message of an earlier one is cleared first. */
-static void begin(dpcc_compiler *c)
+/* Each call reports its own failure: the message of an earlier one is cleared first. A NULL
+ * handle has nowhere to keep a message, so the caller answers it with DPCC_EUSAGE alone. */
+static bool begin(dpcc_compiler *c)
 {
+    if (!c)
+        return false;
     dp_error_clear(&c->err);
+    return true;
 }
 
 static dpcc_status fail_usage(dpcc_compiler *c, const char *what)
@@ -109,26 +115,30 @@ static dpcc_status copy_string(dpcc_compiler *c, const char *s, const char **out
 
 dpcc_status dpcc_set_device(dpcc_compiler *c, const char *profile_path)
 {
-    begin(c);
+    if (!begin(c))
+        return DPCC_EUSAGE;
     return copy_string(c, profile_path, &c->o.device_path);
 }
 
 dpcc_status dpcc_set_analog(dpcc_compiler *c, int enabled)
 {
-    begin(c);
+    if (!begin(c))
+        return DPCC_EUSAGE;
     c->o.analog = enabled != 0;
     return DPCC_OK;
 }
 
 dpcc_status dpcc_set_calibration_path(dpcc_compiler *c, const char *path)
 {
-    begin(c);
+    if (!begin(c))
+        return DPCC_EUSAGE;
     return copy_string(c, path, &c->o.analog_opts.calib_path);
 }
 
 dpcc_status dpcc_set_calibration(dpcc_compiler *c, const dpcc_tensor *batches, int n)
 {
-    begin(c);
+    if (!begin(c))
+        return DPCC_EUSAGE;
     if (n < 0 || (n > 0 && !batches))
         return fail_usage(c, "dpcc_set_calibration: n must be >= 0, with n batches");
     dp_arena_free(&c->calib_mem);
@@ -148,7 +158,7 @@ dpcc_status dpcc_set_calibration(dpcc_compiler *c, const dpcc_tensor *batches, i
             st = dp_fail(&c->err, DP_EUSAGE, "calibration batch %d has no data or an unknown "
                          "dtype (%d)", k, (int)t[k].dtype);
         if (st == DP_OK && !(t[k].data = dp_arena_memdup(&c->calib_mem, batches[k].data,
-                                                         dp_nbytes(&t[k]) + 1)))
+                                                         dp_nbytes(&t[k]))))
             st = dp_fail(&c->err, DP_ENOMEM, "out of memory for calibration batch %d", k);
         if (st != DP_OK)
             return (dpcc_status)st;
@@ -161,33 +171,28 @@ dpcc_status dpcc_set_calibration(dpcc_compiler *c, const dpcc_tensor *batches, i
 
 dpcc_status dpcc_set_labels_path(dpcc_compiler *c, const char *path)
 {
-    begin(c);
+    if (!begin(c))
+        return DPCC_EUSAGE;
     return copy_string(c, path, &c->o.analog_opts.labels_path);
 }
 
 dpcc_status dpcc_set_budget(dpcc_compiler *c, const char *metric, double value)
 {
-    static const struct {
-        const char *name;
-        dpc_metric metric;
-    } metrics[] = {{"top1", DPC_TOP1}, {"kl", DPC_KL}, {"mse", DPC_MSE}, {"accuracy", DPC_ACCURACY}};
-    begin(c);
-    if (!(value >= 0))
-        return fail_usage(c, "dpcc_set_budget: the value must be a number >= 0");
-    for (size_t i = 0; metric && i < sizeof metrics / sizeof metrics[0]; i++)
-        if (strcmp(metric, metrics[i].name) == 0) {
-            c->o.analog_opts.metric = metrics[i].metric;
-            c->o.analog_opts.budget = value;
-            c->o.analog_opts.budget_given = true;
-            return DPCC_OK;
-        }
-    return fail_usage(c, "dpcc_set_budget: the metric must be top1, kl, mse or accuracy");
+    if (!begin(c))
+        return DPCC_EUSAGE;
+    if (!metric)
+        return fail_usage(c, "dpcc_set_budget: no metric");
+    dp_status st = dpc_set_budget(&c->o.analog_opts, metric, strlen(metric), value, &c->err);
+    if (st != DP_OK)
+        dp_error_prefix(&c->err, "dpcc_set_budget %.100s=%g", metric, value);
+    return (dpcc_status)st;
 }
 
 dpcc_status dpcc_set_schedule(dpcc_compiler *c, const char *schedule)
 {
+    if (!begin(c))
+        return DPCC_EUSAGE;
     dpc_analog_opts *ao = &c->o.analog_opts;
-    begin(c);
     if (schedule && strcmp(schedule, "dynamic") == 0)
         ao->schedule = DPC_SCHEDULE_DYNAMIC;
     else if (schedule && strcmp(schedule, "uniform") == 0)
@@ -209,14 +214,16 @@ dpcc_status dpcc_set_schedule(dpcc_compiler *c, const char *schedule)
 
 dpcc_status dpcc_set_seed(dpcc_compiler *c, uint32_t seed)
 {
-    begin(c);
+    if (!begin(c))
+        return DPCC_EUSAGE;
     c->o.analog_opts.seed = seed;
     return DPCC_OK;
 }
 
 dpcc_status dpcc_set_seeds(dpcc_compiler *c, int seeds)
 {
-    begin(c);
+    if (!begin(c))
+        return DPCC_EUSAGE;
     if (seeds < 0 || seeds > DPC_MAX_RUNNERS)
         return fail_usage(c, "dpcc_set_seeds: the count must be from 0 (automatic) to 16");
     c->o.analog_opts.seeds = seeds;
@@ -225,7 +232,8 @@ dpcc_status dpcc_set_seeds(dpcc_compiler *c, int seeds)
 
 dpcc_status dpcc_set_threads(dpcc_compiler *c, int threads)
 {
-    begin(c);
+    if (!begin(c))
+        return DPCC_EUSAGE;
     if (threads < 0 || threads > 256)
         return fail_usage(c, "dpcc_set_threads: the count must be from 0 (automatic) to 256");
     c->o.analog_opts.threads = threads;
@@ -234,7 +242,8 @@ dpcc_status dpcc_set_threads(dpcc_compiler *c, int threads)
 
 dpcc_status dpcc_set_progress(dpcc_compiler *c, dpcc_progress_fn fn, void *ctx)
 {
-    begin(c);
+    if (!begin(c))
+        return DPCC_EUSAGE;
     c->o.analog_opts.progress_fn = fn;
     c->o.analog_opts.progress_ctx = ctx;
     return DPCC_OK;
@@ -243,7 +252,8 @@ dpcc_status dpcc_set_progress(dpcc_compiler *c, dpcc_progress_fn fn, void *ctx)
 dpcc_status dpcc_set_input_shape(dpcc_compiler *c, const char *input, int rank,
                                  const int64_t *dims)
 {
-    begin(c);
+    if (!begin(c))
+        return DPCC_EUSAGE;
     if (!input || rank < 0 || rank > DP_MAX_RANK || (rank > 0 && !dims))
         return fail_usage(c, "dpcc_set_input_shape: needs a name and 0 to 8 dimensions");
     for (int d = 0; d < rank; d++)
@@ -297,7 +307,8 @@ static dpcc_status compile(dpcc_compiler *c, const char *path, const void *data,
 
 dpcc_status dpcc_compile_file(dpcc_compiler *c, const char *onnx_path)
 {
-    begin(c);
+    if (!begin(c))
+        return DPCC_EUSAGE;
     if (!onnx_path)
         return fail_usage(c, "dpcc_compile_file: no model path");
     return compile(c, onnx_path, NULL, 0, NULL);
@@ -306,7 +317,8 @@ dpcc_status dpcc_compile_file(dpcc_compiler *c, const char *onnx_path)
 dpcc_status dpcc_compile_buffer(dpcc_compiler *c, const void *data, size_t len,
                                 const char *base_dir)
 {
-    begin(c);
+    if (!begin(c))
+        return DPCC_EUSAGE;
     if (!data)
         return fail_usage(c, "dpcc_compile_buffer: no model data");
     return compile(c, "(model in memory)", data, len, base_dir);
@@ -322,14 +334,17 @@ static dpcc_status need_program(dpcc_compiler *c)
 int dpcc_num_layers(const dpcc_compiler *c)
 {
     int n = 0;
-    for (int i = 0; c->prog && i < c->prog->n_instrs; i++)
+    for (int i = 0; c && c->prog && i < c->prog->n_instrs; i++)
         n += c->prog->instrs[i].mvm != NULL;
     return n;
 }
 
 dpcc_status dpcc_layer(dpcc_compiler *c, int i, dpcc_layer_info *out)
 {
-    begin(c);
+    if (!begin(c))
+        return DPCC_EUSAGE;
+    if (!out)
+        return fail_usage(c, "dpcc_layer: no place for the layer (out is NULL)");
     dpcc_status st = need_program(c);
     if (st != DPCC_OK)
         return st;
@@ -353,21 +368,31 @@ dpcc_status dpcc_layer(dpcc_compiler *c, int i, dpcc_layer_info *out)
 
 const char *dpcc_report_json(const dpcc_compiler *c)
 {
-    return c->prog ? c->products.report_json : NULL;
+    return c && c->prog ? c->products.report_json : NULL;
 }
 
 dpcc_status dpcc_program(dpcc_compiler *c, const void **data, size_t *len)
 {
-    begin(c);
+    if (data)
+        *data = NULL;
+    if (len)
+        *len = 0;
+    if (!begin(c))
+        return DPCC_EUSAGE;
+    if (!data || !len)
+        return fail_usage(c, "dpcc_program: needs places for both the bytes and the length");
     dpcc_status st = need_program(c);
-    *data = st == DPCC_OK ? c->products.dp : NULL;
-    *len = st == DPCC_OK ? c->products.dp_len : 0;
+    if (st == DPCC_OK) {
+        *data = c->products.dp;
+        *len = c->products.dp_len;
+    }
     return st;
 }
 
 dpcc_status dpcc_write_dp(dpcc_compiler *c, const char *path)
 {
-    begin(c);
+    if (!begin(c))
+        return DPCC_EUSAGE;
     dpcc_status st = need_program(c);
     if (st != DPCC_OK)
         return st;
@@ -379,7 +404,8 @@ dpcc_status dpcc_write_dp(dpcc_compiler *c, const char *path)
 
 dpcc_status dpcc_write_c(dpcc_compiler *c, const char *path, const char *prefix)
 {
-    begin(c);
+    if (!begin(c))
+        return DPCC_EUSAGE;
     dpcc_status st = need_program(c);
     if (st != DPCC_OK)
         return st;

@@ -10,7 +10,9 @@
  * the results of the previous one.
  *
  * Errors: every fallible function returns a dpcc_status; on failure dpcc_compiler_error
- * gives the message. The library prints nothing and never exits.
+ * gives the message. A NULL compiler is DPCC_EUSAGE with no message (there is nowhere to keep
+ * one), a NULL where a result goes is DPCC_EUSAGE with one; docs/api.md lists what each
+ * function does with NULL. The library prints nothing and never exits.
  *
  * Threads: a compiler is used by one thread at a time; separate compilers are independent
  * and may compile concurrently (there is no global state).
@@ -30,7 +32,8 @@ typedef struct dpcc_compiler dpcc_compiler;
 const char *dpcc_version(void);
 
 /* A compiler with dpcc's defaults: the default device, calibration, a dynamic schedule for a
- * top-1 budget of 0.01. Fails only with DPCC_ENOMEM (and *out NULL). */
+ * top-1 budget of 0.01. Fails only with DPCC_ENOMEM (and *out NULL), or DPCC_EUSAGE when out
+ * is NULL. */
 dpcc_status dpcc_compiler_new(dpcc_compiler **out);
 void dpcc_compiler_free(dpcc_compiler *c);
 
@@ -58,7 +61,8 @@ dpcc_status dpcc_set_calibration(dpcc_compiler *c, const dpcc_tensor *batches, i
 dpcc_status dpcc_set_labels_path(dpcc_compiler *c, const char *path);
 
 /* The degradation allowed against the noise-free network: metric "top1" (disagreement
- * rate), "kl", "mse" or "accuracy" (drop; needs labels), value >= 0. */
+ * rate), "kl", "mse" or "accuracy" (drop; needs labels); value finite and >= 0, at most 1 for
+ * the rates top1 and accuracy (the rule of dpcc --budget). */
 dpcc_status dpcc_set_budget(dpcc_compiler *c, const char *metric, double value);
 
 /* "dynamic" (default), "uniform", "fixed:N" repetitions for every analog layer, or
@@ -108,7 +112,7 @@ typedef struct dpcc_layer_info {
     double energy_j;           /* predicted energy per inference at N, in joules */
 } dpcc_layer_info;
 
-/* The number of analog layers (0 before a compilation succeeds). */
+/* The number of analog layers (0 before a compilation succeeds, or for a NULL compiler). */
 int dpcc_num_layers(const dpcc_compiler *c);
 dpcc_status dpcc_layer(dpcc_compiler *c, int i, dpcc_layer_info *out);
 

@@ -7,7 +7,9 @@
  *
  * Errors: every fallible function returns a dpcc_status; on failure the handle it was called
  * on gives the message (dprt_model_error, dprt_session_error; dprt_session_new's failures
- * are the model's). The library prints nothing and never exits.
+ * are the model's). A NULL handle is DPCC_EUSAGE with no message (there is nowhere to keep
+ * one), a NULL where a result goes is DPCC_EUSAGE with one; docs/api.md lists what each
+ * function does with NULL. The library prints nothing and never exits.
  *
  * Threads: a model is immutable once loaded. Each session is used by one thread at a time;
  * sessions of one model may run concurrently, but dprt_session_new and the other calls on a
@@ -28,7 +30,8 @@ typedef struct dprt_session dprt_session;
 /* The library's version, "MAJOR.MINOR.PATCH". */
 const char *dprt_version(void);
 
-/* An empty model, to load into. Fails only with DPCC_ENOMEM (and *out NULL). */
+/* An empty model, to load into. Fails only with DPCC_ENOMEM (and *out NULL), or DPCC_EUSAGE
+ * when out is NULL. */
 dpcc_status dprt_model_new(dprt_model **out);
 /* Frees the model; its sessions must be freed first. */
 void dprt_model_free(dprt_model *m);

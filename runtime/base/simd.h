@@ -11,7 +11,9 @@
  * reassociates sums, and in ISO C mode (-std=c11, not gnu11) it never fuses multiplies and
  * adds.
  */
-#if defined(__x86_64__) && defined(__has_attribute)
+/* clang 14 names the dispatcher NAME.ifunc, so a clone called from another file (dp_transpose)
+ * is an undefined symbol at link time; it gets the baseline alone there. */
+#if defined(__x86_64__) && defined(__has_attribute) && !(defined(__clang__) && __clang_major__ < 15)
 #if __has_attribute(target_clones)
 #define DP_MULTI_TARGET __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif

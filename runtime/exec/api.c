@@ -45,6 +45,8 @@ const char *dprt_version(void)
 
 dpcc_status dprt_model_new(dprt_model **out)
 {
+    if (!out)
+        return DPCC_EUSAGE;
     *out = calloc(1, sizeof **out);
     return *out ? DPCC_OK : DPCC_ENOMEM;
 }
@@ -62,9 +64,28 @@ const char *dprt_model_error(const dprt_model *m)
     return m ? m->err.msg : "no model (NULL handle)";
 }
 
+/* Each call on a model clears the message of an earlier one. A NULL handle has nowhere to keep
+ * a message, so the caller answers it with DPCC_EUSAGE alone (likewise for sessions). */
+static bool model_begin(dprt_model *m)
+{
+    if (!m)
+        return false;
+    dp_error_clear(&m->err);
+    return true;
+}
+
+static bool session_begin(dprt_session *s)
+{
+    if (!s)
+        return false;
+    dp_error_clear(&s->err);
+    return true;
+}
+
 static dpcc_status model_begin_load(dprt_model *m)
 {
-    dp_error_clear(&m->err);
+    if (!model_begin(m))
+        return DPCC_EUSAGE;
     if (m->prog)
         return (dpcc_status)dp_fail(&m->err, DP_EUSAGE, "the model is already loaded");
     return DPCC_OK;
@@ -88,25 +109,29 @@ dpcc_status dprt_model_load_buffer(dprt_model *m, const void *data, size_t len)
 
 int dprt_model_num_inputs(const dprt_model *m)
 {
-    return m->prog ? m->prog->n_inputs : 0;
+    return m && m->prog ? m->prog->n_inputs : 0;
 }
 
 int dprt_model_num_outputs(const dprt_model *m)
 {
-    return m->prog ? m->prog->n_outputs : 0;
+    return m && m->prog ? m->prog->n_outputs : 0;
 }
 
 int dprt_model_num_analog_layers(const dprt_model *m)
 {
     int n = 0;
-    for (int i = 0; m->prog && i < m->prog->n_instrs; i++)
+    for (int i = 0; m && m->prog && i < m->prog->n_instrs; i++)
         n += m->prog->instrs[i].mvm != NULL;
     return n;
 }
 
 static dpcc_status io_info(dprt_model *m, int i, bool output, dprt_io_info *out)
 {
-    dp_error_clear(&m->err);
+    if (!model_begin(m))
+        return DPCC_EUSAGE;
+    if (!out)
+        return (dpcc_status)dp_fail(&m->err, DP_EUSAGE, "dprt_model_%s: no place for the "
+                                    "description (out is NULL)", output ? "output" : "input");
     if (!m->prog)
         return (dpcc_status)dp_fail(&m->err, DP_EUSAGE, "no program loaded");
     int n = output ? m->prog->n_outputs : m->prog->n_inputs;
@@ -137,8 +162,13 @@ dpcc_status dprt_session_new(dprt_model *m, const dprt_session_options *options,
                              dprt_session **out)
 {
     static const dprt_session_options defaults;
-    *out = NULL;
-    dp_error_clear(&m->err);
+    if (out)
+        *out = NULL;
+    if (!model_begin(m))
+        return DPCC_EUSAGE;
+    if (!out)
+        return (dpcc_status)dp_fail(&m->err, DP_EUSAGE, "dprt_session_new: no place for the "
+                                    "session (out is NULL)");
     if (!options)
         options = &defaults;
     if (!m->prog)
@@ -199,8 +229,9 @@ dpcc_status dprt_session_run(dprt_session *s, const dpcc_tensor *inputs, int n,
                              const dprt_run_options *options)
 {
     static const dprt_run_options noisy;
+    if (!session_begin(s))
+        return DPCC_EUSAGE;
     const dp_program *p = s->prog;
-    dp_error_clear(&s->err);
     s->ran = false;
     if (!options)
         options = &noisy;
@@ -237,7 +268,11 @@ dpcc_status dprt_session_run(dprt_session *s, const dpcc_tensor *inputs, int n,
 
 dpcc_status dprt_session_output(dprt_session *s, int i, dpcc_tensor *out)
 {
-    dp_error_clear(&s->err);
+    if (!session_begin(s))
+        return DPCC_EUSAGE;
+    if (!out)
+        return (dpcc_status)dp_fail(&s->err, DP_EUSAGE, "dprt_session_output: no place for the "
+                                    "output (out is NULL)");
     if (!s->ran)
         return (dpcc_status)dp_fail(&s->err, DP_EUSAGE, "no outputs: the session has not run "
                                     "successfully");
@@ -250,10 +285,14 @@ dpcc_status dprt_session_output(dprt_session *s, int i, dpcc_tensor *out)
 
 dpcc_status dprt_tensor_read(dprt_model *m, const char *path, dpcc_tensor *out)
 {
-    dp_error_clear(&m->err);
-    memset(out, 0, sizeof *out);
-    if (!path)
-        return (dpcc_status)dp_fail(&m->err, DP_EUSAGE, "dprt_tensor_read: no path");
+    /* cleared first, so that dprt_tensor_release is safe after any failure */
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!model_begin(m))
+        return DPCC_EUSAGE;
+    if (!path || !out)
+        return (dpcc_status)dp_fail(&m->err, DP_EUSAGE, "dprt_tensor_read: needs a path and a "
+                                    "place for the tensor");
     dp_arena mem;
     dp_arena_init(&mem, 0);
     dp_tensor t;
@@ -282,10 +321,15 @@ void dprt_tensor_release(dpcc_tensor *t)
 dpcc_status dprt_tensor_write(dprt_model *m, const char *path, const dpcc_tensor *t,
                               const char *name)
 {
-    dp_error_clear(&m->err);
+    if (!model_begin(m))
+        return DPCC_EUSAGE;
     if (!path || !t || !t->data)
         return (dpcc_status)dp_fail(&m->err, DP_EUSAGE, "dprt_tensor_write: needs a path and a "
                                     "tensor with data");
+    /* dp_tensor_write takes a bad type for a bug of dpcc's own; here it is the caller's */
+    if (dp_dtype_size((dp_dtype)t->dtype) == 0)
+        return (dpcc_status)dp_fail(&m->err, DP_EUSAGE, "dprt_tensor_write: %s: dtype %d is not "
+                                    "one dpcc stores", path, (int)t->dtype);
     dp_tensor v;
     memcpy(&v, t, sizeof v);
     dp_status st = dp_shape_check(&v, &m->err, path);

@@ -1,12 +1,14 @@
 #!/bin/bash
 # make_seeds.sh BUILD OUT: seed corpora for the fuzzers, from real files (docs/hardening.md).
-# Writes OUT/fuzz_onnx, OUT/fuzz_dp, OUT/fuzz_tensor and OUT/fuzz_device; BUILD holds the dpcc
+# Writes OUT/fuzz_onnx, OUT/fuzz_dp, OUT/fuzz_tensor, OUT/fuzz_device, OUT/fuzz_cli and
+# OUT/fuzz_api; BUILD holds the dpcc
 # that compiles the .dp seeds. Generated, not committed: the .dp seeds alone are ~100 KB.
 set -euo pipefail
 build=$1 out=$2
 src=$(cd "$(dirname "$0")/../.." && pwd)
 node=/usr/share/libonnx-testdata/data/node
-mkdir -p "$out"/fuzz_onnx "$out"/fuzz_dp "$out"/fuzz_tensor "$out"/fuzz_device
+mkdir -p "$out"/fuzz_onnx "$out"/fuzz_dp "$out"/fuzz_tensor "$out"/fuzz_device "$out"/fuzz_cli \
+    "$out"/fuzz_api
 
 # A spread of ops, attribute kinds and dtypes; small models keep the mutations cheap.
 models="test_add test_add_bcast test_relu test_conv_with_strides_padding test_gemm_default_no_bias
@@ -44,3 +46,35 @@ done
 cp "$src"/examples/input_0.npy "$out"/fuzz_tensor/
 
 cp "$src"/profiles/*.json "$out"/fuzz_device/
+
+# Command lines, NUL-separated, over the files fuzz_cli puts in its folder (m.onnx, p.dp,
+# x.npy, b.npy).
+n=0
+while IFS= read -r line; do
+    n=$((n + 1))
+    printf '%s' "$line" | tr ' ' '\0' >"$out/fuzz_cli/argv_$n"
+done <<'LINES'
+dpcc m.onnx -o o.dp --no-analog
+dpcc m.onnx -o o.dp --schedule fixed:2 --seeds 1 -j 1 -q
+dpcc m.onnx -o o.dp --calib b.npy --budget top1=0.1 --report r.json --report-csv r.csv -j1 --seeds 1
+dpcc m.onnx -o o.c --prefix k --no-analog
+dpcc m.onnx -o o.dp --input-shape x=1x4 --no-analog --json
+dpcc m.onnx -o o.dp --annotate a.onnx --schedule uniform --seeds 1 -j 1 --device paper_shot
+dpcc --disasm p.dp
+dpcc --help
+dprun p.dp -i x.npy --ideal
+dprun p.dp -i b.npy -o out --format npy --seed 3 -j 1
+dprun p.dp -i x=x.npy --expect x.npy --rtol 0.1 --json --ideal
+dprun p.dp -i x.npy --report r.json --repeat 2 --max-memory 1M
+dprun --version
+LINES
+
+# Calls on one compiler (fuzz_api.c): an op byte, then its arguments; a string is a length
+# byte and its bytes.
+seed() { printf "$2" >"$out/fuzz_api/$1"; }
+seed budget '\x05\x04top1\x9a\x99\x99\x99\x99\x99\xb9\x3f\x05\x02kl\x00\x00\x00\x00\x00\x00\xf0\x7f'
+seed schedule '\x06\x07fixed:4\x06\x07dynamic\x06\x0bfrom:r.json'
+seed shape '\x0b\x01x\x02\x00\x01\x00\x00\x00\x00\x00\x00\x00\x04\x00\x00\x00\x00\x00\x00\x00'
+seed calib '\x03\x01\x01\x02\x04\x04\x00\x00\x00\x00\x00\x00'
+seed counts '\x07\x05\x00\x00\x00\x08\x02\x00\x00\x00\x09\x00\x00\x00\x00\x01\x00\x00\x00\x00'
+seed paths '\x00\x0apaper_shot\x02\x09calib.npy\x04\xff\x0a\x03'
