@@ -287,6 +287,16 @@ expect 2 "out of memory \(over --max-memory" "$dpcc" "$ex/fmnist_cnn.onnx" -o "$
 expect 2 "input 0 \('input', from .*/x30.npy\) has shape 3x0" "$dprun" "$tmp/cal.dp" \
     -i "$tmp/msg/x30.npy"
 
+# A noisy run that clips most conversions says so (synthetic calibration, the suite's data);
+# the bundled example on its own images, which clip a few percent, does not.
+csp=$node/test_conv_with_strides_padding
+"$dpcc" "$csp/model.onnx" -o "$tmp/csp.dp" -q
+expect 0 "warning: 1 analog layer clipped more than 10% of their ADC conversions, 'Conv_0' the \
+most \(100.0%\)" "$dprun" "$tmp/csp.dp" -i "$csp/test_data_set_0/input_0.pb" \
+    -i "$csp/test_data_set_0/input_1.pb" -o "$tmp/csp"
+expect 0 "" "$dprun" "$tmp/cal.dp" -i "$ex/batch_8.npy" -o "$tmp/b8"
+grep -q clipped "$tmp/stderr" && { echo "FAIL: the example warns of clipping"; failures=$((failures + 1)); }
+
 # A run's outputs appear together or not at all: a .dp that cannot be written leaves no
 # --report or --annotate behind, a --report that cannot be written no dprun outputs.
 mkdir -p "$tmp/all"
