@@ -91,29 +91,46 @@ static dp_status check_name(loader *L, const char *name, const char *what)
  * External data: the location must be a relative path that stays inside the model's folder
  * after resolving symlinks, and offset + length must lie within the file.
  */
-static dp_status load_external(loader *L, const Onnx__TensorProto *tp, dp_tensor *t,
-                               const char *what)
+
+/* Where a tensor's external data is: its location, offset and length (-1: not given). */
+typedef struct external_ref {
+    const char *location;
+    int64_t offset, length;
+} external_ref;
+
+static dp_status parse_external_keys(loader *L, const Onnx__TensorProto *tp, const char *what,
+                                     external_ref *ref)
 {
-    const char *location = NULL;
-    int64_t offset = 0, length = -1;
+    *ref = (external_ref){NULL, 0, -1};
     for (size_t i = 0; i < tp->n_external_data; i++) {
         const char *k = tp->external_data[i]->key, *v = tp->external_data[i]->value;
         if (!k || !v)
             continue;
         char *end;
         if (strcmp(k, "location") == 0) {
-            location = v;
+            ref->location = v;
         } else if (strcmp(k, "offset") == 0 || strcmp(k, "length") == 0) {
             errno = 0;
             long long x = strtoll(v, &end, 10);
             if (errno || *end || x < 0)
                 return dp_fail(L->err, DP_EINPUT, "%s: %s: external data %s '%s' is not a "
                                "non-negative integer", L->path, what, k, v);
-            *(strcmp(k, "offset") == 0 ? &offset : &length) = x;
+            *(strcmp(k, "offset") == 0 ? &ref->offset : &ref->length) = x;
         }
     }
-    if (!location || !*location)
+    if (!ref->location || !*ref->location)
         return dp_fail(L->err, DP_EINPUT, "%s: %s: external data has no location", L->path, what);
+    return DP_OK;
+}
+
+/*
+ * Opens location inside the model's folder, for reading, into *out (its size in *size). It
+ * must name a regular file that stays in the folder: no absolute path, no '..', no symlink
+ * out. The open does not block, so that a FIFO or a device cannot hang the compiler.
+ */
+static dp_status open_external(loader *L, const char *location, const char *what, FILE **out,
+                               off_t *size)
+{
     if (!L->model->dir)
         return dp_fail(L->err, DP_EINPUT, "%s: %s: external data '%s' in a model read from "
                        "memory without a base folder", L->path, what, location);
@@ -127,8 +144,6 @@ static dp_status load_external(loader *L, const Onnx__TensorProto *tp, dp_tensor
     if (!realpath(joined, real))
         return dp_fail(L->err, DP_EINPUT, "%s: %s: external data file '%s': %s", L->path, what,
                        location, strerror(errno));
-    /* opened without blocking, so that a FIFO or a device cannot hang the compiler, and
-     * refused unless it is a regular file */
     int fd = open(real, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return dp_fail(L->err, DP_EINPUT, "%s: %s: cannot open external data '%s': %s", L->path,
@@ -145,23 +160,37 @@ static dp_status load_external(loader *L, const Onnx__TensorProto *tp, dp_tensor
         return dp_fail(L->err, DP_EINPUT, "%s: %s: external data '%s' resolves outside the "
                        "model's folder (through a symlink)", L->path, what, location);
     }
-    size_t need = dp_nbytes(t);
-    if (length >= 0 && (uint64_t)length != need) {
-        close(fd);
-        return dp_fail(L->err, DP_EINPUT, "%s: %s: external data length %lld disagrees with "
-                       "its shape (%zu bytes)", L->path, what, (long long)length, need);
-    }
     FILE *f = fcntl(fd, F_SETFL, 0) == 0 ? fdopen(fd, "rb") : NULL;
     if (!f) {
         close(fd);
         return dp_fail(L->err, DP_EINPUT, "%s: %s: cannot open external data '%s': %s", L->path,
                        what, location, strerror(errno));
     }
-    if ((uint64_t)offset > (uint64_t)st.st_size || need > (uint64_t)st.st_size - (uint64_t)offset) {
+    *out = f;
+    *size = st.st_size;
+    return DP_OK;
+}
+
+static dp_status load_external(loader *L, const Onnx__TensorProto *tp, dp_tensor *t,
+                               const char *what)
+{
+    external_ref ref;
+    dp_status st = parse_external_keys(L, tp, what, &ref);
+    if (st != DP_OK)
+        return st;
+    size_t need = dp_nbytes(t);
+    if (ref.length >= 0 && (uint64_t)ref.length != need)
+        return dp_fail(L->err, DP_EINPUT, "%s: %s: external data length %lld disagrees with "
+                       "its shape (%zu bytes)", L->path, what, (long long)ref.length, need);
+    FILE *f;
+    off_t size;
+    if ((st = open_external(L, ref.location, what, &f, &size)) != DP_OK)
+        return st;
+    if ((uint64_t)ref.offset > (uint64_t)size || need > (uint64_t)size - (uint64_t)ref.offset) {
         fclose(f);
         return dp_fail(L->err, DP_EINPUT, "%s: %s: external data offset %lld + %zu bytes "
-                       "exceeds the size of '%s'", L->path, what, (long long)offset, need,
-                       location);
+                       "exceeds the size of '%s'", L->path, what, (long long)ref.offset, need,
+                       ref.location);
     }
     void *buf = malloc(need ? need : 1);
     void **list = realloc(L->model->external, (size_t)(L->model->n_external + 1) * sizeof *list);
@@ -174,11 +203,11 @@ static dp_status load_external(loader *L, const Onnx__TensorProto *tp, dp_tensor
     }
     L->model->external = list;
     list[L->model->n_external++] = buf;
-    int ok = fseeko(f, offset, SEEK_SET) == 0 && fread(buf, 1, need, f) == need;
+    int ok = fseeko(f, ref.offset, SEEK_SET) == 0 && fread(buf, 1, need, f) == need;
     fclose(f);
     if (!ok)
         return dp_fail(L->err, DP_EINPUT, "%s: %s: short read of external data '%s'", L->path,
-                       what, location);
+                       what, ref.location);
     t->data = buf;
     return DP_OK;
 }
