@@ -153,7 +153,8 @@ def amount(p, photons):
 def main_table(res):
     rows = ["| model | profile | clean | dynamic: score | aJ/MAC | J | uniform at equal score: "
             "aJ/MAC | saved | uniform at same budget: precision, score, aJ/MAC | saved | "
-            "learned: score | aJ/MAC | dpcc/learned energy | dpcc compile (s) | learned.py (s) |",
+            "learned: score | aJ/MAC | dpcc at the learned score: aJ/MAC, / learned | dpcc compile (s) | "
+            "learned.py (s) |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in res["models"].items():
         for prof, pr in r["profiles"].items():
@@ -168,8 +169,10 @@ def main_table(res):
                     f"{num(usb['optical_aj_per_mac'])}" if usb else "n/a")
             learned = at_criterion(pr, "learned")
             if learned:
+                sm = pr["summary"]
                 lrn = (f" {pct(learned['score'], 2)} | {num(learned['optical_aj_per_mac'])} | "
-                       f"{num(pr['summary'].get('dpcc_over_learned_energy'), '.2f')} |")
+                       f"{num(sm.get('dpcc_at_learned_score_aj_per_mac'))}, "
+                       f"{num(sm.get('dpcc_over_learned_equal_score'), '.2f')} |")
                 lwall = num(learned["learned"]["wall_s"], ".0f")
             else:
                 lrn, lwall = " | | |", ""
