@@ -287,6 +287,22 @@ expect 2 "out of memory \(over --max-memory" "$dpcc" "$ex/fmnist_cnn.onnx" -o "$
 expect 2 "input 0 \('input', from .*/x30.npy\) has shape 3x0" "$dprun" "$tmp/cal.dp" \
     -i "$tmp/msg/x30.npy"
 
+# A weight that is not finite stops the analog stage, and the message names the model.
+/usr/bin/python3 - "$ex/fmnist_cnn.onnx" "$tmp/msg/nanw.onnx" <<'PY'
+import sys
+import numpy as np
+import onnx
+from onnx import numpy_helper
+m = onnx.load(sys.argv[1])
+t = next(t for t in m.graph.initializer if len(t.dims) == 4)
+a = numpy_helper.to_array(t).copy()
+a.flat[5] = np.nan
+t.CopyFrom(numpy_helper.from_array(a, t.name))
+onnx.save(m, sys.argv[2])
+PY
+expect 2 "nanw.onnx: analog layer 0: weight \(0, 5\) is not finite" "$dpcc" "$tmp/msg/nanw.onnx" \
+    -o "$tmp/msg/nanw.dp" --calib "$ex/calib_64.npy"
+
 # A noisy run that clips most conversions says so (synthetic calibration, the suite's data);
 # the bundled example on its own images, which clip a few percent, does not.
 csp=$node/test_conv_with_strides_padding

@@ -9,6 +9,7 @@
  * answers DPCC_EINTERNAL (a caller's error is never "a bug in dpcc"), when a failure leaves
  * no message, or a success leaves one.
  */
+#include "fuzz_util.h"
 #include "dpcc/dpcc.h"
 
 #include <stdlib.h>

@@ -1,4 +1,5 @@
 /* fuzz_device.c: libFuzzer harness for device profiles (dp_device_parse, runtime/sim/device.c). */
+#include "fuzz_util.h"
 #include "device.h"
 
 #include <stdlib.h>

@@ -8,6 +8,7 @@
  * header's lengths and checksum rewritten to match its bytes, so the fuzzer reaches the
  * metadata and the validator behind them.
  */
+#include "fuzz_util.h"
 #include "crc32.h"
 #include "dp_program.h"
 #include "exec.h"

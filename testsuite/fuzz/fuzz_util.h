@@ -1,6 +1,7 @@
 /*
- * fuzz_util.h: what the libFuzzer harnesses share: a private folder for loaders that read
- * only from paths, and writing the fuzzer's bytes into a file there.
+ * fuzz_util.h: what the libFuzzer harnesses share: libFuzzer's entry point, a private
+ * folder for loaders that read only from paths, and writing the fuzzer's bytes into a file
+ * there.
  */
 #ifndef DPCC_FUZZ_UTIL_H
 #define DPCC_FUZZ_UTIL_H
@@ -10,9 +11,12 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Each harness defines it; libFuzzer's driver calls it once per input. */
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
+
 /* A folder of this process's own, made once: parallel fuzzers (-jobs) must not share
  * files, and an ONNX model's external data may only name files beside it. */
-static const char *fuzz_dir(void)
+static inline const char *fuzz_dir(void)
 {
     static char dir[64];
     if (!dir[0]) {
@@ -25,7 +29,7 @@ static const char *fuzz_dir(void)
 }
 
 /* Writes data to NAME in the fuzz folder and returns the path (static storage). */
-static const char *fuzz_write(const char *name, const unsigned char *data, size_t size)
+static inline const char *fuzz_write(const char *name, const unsigned char *data, size_t size)
 {
     static char path[128];
     snprintf(path, sizeof path, "%s/%s", fuzz_dir(), name);
