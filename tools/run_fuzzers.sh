@@ -51,11 +51,13 @@ for h in "${harnesses[@]}"; do
     mkdir -p "$build/corpus/$h" "$build/art/$h"
     touch "$build/logs/$h.start" # artifacts newer than this are this run's
     # fuzz_cli runs the tools, which talk on stdout and stderr: keep only libFuzzer's lines
-    quiet=()
-    [[ $h != fuzz_cli ]] || quiet=(-close_fd_mask=3)
+    # and compiles with the analog stage, seconds under ASan, many more when the machine is
+    # busy (nice 19): a 10 s timeout there flags load, not a hang
+    quiet=() timeout=10
+    [[ $h != fuzz_cli ]] || quiet=(-close_fd_mask=3) timeout=60
     # fuzz_onnx and fuzz_tensor write every input to a file: keep that off the disk.
     (cd "$build" && TMPDIR=/dev/shm nice -n 19 "./testsuite/fuzz/$h" -max_total_time="$secs" \
-        -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="art/$h/" \
+        -timeout="$timeout" -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="art/$h/" \
         "${extra[@]}" "${quiet[@]}" "corpus/$h" "seeds/$h" >"logs/$h.log" 2>&1) &
     pids+=($!)
 done
