@@ -278,20 +278,16 @@ static dp_status unknown_input(const dp_program *p, const char *arg, int name_le
 static dp_status check_finite_input(const options *o, const char *name, const char *path,
                                     const dp_tensor *t, int64_t *count, dp_error *err)
 {
-    dp_nonfinite nf = dp_find_nonfinite(t);
-    if (nf.count == 0)
+    char what[200];
+    int64_t n = dp_describe_nonfinite(t, what, sizeof what);
+    if (n == 0)
         return DP_OK;
-    *count += nf.count;
-    int64_t per = t->rank > 0 && t->dims[0] > 0 ? dp_numel(t) / t->dims[0] : 1;
-    char what[512];
-    snprintf(what, sizeof what, "input '%.200s' (%.200s): %lld value%s not finite, the first "
-             "(%s) at sample %lld, element %lld of it", name, path, (long long)nf.count,
-             nf.count == 1 ? " is" : "s are", dp_nonfinite_name(nf.value),
-             (long long)(nf.first / per), (long long)(nf.first % per));
+    *count += n;
     if (o->strict)
-        return dp_fail(err, DP_EINPUT, "%s (--strict)", what);
-    fprintf(stderr, "dprun: warning: %s; the outputs computed from them are not meaningful "
-            "(--strict makes this an error)\n", what);
+        return dp_fail(err, DP_EINPUT, "input '%.200s' (%.200s): %s (--strict)", name, path,
+                       what);
+    fprintf(stderr, "dprun: warning: input '%.200s' (%.200s): %s; the outputs computed from them "
+            "are not meaningful (--strict makes this an error)\n", name, path, what);
     return DP_OK;
 }
 

@@ -112,15 +112,11 @@ static dp_status join(const char *what, dp_tensor *parts, int n, dp_arena *mem, 
  */
 static dp_status check_finite(const dp_tensor *t, const char *file, dp_error *err)
 {
-    dp_nonfinite nf = dp_find_nonfinite(t);
-    if (nf.count == 0)
+    char what[200];
+    if (dp_describe_nonfinite(t, what, sizeof what) == 0)
         return DP_OK;
-    int64_t per = t->rank > 0 && t->dims[0] > 0 ? dp_numel(t) / t->dims[0] : 1;
-    return dp_fail(err, DP_EINPUT, "%s%s%lld value%s not finite, the first (%s) at sample "
-                   "%lld, element %lld of it; calibration needs finite data", file ? file : "",
-                   file ? ": " : "", (long long)nf.count, nf.count == 1 ? " is" : "s are",
-                   dp_nonfinite_name(nf.value), (long long)(nf.first / per),
-                   (long long)(nf.first % per));
+    return dp_fail(err, DP_EINPUT, "%s%s%s; calibration needs finite data", file ? file : "",
+                   file ? ": " : "", what);
 }
 
 /* Every tensor file of a folder, in name order, joined. */

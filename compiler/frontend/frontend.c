@@ -305,10 +305,9 @@ static dp_status load_inputs(loader *L, const Onnx__GraphProto *gp)
         if (!vi->name || !*vi->name)
             return dp_fail(L->err, DP_EINPUT, "%s: graph input %zu has no name", L->path, i);
         ir_value *prev = lookup(L, vi->name);
-        for (int k = 0; prev && k < L->g->n_inputs; k++)
-            if (L->g->inputs[k] == prev)
-                return dp_fail(L->err, DP_EINPUT, "%s: graph input '%s' is listed twice", L->path,
-                               vi->name);
+        if (prev && prev->is_input)
+            return dp_fail(L->err, DP_EINPUT, "%s: graph input '%s' is listed twice", L->path,
+                           vi->name);
         if (prev)
             continue; /* an initializer with a default value: treated as a constant */
         dp_dtype dtype = DP_FLOAT;

@@ -66,27 +66,29 @@ int64_t dp_numel(const dp_tensor *t)
     return n;
 }
 
-dp_nonfinite dp_find_nonfinite(const dp_tensor *t)
+int64_t dp_describe_nonfinite(const dp_tensor *t, char *buf, size_t n)
 {
-    dp_nonfinite r = {0, -1, 0};
     if (!dp_dtype_is_float(t->dtype) || !t->data)
-        return r;
-    int64_t n = dp_numel(t);
-    for (int64_t i = 0; i < n; i++) {
+        return 0;
+    int64_t count = 0, first = 0, total = dp_numel(t);
+    double value = 0;
+    for (int64_t i = 0; i < total; i++) {
         double v = dp_load_f64(t->data, t->dtype, i);
         if (isfinite(v))
             continue;
-        if (r.count++ == 0) {
-            r.first = i;
-            r.value = v;
+        if (count++ == 0) {
+            first = i;
+            value = v;
         }
     }
-    return r;
-}
-
-const char *dp_nonfinite_name(double v)
-{
-    return isnan(v) ? "NaN" : v > 0 ? "+inf" : "-inf";
+    if (count == 0)
+        return 0;
+    int64_t per = t->rank > 0 && t->dims[0] > 0 ? total / t->dims[0] : 1;
+    snprintf(buf, n, "%lld value%s not finite, the first (%s) at sample %lld, element %lld of it",
+             (long long)count, count == 1 ? " is" : "s are",
+             isnan(value) ? "NaN" : value > 0 ? "+inf" : "-inf", (long long)(first / per),
+             (long long)(first % per));
+    return count;
 }
 
 size_t dp_nbytes(const dp_tensor *t)

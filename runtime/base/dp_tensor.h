@@ -76,16 +76,12 @@ void dp_store_f64(void *data, dp_dtype t, int64_t i, double v);
 int64_t dp_load_i64(const void *data, dp_dtype t, int64_t i);
 void dp_store_i64(void *data, dp_dtype t, int64_t i, int64_t v);
 
-/* Where a tensor's values are not finite (NaN or infinite): how many, and the first one's
- * index and value. Integer and boolean tensors have none. */
-typedef struct dp_nonfinite {
-    int64_t count, first;   /* first is -1 when count is 0 */
-    double value;
-} dp_nonfinite;
-dp_nonfinite dp_find_nonfinite(const dp_tensor *t);
-
-/* "NaN", "+inf" or "-inf": the name of a non-finite value for messages. */
-const char *dp_nonfinite_name(double v);
+/*
+ * How many of a tensor's values are not finite (NaN or infinite; integer and boolean tensors
+ * have none), and when there are any, into buf for messages: "3 values are not finite, the
+ * first (NaN) at sample 2, element 17 of it", a sample being an index of the first axis.
+ */
+int64_t dp_describe_nonfinite(const dp_tensor *t, char *buf, size_t n);
 
 /* IEEE half and bfloat16 conversions (round to nearest even). */
 float dp_half_to_float(uint16_t h);
