@@ -67,6 +67,7 @@ typedef struct dpc_analog {
     int32_t fixed_reps;
     double predicted_mse, measured;
     bool no_margin;              /* the budget is met without the sampling margin only */
+    bool margin_capped;          /* the schedule's sampling error exceeds half the budget */
     int32_t uniform_reps;        /* the baseline: the least common N meeting the budget */
     double uniform_energy_j, total_energy_j, uniform_measured;
     /* progress on a terminal: called with a stage name and a fraction done */
@@ -152,10 +153,11 @@ void dpc_print_warnings(const dpc_analog *A, FILE *f);
 /*
  * Shared by the passes: runs the calibration set with `repetitions` per instruction (NULL:
  * ideal) and device instance `seed`, into out (one tensor per graph output, allocated from
- * A->mem on first use), and returns the budget metric against A->clean.
+ * A->mem on first use), and returns the budget metric against A->clean and, where
+ * `discordant` is not NULL, dpc_discordance.
  */
 dp_status dpc_measure(dpc_analog *A, const int32_t *repetitions, uint32_t seed, dp_tensor *out,
-                      double *metric, dp_error *err);
+                      double *metric, double *discordant, dp_error *err);
 
 /* Seconds on a monotonic clock, for the log's stamps and progress estimates. */
 double dpc_seconds(void);
@@ -177,5 +179,9 @@ const char *dpc_metric_name(dpc_metric m);
 
 /* The degradation of noisy against clean outputs in A's metric (normalised MSE for DPC_MSE). */
 double dpc_degradation(const dpc_analog *A, dpc_metric metric, const dp_tensor *noisy);
+
+/* The fraction of samples whose verdict the noise changes: top-1 disagreements, or for the
+ * accuracy metric the samples right clean and wrong noisy or the reverse (0 for others). */
+double dpc_discordance(const dpc_analog *A, const dp_tensor *noisy);
 
 #endif

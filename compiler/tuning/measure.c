@@ -55,7 +55,7 @@ void dpc_analog_free(dpc_analog *A)
 }
 
 dp_status dpc_measure(dpc_analog *A, const int32_t *repetitions, uint32_t seed, dp_tensor *out,
-                      double *metric, dp_error *err)
+                      double *metric, double *discordant, dp_error *err)
 {
     dp_runner *r = NULL;
     dp_status st;
@@ -73,8 +73,11 @@ dp_status dpc_measure(dpc_analog *A, const int32_t *repetitions, uint32_t seed, 
         r = A->ideal;
     }
     st = dp_runner_run(r, A->calib, A->chunks, 0, A->mem, out, err);
-    if (st == DP_OK && A->clean && A->clean[0].data)
+    if (st == DP_OK && A->clean && A->clean[0].data) {
         *metric = dpc_degradation(A, A->metric, out);
+        if (discordant)
+            *discordant = dpc_discordance(A, out);
+    }
     return st;
 }
 
@@ -166,6 +169,21 @@ static double accuracy(const dpc_analog *A, const dp_tensor *out)
     for (int64_t r = 0; r < rows && r < A->n_labels; r++)
         right += argmax(out, r, classes) == A->labels[r];
     return rows ? (double)right / (double)rows : 0;
+}
+
+double dpc_discordance(const dpc_analog *A, const dp_tensor *noisy)
+{
+    const dp_tensor *clean = &A->clean[0];
+    if (A->metric == DPC_TOP1)
+        return top1_disagreement(clean, &noisy[0]);
+    if (A->metric != DPC_ACCURACY)
+        return 0;
+    int64_t rows, classes, differ = 0;
+    rows_of(clean, &rows, &classes);
+    for (int64_t r = 0; r < rows && r < A->n_labels; r++)
+        differ += (argmax(clean, r, classes) == A->labels[r])
+                != (argmax(&noisy[0], r, classes) == A->labels[r]);
+    return rows ? (double)differ / (double)rows : 0;
 }
 
 int32_t dpc_round_repetitions(const dp_device *d, double n)

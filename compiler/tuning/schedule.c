@@ -23,12 +23,19 @@
  * leave it a few percent wide, below the Monte Carlo error of the measurement. */
 #define LEVEL_STEPS 12
 
+/* A schedule's measurement, averaged over the device instances: the budget's metric and
+ * the fraction of discordant samples (dpc_discordance). */
+typedef struct score {
+    double metric, discordant;
+} score;
+
 typedef struct sched {
     dpc_analog *A;
     int32_t *reps;               /* per instruction, for the runners */
     int32_t *n;                  /* per layer */
     bool *free_;                 /* per layer, during the KKT re-solve */
     dp_tensor *out;
+    score uniform;               /* the uniform baseline's measurement */
 } sched;
 
 static int32_t next_up(const dp_device *d, int32_t n)
@@ -139,40 +146,60 @@ static dp_status check_limits(const dpc_analog *A, const int32_t *n, dp_error *e
     return DP_OK;
 }
 
-/* The measured degradation of schedule s->n, averaged over the device instances. */
-static dp_status measure(sched *s, double *metric, dp_error *err)
+static dp_status measure(sched *s, score *out, dp_error *err)
 {
     dpc_analog *A = s->A;
     for (int l = 0; l < A->n_layers; l++)
         s->reps[A->layers[l].instr] = s->n[l];
-    double sum = 0;
+    score sum = {0, 0};
     for (int k = 0; k < A->seeds; k++) {
-        double m;
-        dp_status st = dpc_measure(A, s->reps, A->seed + (uint32_t)k, s->out, &m, err);
+        double m, q;
+        dp_status st = dpc_measure(A, s->reps, A->seed + (uint32_t)k, s->out, &m, &q, err);
         if (st != DP_OK)
             return st;
-        sum += m;
+        sum.metric += m;
+        sum.discordant += q;
     }
-    *metric = sum / A->seeds;
+    *out = (score){sum.metric / A->seeds, sum.discordant / A->seeds};
     return DP_OK;
 }
 
 /*
- * Whether a measured degradation meets the budget. A rate (top-1 disagreement, accuracy
- * drop) measured on n calibration samples carries a sampling error of about
- * sqrt(p (1 - p) / n): which inputs are fragile varies more from one data set to the next
- * than the noise does between device instances, so n counts samples, not noisy runs. The
- * measurement must meet the budget by that much, so that a schedule at the edge is not
- * accepted on a lucky calibration set and then miss the budget on new data.
+ * The sampling error of a rate measured on n calibration samples. Which inputs are fragile
+ * varies more from one data set to the next than the noise does between device instances,
+ * so n counts samples, not noisy runs. Each sample's verdict x_i has, at the budget p, the
+ * variance p (1 - p) for a top-1 disagreement (x_i in {0, 1}), and q - p^2 for an accuracy
+ * drop (x_i in {-1, 0, 1}, q the fraction of discordant samples): noise that fixes some
+ * samples while it breaks others adds to the error although not to the drop. The error of
+ * the mean is sqrt(variance / n).
  */
-static bool meets(const dpc_analog *A, double m)
+static double sampling_error(const dpc_analog *A, double discordant)
 {
-    if (!(m <= A->budget))
+    double n = (double)A->samples, p = A->budget;
+    double var = A->metric == DPC_ACCURACY ? fmax(discordant, p) - p * p : p * (1 - p);
+    return sqrt(fmax(var, 0) / n);
+}
+
+/*
+ * Whether a measurement meets the budget: by its sampling error, so that a schedule at the
+ * edge is not accepted on a lucky calibration set and then miss the budget on new data. The
+ * margin is capped at half the budget: a set too small for a tight budget still gets a
+ * margin, and a looser budget never asks for a smaller measurement than a tighter one (a
+ * margin dropped whenever it exceeded the budget did).
+ */
+static bool meets(const dpc_analog *A, score s)
+{
+    if (!(s.metric <= A->budget))
         return false;
     if (A->no_margin || (A->metric != DPC_TOP1 && A->metric != DPC_ACCURACY))
         return true;
-    double n = (double)A->samples, p = A->budget;
-    return m + sqrt(p * (1 - p) / n) <= A->budget;
+    return s.metric + fmin(sampling_error(A, s.discordant), A->budget / 2) <= A->budget;
+}
+
+static bool margin_capped(const dpc_analog *A, score s)
+{
+    return !A->no_margin && (A->metric == DPC_TOP1 || A->metric == DPC_ACCURACY)
+        && sampling_error(A, s.discordant) > A->budget / 2;
 }
 
 static void set_all(sched *s, int32_t n)
@@ -208,7 +235,7 @@ static dp_status unreachable(sched *s, double at_max, dp_error *err)
         s->reps[A->layers[l].instr] = DP_REPS_NOISELESS;
     double floor = 0, m;
     for (int k = 0; k < A->seeds; k++) {
-        dp_status st = dpc_measure(A, s->reps, A->seed + (uint32_t)k, s->out, &m, err);
+        dp_status st = dpc_measure(A, s->reps, A->seed + (uint32_t)k, s->out, &m, NULL, err);
         if (st != DP_OK)
             return st;
         floor += m / A->seeds;
@@ -233,22 +260,22 @@ static dp_status unreachable(sched *s, double at_max, dp_error *err)
 }
 
 /* The least common N meeting the budget, or max repetitions if none does. */
-static dp_status uniform(sched *s, int32_t *best, double *best_metric, dp_error *err)
+static dp_status uniform(sched *s, int32_t *best, score *best_score, dp_error *err)
 {
     const dp_device *d = s->A->device;
     int32_t lo = 1, hi = d->max_repetitions;
-    double m;
+    score m;
     set_all(s, lo);
     dp_status st = measure(s, &m, err);
     if (st != DP_OK)
         return st;
     if (meets(s->A, m)) {
         *best = lo;
-        *best_metric = m;
+        *best_score = m;
         return DP_OK;
     }
     *best = hi;
-    *best_metric = NAN;
+    best_score->metric = NAN;
     while (st == DP_OK && next_up(d, lo) < hi) {
         int32_t mid = d->repetitions_power_of_two
                     ? (int32_t)1 << ((int)log2(lo) + (int)log2(hi) + 1) / 2
@@ -260,34 +287,34 @@ static dp_status uniform(sched *s, int32_t *best, double *best_metric, dp_error 
         if (s->A->log && st == DP_OK) {
             dpc_log_stamp(s->A);
             fprintf(s->A->log, "uniform: N %d measured %s %.4g\n", mid,
-                    dpc_metric_name(s->A->metric), m);
+                    dpc_metric_name(s->A->metric), m.metric);
         }
         if (st == DP_OK && meets(s->A, m)) {
             hi = mid;
             *best = mid;
-            *best_metric = m;
+            *best_score = m;
         } else {
             lo = mid;
         }
         if (s->A->progress)
             s->A->progress(s->A->progress_ctx, "uniform baseline", 0.5);
     }
-    if (st == DP_OK && isnan(*best_metric)) {
+    if (st == DP_OK && isnan(best_score->metric)) {
         set_all(s, *best);
-        st = measure(s, best_metric, err);
+        st = measure(s, best_score, err);
     }
     return st;
 }
 
 /* Keeps s->n as *best when it meets the budget with less energy than *best. */
-static void keep_if_better(sched *s, double m, int32_t *best, double *best_metric)
+static void keep_if_better(sched *s, score m, int32_t *best, score *best_score)
 {
     const dpc_analog *A = s->A;
     if (!meets(A, m))
         return;
-    if (isnan(*best_metric) || energy_of(A, s->n) < energy_of(A, best)) {
+    if (isnan(best_score->metric) || energy_of(A, s->n) < energy_of(A, best)) {
         memcpy(best, s->n, sizeof *best * (size_t)A->n_layers);
-        *best_metric = m;
+        *best_score = m;
     }
 }
 
@@ -299,7 +326,8 @@ static void keep_if_better(sched *s, double m, int32_t *best, double *best_metri
 static dp_status dynamic(sched *s, dp_error *err)
 {
     dpc_analog *A = s->A;
-    double sum_b = 0, m, best_metric = A->uniform_measured;
+    double sum_b = 0;
+    score m, best_score = s->uniform;
     for (int l = 0; l < A->n_layers; l++)
         sum_b += A->layers[l].sensitivity;
     int32_t *best = calloc((size_t)A->n_layers + 1, sizeof *best);
@@ -316,11 +344,11 @@ static dp_status dynamic(sched *s, dp_error *err)
         allocate(s, T);
         if ((st = measure(s, &m, err)) != DP_OK)
             break;
-        keep_if_better(s, m, best, &best_metric);
+        keep_if_better(s, m, best, &best_score);
         if (A->log) {
             dpc_log_stamp(A);
             fprintf(A->log, "schedule: T %.3g, predicted MSE %.3g, %.3g J, measured %s %.4g, N:", T,
-                    dpc_predicted_mse(A->layers, A->n_layers, s->n), energy_of(A, s->n), dpc_metric_name(A->metric), m);
+                    dpc_predicted_mse(A->layers, A->n_layers, s->n), energy_of(A, s->n), dpc_metric_name(A->metric), m.metric);
             for (int l = 0; l < A->n_layers; l++)
                 fprintf(A->log, " %d", s->n[l]);
             fputc('\n', A->log);
@@ -334,7 +362,8 @@ static dp_status dynamic(sched *s, dp_error *err)
     }
     if (st == DP_OK) {
         memcpy(s->n, best, sizeof *best * (size_t)A->n_layers);
-        A->measured = best_metric;
+        A->measured = best_score.metric;
+        A->margin_capped = margin_capped(A, best_score);
         A->predicted_mse = dpc_predicted_mse(A->layers, A->n_layers, best);
     }
     free(best);
@@ -359,14 +388,15 @@ dp_status pass_schedule(dpc_analog *A, dp_error *err)
         if (!(A->layers[l].rep_energy_j > 0))
             A->layers[l].rep_energy_j = 1e-30;
     }
-    double m;
+    score m = {0, 0};
     if (st == DP_OK && (A->kind == DPC_SCHEDULE_FIXED || A->kind == DPC_SCHEDULE_GIVEN)) {
         set_all(&s, A->fixed_reps);
         for (int l = 0; A->kind == DPC_SCHEDULE_GIVEN && l < A->n_layers; l++)
             s.n[l] = A->given_reps[A->layers[l].instr];
         st = check_limits(A, s.n, err);
         if (st == DP_OK)
-            st = measure(&s, &A->measured, err);
+            st = measure(&s, &m, err);
+        A->measured = m.metric;
         A->predicted_mse = dpc_predicted_mse(A->layers, A->n_layers, s.n);
         /* nothing was searched, but the user should know when the schedule breaks it */
         A->budget_unmet = st == DP_OK && !(A->measured <= A->budget);
@@ -381,20 +411,21 @@ dp_status pass_schedule(dpc_analog *A, dp_error *err)
             A->layers[l].counts = dp_runner_adc_counts(r0, A->layers[l].instr);
         /* within the budget only without the margin: the calibration set is too small to
          * verify it with confidence; go on without, and say so */
-        if (st == DP_OK && !meets(A, m) && m <= A->budget)
+        if (st == DP_OK && !meets(A, m) && m.metric <= A->budget)
             A->no_margin = true;
         /* the default budget gives way to the best the device does; the user's does not */
         bool out_of_reach = st == DP_OK && !meets(A, m);
         A->budget_unmet = out_of_reach && !A->budget_given;
         if (out_of_reach && A->budget_given)
-            st = unreachable(&s, m, err);
+            st = unreachable(&s, m.metric, err);
         if (st == DP_OK && A->budget_unmet) {
-            A->measured = A->uniform_measured = m;
+            A->measured = A->uniform_measured = m.metric;
             A->uniform_reps = A->device->max_repetitions;
             A->uniform_energy_j = energy_of(A, s.n);
             A->predicted_mse = dpc_predicted_mse(A->layers, A->n_layers, s.n);
         } else if (st == DP_OK) {
-            st = uniform(&s, &A->uniform_reps, &A->uniform_measured, err);
+            st = uniform(&s, &A->uniform_reps, &s.uniform, err);
+            A->uniform_measured = s.uniform.metric;
         }
         if (st == DP_OK && !A->budget_unmet) {
             int32_t *un = s.n;
@@ -402,6 +433,7 @@ dp_status pass_schedule(dpc_analog *A, dp_error *err)
             A->uniform_energy_j = energy_of(A, un);
             if (A->kind == DPC_SCHEDULE_UNIFORM) {
                 A->measured = A->uniform_measured;
+                A->margin_capped = margin_capped(A, s.uniform);
                 A->predicted_mse = dpc_predicted_mse(A->layers, A->n_layers, s.n);
             } else {
                 st = dynamic(&s, err);
@@ -416,7 +448,7 @@ dp_status pass_schedule(dpc_analog *A, dp_error *err)
     /* the ADC counts of the chosen schedule on the first device instance, for the report */
     dp_runner *r = NULL;
     if (st == DP_OK)
-        st = dpc_measure(A, s.reps, A->seed, s.out, &m, err);
+        st = dpc_measure(A, s.reps, A->seed, s.out, &m.metric, NULL, err);
     if (st == DP_OK)
         st = dpc_runner_for_seed(A, A->seed, &r, err);
     for (int l = 0; st == DP_OK && l < A->n_layers; l++)
