@@ -151,13 +151,16 @@ void dpc_print_summary(const dpc_analog *A, FILE *f);
 void dpc_print_warnings(const dpc_analog *A, FILE *f);
 
 /*
- * Shared by the passes: runs the calibration set with `repetitions` per instruction (NULL:
- * ideal) and device instance `seed`, into out (one tensor per graph output, allocated from
- * A->mem on first use), and returns the budget metric against A->clean and, where
- * `discordant` is not NULL, dpc_discordance.
+ * Shared by the passes: runs calibration chunks c0..c1-1 with `repetitions` per instruction
+ * (NULL: ideal) and device instance `seed`, into their rows of out (one tensor per graph
+ * output, allocated from A->mem by the first run, which must be of the whole set), and
+ * returns the budget metric of those rows against A->clean and, where `discordant` is not
+ * NULL, dpc_discordance. A part of the set is measured only for the rates (top-1, accuracy),
+ * whose whole-set value is the mean of the parts'.
  */
-dp_status dpc_measure(dpc_analog *A, const int32_t *repetitions, uint32_t seed, dp_tensor *out,
-                      double *metric, double *discordant, dp_error *err);
+dp_status dpc_measure(dpc_analog *A, const int32_t *repetitions, uint32_t seed, int64_t c0,
+                      int64_t c1, dp_tensor *out, double *metric, double *discordant,
+                      dp_error *err);
 
 /* Seconds on a monotonic clock, for the log's stamps and progress estimates. */
 double dpc_seconds(void);
@@ -179,6 +182,11 @@ const char *dpc_metric_name(dpc_metric m);
 
 /* The degradation of noisy against clean outputs in A's metric (normalised MSE for DPC_MSE). */
 double dpc_degradation(const dpc_analog *A, dpc_metric metric, const dp_tensor *noisy);
+
+/* Whether a rate measured on `samples` samples (with its discordant fraction) already lies
+ * enough standard errors over the budget for its measurement to stop (schedule.c). */
+bool dpc_settled_over(dpc_metric metric, double rate, double discordant, int64_t samples,
+                      double budget);
 
 /* The fraction of samples whose verdict the noise changes: top-1 disagreements, or for the
  * accuracy metric the samples right clean and wrong noisy or the reverse (0 for others). */

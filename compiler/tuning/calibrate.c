@@ -233,7 +233,7 @@ dp_status pass_calibrate(dpc_analog *A, dp_error *err)
         return dp_fail(err, DP_ENOMEM, "out of memory");
     }
     double metric;
-    st = dpc_measure(A, NULL, A->seed, A->clean, &metric, NULL, err);
+    st = dpc_measure(A, NULL, A->seed, 0, A->chunks, A->clean, &metric, NULL, err);
     if (st == DP_OK)
         st = make_reservoirs(&c, err);
     if (st == DP_OK)

@@ -54,9 +54,24 @@ void dpc_analog_free(dpc_analog *A)
     A->bank = NULL;
 }
 
-dp_status dpc_measure(dpc_analog *A, const int32_t *repetitions, uint32_t seed, dp_tensor *out,
-                      double *metric, double *discordant, dp_error *err)
+/* Chunks c0..c1-1 of a tensor holding `chunks` chunks along its leading dimension. */
+static dp_tensor chunk_range(const dp_tensor *t, int64_t chunks, int64_t c0, int64_t c1)
 {
+    if (c0 == 0 && c1 == chunks)
+        return *t;
+    dp_tensor v = *t;
+    v.dims[0] = t->dims[0] / chunks * (c1 - c0);
+    v.data = (unsigned char *)t->data + (size_t)c0 * (dp_nbytes(t) / (size_t)chunks);
+    return v;
+}
+
+dp_status dpc_measure(dpc_analog *A, const int32_t *repetitions, uint32_t seed, int64_t c0,
+                      int64_t c1, dp_tensor *out, double *metric, double *discordant,
+                      dp_error *err)
+{
+    bool whole = c0 == 0 && c1 == A->chunks;
+    /* only rates are means over samples; and a partial run cannot size the outputs */
+    DP_ASSERT(whole || ((A->metric == DPC_TOP1 || A->metric == DPC_ACCURACY) && out[0].data));
     dp_runner *r = NULL;
     dp_status st;
     if (repetitions) {
@@ -72,12 +87,33 @@ dp_status dpc_measure(dpc_analog *A, const int32_t *repetitions, uint32_t seed, 
         }
         r = A->ideal;
     }
-    st = dp_runner_run(r, A->calib, A->chunks, 0, A->mem, out, err);
+    const dp_program *p = A->prog;
+    size_t n_io = (size_t)p->n_inputs + 2 * (size_t)p->n_outputs + 1;
+    dp_tensor *in = calloc(n_io, sizeof *in), *part = in + p->n_inputs, *clean = part + p->n_outputs;
+    if (!in)
+        return dp_fail(err, DP_ENOMEM, "out of memory");
+    for (int i = 0; i < p->n_inputs; i++)
+        in[i] = chunk_range(&A->calib[i], A->chunks, c0, c1);
+    for (int i = 0; i < p->n_outputs; i++)
+        part[i] = chunk_range(&out[i], A->chunks, c0, c1);
+    st = dp_runner_run(r, in, c1 - c0, (uint64_t)c0, A->mem, part, err);
+    if (whole)
+        memcpy(out, part, sizeof *out * (size_t)p->n_outputs);
     if (st == DP_OK && A->clean && A->clean[0].data) {
-        *metric = dpc_degradation(A, A->metric, out);
+        /* the rates of the samples run: A's record narrowed to them */
+        dpc_analog run = *A;
+        int64_t per_chunk = A->samples / A->chunks, skip = c0 * per_chunk;
+        for (int i = 0; i < p->n_outputs; i++)
+            clean[i] = chunk_range(&A->clean[i], A->chunks, c0, c1);
+        run.clean = clean;
+        run.labels = A->labels ? A->labels + skip : NULL;
+        run.n_labels = A->n_labels > skip ? A->n_labels - skip : 0;
+        run.samples = (c1 - c0) * per_chunk;
+        *metric = dpc_degradation(&run, A->metric, part);
         if (discordant)
-            *discordant = dpc_discordance(A, out);
+            *discordant = dpc_discordance(&run, part);
     }
+    free(in);
     return st;
 }
 

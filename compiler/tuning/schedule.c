@@ -19,14 +19,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Bisection steps on log T: the interval spans at most log2(N_max) octaves, so 12 steps
- * leave it a few percent wide, below the Monte Carlo error of the measurement. */
-#define LEVEL_STEPS 12
+/* Both searches stop when their interval is this ratio wide: 3% in N or T moves the
+ * energy by about as much, well below the Monte Carlo error of a measurement. */
+#define SEARCH_RATIO 1.03
+
+/* The dynamic search's steps at most: from the surrogate's guess, octave steps until the
+ * verdict turns (a few), then bisection down to SEARCH_RATIO (about 5 from an octave). */
+#define LEVEL_STEPS 16
+
+/* A rate's measurement looks at its first FIRST_LOOK samples, then at twice as many, and
+ * so on, and stops once those put the rate EARLY_Z standard errors above the budget: a
+ * schedule within the budget is then stopped early with a probability of at most
+ * Phi(-4) = 3.2e-5 per look (testsuite/unit/test_schedule.c checks the rule's error rate
+ * on Bernoulli streams). Schedules far over the budget, half of a bisection's, stop after
+ * a fraction of the set. */
+#define FIRST_LOOK 64
+#define EARLY_Z 4.0
 
 /* A schedule's measurement, averaged over the device instances: the budget's metric and
  * the fraction of discordant samples (dpc_discordance). */
 typedef struct score {
     double metric, discordant;
+    int64_t samples;             /* measured, fewer than the set's when stopped early */
 } score;
 
 typedef struct sched {
@@ -146,21 +160,43 @@ static dp_status check_limits(const dpc_analog *A, const int32_t *n, dp_error *e
     return DP_OK;
 }
 
-static dp_status measure(sched *s, score *out, dp_error *err)
+bool dpc_settled_over(dpc_metric metric, double rate, double discordant, int64_t samples,
+                      double budget)
+{
+    if (metric != DPC_TOP1 && metric != DPC_ACCURACY)
+        return false;
+    double var = metric == DPC_ACCURACY ? discordant - rate * rate : rate * (1 - rate);
+    return rate - EARLY_Z * sqrt(fmax(var, 0) / (double)samples) > budget;
+}
+
+/* Measures schedule s->n on every device instance; where may_stop, a rate may stop early
+ * (FIRST_LOOK). The first measurement of a search must run the whole set. */
+static dp_status measure(sched *s, bool may_stop, score *out, dp_error *err)
 {
     dpc_analog *A = s->A;
     for (int l = 0; l < A->n_layers; l++)
         s->reps[A->layers[l].instr] = s->n[l];
-    score sum = {0, 0};
-    for (int k = 0; k < A->seeds; k++) {
-        double m, q;
-        dp_status st = dpc_measure(A, s->reps, A->seed + (uint32_t)k, s->out, &m, &q, err);
-        if (st != DP_OK)
-            return st;
-        sum.metric += m;
-        sum.discordant += q;
+    int64_t per_chunk = A->samples / A->chunks, done = 0;
+    int64_t look = may_stop ? (FIRST_LOOK + per_chunk - 1) / per_chunk : A->chunks;
+    double sum_m = 0, sum_q = 0;
+    while (done < A->chunks) {
+        int64_t upto = look < A->chunks ? look : A->chunks;
+        for (int k = 0; k < A->seeds; k++) {
+            double m, q;
+            dp_status st = dpc_measure(A, s->reps, A->seed + (uint32_t)k, done, upto, s->out,
+                                       &m, &q, err);
+            if (st != DP_OK)
+                return st;
+            sum_m += m * (double)(upto - done);
+            sum_q += q * (double)(upto - done);
+        }
+        done = upto;
+        look *= 2;
+        double runs = (double)done * A->seeds;
+        *out = (score){sum_m / runs, sum_q / runs, done * per_chunk};
+        if (dpc_settled_over(A->metric, out->metric, out->discordant, out->samples, A->budget))
+            break;
     }
-    *out = (score){sum.metric / A->seeds, sum.discordant / A->seeds};
     return DP_OK;
 }
 
@@ -235,7 +271,7 @@ static dp_status unreachable(sched *s, double at_max, dp_error *err)
         s->reps[A->layers[l].instr] = DP_REPS_NOISELESS;
     double floor = 0, m;
     for (int k = 0; k < A->seeds; k++) {
-        dp_status st = dpc_measure(A, s->reps, A->seed + (uint32_t)k, s->out, &m, NULL, err);
+        dp_status st = dpc_measure(A, s->reps, A->seed + (uint32_t)k, 0, A->chunks, s->out, &m, NULL, err);
         if (st != DP_OK)
             return st;
         floor += m / A->seeds;
@@ -259,14 +295,25 @@ static dp_status unreachable(sched *s, double at_max, dp_error *err)
                    names, data);
 }
 
-/* The least common N meeting the budget, or max repetitions if none does. */
+/* Appends how much of the set a measurement ran, when it stopped early. */
+static void log_stop(const dpc_analog *A, score m)
+{
+    if (m.samples < A->samples)
+        fprintf(A->log, " (stopped after %lld of %lld samples)", (long long)m.samples,
+                (long long)A->samples);
+}
+
+/*
+ * The least common N meeting the budget (to within SEARCH_RATIO), or max repetitions if none
+ * does: bisection on log N, since the degradation falls about as a power of N.
+ */
 static dp_status uniform(sched *s, int32_t *best, score *best_score, dp_error *err)
 {
     const dp_device *d = s->A->device;
     int32_t lo = 1, hi = d->max_repetitions;
     score m;
     set_all(s, lo);
-    dp_status st = measure(s, &m, err);
+    dp_status st = measure(s, true, &m, err);
     if (st != DP_OK)
         return st;
     if (meets(s->A, m)) {
@@ -276,18 +323,20 @@ static dp_status uniform(sched *s, int32_t *best, score *best_score, dp_error *e
     }
     *best = hi;
     best_score->metric = NAN;
-    while (st == DP_OK && next_up(d, lo) < hi) {
+    while (st == DP_OK && next_up(d, lo) < hi && hi > SEARCH_RATIO * lo) {
         int32_t mid = d->repetitions_power_of_two
                     ? (int32_t)1 << ((int)log2(lo) + (int)log2(hi) + 1) / 2
-                    : lo + (hi - lo) / 2;
+                    : (int32_t)lround(sqrt((double)lo * hi));
         if (mid <= lo || mid >= hi)
             break;
         set_all(s, mid);
-        st = measure(s, &m, err);
+        st = measure(s, true, &m, err);
         if (s->A->log && st == DP_OK) {
             dpc_log_stamp(s->A);
-            fprintf(s->A->log, "uniform: N %d measured %s %.4g\n", mid,
+            fprintf(s->A->log, "uniform: N %d measured %s %.4g", mid,
                     dpc_metric_name(s->A->metric), m.metric);
+            log_stop(s->A, m);
+            fputc('\n', s->A->log);
         }
         if (st == DP_OK && meets(s->A, m)) {
             hi = mid;
@@ -301,7 +350,7 @@ static dp_status uniform(sched *s, int32_t *best, score *best_score, dp_error *e
     }
     if (st == DP_OK && isnan(best_score->metric)) {
         set_all(s, *best);
-        st = measure(s, best_score, err);
+        st = measure(s, false, best_score, err);
     }
     return st;
 }
@@ -322,6 +371,11 @@ static void keep_if_better(sched *s, score m, int32_t *best, score *best_score)
  * The caller has measured that N_max everywhere meets the budget, and that the uniform
  * schedule of A->uniform_reps does (at A->uniform_measured): the search starts from it, so
  * the dynamic schedule never costs more than the uniform one.
+ *
+ * The search is on log T, within [sum b / N_max, sum b]. Its first guess is the surrogate's:
+ * the T of the uniform schedule, whose predicted MSE the allocation matches with less
+ * energy. From there it steps an octave at a time, up while schedules meet the budget and
+ * down while they do not, until the verdict turns, then bisects to SEARCH_RATIO.
  */
 static dp_status dynamic(sched *s, dp_error *err)
 {
@@ -336,27 +390,38 @@ static dp_status dynamic(sched *s, dp_error *err)
     for (int l = 0; l < A->n_layers; l++)
         best[l] = A->uniform_reps;
     /* uniform at N = 1 meets the budget: nothing is cheaper */
-    bool done = A->uniform_reps == 1;
+    bool done = A->uniform_reps == 1, met = false, missed = false;
     dp_status st = DP_OK;
     double lo = log(sum_b / A->device->max_repetitions), hi = log(sum_b);
-    for (int step = 0; st == DP_OK && !done && step < LEVEL_STEPS; step++) {
-        double T = exp(0.5 * (lo + hi));
+    double t = fmin(fmax(log(sum_b / A->uniform_reps), lo), hi);
+    for (int step = 0; st == DP_OK && !done && step < LEVEL_STEPS && hi - lo > log(SEARCH_RATIO);
+         step++) {
+        double T = exp(t);
         allocate(s, T);
-        if ((st = measure(s, &m, err)) != DP_OK)
+        if ((st = measure(s, true, &m, err)) != DP_OK)
             break;
         keep_if_better(s, m, best, &best_score);
         if (A->log) {
             dpc_log_stamp(A);
-            fprintf(A->log, "schedule: T %.3g, predicted MSE %.3g, %.3g J, measured %s %.4g, N:", T,
-                    dpc_predicted_mse(A->layers, A->n_layers, s->n), energy_of(A, s->n), dpc_metric_name(A->metric), m.metric);
+            fprintf(A->log, "schedule: T %.3g, predicted MSE %.3g, %.3g J, measured %s %.4g", T,
+                    dpc_predicted_mse(A->layers, A->n_layers, s->n), energy_of(A, s->n),
+                    dpc_metric_name(A->metric), m.metric);
+            log_stop(A, m);
+            fputs(", N:", A->log);
             for (int l = 0; l < A->n_layers; l++)
                 fprintf(A->log, " %d", s->n[l]);
             fputc('\n', A->log);
         }
-        if (meets(A, m))
-            lo = log(T);
+        bool ok = meets(A, m);
+        if (ok)
+            lo = t;
         else
-            hi = log(T);
+            hi = t;
+        met |= ok;
+        missed |= !ok;
+        t = ok ? t + M_LN2 : t - M_LN2;
+        if ((met && missed) || !(t > lo && t < hi))
+            t = 0.5 * (lo + hi);
         if (A->progress)
             A->progress(A->progress_ctx, "schedule", (double)(step + 1) / LEVEL_STEPS);
     }
@@ -388,14 +453,14 @@ dp_status pass_schedule(dpc_analog *A, dp_error *err)
         if (!(A->layers[l].rep_energy_j > 0))
             A->layers[l].rep_energy_j = 1e-30;
     }
-    score m = {0, 0};
+    score m = {0, 0, 0};
     if (st == DP_OK && (A->kind == DPC_SCHEDULE_FIXED || A->kind == DPC_SCHEDULE_GIVEN)) {
         set_all(&s, A->fixed_reps);
         for (int l = 0; A->kind == DPC_SCHEDULE_GIVEN && l < A->n_layers; l++)
             s.n[l] = A->given_reps[A->layers[l].instr];
         st = check_limits(A, s.n, err);
         if (st == DP_OK)
-            st = measure(&s, &m, err);
+            st = measure(&s, false, &m, err);
         A->measured = m.metric;
         A->predicted_mse = dpc_predicted_mse(A->layers, A->n_layers, s.n);
         /* nothing was searched, but the user should know when the schedule breaks it */
@@ -403,7 +468,7 @@ dp_status pass_schedule(dpc_analog *A, dp_error *err)
     } else if (st == DP_OK) {
         /* can any schedule meet the budget? */
         set_all(&s, A->device->max_repetitions);
-        st = measure(&s, &m, err);
+        st = measure(&s, false, &m, err);
         dp_runner *r0 = NULL;
         if (st == DP_OK)
             st = dpc_runner_for_seed(A, A->seed, &r0, err);
@@ -448,7 +513,7 @@ dp_status pass_schedule(dpc_analog *A, dp_error *err)
     /* the ADC counts of the chosen schedule on the first device instance, for the report */
     dp_runner *r = NULL;
     if (st == DP_OK)
-        st = dpc_measure(A, s.reps, A->seed, s.out, &m.metric, NULL, err);
+        st = dpc_measure(A, s.reps, A->seed, 0, A->chunks, s.out, &m.metric, NULL, err);
     if (st == DP_OK)
         st = dpc_runner_for_seed(A, A->seed, &r, err);
     for (int l = 0; st == DP_OK && l < A->n_layers; l++)

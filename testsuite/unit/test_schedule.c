@@ -1,6 +1,7 @@
 /*
  * test_schedule.c: the dynamic schedule's allocation (compiler/tuning/schedule.c) on made-up
- * sensitivities and costs, against the closed form and against brute force.
+ * sensitivities and costs, against the closed form and against brute force; and the rule
+ * that stops a measurement early, against its stated error rate on simulated samples.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -187,6 +188,68 @@ static void floors_do_not_count_against_the_target(void **state)
     assert_true(fabs(dpc_predicted_mse(L, 2, n) - 20.1) < 1e-9);
 }
 
+static double uniform01(uint64_t *rng)
+{
+    *rng = *rng * 6364136223846793005u + 1442695040888963407u;
+    return (double)(*rng >> 11) / 9007199254740992.0;
+}
+
+/*
+ * Whether dpc_settled_over stops a measurement of n samples at one of the looks schedule.c
+ * takes (64, 128, ... samples, before the last). Each sample's verdict is +1 with
+ * probability up, -1 with probability down (an accuracy drop's broken and fixed samples;
+ * down = 0 for a top-1 disagreement).
+ */
+static bool stops_early(uint64_t *rng, dpc_metric metric, double up, double down, int n,
+                        double budget)
+{
+    double sum = 0, discordant = 0;
+    int look = 64;
+    for (int k = 1; k < n; k++) {
+        double u = uniform01(rng);
+        sum += u < up ? 1 : u < up + down ? -1 : 0;
+        discordant += u < up + down;
+        if (k == look) {
+            if (dpc_settled_over(metric, sum / k, discordant / k, k, budget))
+                return true;
+            look *= 2;
+        }
+    }
+    return false;
+}
+
+/* A schedule exactly at the budget is stopped at most 4 looks x Phi(-4) = 1.3e-4 of the
+ * time: out of 20,000 streams 2.6 at most on average, and 12 or more with a probability
+ * below 1e-4 (Poisson). */
+static void early_stop_rarely_rejects_a_schedule_at_the_budget(void **state)
+{
+    (void)state;
+    uint64_t rng = 2026;
+    int top1 = 0, accuracy = 0;
+    for (int trial = 0; trial < 20000; trial++) {
+        top1 += stops_early(&rng, DPC_TOP1, 0.02, 0, 1024, 0.02);
+        accuracy += stops_early(&rng, DPC_ACCURACY, 0.05, 0.03, 1024, 0.02);
+    }
+    printf("early stops at the budget in 20000 streams: top1 %d, accuracy %d\n", top1, accuracy);
+    assert_true(top1 < 12);
+    assert_true(accuracy < 12);
+}
+
+/* Far over the budget (7.5 times, as a bisection's first failing steps are), measurements
+ * stop early; a metric that is not a rate never does. */
+static void early_stop_catches_schedules_far_over_the_budget(void **state)
+{
+    (void)state;
+    uint64_t rng = 7;
+    int stopped = 0, never = 0;
+    for (int trial = 0; trial < 1000; trial++) {
+        stopped += stops_early(&rng, DPC_ACCURACY, 0.16, 0.01, 1024, 0.02);
+        never += stops_early(&rng, DPC_MSE, 0.5, 0, 1024, 0.02);
+    }
+    assert_true(stopped >= 990);
+    assert_int_equal(never, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -196,6 +259,8 @@ int main(void)
         cmocka_unit_test(powers_of_two_where_the_device_wants_them),
         cmocka_unit_test(unreachable_target_gives_the_most_precise_schedule),
         cmocka_unit_test(floors_do_not_count_against_the_target),
+        cmocka_unit_test(early_stop_rarely_rejects_a_schedule_at_the_budget),
+        cmocka_unit_test(early_stop_catches_schedules_far_over_the_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
