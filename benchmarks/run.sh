@@ -12,6 +12,9 @@
 #   calibrated compiles (calibration + sensitivity + schedule), reported as skipped past it
 #   BUDGET [mse=0.1] the dynamic schedule's budget (random-weight models rarely meet top1)
 #   WAIT_LOAD [900] seconds to wait for the 1-minute load average to drop below 1.0
+#   REAL_MODELS [fmnist_cnn fmnist_resnet50] the dynamic compile on real calibration data
+#   (benchmarks/compile_real.sh; "" skips it), BASE_BUILD [none] an earlier build to time there
+#   side by side, BASE_LABEL its commit
 #   BUILD [build/]  WORK [a fresh folder under /tmp, removed at the end]
 set -euo pipefail
 
@@ -167,6 +170,13 @@ for m in $MODELS; do
     rm -f "$w"/*.dp
 done
 
+# --- the dynamic compile on real calibration data ------------------------------------------
+real=""
+if [[ -n ${REAL_MODELS-fmnist_cnn fmnist_resnet50} ]]; then
+    REAL_MODELS=${REAL_MODELS-fmnist_cnn fmnist_resnet50} \
+        bash "$bench/compile_real.sh" "$BUILD" "$WORK/real.md" >&2 && real=$WORK/real.md
+fi
+
 # --- report -----------------------------------------------------------------------------
 {
     echo "# dpcc benchmark results"
@@ -192,6 +202,12 @@ done
     echo "| model | passes | wall s | peak RSS MiB | note |"
     echo "|---|---|---|---|---|"
     printf '%s\n' "${compile_rows[@]}"
+    if [[ -n $real ]]; then
+        echo
+        echo "## Compile on real calibration data (benchmarks/compile_real.sh)"
+        echo
+        cat "$real"
+    fi
 } > "$bench/results.md.new"
 mv "$bench/results.md.new" "$bench/results.md"
 cat "$bench/results.md"
