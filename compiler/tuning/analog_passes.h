@@ -66,8 +66,8 @@ typedef struct dpc_analog {
     dpc_schedule_kind kind;
     int32_t fixed_reps;
     double predicted_mse, measured;
-    bool no_margin;              /* the budget is met without the sampling margin only */
-    bool margin_capped;          /* the schedule's sampling error exceeds half the budget */
+    double margin_cap;           /* the most margin asked of a schedule (schedule.c) */
+    bool margin_capped;          /* the schedule meets the budget by less than its error */
     int32_t uniform_reps;        /* the baseline: the least common N meeting the budget */
     double uniform_energy_j, total_energy_j, uniform_measured;
     /* progress on a terminal: called with a stage name and a fraction done */

@@ -37,7 +37,7 @@ static void fill_report(const dpc_analog *A, dp_report *r, dp_report_layer *rows
                      .budget = A->budget, .predicted_mse = A->predicted_mse,
                      .measured = A->measured, .uniform_repetitions = A->uniform_reps,
                      .uniform_energy_j = A->uniform_energy_j,
-                     .synthetic_calibration = A->synthetic, .unverified_margin = A->no_margin || A->margin_capped,
+                     .synthetic_calibration = A->synthetic, .unverified_margin = A->margin_capped,
                      .budget_warning = budget_warning(A),
                      .calibration_samples = A->chunks, .n_layers = A->n_layers, .layers = rows};
     r->floor_mse = 0;
@@ -135,14 +135,10 @@ void dpc_print_warnings(const dpc_analog *A, FILE *f)
                 dpc_metric_name(A->metric), A->budget, A->device->max_repetitions,
                 A->device->precision == DP_PRECISION_PHOTONS ? "steps of light" : "repetitions",
                 dpc_metric_name(A->metric), A->measured);
-    if (A->no_margin)
-        fprintf(f, "warning: the schedule meets the budget on the %lld calibration samples but "
-                "not with a margin for their sampling error: give more calibration data to be "
-                "confident it holds on new data\n", (long long)A->samples);
-    else if (A->margin_capped)
-        fprintf(f, "warning: the schedule meets the budget on the %lld calibration samples by "
-                "half the budget, less than their sampling error: give more calibration data "
-                "to be confident it holds on new data\n", (long long)A->samples);
+    if (A->margin_capped)
+        fprintf(f, "warning: the schedule meets the budget on the %lld calibration samples, but "
+                "by less than their sampling error: give more calibration data to be confident "
+                "it holds on new data\n", (long long)A->samples);
     if (A->synthetic)
         fprintf(f, "warning: calibrated on synthetic inputs (no --calib): full scales and the "
                 "schedule may not fit real data\n");

@@ -218,24 +218,24 @@ static double sampling_error(const dpc_analog *A, double discordant)
 
 /*
  * Whether a measurement meets the budget: by its sampling error, so that a schedule at the
- * edge is not accepted on a lucky calibration set and then miss the budget on new data. The
- * margin is capped at half the budget: a set too small for a tight budget still gets a
- * margin, and a looser budget never asks for a smaller measurement than a tighter one (a
- * margin dropped whenever it exceeded the budget did).
+ * edge is not accepted on a lucky calibration set and then miss the budget on new data. A
+ * set too small to verify the budget so even at the device's maximum precision caps the
+ * margin at what that maximum leaves (pass_schedule): the search then asks for what the
+ * set can show, and a looser budget never for a smaller measurement than a tighter one.
  */
 static bool meets(const dpc_analog *A, score s)
 {
     if (!(s.metric <= A->budget))
         return false;
-    if (A->no_margin || (A->metric != DPC_TOP1 && A->metric != DPC_ACCURACY))
+    if (A->metric != DPC_TOP1 && A->metric != DPC_ACCURACY)
         return true;
-    return s.metric + fmin(sampling_error(A, s.discordant), A->budget / 2) <= A->budget;
+    return s.metric + fmin(sampling_error(A, s.discordant), A->margin_cap) <= A->budget;
 }
 
 static bool margin_capped(const dpc_analog *A, score s)
 {
-    return !A->no_margin && (A->metric == DPC_TOP1 || A->metric == DPC_ACCURACY)
-        && sampling_error(A, s.discordant) > A->budget / 2;
+    return (A->metric == DPC_TOP1 || A->metric == DPC_ACCURACY)
+        && sampling_error(A, s.discordant) > A->margin_cap;
 }
 
 static void set_all(sched *s, int32_t n)
@@ -438,6 +438,7 @@ static dp_status dynamic(sched *s, dp_error *err)
 dp_status pass_schedule(dpc_analog *A, dp_error *err)
 {
     sched s = {.A = A};
+    A->margin_cap = INFINITY;
     s.reps = calloc((size_t)A->prog->n_instrs + 1, sizeof *s.reps);
     s.n = calloc((size_t)A->n_layers + 1, sizeof *s.n);
     s.free_ = calloc((size_t)A->n_layers + 1, sizeof *s.free_);
@@ -474,10 +475,10 @@ dp_status pass_schedule(dpc_analog *A, dp_error *err)
             st = dpc_runner_for_seed(A, A->seed, &r0, err);
         for (int l = 0; st == DP_OK && l < A->n_layers; l++)
             A->layers[l].counts = dp_runner_adc_counts(r0, A->layers[l].instr);
-        /* within the budget only without the margin: the calibration set is too small to
-         * verify it with confidence; go on without, and say so */
+        /* within the budget only without the full margin: the calibration set is too
+         * small to verify it with confidence; ask for what it can show, and say so */
         if (st == DP_OK && !meets(A, m) && m.metric <= A->budget)
-            A->no_margin = true;
+            A->margin_cap = A->budget - m.metric;
         /* the default budget gives way to the best the device does; the user's does not */
         bool out_of_reach = st == DP_OK && !meets(A, m);
         A->budget_unmet = out_of_reach && !A->budget_given;
