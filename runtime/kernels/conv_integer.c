@@ -68,7 +68,7 @@ static dp_status qconv_sums(dp_kctx *k, const qconv *c, int32_t *acc)
     int64_t K = g->Cg * g->taps;
     int64_t nj = conv_chunk_size(K, g->outvol, 1);
     int32_t *wt, *coli;
-    dp_status st = quant_widen(k, k->in[c->in->w], c->w.zero, c->w.count, K, &wt);
+    dp_status st = quant_widen(k, k->in[c->in->w], &c->w, &wt);
     if (st == DP_OK)
         st = quant_scratch_i32(k, K * nj, &coli);
     if (st != DP_OK)

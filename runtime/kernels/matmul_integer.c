@@ -66,9 +66,9 @@ static dp_status imm_init(dp_kctx *k, imm *m)
 static dp_status imm_product(dp_kctx *k, const imm *m, int32_t *y)
 {
     int32_t *wa, *wb;
-    dp_status st = quant_widen(k, m->ta, m->a.zero, m->a.count, m->a.inner, &wa);
+    dp_status st = quant_widen(k, m->ta, &m->a, &wa);
     if (st == DP_OK)
-        st = quant_widen(k, m->tb, m->b.zero, m->b.count, m->b.inner, &wb);
+        st = quant_widen(k, m->tb, &m->b, &wb);
     if (st != DP_OK)
         return st;
     int64_t M = m->g.M, N = m->g.N, K = m->g.K;

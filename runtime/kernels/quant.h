@@ -15,23 +15,24 @@
 #include "dp_op.h"
 
 /*
- * A quantised tensor's scales and zero points: one pair for the whole tensor, or one per
- * index of an axis (count > 1). Shapes are checked by quant_params_init; the values, known
- * only when the kernel runs, by quant_params_load.
+ * A quantised tensor's scales and zero points: each one value for the whole tensor, or one
+ * per index of an axis. Shapes are checked by quant_params_init; scales, whose values may
+ * only be known when the kernel runs, by quant_scales_check.
  */
 typedef struct quant_params {
-    int64_t count;        /* scales: 1 (per tensor) or the axis' size */
-    int64_t outer, inner; /* per axis: the elements before and after the axis */
-    const dp_tensor *scale, *zero; /* zero: NULL when omitted (zero points of 0) */
+    int64_t count;        /* 1 (per tensor), or the axis' size where either is per axis */
+    int64_t outer, inner; /* the elements before and after the axis (per tensor: 1, all) */
+    const dp_tensor *scale, *zero; /* NULL when the op has none or omits it (zero: 0) */
+    int64_t scale_n, zero_n; /* their counts: 1 or count */
     const char *name;     /* the scale input's name, for messages */
 } quant_params;
 
 /*
  * Checks scale (float32, or NULL for the integer ops, which have none) and zero (NULL, or of
  * dtype zdtype, the quantised type) for tensor x, naming them what_scale and what_zero in
- * messages: either each holds one element (per tensor), or, where per_axis, each is 1-D with
- * x's size along axis (which may count from the back). Scales whose values are known are
- * checked too (quant_scales_check).
+ * messages: each holds one value (per tensor), or, where per_axis, is 1-D with x's size
+ * along axis (which may count from the back). Scales whose values are known are checked too
+ * (quant_scales_check).
  */
 dp_status quant_params_init(dp_kctx *k, const dp_tensor *x, bool per_axis, int64_t axis,
                             const dp_tensor *scale, const dp_tensor *zero, dp_dtype zdtype,
@@ -41,10 +42,10 @@ dp_status quant_params_init(dp_kctx *k, const dp_tensor *x, bool per_axis, int64
  * inputs. */
 dp_status quant_scales_check(dp_kctx *k, const quant_params *q);
 
-/* Scale i and zero point i (0 when omitted). */
+/* The scale and zero point (0 when omitted) of index i along the axis (any i, per tensor). */
 static inline float quant_scale(const quant_params *q, int64_t i)
 {
-    return ((const float *)q->scale->data)[i];
+    return ((const float *)q->scale->data)[q->scale_n > 1 ? i : 0];
 }
 int32_t quant_zero(const quant_params *q, int64_t i);
 
@@ -73,19 +74,14 @@ dp_status quant_scratch_i32(dp_kctx *k, int64_t n, int32_t **out);
  * out (uint8 or int8, as y's zero point) = the int32 sums acc of a QLinear op requantised
  * onto y's grid. Sum i takes the multiplier a_scale * b_scale / y_scale (in float32, as
  * onnxruntime forms it) of index r * cols + c = (i / run) % (rows * cols): a's scale r and
- * b's scale c, or the one scale of a per-tensor operand. Checks every scale first.
+ * b's scale c (quant_scale). Checks every scale first.
  */
 dp_status quant_requantize(dp_kctx *k, const int32_t *acc, const quant_params *a,
                            int64_t rows, const quant_params *b, int64_t cols, int64_t run,
                            const quant_params *y, dp_tensor *out);
 
-/*
- * The tensor q - zero as int32, row-major: element i takes the zero point of index
- * (i / inner) % count along the quantised axis (inner = 1 for the last axis; count 1 for
- * one zero point).
- */
-dp_status quant_widen(dp_kctx *k, const dp_tensor *q, const dp_tensor *zero, int64_t count,
-                      int64_t inner, int32_t **out);
+/* The tensor t less its zero points (q, as quant_params_init made it for t), as int32. */
+dp_status quant_widen(dp_kctx *k, const dp_tensor *t, const quant_params *q, int32_t **out);
 
 /* The integer products: ConvInteger and MatMulInteger (int32 out) and QLinearConv and
  * QLinearMatMul (requantised out) share an infer and a run each, told apart by their input

@@ -37,7 +37,8 @@ int32_t quant_round(float v, int32_t zero, int32_t lo, int32_t hi)
 
 int32_t quant_zero(const quant_params *q, int64_t i)
 {
-    return q->zero ? (int32_t)dp_load_i64(q->zero->data, q->zero->dtype, i) : 0;
+    return q->zero ? (int32_t)dp_load_i64(q->zero->data, q->zero->dtype, q->zero_n > 1 ? i : 0)
+                   : 0;
 }
 
 static bool one_value(const dp_tensor *t)
@@ -45,11 +46,44 @@ static bool one_value(const dp_tensor *t)
     return t->rank <= 1 && dp_numel(t) == 1;
 }
 
+/* Checks t (a scale or zero point, named what) against x: one value, or where per_axis a 1-D
+ * tensor of x's size along axis, which then sets q's count, outer and inner. *n: t's count. */
+static dp_status params_shape(dp_kctx *k, const dp_tensor *x, bool per_axis, int64_t axis,
+                              const dp_tensor *t, const char *what, quant_params *q, int64_t *n)
+{
+    char s1[160];
+    *n = 1;
+    if (!t || one_value(t))
+        return DP_OK;
+    if (!per_axis)
+        return dp_kfail(k, DP_EINPUT, "%s has shape [%s], expected one value", what,
+                        dp_shape_str(t, s1, sizeof s1));
+    /* ONNX lets MatMulInteger's zero points be N-D, one per matrix of a batch too */
+    if (t->rank != 1)
+        return dp_kfail(k, DP_EUNSUPPORTED, "%s has shape [%s]: one value or a 1-D tensor "
+                        "(per axis) is supported", what, dp_shape_str(t, s1, sizeof s1));
+    int a = dp_norm_axis(axis, x->rank);
+    if (a < 0)
+        return dp_kfail(k, DP_EINPUT, "axis %lld is outside [%d, %d] for an input of rank %d",
+                        (long long)axis, -x->rank, x->rank - 1, x->rank);
+    if (t->dims[0] != x->dims[a])
+        return dp_kfail(k, DP_EINPUT, "%s has %lld values, the input [%s] %lld along axis %d",
+                        what, (long long)t->dims[0], dp_shape_str(x, s1, sizeof s1),
+                        (long long)x->dims[a], a);
+    *n = q->count = x->dims[a];
+    q->outer = q->inner = 1;
+    for (int d = 0; d < x->rank; d++)
+        if (d < a)
+            q->outer *= x->dims[d];
+        else if (d > a)
+            q->inner *= x->dims[d];
+    return DP_OK;
+}
+
 dp_status quant_params_init(dp_kctx *k, const dp_tensor *x, bool per_axis, int64_t axis,
                             const dp_tensor *scale, const dp_tensor *zero, dp_dtype zdtype,
                             const char *what_scale, const char *what_zero, quant_params *q)
 {
-    char s1[160], s2[160];
     *q = (quant_params){.count = 1, .outer = 1, .inner = dp_numel(x), .scale = scale,
                         .zero = zero, .name = what_scale};
     if (scale && scale->dtype != DP_FLOAT)
@@ -58,50 +92,21 @@ dp_status quant_params_init(dp_kctx *k, const dp_tensor *x, bool per_axis, int64
     if (zero && zero->dtype != zdtype)
         return dp_kfail(k, DP_EINPUT, "%s is %s, expected %s", what_zero,
                         dp_dtype_name(zero->dtype), dp_dtype_name(zdtype));
-    /* the shape that says per tensor or per axis: the scale's, else the zero point's */
-    const dp_tensor *ref = scale ? scale : zero;
-    const char *what = scale ? what_scale : what_zero;
-    if (!ref)
-        return DP_OK;
-    if (one_value(ref)) {
-        if (zero && !one_value(zero))
-            return dp_kfail(k, DP_EINPUT, "%s has shape [%s], %s one value", what_zero,
-                            dp_shape_str(zero, s1, sizeof s1), what_scale);
-    } else {
-        if (!per_axis || ref->rank != 1)
-            return dp_kfail(k, DP_EINPUT, "%s has shape [%s], expected one value%s", what,
-                            dp_shape_str(ref, s1, sizeof s1),
-                            per_axis ? " or a 1-D tensor (per axis)" : "");
-        int a = dp_norm_axis(axis, x->rank);
-        if (a < 0)
-            return dp_kfail(k, DP_EINPUT, "axis %lld is outside [%d, %d] for an input of "
-                            "rank %d", (long long)axis, -x->rank, x->rank - 1, x->rank);
-        if (ref->dims[0] != x->dims[a])
-            return dp_kfail(k, DP_EINPUT, "%s has %lld values, the input [%s] %lld along "
-                            "axis %d", what, (long long)ref->dims[0],
-                            dp_shape_str(x, s1, sizeof s1), (long long)x->dims[a], a);
-        if (zero && !dp_same_shape(zero, ref))
-            return dp_kfail(k, DP_EINPUT, "%s has shape [%s], %s [%s]", what_zero,
-                            dp_shape_str(zero, s1, sizeof s1), what_scale,
-                            dp_shape_str(ref, s2, sizeof s2));
-        q->count = x->dims[a];
-        q->inner = 1;
-        for (int d = 0; d < x->rank; d++)
-            if (d < a)
-                q->outer *= x->dims[d];
-            else if (d > a)
-                q->inner *= x->dims[d];
-    }
-    return scale && scale->data ? quant_scales_check(k, q) : DP_OK;
+    dp_status st = params_shape(k, x, per_axis, axis, scale, what_scale, q, &q->scale_n);
+    if (st == DP_OK)
+        st = params_shape(k, x, per_axis, axis, zero, what_zero, q, &q->zero_n);
+    if (st == DP_OK && scale && scale->data)
+        st = quant_scales_check(k, q);
+    return st;
 }
 
 dp_status quant_scales_check(dp_kctx *k, const quant_params *q)
 {
-    for (int64_t i = 0; i < q->count; i++) {
+    for (int64_t i = 0; i < q->scale_n; i++) {
         float s = quant_scale(q, i);
         if (!(s > 0) || isinf(s))
             return dp_kfail(k, DP_EINPUT, "%s%s is %g: a scale must be finite and positive",
-                            q->name, q->count > 1 ? "'s value" : "", (double)s);
+                            q->name, q->scale_n > 1 ? "'s value" : "", (double)s);
     }
     return DP_OK;
 }
@@ -114,16 +119,15 @@ dp_status quant_scratch_i32(dp_kctx *k, int64_t n, int32_t **out)
                                    (size_t)n * sizeof(int32_t));
 }
 
-dp_status quant_widen(dp_kctx *k, const dp_tensor *q, const dp_tensor *zero, int64_t count,
-                      int64_t inner, int32_t **out)
+dp_status quant_widen(dp_kctx *k, const dp_tensor *t, const quant_params *q,
+                      int32_t **out)
 {
-    int64_t n = dp_numel(q);
+    int64_t n = dp_numel(t);
     dp_status st = quant_scratch_i32(k, n, out);
-    for (int64_t b = 0; st == DP_OK && inner > 0 && b * inner < n; b++) {
-        int32_t z = zero ? (int32_t)dp_load_i64(zero->data, zero->dtype, count > 1 ? b % count : 0)
-                         : 0;
-        for (int64_t i = b * inner; i < (b + 1) * inner; i++)
-            (*out)[i] = (int32_t)dp_load_i64(q->data, q->dtype, i) - z;
+    for (int64_t b = 0; st == DP_OK && q->inner > 0 && b * q->inner < n; b++) {
+        int32_t z = quant_zero(q, b % q->count);
+        for (int64_t i = b * q->inner; i < (b + 1) * q->inner; i++)
+            (*out)[i] = (int32_t)dp_load_i64(t->data, t->dtype, i) - z;
     }
     return st;
 }
@@ -147,8 +151,7 @@ dp_status quant_requantize(dp_kctx *k, const int32_t *acc, const quant_params *a
     float ys = quant_scale(y, 0);
     for (int64_t r = 0; r < rows; r++)
         for (int64_t c = 0; c < cols; c++)
-            mult[r * cols + c] = quant_scale(a, a->count > 1 ? r : 0) *
-                                 quant_scale(b, b->count > 1 ? c : 0) / ys;
+            mult[r * cols + c] = quant_scale(a, r) * quant_scale(b, c) / ys;
     int32_t lo, hi, z = quant_zero(y, 0);
     quant_dtype(out->dtype, &lo, &hi);
     for (int64_t i = 0; i < n; i++)
