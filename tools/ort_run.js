@@ -8,6 +8,7 @@
 // uint8, C order); outputs go to OUT_DIR/output_<i>.npy in the model's order. --ort: the
 // folder holding node_modules/onnxruntime-node (default: the working directory). --opt:
 // onnxruntime's graph optimisation level, disabled, basic, extended or all (its default).
+// benchmarks/ort_bench.js reads its .npy inputs with this file's readNpy.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -79,4 +80,7 @@ async function main() {
   });
 }
 
-main().catch((e) => { console.error(String(e)); process.exit(1); });
+module.exports = { readNpy };
+
+if (require.main === module)
+  main().catch((e) => { console.error(String(e)); process.exit(1); });
