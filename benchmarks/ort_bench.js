@@ -5,37 +5,14 @@
 //
 // Intra-op threads = T (inter-op 1, sequential execution), graph optimisations at
 // onnxruntime's default level ("all"). The .npy feeds the model's first input (float32,
-// int64, int32 or float64, C order). After W warm-up runs it times K runs and prints one
-// line of JSON: {"median_ms", "min_ms", "runs", "peak_rss_kib"}; peak_rss_kib is the
-// largest process.memoryUsage().rss seen after loading and after every run.
+// float64, int64, int32, int8 or uint8, C order; read by tools/ort_run.js). After W warm-up
+// runs it times K runs and prints one line of JSON: {"median_ms", "min_ms", "runs",
+// "peak_rss_kib"}; peak_rss_kib is the largest process.memoryUsage().rss seen after loading
+// and after every run.
 'use strict';
-const fs = require('fs');
 const path = require('path');
 const ort = require(path.join(__dirname, 'node_modules', 'onnxruntime-node'));
-
-function readNpy(file) {
-  const buf = fs.readFileSync(file);
-  if (buf.toString('latin1', 0, 6) !== '\x93NUMPY') throw new Error(`${file}: not a .npy file`);
-  const major = buf[6];
-  const hlen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
-  const hstart = major === 1 ? 10 : 12;
-  const header = buf.toString('latin1', hstart, hstart + hlen);
-  const descr = /'descr':\s*'([^']+)'/.exec(header)[1];
-  if (/'fortran_order':\s*True/.test(header)) throw new Error(`${file}: Fortran order`);
-  const shape = /'shape':\s*\(([^)]*)\)/.exec(header)[1].split(',')
-    .map((s) => s.trim()).filter((s) => s.length).map(Number);
-  const types = {
-    '<f4': ['float32', Float32Array], '<f8': ['float64', Float64Array],
-    '<i8': ['int64', BigInt64Array], '<i4': ['int32', Int32Array],
-  };
-  if (!types[descr]) throw new Error(`${file}: unsupported dtype ${descr}`);
-  const [type, Arr] = types[descr];
-  const off = hstart + hlen;
-  const count = shape.reduce((a, b) => a * b, 1);
-  const data = new Arr(count);  // copy: the payload need not be aligned in buf
-  new Uint8Array(data.buffer).set(buf.subarray(off, off + count * Arr.BYTES_PER_ELEMENT));
-  return new ort.Tensor(type, data, shape);
-}
+const { readNpy } = require(path.join(__dirname, '..', 'tools', 'ort_run.js'));
 
 async function main() {
   const args = process.argv.slice(2);
@@ -60,7 +37,7 @@ async function main() {
     executionMode: 'sequential',
   });
   sample();
-  const feeds = { [session.inputNames[0]]: readNpy(pos[1]) };
+  const feeds = { [session.inputNames[0]]: readNpy(ort, pos[1]) };
   for (let i = 0; i < opt.warmup; i++) { await session.run(feeds); sample(); }
   const times = [];
   for (let i = 0; i < opt.repeat; i++) {

@@ -43,6 +43,8 @@ SpaceToDepth Split Sqrt Squeeze Sub Sum Tan Tanh ThresholdedRelu Tile TopK Trans
 Unsqueeze Upsample Where Xor
 Acos Acosh Asin Asinh Atan Atanh Cosh
 EyeLike
+QuantizeLinear DequantizeLinear DynamicQuantizeLinear QLinearConv QLinearMatMul ConvInteger
+MatMulInteger
 """.split())
 
 FOLDERS = ["node", "pytorch-converted", "pytorch-operator", "simple"]

@@ -22,6 +22,13 @@ typedef enum dpc_metric { DPC_TOP1, DPC_KL, DPC_MSE, DPC_ACCURACY } dpc_metric;
 typedef enum dpc_schedule_kind { DPC_SCHEDULE_DYNAMIC, DPC_SCHEDULE_UNIFORM, DPC_SCHEDULE_FIXED,
                                  DPC_SCHEDULE_GIVEN } dpc_schedule_kind;
 
+/* Where a layer's DAC full scale came from (pass_calibrate). */
+typedef enum dpc_dac_source {
+    DPC_DAC_CALIBRATED,  /* a quantile of the calibration inputs */
+    DPC_DAC_MODEL,       /* the model's input grid (a QDQ model's DequantizeLinear), exactly */
+    DPC_DAC_REQUANTISED  /* that grid, wider than the DAC's levels: spanned and requantised */
+} dpc_dac_source;
+
 /* What the analog passes learn about one analog instruction. */
 typedef struct dpc_layer {
     int instr;
@@ -33,6 +40,8 @@ typedef struct dpc_layer {
     double rep_energy_j;         /* c_l: the energy one more repetition costs */
     int32_t repetitions;         /* the schedule's N_l */
     double effective_bits;
+    dpc_dac_source dac_source;
+    int32_t grid_bits;           /* DAC bits the model's input grid needs (not calibrated) */
     dp_energy energy;            /* per inference at N_l */
     dp_adc_counts counts;        /* ADC conversions and clips over the verification runs */
 } dpc_layer;
@@ -89,7 +98,9 @@ typedef struct dpc_analog {
  * Fills A->layers from the program, makes the synthetic calibration set when A->calib is
  * NULL (standard normal floats; integer inputs as indices within the table they gather
  * from), runs it clean into A->clean, and sets every MVM's DAC full scale X and ADC full
- * scale G from quantiles of the observed values.
+ * scale G from quantiles of the observed values; X from the model instead where a layer's
+ * inputs come quantised (a QDQ model's DequantizeLinear of one constant scale and zero
+ * point: the DAC's levels then hold the model's grid).
  */
 dp_status pass_calibrate(dpc_analog *A, dp_error *err);
 

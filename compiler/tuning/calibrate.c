@@ -18,6 +18,14 @@
  *
  * A layer whose inputs were never negative gets the unsigned DAC (analog-model.md section
  * 2): all its levels on [0, X].
+ *
+ * A layer whose inputs a QDQ model quantised (they come from a DequantizeLinear of one
+ * constant scale s and zero point z) takes X from the model instead: its inputs lie on the
+ * grid (q - z) s (and still do through Flatten, Reshape and the like), which the DAC's
+ * levels hold exactly when X is s times their count, 2^b - 1 unsigned (z the type's lowest
+ * value: the grid is never negative) or 2^(b-1) signed. Where
+ * the grid reaches further than that (a DAC of fewer bits than the model's), X spans it and
+ * the DAC requantises it, which dpcc warns of.
  */
 #include "analog_passes.h"
 #include "reservoir.h"
@@ -75,6 +83,73 @@ static void watch_adc(void *ctx, int instr, const float *values, int64_t tiles, 
         for (int64_t j = 0; j < rows; j++)
             for (int64_t q = 0; q < cols; q++)
                 dpc_reservoir_offer_channel(r, channel0 + j, values[(t * rows + j) * cols + q]);
+}
+
+/* The instruction that writes tensor t, or -1 (a graph input or a constant). */
+static int producer(const dp_program *p, int t)
+{
+    for (int i = 0; i < p->n_instrs; i++)
+        for (int k = 0; k < p->instrs[i].n_out; k++)
+            if (p->instrs[i].out[k] == t)
+                return i;
+    return -1;
+}
+
+/* The value of input i of ins where it is a constant of one element (float32, uint8 or
+ * int8); false otherwise. */
+static bool constant_value(const dp_program *p, const dp_instr *ins, int i, double *v)
+{
+    if (i >= ins->n_in || ins->in[i] < 0)
+        return false;
+    const dp_tensor_info *t = &p->tensors[ins->in[i]];
+    dp_dtype d = t->t.dtype;
+    if (t->storage != DP_STORE_CONST || dp_numel(&t->t) != 1 || !p->weights ||
+        (d != DP_FLOAT && d != DP_UINT8 && d != DP_INT8))
+        return false;
+    *v = dp_load_f64(p->weights + t->offset, d, 0);
+    return true;
+}
+
+/* Ops whose output holds their first input's values, rearranged: a grid passes through. */
+static bool rearranges(const char *op)
+{
+    static const char *const ops[] = {"Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose",
+                                      "Identity"};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (strcmp(op, ops[i]) == 0)
+            return true;
+    return false;
+}
+
+/* X for layer l from the model's input grid, as the header says; false where the layer's
+ * inputs are not quantised by the model. */
+static bool model_dac(dpc_analog *A, dpc_layer *l)
+{
+    const dp_program *p = A->prog;
+    const dp_instr *ins = &p->instrs[l->instr];
+    int src = producer(p, ins->in[vector_input(ins)]);
+    while (src >= 0 && rearranges(p->instrs[src].op) && p->instrs[src].n_in > 0)
+        src = producer(p, p->instrs[src].in[0]);
+    if (src < 0 || strcmp(p->instrs[src].op, "DequantizeLinear") != 0)
+        return false;
+    const dp_instr *dq = &p->instrs[src];
+    dp_dtype q = p->tensors[dq->in[0]].t.dtype;
+    double s, z = 0, lo = q == DP_INT8 ? -128 : 0, hi = q == DP_INT8 ? 127 : 255;
+    bool zero_given = dq->n_in > 2 && dq->in[2] >= 0;
+    if ((q != DP_UINT8 && q != DP_INT8) || !constant_value(p, dq, 1, &s) || !(s > 0) ||
+        !isfinite(s) || (zero_given && !constant_value(p, dq, 2, &z)))
+        return false;
+    bool unsigned_ = z == lo;
+    int bits = A->device->dac_bits;
+    double levels = unsigned_ ? ldexp(1.0, bits) - 1 : ldexp(1.0, bits - 1);
+    /* the grid's extent in steps: above zero, or on the wider side of it */
+    double extent = unsigned_ || hi - z > z - lo ? hi - z : z - lo;
+    dp_mvm *m = ins->mvm;
+    m->input_scale = (float)(s * (extent <= levels ? levels : extent));
+    m->input_unsigned = unsigned_;
+    l->dac_source = extent <= levels ? DPC_DAC_MODEL : DPC_DAC_REQUANTISED;
+    l->grid_bits = (int32_t)ceil(log2(unsigned_ ? extent + 1 : extent)) + !unsigned_;
+    return true;
 }
 
 /* The size of the table an integer graph input indexes, found at the Gather it feeds. */
@@ -241,10 +316,13 @@ dp_status pass_calibrate(dpc_analog *A, dp_error *err)
     for (int i = 0; st == DP_OK && i < A->n_layers; i++) {
         dpc_layer *l = &A->layers[i];
         dpc_reservoir *r = &c.res[l->instr];
-        double X = dpc_reservoir_quantile(r, DAC_QUANTILE) * A->device->headroom;
-        p->instrs[l->instr].mvm->input_scale = X > 0 && isfinite(X) ? (float)X : 1.0f;
-        p->instrs[l->instr].mvm->input_mean_square = r->seen ? (float)(r->sum2 / (double)r->seen) : 0;
-        p->instrs[l->instr].mvm->input_unsigned = r->seen > 0 && !r->negative;
+        dp_mvm *m = p->instrs[l->instr].mvm;
+        m->input_mean_square = r->seen ? (float)(r->sum2 / (double)r->seen) : 0;
+        if (!model_dac(A, l)) {
+            double X = dpc_reservoir_quantile(r, DAC_QUANTILE) * A->device->headroom;
+            m->input_scale = X > 0 && isfinite(X) ? (float)X : 1.0f;
+            m->input_unsigned = r->seen > 0 && !r->negative;
+        }
         dpc_reservoir_restart(r);
     }
     if (st == DP_OK)

@@ -142,4 +142,14 @@ void dpc_print_warnings(const dpc_analog *A, FILE *f)
     if (A->synthetic)
         fprintf(f, "warning: calibrated on synthetic inputs (no --calib): full scales and the "
                 "schedule may not fit real data\n");
+    int requantised = 0;
+    const dpc_layer *first = NULL;
+    for (int i = 0; i < A->n_layers; i++)
+        if (A->layers[i].dac_source == DPC_DAC_REQUANTISED && !requantised++)
+            first = &A->layers[i];
+    if (first)
+        fprintf(f, "warning: the DAC requantises the model's input grid of %d layer%s: '%s' "
+                "needs %d bits, the device's DAC has %d\n", requantised,
+                requantised > 1 ? "s" : "", first->name ? first->name : "", first->grid_bits,
+                A->device->dac_bits);
 }

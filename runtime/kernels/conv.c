@@ -111,9 +111,9 @@ static dp_status transpose_window(dp_kctx *k, const dp_tensor *x, const int64_t 
     return DP_OK;
 }
 
-dp_status conv_geometry(dp_kctx *k, bool transpose, conv_geom *g)
+dp_status conv_geometry(dp_kctx *k, const dp_tensor *x, const dp_tensor *wt,
+                        const dp_tensor *b, bool transpose, conv_geom *g)
 {
-    const dp_tensor *x = k->in[0], *wt = k->in[1], *b = dp_in(k, 2);
     int nsp;
     dp_status st = nn_spatial_rank(k, x, "X", &nsp);
     if (st != DP_OK)
@@ -176,18 +176,23 @@ dp_status conv_geometry(dp_kctx *k, bool transpose, conv_geom *g)
     return DP_OK;
 }
 
+void conv_output_shape(const conv_geom *g, dp_tensor *y)
+{
+    y->rank = 2 + g->w.nsp;
+    y->dims[0] = g->N;
+    y->dims[1] = g->M;
+    for (int i = 0; i < g->w.nsp; i++)
+        y->dims[2 + i] = g->w.out[NN_MAXSP - g->w.nsp + i];
+}
+
 static dp_status conv_infer(dp_kctx *k, bool transpose)
 {
     conv_geom g;
-    dp_status st = conv_geometry(k, transpose, &g);
+    dp_status st = conv_geometry(k, k->in[0], k->in[1], dp_in(k, 2), transpose, &g);
     if (st != DP_OK)
         return st;
     dp_tensor *y = k->out[0];
-    y->rank = k->in[0]->rank;
-    y->dims[0] = g.N;
-    y->dims[1] = g.M;
-    for (int i = 0; i < g.w.nsp; i++)
-        y->dims[2 + i] = g.w.out[NN_MAXSP - g.w.nsp + i];
+    conv_output_shape(&g, y);
     const dp_tensor *r = dp_in(k, 3);
     if (r && !dp_same_shape(r, y)) {
         char a[160], b[160];
@@ -220,8 +225,8 @@ int64_t conv_chunk_size(int64_t rows, int64_t positions, int parts)
  * (Cg planes): row (c, t0, t1, t2) holds the input element tap t meets at each position,
  * or 0 in the padding.
  */
-static void im2col(const nn_window *w, const float *x, int64_t Cg, int64_t j0, int64_t nj,
-                   float *col)
+void conv_im2col(const nn_window *w, const float *x, int64_t Cg, int64_t j0, int64_t nj,
+                 float *col)
 {
     int64_t invol = w->in[0] * w->in[1] * w->in[2];
     for (int64_t c = 0; c < Cg; c++)
@@ -390,7 +395,7 @@ static dp_status conv_by_products(dp_kctx *k, const conv_geom *g, const float *x
                     im2col_shifted(w, shifted, shifted == 2 ? quarters : xg, g->Cg, j0, len,
                                    column, col);
                 else if (!pointwise)
-                    im2col(w, xg, g->Cg, j0, len, col);
+                    conv_im2col(w, xg, g->Cg, j0, len, col);
                 pr.N = len;
                 pr.B = pointwise ? xg + j0 : col;
                 pr.ldb = pointwise ? g->invol : len;
@@ -408,7 +413,7 @@ static dp_status conv_by_products(dp_kctx *k, const conv_geom *g, const float *x
 dp_status nn_Conv_run(dp_kctx *k)
 {
     conv_geom g;
-    dp_status st = conv_geometry(k, false, &g);
+    dp_status st = conv_geometry(k, k->in[0], k->in[1], dp_in(k, 2), false, &g);
     if (st != DP_OK)
         return st;
     const float *x = k->in[0]->data, *wt = k->in[1]->data;

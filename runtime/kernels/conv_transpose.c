@@ -45,7 +45,7 @@ static void col2im(const nn_window *w, const float *col, int64_t Mg, int64_t j0,
 dp_status nn_ConvTranspose_run(dp_kctx *k)
 {
     conv_geom g;
-    dp_status st = conv_geometry(k, true, &g);
+    dp_status st = conv_geometry(k, k->in[0], k->in[1], dp_in(k, 2), true, &g);
     if (st != DP_OK)
         return st;
     const float *x = k->in[0]->data, *wt = k->in[1]->data;

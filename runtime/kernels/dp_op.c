@@ -12,9 +12,10 @@ extern const dp_op_def dp_ops_nn[];
 extern const dp_op_def dp_ops_reduce[];
 extern const dp_op_def dp_ops_shape[];
 extern const dp_op_def dp_ops_layout[];
+extern const dp_op_def dp_ops_quant[];
 
 static const dp_op_def *const op_tables[] = {
-    dp_ops_elementwise, dp_ops_nn, dp_ops_reduce, dp_ops_shape, dp_ops_layout,
+    dp_ops_elementwise, dp_ops_nn, dp_ops_reduce, dp_ops_shape, dp_ops_layout, dp_ops_quant,
 };
 
 const dp_op_def *dp_op_find(const char *name)

@@ -143,19 +143,8 @@ dp_status nn_Gemm_run(dp_kctx *k)
 
 /* ---- MatMul ---- */
 
-/*
- * numpy.matmul: the last two dimensions multiply, the others broadcast; a 1-D A is a row
- * vector and a 1-D B a column vector, their unit dimension dropped from the result.
- * A fused bias (dp_bias, input 2) has one element per column of B.
- */
-typedef struct mm_dims {
-    int64_t M, N, K;
-    dp_tensor ab, bb, ob; /* batch shapes of A, B and the result */
-} mm_dims;
-
-static dp_status mm_check(dp_kctx *k, mm_dims *g)
+dp_status nn_matmul_dims(dp_kctx *k, const dp_tensor *a, const dp_tensor *b, nn_mm_dims *g)
 {
-    const dp_tensor *a = k->in[0], *b = k->in[1];
     if (a->rank < 1 || b->rank < 1)
         return dp_kfail(k, DP_EINPUT, "A and B must have rank 1 or more, have %d and %d",
                         a->rank, b->rank);
@@ -169,13 +158,8 @@ static dp_status mm_check(dp_kctx *k, mm_dims *g)
                         dp_shape_str(a, s1, sizeof s1), dp_shape_str(b, s2, sizeof s2),
                         (long long)g->K, (long long)kb);
     }
-    const dp_tensor *bias = dp_in(k, 2);
-    if ((dp_attr_int(k, "dp_bias", 0) != 0) != (bias != NULL))
-        return dp_kfail(k, DP_EINPUT, bias ? "has a third input, which only a fused bias "
-                        "(dp_bias) may be" : "dp_bias is set but the bias input is missing");
-    if (bias && (b->rank < 2 || bias->rank != 1 || bias->dims[0] != g->N))
-        return dp_kfail(k, DP_EINPUT, "the fused bias must be 1-D with B's %lld columns",
-                        (long long)g->N);
+    g->a_vector = a->rank == 1;
+    g->b_vector = b->rank == 1;
     g->ab = (dp_tensor){a->dtype, a->rank > 2 ? a->rank - 2 : 0, {0}, NULL};
     g->bb = (dp_tensor){b->dtype, b->rank > 2 ? b->rank - 2 : 0, {0}, NULL};
     for (int i = 0; i < g->ab.rank; i++)
@@ -186,26 +170,60 @@ static dp_status mm_check(dp_kctx *k, mm_dims *g)
     return dp_broadcast_shape(batch, 2, &g->ob, k->err);
 }
 
+void nn_matmul_shape(const nn_mm_dims *g, dp_tensor *y)
+{
+    y->rank = g->ob.rank;
+    for (int i = 0; i < g->ob.rank; i++)
+        y->dims[i] = g->ob.dims[i];
+    if (!g->a_vector)
+        y->dims[y->rank++] = g->M;
+    if (!g->b_vector)
+        y->dims[y->rank++] = g->N;
+}
+
+void nn_matmul_batch(const nn_mm_dims *g, int64_t bi, int64_t *ia, int64_t *ib)
+{
+    int64_t sa[DP_MAX_RANK], sb[DP_MAX_RANK], rem = bi;
+    dp_broadcast_strides(&g->ab, &g->ob, sa);
+    dp_broadcast_strides(&g->bb, &g->ob, sb);
+    *ia = *ib = 0;
+    for (int d = g->ob.rank - 1; d >= 0; d--) {
+        int64_t idx = rem % g->ob.dims[d];
+        rem /= g->ob.dims[d];
+        *ia += idx * sa[d];
+        *ib += idx * sb[d];
+    }
+}
+
+/* MatMul's shapes, and its fused bias (dp_bias, input 2): one element per column of B. */
+static dp_status mm_check(dp_kctx *k, nn_mm_dims *g)
+{
+    const dp_tensor *b = k->in[1], *bias = dp_in(k, 2);
+    dp_status st = nn_matmul_dims(k, k->in[0], b, g);
+    if (st != DP_OK)
+        return st;
+    if ((dp_attr_int(k, "dp_bias", 0) != 0) != (bias != NULL))
+        return dp_kfail(k, DP_EINPUT, bias ? "has a third input, which only a fused bias "
+                        "(dp_bias) may be" : "dp_bias is set but the bias input is missing");
+    if (bias && (b->rank < 2 || bias->rank != 1 || bias->dims[0] != g->N))
+        return dp_kfail(k, DP_EINPUT, "the fused bias must be 1-D with B's %lld columns",
+                        (long long)g->N);
+    return DP_OK;
+}
+
 dp_status nn_MatMul_infer(dp_kctx *k)
 {
-    mm_dims g;
+    nn_mm_dims g;
     dp_status st = mm_check(k, &g);
     if (st != DP_OK)
         return st;
-    dp_tensor *y = k->out[0];
-    y->rank = g.ob.rank;
-    for (int i = 0; i < g.ob.rank; i++)
-        y->dims[i] = g.ob.dims[i];
-    if (k->in[0]->rank >= 2)
-        y->dims[y->rank++] = g.M;
-    if (k->in[1]->rank >= 2)
-        y->dims[y->rank++] = g.N;
+    nn_matmul_shape(&g, k->out[0]);
     return DP_OK;
 }
 
 dp_status nn_MatMul_run(dp_kctx *k)
 {
-    mm_dims g;
+    nn_mm_dims g;
     dp_status st = mm_check(k, &g);
     if (st != DP_OK)
         return st;
@@ -234,18 +252,10 @@ dp_status nn_MatMul_run(dp_kctx *k)
     dp_sgemm_epilogue ep = {.col_bias = bias ? bias->data : NULL};
     bool clamp = dp_fused_clamp(k, &ep.lo, &ep.hi);
     bool finish = bias || ep.lo > -INFINITY || ep.hi < INFINITY;
-    int64_t sa[DP_MAX_RANK], sb[DP_MAX_RANK];
-    dp_broadcast_strides(&g.ab, &g.ob, sa);
-    dp_broadcast_strides(&g.bb, &g.ob, sb);
     size_t es = dp_dtype_size(y->dtype);
     for (int64_t bi = 0; bi < nbatch; bi++) {
-        int64_t ia = 0, ib = 0, rem = bi;
-        for (int d = g.ob.rank - 1; d >= 0; d--) {
-            int64_t idx = rem % g.ob.dims[d];
-            rem /= g.ob.dims[d];
-            ia += idx * sa[d];
-            ib += idx * sb[d];
-        }
+        int64_t ia, ib;
+        nn_matmul_batch(&g, bi, &ia, &ib);
         const char *pa = (const char *)a->data + (size_t)(ia * M * K) * es;
         const char *pb = (const char *)b->data + (size_t)(ib * K * N) * es;
         char *py = (char *)y->data + (size_t)(bi * M * N) * es;

@@ -72,6 +72,23 @@ static inline void nn_range(int64_t off, int64_t step, int64_t n, int64_t count,
     *hi = b > a ? b : a;
 }
 
+/*
+ * numpy.matmul's shapes, which MatMul and the integer products share: the last two dimensions
+ * multiply, the others broadcast; a 1-D A is a row vector and a 1-D B a column vector, their
+ * unit dimension dropped from the result.
+ */
+typedef struct nn_mm_dims {
+    int64_t M, N, K;
+    bool a_vector, b_vector; /* A, B 1-D */
+    dp_tensor ab, bb, ob;    /* batch shapes of A, B and the result */
+} nn_mm_dims;
+dp_status nn_matmul_dims(dp_kctx *k, const dp_tensor *a, const dp_tensor *b, nn_mm_dims *g);
+/* The result's rank and dims. */
+void nn_matmul_shape(const nn_mm_dims *g, dp_tensor *y);
+/* Which of A's and B's matrices (*ia, *ib: indices of their M x K and K x N blocks) make
+ * matrix bi of the result. */
+void nn_matmul_batch(const nn_mm_dims *g, int64_t bi, int64_t *ia, int64_t *ib);
+
 /* Fails unless dtype t is one of the n listed. */
 dp_status nn_need_dtype(dp_kctx *k, dp_dtype t, int n, const dp_dtype *ok);
 
