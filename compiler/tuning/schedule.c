@@ -219,9 +219,10 @@ static double sampling_error(const dpc_analog *A, double discordant)
 /*
  * Whether a measurement meets the budget: by its sampling error, so that a schedule at the
  * edge is not accepted on a lucky calibration set and then miss the budget on new data. A
- * set too small to verify the budget so even at the device's maximum precision caps the
- * margin at what that maximum leaves (pass_schedule): the search then asks for what the
- * set can show, and a looser budget never for a smaller measurement than a tighter one.
+ * set too small to verify the budget even at the device's maximum precision caps the margin
+ * at half of what that maximum leaves (pass_schedule): the full margin would ask every
+ * schedule to match the maximum, at its energy, and still verify nothing, while dropping
+ * the margin made a looser budget ask for a smaller measurement than a tighter one.
  */
 static bool meets(const dpc_analog *A, score s)
 {
@@ -476,9 +477,10 @@ dp_status pass_schedule(dpc_analog *A, dp_error *err)
         for (int l = 0; st == DP_OK && l < A->n_layers; l++)
             A->layers[l].counts = dp_runner_adc_counts(r0, A->layers[l].instr);
         /* within the budget only without the full margin: the calibration set is too
-         * small to verify it with confidence; ask for what it can show, and say so */
+         * small to verify it with confidence; keep half of what the maximum leaves, and
+         * say so */
         if (st == DP_OK && !meets(A, m) && m.metric <= A->budget)
-            A->margin_cap = A->budget - m.metric;
+            A->margin_cap = (A->budget - m.metric) / 2;
         /* the default budget gives way to the best the device does; the user's does not */
         bool out_of_reach = st == DP_OK && !meets(A, m);
         A->budget_unmet = out_of_reach && !A->budget_given;
