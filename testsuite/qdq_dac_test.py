@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """qdq_dac_test.py: a QDQ model's analog layers take their DAC full scale from its scales.
 
-    /usr/bin/python3 testsuite/qdq_dac_test.py BUILD_DIR MODEL.onnx
+    /usr/bin/python3 testsuite/qdq_dac_test.py BUILD_DIR MODEL.onnx...
 
-Compiles the model (testsuite/data/qdq, tools/make_qdq_model.py) with the plain command on the
+Compiles each model (testsuite/data/qdq, tools/make_qdq_model.py) with the plain command on the
 default device and on paper_shot (22-bit converters), and reads each analog layer's X from
 dpcc --disasm. The expected X comes from the model alone: the layer's input is a
 DequantizeLinear (through Flatten) of scale s and zero point z, so X is s times the DAC's
@@ -62,23 +62,25 @@ def compile_and_read(build, model_path, tmp, device):
     return got, bits, r.stderr
 
 
-def main():
-    build, model_path = sys.argv[1], sys.argv[2]
+def check(build, model_path):
+    """The failures of one model on the default device and on paper_shot."""
     model = onnx.load(model_path)
+    label = os.path.basename(os.path.dirname(model_path))
     failures = []
     with tempfile.TemporaryDirectory() as tmp:
         for device in (None, "paper_shot"):
+            where = "%s on %s" % (label, device or "the default device")
             got, bits, stderr = compile_and_read(build, model_path, tmp, device)
             want = expected(model, bits)
             requantised = []
             for name, (x, unsigned, need) in want.items():
                 if name not in got:
-                    failures.append("%s: layer %s has no X in the disassembly" % (device, name))
+                    failures.append("%s: layer %s has no X in the disassembly" % (where, name))
                     continue
                 gx, gu = got[name]
                 if abs(gx - x) > 1e-5 * x or gu != unsigned:
                     failures.append("%s: %s: X=%g%s, expected %g%s" % (
-                        device, name, gx, " unsigned" if gu else "", x,
+                        where, name, gx, " unsigned" if gu else "", x,
                         " unsigned" if unsigned else ""))
                 if need:
                     requantised.append((name, need))
@@ -89,12 +91,17 @@ def main():
                                                           "s" if len(requantised) > 1 else "",
                                                           name, need, bits)
                 if text not in stderr:
-                    failures.append("%s: no warning '%s' in: %s" % (device, text, stderr))
+                    failures.append("%s: no warning '%s' in: %s" % (where, text, stderr))
             elif "requantises" in stderr:
                 failures.append("%s: a requantisation warning where the DAC holds every grid"
-                                % device)
+                                % where)
             print("%s (%d-bit DAC): %d layers, X from the model's scales; %d requantised" % (
-                device or "default device", bits, len(want), len(requantised)))
+                where, bits, len(want), len(requantised)))
+    return failures
+
+
+def main():
+    failures = [f for path in sys.argv[2:] for f in check(sys.argv[1], path)]
     for f in failures:
         print("FAIL: " + f)
     return 1 if failures else 0
