@@ -9,8 +9,10 @@ dpcc --disasm. The expected X comes from the model alone: the layer's input is a
 DequantizeLinear (through Flatten) of scale s and zero point z, so X is s times the DAC's
 level count, 2^b - 1 unsigned where z is the type's lowest value, else 2^(b-1) signed; where
 the grid reaches further than those levels (the input image's zero point 73 on an 8-bit DAC:
-182 steps above it), X spans the grid, and dpcc must warn that the DAC requantises it.
+182 steps above it), X spans the grid, and dpcc must warn that the DAC requantises it; dpcc's
+summary must say how many layers took their range from the model.
 """
+import json
 import os
 import re
 import subprocess
@@ -45,8 +47,10 @@ def expected(model, bits):
 
 
 def compile_and_read(build, model_path, tmp, device):
-    out = os.path.join(tmp, "m.dp")
-    cmd = [os.path.join(build, "dpcc"), model_path, "-o", out]
+    """({layer: (X, unsigned)} from the disassembly, DAC bits, dpcc's stderr, the number of
+    analog layers in its report)."""
+    out, report = os.path.join(tmp, "m.dp"), os.path.join(tmp, "report.json")
+    cmd = [os.path.join(build, "dpcc"), model_path, "-o", out, "--report", report]
     cmd += ["--device", device] if device else []
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
@@ -59,7 +63,7 @@ def compile_and_read(build, model_path, tmp, device):
         if m:
             got[m.group(1)] = (float(m.group(3)), bool(m.group(4)))
             bits = int(m.group(2))
-    return got, bits, r.stderr
+    return got, bits, r.stderr, len(json.load(open(report))["layers"])
 
 
 def check(build, model_path):
@@ -70,7 +74,7 @@ def check(build, model_path):
     with tempfile.TemporaryDirectory() as tmp:
         for device in (None, "paper_shot"):
             where = "%s on %s" % (label, device or "the default device")
-            got, bits, stderr = compile_and_read(build, model_path, tmp, device)
+            got, bits, stderr, n_layers = compile_and_read(build, model_path, tmp, device)
             want = expected(model, bits)
             requantised = []
             for name, (x, unsigned, need) in want.items():
@@ -95,6 +99,10 @@ def check(build, model_path):
             elif "requantises" in stderr:
                 failures.append("%s: a requantisation warning where the DAC holds every grid"
                                 % where)
+            line = "DAC ranges from the model's scales: %d of %d layers (%d requantised)" % (
+                len(want), n_layers, len(requantised))
+            if line not in stderr:
+                failures.append("%s: no line '%s' in: %s" % (where, line, stderr))
             print("%s (%d-bit DAC): %d layers, X from the model's scales; %d requantised" % (
                 where, bits, len(want), len(requantised)))
     return failures
