@@ -79,7 +79,7 @@ if __name__ == "__main__":
             write_split(folder)
             print(f"fmnist: wrote calib.npy, test.npy and their labels into {folder}")
         sys.exit(0)
-    for split in ("train", "t10k"):
-        x, y = load(split)
-        print(f"{split}: x {x.shape} {x.dtype} mean {x.mean():.4f} std {x.std():.4f}; "
+    for part in ("train", "t10k"):
+        x, y = load(part)
+        print(f"{part}: x {x.shape} {x.dtype} mean {x.mean():.4f} std {x.std():.4f}; "
               f"y {y.shape} {y.dtype} classes {np.bincount(y).tolist()}")
