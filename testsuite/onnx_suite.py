@@ -29,6 +29,7 @@ import sys
 import tempfile
 
 import onnx
+from onnx import numpy_helper
 
 IN_SCOPE_OPS = set("""
 Abs Add And ArgMax ArgMin AveragePool BatchNormalization Cast CastLike Ceil Celu Clip Concat
@@ -54,6 +55,22 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def model_ops(path):
     model = onnx.load(path, load_external_data=False)
     return {n.op_type for n in model.graph.node}
+
+
+def output_step(path):
+    """The largest step of the model's output grids: the scale of the DequantizeLinear that
+    writes each graph output (a quantized model's outputs, tools/make_qdq_model.py)."""
+    model = onnx.load(path)
+    init = {t.name: t for t in model.graph.initializer}
+    made_by = {o: n for n in model.graph.node for o in n.output}
+    steps = []
+    for out in model.graph.output:
+        n = made_by.get(out.name)
+        if n is None or n.op_type != "DequantizeLinear" or n.input[1] not in init:
+            raise ValueError("%s: output '%s' is not written by a DequantizeLinear of a constant "
+                             "scale, so it has no grid step" % (path, out.name))
+        steps.append(float(numpy_helper.to_array(init[n.input[1]]).max()))
+    return max(steps)
 
 
 def read_xfail(path):
@@ -207,6 +224,9 @@ def main():
     ap.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--rtol", type=float, default=1e-3)
     ap.add_argument("--atol", type=float, default=1e-5)
+    ap.add_argument("--atol-steps", type=float,
+                    help="atol as this many steps of each model's output grid (output_step), "
+                         "for quantized models; replaces --atol")
     ap.add_argument("--timeout", type=float, default=300)
     ap.add_argument("--backend", choices=["dp", "c"], default="dp",
                     help="c: also the C kernel from --emit=c, byte for byte against the .dp")
@@ -236,8 +256,10 @@ def main():
     with tempfile.TemporaryDirectory(prefix="dpcc-suite-rt-") as rt_dir, \
             concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         c_runtime = CRuntime(args.build, rt_dir, args.c_whole) if args.backend == "c" else None
-        futures = [pool.submit(run_test, args.build, d, args.rtol, args.atol, args.timeout,
-                               c_runtime, args.plain)
+        futures = [pool.submit(run_test, args.build, d, args.rtol,
+                               args.atol_steps * output_step(os.path.join(d, "model.onnx"))
+                               if args.atol_steps else args.atol,
+                               args.timeout, c_runtime, args.plain)
                    for _, _, d, _ in tests]
         results = [f.result() for f in futures]
 

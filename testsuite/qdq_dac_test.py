@@ -1,16 +1,18 @@
 #!/usr/bin/python3
 """qdq_dac_test.py: a QDQ model's analog layers take their DAC full scale from its scales.
 
-    /usr/bin/python3 testsuite/qdq_dac_test.py BUILD_DIR MODEL.onnx
+    /usr/bin/python3 testsuite/qdq_dac_test.py BUILD_DIR MODEL.onnx...
 
-Compiles the model (testsuite/data/qdq, tools/make_qdq_model.py) with the plain command on the
+Compiles each model (testsuite/data/qdq, tools/make_qdq_model.py) with the plain command on the
 default device and on paper_shot (22-bit converters), and reads each analog layer's X from
 dpcc --disasm. The expected X comes from the model alone: the layer's input is a
 DequantizeLinear (through Flatten) of scale s and zero point z, so X is s times the DAC's
 level count, 2^b - 1 unsigned where z is the type's lowest value, else 2^(b-1) signed; where
 the grid reaches further than those levels (the input image's zero point 73 on an 8-bit DAC:
-182 steps above it), X spans the grid, and dpcc must warn that the DAC requantises it.
+182 steps above it), X spans the grid, and dpcc must warn that the DAC requantises it; dpcc's
+summary must say how many layers took their range from the model.
 """
+import json
 import os
 import re
 import subprocess
@@ -45,8 +47,10 @@ def expected(model, bits):
 
 
 def compile_and_read(build, model_path, tmp, device):
-    out = os.path.join(tmp, "m.dp")
-    cmd = [os.path.join(build, "dpcc"), model_path, "-o", out]
+    """({layer: (X, unsigned)} from the disassembly, DAC bits, dpcc's stderr, the number of
+    analog layers in its report)."""
+    out, report = os.path.join(tmp, "m.dp"), os.path.join(tmp, "report.json")
+    cmd = [os.path.join(build, "dpcc"), model_path, "-o", out, "--report", report]
     cmd += ["--device", device] if device else []
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
@@ -59,26 +63,28 @@ def compile_and_read(build, model_path, tmp, device):
         if m:
             got[m.group(1)] = (float(m.group(3)), bool(m.group(4)))
             bits = int(m.group(2))
-    return got, bits, r.stderr
+    return got, bits, r.stderr, len(json.load(open(report))["layers"])
 
 
-def main():
-    build, model_path = sys.argv[1], sys.argv[2]
+def check(build, model_path):
+    """The failures of one model on the default device and on paper_shot."""
     model = onnx.load(model_path)
+    label = os.path.basename(os.path.dirname(model_path))
     failures = []
     with tempfile.TemporaryDirectory() as tmp:
         for device in (None, "paper_shot"):
-            got, bits, stderr = compile_and_read(build, model_path, tmp, device)
+            where = "%s on %s" % (label, device or "the default device")
+            got, bits, stderr, n_layers = compile_and_read(build, model_path, tmp, device)
             want = expected(model, bits)
             requantised = []
             for name, (x, unsigned, need) in want.items():
                 if name not in got:
-                    failures.append("%s: layer %s has no X in the disassembly" % (device, name))
+                    failures.append("%s: layer %s has no X in the disassembly" % (where, name))
                     continue
                 gx, gu = got[name]
                 if abs(gx - x) > 1e-5 * x or gu != unsigned:
                     failures.append("%s: %s: X=%g%s, expected %g%s" % (
-                        device, name, gx, " unsigned" if gu else "", x,
+                        where, name, gx, " unsigned" if gu else "", x,
                         " unsigned" if unsigned else ""))
                 if need:
                     requantised.append((name, need))
@@ -89,12 +95,21 @@ def main():
                                                           "s" if len(requantised) > 1 else "",
                                                           name, need, bits)
                 if text not in stderr:
-                    failures.append("%s: no warning '%s' in: %s" % (device, text, stderr))
+                    failures.append("%s: no warning '%s' in: %s" % (where, text, stderr))
             elif "requantises" in stderr:
                 failures.append("%s: a requantisation warning where the DAC holds every grid"
-                                % device)
+                                % where)
+            line = "DAC ranges from the model's scales: %d of %d layers (%d requantised)" % (
+                len(want), n_layers, len(requantised))
+            if line not in stderr:
+                failures.append("%s: no line '%s' in: %s" % (where, line, stderr))
             print("%s (%d-bit DAC): %d layers, X from the model's scales; %d requantised" % (
-                device or "default device", bits, len(want), len(requantised)))
+                where, bits, len(want), len(requantised)))
+    return failures
+
+
+def main():
+    failures = [f for path in sys.argv[2:] for f in check(sys.argv[1], path)]
     for f in failures:
         print("FAIL: " + f)
     return 1 if failures else 0

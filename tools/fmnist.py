@@ -52,18 +52,23 @@ def load(split, data_dir=DATA_DIR):
     return x[:, None, :, :].astype(np.float32), labels.astype(np.int64)
 
 
-def write_split(out, data_dir=DATA_DIR):
-    """Writes the test set split into out: calib.npy and calib_labels.npy, 1024 images drawn
-    with a fixed seed (data the networks were not trained on, as a user's calibration data
-    would be), and test.npy and test_labels.npy, the other 8976 held out from calibration."""
+def split(data_dir=DATA_DIR):
+    """The test set split: {"calib": (images, labels), "test": (images, labels)}, 1024
+    calibration images drawn with a fixed seed (data the networks were not trained on, as a
+    user's calibration data would be) and the other 8976 held out from calibration."""
     x_test, y_test = load("t10k", data_dir)
     calib_idx = np.random.default_rng(SEED).choice(len(x_test), CALIB_IMAGES, replace=False)
     held_out = np.setdiff1d(np.arange(len(x_test)), calib_idx)
+    return {name: (np.ascontiguousarray(x_test[idx]), y_test[idx])
+            for name, idx in (("calib", calib_idx), ("test", held_out))}
+
+
+def write_split(out, data_dir=DATA_DIR):
+    """Writes split() into out: calib.npy, calib_labels.npy, test.npy and test_labels.npy."""
     os.makedirs(out, exist_ok=True)
-    np.save(os.path.join(out, "calib.npy"), np.ascontiguousarray(x_test[calib_idx]))
-    np.save(os.path.join(out, "calib_labels.npy"), y_test[calib_idx])
-    np.save(os.path.join(out, "test.npy"), np.ascontiguousarray(x_test[held_out]))
-    np.save(os.path.join(out, "test_labels.npy"), y_test[held_out])
+    for name, (x, y) in split(data_dir).items():
+        np.save(os.path.join(out, name + ".npy"), x)
+        np.save(os.path.join(out, name + "_labels.npy"), y)
 
 
 if __name__ == "__main__":
@@ -74,7 +79,7 @@ if __name__ == "__main__":
             write_split(folder)
             print(f"fmnist: wrote calib.npy, test.npy and their labels into {folder}")
         sys.exit(0)
-    for split in ("train", "t10k"):
-        x, y = load(split)
-        print(f"{split}: x {x.shape} {x.dtype} mean {x.mean():.4f} std {x.std():.4f}; "
+    for part in ("train", "t10k"):
+        x, y = load(part)
+        print(f"{part}: x {x.shape} {x.dtype} mean {x.mean():.4f} std {x.std():.4f}; "
               f"y {y.shape} {y.dtype} classes {np.bincount(y).tolist()}")

@@ -1,22 +1,33 @@
 #!/usr/bin/python3
-"""make_qdq_model.py: the bundled Fashion-MNIST CNN quantized as onnxruntime's static QDQ
-quantizer would, with onnxruntime's outputs as its references (testsuite/data/qdq).
+"""make_qdq_model.py: float ONNX models quantized as onnxruntime's static QDQ quantizer would,
+with onnxruntime's outputs as their references (testsuite/data/qdq).
 
-The float model (examples/fmnist_cnn.onnx) has its BatchNorms folded into the convolutions,
-then every tensor a layer reads goes through QuantizeLinear -> DequantizeLinear: activations
-as uint8 per tensor, their ranges the min and max over the 64 calibration images
-(examples/calib_64.npy, widened to include 0); weights as int8, symmetric, one scale per
-output channel (DequantizeLinear with axis 0); biases as int32 with scale x_scale * w_scale
-and zero point 0. The logits are quantized too, so that the model's output has a grid whose
-step (the last QuantizeLinear's scale) says how far two runs of it may differ.
+    /usr/bin/python3 tools/make_qdq_model.py --ort DIR [fmnist_cnn | resnet18]
 
-The reference outputs are onnxruntime-node's (tools/ort_run.js) for examples/batch_8.npy at its
-default optimisation level, which fuses the QDQ pairs into integer kernels (QLinearConv and the
-like); the script also prints how far they are from onnxruntime with optimisations disabled,
-which computes the QDQ graph as written, in float32. The files are committed; regenerate with
+fmnist_cnn: the bundled Fashion-MNIST CNN (examples/fmnist_cnn.onnx), calibrated on
+examples/calib_64.npy, its references for examples/batch_8.npy. resnet18: a ResNet-18 (two
+BasicBlocks per stage, the 7x7 stride-2 stem and max pool, residual Adds, 1x1 downsampling
+convolutions) a quarter as wide as torchvision's (16 to 128 channels, 0.7 M parameters) for
+1 x 3 x 32 x 32 inputs, its weights and BatchNorm statistics drawn from torch.manual_seed(0),
+calibrated on 32 and checked on 4 seeded Gaussian images.
+
+The float model has its BatchNorms folded into the convolutions, then every tensor a layer
+reads goes through QuantizeLinear -> DequantizeLinear: activations (the outputs of Conv, Gemm,
+Add and pools, after the Relu that follows them) as uint8 per tensor, their ranges the min and
+max over the calibration images (widened to include 0; a MaxPool keeps its input's), weights
+as int8, symmetric, one scale per output channel (DequantizeLinear with axis 0), biases as
+int32 with scale x_scale * w_scale and zero point 0. The outputs are quantized too, so that
+they have a grid whose step (the last QuantizeLinear's scale) says how far two runs may differ.
+
+Calibration runs the folded float model on onnxruntime; the references are onnxruntime-node's
+(tools/ort_run.js) at its default optimisation level, which fuses the QDQ pairs into integer
+kernels (QLinearConv, QLinearAdd and the like); the script also prints how far they are from
+onnxruntime with optimisations disabled, which computes the QDQ graph as written, in float32.
+The files are committed; regenerate with
 
     cd /tmp && npm install --ignore-scripts onnxruntime-node@1.20.1
-    /usr/bin/python3 tools/make_qdq_model.py --ort /tmp
+    /usr/bin/python3 tools/make_qdq_model.py --ort /tmp fmnist_cnn
+    /usr/bin/python3 tools/make_qdq_model.py --ort /tmp resnet18
 """
 import argparse
 import os
@@ -26,62 +37,71 @@ import tempfile
 
 import numpy as np
 import onnx
-import torch
-import torch.nn.functional as F
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
+# Ops whose output is an activation the next layer reads: quantized (after a sole Relu).
+QUANTIZED_OUTPUTS = {"Conv", "Gemm", "Add", "Relu", "MaxPool", "GlobalAveragePool"}
+# Ops that move values without computing new ones: a layer reading their output reads the
+# DequantizeLinear before them.
+PASS_THROUGH = {"Flatten", "Reshape"}
 
 
 def attrs_of(node):
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-def fold(model):
-    """The float layers in order: (kind, weight, bias, attrs) with BatchNorm folded into the
-    convolutions, and where the graph adds the stem's output back (the residual)."""
-    init = {t.name: numpy_helper.to_array(t).copy() for t in model.graph.initializer}
-    nodes = list(model.graph.node)
-    layers = []
-    for i, n in enumerate(nodes):
-        if n.op_type == "Conv":
-            w = init[n.input[1]].astype(np.float64)
-            b = np.zeros(w.shape[0]) if len(n.input) < 3 else init[n.input[2]].astype(np.float64)
-            bn = nodes[i + 1]
-            assert bn.op_type == "BatchNormalization"
-            g, beta, mean, var = (init[x].astype(np.float64) for x in bn.input[1:5])
-            k = g / np.sqrt(var + attrs_of(bn).get("epsilon", 1e-5))
-            w, b = w * k[:, None, None, None], (b - mean) * k + beta
-            relu = nodes[i + 2].op_type == "Relu"
-            layers.append(("Conv", w.astype(np.float32), b.astype(np.float32), attrs_of(n), relu))
-        elif n.op_type == "Gemm":
-            a = attrs_of(n)
-            assert a.get("transB") == 1 and a.get("alpha", 1.0) == 1.0
-            layers.append(("Gemm", init[n.input[1]], init[n.input[2]], a, False))
-    return layers
+def consumers(graph):
+    use = {}
+    for n in graph.node:
+        for i in n.input:
+            use.setdefault(i, []).append(n)
+    return use
 
 
-def torch_conv(x, w, b, a):
-    p = a.get("pads", [0, 0, 0, 0])
-    assert p[0] == p[2] and p[1] == p[3] and a.get("group", 1) == 1
-    return F.conv2d(x, torch.from_numpy(w), torch.from_numpy(b), stride=a.get("strides", [1, 1]),
-                    padding=(p[0], p[1]), dilation=a.get("dilations", [1, 1]))
+def fold_bn(model):
+    """The model with each BatchNormalization that alone reads a Conv folded into it."""
+    init = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in model.graph.initializer}
+    made_by = {o: n for n in model.graph.node for o in n.output}
+    use = consumers(model.graph)
+    nodes = []
+    for n in model.graph.node:
+        if n.op_type == "BatchNormalization":
+            conv = made_by[n.input[0]]
+            assert conv.op_type == "Conv" and len(use[n.input[0]]) == 1, n.name
+            w = init[conv.input[1]]
+            b = init[conv.input[2]] if len(conv.input) > 2 else np.zeros(w.shape[0])
+            g, beta, mean, var = (init[x] for x in n.input[1:5])
+            k = g / np.sqrt(var + attrs_of(n).get("epsilon", 1e-5))
+            init[conv.input[1]] = w * k[:, None, None, None]
+            bias = conv.name + "_folded_bias"
+            init[bias] = (b - mean) * k + beta
+            del conv.input[2:]
+            conv.input.append(bias)
+            conv.output[0] = n.output[0]
+            continue
+        nodes.append(n)
+    used = {i for n in nodes for i in n.input}
+    graph = helper.make_graph(nodes, model.graph.name, model.graph.input, model.graph.output,
+                              [numpy_helper.from_array(a.astype(np.float32), k)
+                               for k, a in init.items() if k in used])
+    return helper.make_model(graph, opset_imports=model.opset_import)
 
 
-def float_points(layers, x):
-    """The float tensors the QDQ graph quantizes, in the order make_graph quantizes them."""
-    x = torch.from_numpy(x)
-    (c1, c2, c3, c4, fc) = layers
-    pts = [x]
-    a1 = F.relu(torch_conv(x, c1[1], c1[2], c1[3]))
-    a2 = F.relu(torch_conv(a1, c2[1], c2[2], c2[3]))
-    a3 = F.relu(torch_conv(a2, c3[1], c3[2], c3[3]))
-    c = torch_conv(a3, c4[1], c4[2], c4[3])
-    r = F.relu(a2 + c)
-    g = r.mean(dim=(2, 3))
-    logits = g @ torch.from_numpy(fc[1]).T + torch.from_numpy(fc[2])
-    return pts + [a1, a2, a3, c, r, g, logits]
+def quant_points(graph):
+    """The activations to quantize, in graph order: the inputs, and what QUANTIZED_OUTPUTS
+    write, except a tensor only a Relu reads (the Relu's output is quantized instead)."""
+    use = consumers(graph)
+    init = {t.name for t in graph.initializer}
+    pts = [i.name for i in graph.input if i.name not in init]
+    for n in graph.node:
+        out = n.output[0]
+        readers = use.get(out, [])
+        if n.op_type in QUANTIZED_OUTPUTS and not (len(readers) == 1 and
+                                                   readers[0].op_type == "Relu"):
+            pts.append(out)
+    return pts
 
 
 def act_params(t):
@@ -92,68 +112,107 @@ def act_params(t):
     return scale, zero
 
 
-def make_graph(layers, act):
-    """The QDQ graph; act: (scale, zero point) of each quantized activation, in order."""
+def ort(ort_dir, model, inputs, level="all"):
+    """onnxruntime-node's outputs of model (a ModelProto) for inputs (arrays, in order)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.onnx")
+        onnx.save(model, path)
+        files = []
+        for k, x in enumerate(inputs):
+            files.append(os.path.join(tmp, "x%d.npy" % k))
+            np.save(files[-1], x)
+        subprocess.run(["node", os.path.join(HERE, "ort_run.js"), "--ort", ort_dir, "--opt",
+                        level, path, tmp] + files, check=True)
+        return [np.load(os.path.join(tmp, "output_%d.npy" % k))
+                for k in range(len(model.graph.output))]
+
+
+def calibrate(ort_dir, model, calib):
+    """{tensor: (scale, zero point)} for the quant points, from the float model's ranges."""
+    pts = quant_points(model.graph)
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    del probe.graph.output[:]
+    probe.graph.output.extend(helper.make_empty_tensor_value_info(p) for p in pts[1:])
+    got = dict(zip(pts[1:], ort(ort_dir, probe, [calib])))
+    got[pts[0]] = calib
+    made_by = {o: n for n in model.graph.node for o in n.output}
+    act = {}
+    for p in pts:
+        src = made_by.get(p)
+        if src is not None and src.op_type == "MaxPool" and src.input[0] in act:
+            act[p] = act[src.input[0]]  # the max of grid values lies on the grid
+        else:
+            act[p] = act_params(got[p])
+    return act
+
+
+def quantize(model, act, name):
+    """The QDQ graph of the folded float model; act: calibrate's parameters."""
+    init = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    outputs = {o.name for o in model.graph.output}
+    made_by = {o: n for n in model.graph.node for o in n.output}
     nodes, inits = [], []
-    counter = iter(range(1000))
+    renamed = {}  # activation -> its DequantizeLinear's output
 
-    def const(name, a):
-        inits.append(numpy_helper.from_array(a, name))
-        return name
+    def const(cname, a):
+        inits.append(numpy_helper.from_array(a, cname))
+        return cname
 
-    def qdq(x, sz):
-        k = next(counter)
-        s, z = const("act%d_scale" % k, np.array(sz[0], np.float32)), \
-            const("act%d_zero" % k, np.array(sz[1], np.uint8))
-        nodes.append(helper.make_node("QuantizeLinear", [x, s, z], [x + "_q"], name=x + "_quant"))
-        nodes.append(helper.make_node("DequantizeLinear", [x + "_q", s, z], [x + "_dq"],
+    def qdq(x):
+        s = const(x + "_scale", np.array(act[x][0], np.float32))
+        z = const(x + "_zero", np.array(act[x][1], np.uint8))
+        src = x + "_float" if x in outputs else x
+        dq = x if x in outputs else x + "_dq"
+        nodes.append(helper.make_node("QuantizeLinear", [src, s, z], [x + "_q"],
+                                      name=x + "_quant"))
+        nodes.append(helper.make_node("DequantizeLinear", [x + "_q", s, z], [dq],
                                       name=x + "_dequant"))
-        return x + "_dq"
+        renamed[x] = dq
 
-    def weights(name, w, b, x_scale):
+    def input_scale(x):
+        while x not in act:
+            src = made_by[x]
+            assert src.op_type in PASS_THROUGH, "%s reads %s, not a quantized tensor" % (x, src)
+            x = src.input[0]
+        return act[x][0]
+
+    def weights(n):
         """int8 per output channel, symmetric; the bias int32 on the grid x_scale * w_scale."""
+        w, b = init[n.input[1]], init[n.input[2]]
+        if n.op_type == "Gemm":
+            a = attrs_of(n)
+            assert a.get("transB") == 1 and a.get("alpha", 1.0) == 1.0, n.name
         flat = np.abs(w.reshape(w.shape[0], -1)).max(axis=1)
         ws = (np.maximum(flat, 1e-8) / 127).astype(np.float32)
         shape = (-1,) + (1,) * (w.ndim - 1)
         wq = np.clip(np.round(w / ws.reshape(shape)), -127, 127).astype(np.int8)
-        bs = (np.float32(x_scale) * ws).astype(np.float32)
+        bs = (np.float32(input_scale(n.input[0])) * ws).astype(np.float32)
         bq = np.round(b / bs).astype(np.int32)
+        names = []
         for suffix, q, s, zt in (("w", wq, ws, np.int8), ("b", bq, bs, np.int32)):
+            base = "%s_%s" % (n.name, suffix)
             nodes.append(helper.make_node(
-                "DequantizeLinear", [const("%s_%s_q" % (name, suffix), q),
-                                     const("%s_%s_scale" % (name, suffix), s),
-                                     const("%s_%s_zero" % (name, suffix), np.zeros(s.shape, zt))],
-                ["%s_%s" % (name, suffix)], name="%s_%s_dequant" % (name, suffix), axis=0))
-        return name + "_w", name + "_b"
+                "DequantizeLinear", [const(base + "_q", q), const(base + "_scale", s),
+                                     const(base + "_zero", np.zeros(s.shape, zt))],
+                [base], name=base + "_dequant", axis=0))
+            names.append(base)
+        return names
 
-    def conv(name, x, x_act, layer):
-        w, b = weights(name, layer[1], layer[2], x_act[0])
-        nodes.append(helper.make_node("Conv", [x, w, b], [name], name=name, **layer[3]))
-        if layer[4]:
-            nodes.append(helper.make_node("Relu", [name], [name + "_relu"], name=name + "_relu"))
-            return name + "_relu"
-        return name
-
-    c1, c2, c3, c4, fc = layers
-    x = qdq("input", act[0])
-    a1 = qdq(conv("conv1", x, act[0], c1), act[1])
-    a2 = qdq(conv("conv2", a1, act[1], c2), act[2])
-    a3 = qdq(conv("conv3", a2, act[2], c3), act[3])
-    c = qdq(conv("conv4", a3, act[3], c4), act[4])
-    nodes.append(helper.make_node("Add", [a2, c], ["add"], name="add"))
-    nodes.append(helper.make_node("Relu", ["add"], ["add_relu"], name="add_relu"))
-    r = qdq("add_relu", act[5])
-    nodes.append(helper.make_node("GlobalAveragePool", [r], ["pool"], name="pool"))
-    g = qdq("pool", act[6])
-    nodes.append(helper.make_node("Flatten", [g], ["flat"], name="flat", axis=1))
-    w, b = weights("fc", fc[1], fc[2], act[6][0])
-    nodes.append(helper.make_node("Gemm", ["flat", w, b], ["fc"], name="fc", transB=1))
-    qdq("fc", act[7])
-    nodes[-1].output[0] = "logits"
-    graph = helper.make_graph(
-        nodes, "fmnist_cnn_qdq",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 1, 28, 28])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 10])], inits)
+    for x in quant_points(model.graph):
+        if x not in made_by:
+            qdq(x)
+    for n in model.graph.node:
+        out = n.output[0]
+        q = helper.make_node(n.op_type, [renamed.get(i, i) for i in n.input],
+                             [out + "_float" if out in act and out in outputs else out],
+                             name=n.name, **attrs_of(n))
+        if n.op_type in ("Conv", "Gemm"):
+            q.input[1:] = weights(n)
+        nodes.append(q)
+        if out in act:
+            qdq(out)
+    graph = helper.make_graph(nodes, name, model.graph.input, model.graph.output, inits)
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
                           producer_name="tools/make_qdq_model.py")
     m.ir_version = 7
@@ -161,41 +220,79 @@ def make_graph(layers, act):
     return m
 
 
-def ort(args, model_path, x, level):
+def fmnist_cnn():
+    """(float model, calibration images, test images) of the bundled CNN."""
+    model = onnx.load(os.path.join(TOP, "examples", "fmnist_cnn.onnx"))
+    return (model, np.load(os.path.join(TOP, "examples", "calib_64.npy")),
+            np.load(os.path.join(TOP, "examples", "batch_8.npy")))
+
+
+def resnet18():
+    """(float model, calibration images, test images) of the quarter-width ResNet-18."""
+    import torch
+    from torchvision.models.resnet import BasicBlock, ResNet
+
+    torch.manual_seed(0)
+    net = ResNet(BasicBlock, [2, 2, 2, 2], num_classes=10)
+    # torchvision's widths are fixed (64 to 512): rebuild its layers a quarter as wide
+    net.inplanes = 16
+    net.conv1 = torch.nn.Conv2d(3, 16, 7, 2, 3, bias=False)
+    net.bn1 = torch.nn.BatchNorm2d(16)
+    net.layer1 = net._make_layer(BasicBlock, 16, 2)
+    net.layer2 = net._make_layer(BasicBlock, 32, 2, stride=2)
+    net.layer3 = net._make_layer(BasicBlock, 64, 2, stride=2)
+    net.layer4 = net._make_layer(BasicBlock, 128, 2, stride=2)
+    net.fc = torch.nn.Linear(128, 10)
+    for m in net.modules():  # statistics as training leaves them, not the identity
+        if isinstance(m, torch.nn.BatchNorm2d):
+            c = m.num_features
+            m.weight.data = 0.5 + torch.rand(c)
+            m.bias.data = 0.2 * torch.randn(c)
+            m.running_mean = 0.2 * torch.randn(c)
+            m.running_var = 0.5 + torch.rand(c)
+    net.eval()
+    gen = torch.Generator().manual_seed(1)
+    calib = torch.randn(32, 3, 32, 32, generator=gen)
+    test = torch.randn(4, 3, 32, 32, generator=gen)
     with tempfile.TemporaryDirectory() as tmp:
-        np.save(os.path.join(tmp, "x.npy"), x)
-        subprocess.run(["node", os.path.join(HERE, "ort_run.js"), "--ort", args.ort, "--opt", level,
-                        model_path, tmp, os.path.join(tmp, "x.npy")], check=True)
-        return np.load(os.path.join(tmp, "output_0.npy"))
+        path = os.path.join(tmp, "float.onnx")
+        torch.onnx.export(net, calib[:1], path, input_names=["input"], output_names=["logits"],
+                          dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+                          opset_version=13)
+        model = onnx.load(path)
+    return model, calib.numpy(), test.numpy()
+
+
+MODELS = {"fmnist_cnn": fmnist_cnn, "resnet18": resnet18}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ort", required=True, help="folder holding node_modules/onnxruntime-node")
-    ap.add_argument("--out", default=os.path.join(TOP, "testsuite", "data", "qdq",
-                                                  "test_fmnist_cnn_qdq"))
+    ap.add_argument("model", nargs="?", default="fmnist_cnn", choices=sorted(MODELS))
+    ap.add_argument("--out", help="default: testsuite/data/qdq/test_MODEL_qdq")
     args = ap.parse_args()
-    layers = fold(onnx.load(os.path.join(TOP, "examples", "fmnist_cnn.onnx")))
-    calib = np.load(os.path.join(TOP, "examples", "calib_64.npy"))
-    with torch.no_grad():
-        act = [act_params(t.numpy()) for t in float_points(layers, calib)]
-    m = make_graph(layers, act)
-    ds = os.path.join(args.out, "test_data_set_0")
+    out = args.out or os.path.join(TOP, "testsuite", "data", "qdq", "test_%s_qdq" % args.model)
+    model, calib, x = MODELS[args.model]()
+    folded = fold_bn(model)
+    act = calibrate(args.ort, folded, calib)
+    m = quantize(folded, act, args.model + "_qdq")
+    ds = os.path.join(out, "test_data_set_0")
     os.makedirs(ds, exist_ok=True)
-    path = os.path.join(args.out, "model.onnx")
-    onnx.save(m, path)
-    x = np.load(os.path.join(TOP, "examples", "batch_8.npy"))
-    y = ort(args, path, x, "all")
-    plain = ort(args, path, x, "disabled")
-    for name, a in (("input_0.pb", numpy_helper.from_array(x, "input")),
-                    ("output_0.pb", numpy_helper.from_array(y, "logits"))):
+    onnx.save(m, os.path.join(out, "model.onnx"))
+    y, = ort(args.ort, m, [x])
+    plain, = ort(args.ort, m, [x], "disabled")
+    for name, a in (("input_0.pb", numpy_helper.from_array(x, m.graph.input[0].name)),
+                    ("output_0.pb", numpy_helper.from_array(y, m.graph.output[0].name))):
         with open(os.path.join(ds, name), "wb") as f:
             f.write(a.SerializeToString())
-    step = float(act[7][0])
+    step = float(act[m.graph.output[0].name][0])
     steps = np.round(np.abs(y - plain) / step).astype(int)
-    print("logits' step %.6g; onnxruntime optimised vs unoptimised: %d of %d outputs differ, "
-          "by at most %d step(s)" % (step, int((steps > 0).sum()), y.size, int(steps.max())))
+    print("%s: %d bytes; output step %.6g; onnxruntime optimised vs unoptimised: %d of %d "
+          "outputs differ, by at most %d step(s)" % (
+              args.model, os.path.getsize(os.path.join(out, "model.onnx")), step,
+              int((steps > 0).sum()), y.size, int(steps.max())))
     return 0
 
 

@@ -120,6 +120,25 @@ void dpc_print_summary(const dpc_analog *A, FILE *f)
         fprintf(f, "energy split: optical %.3g%%, DAC %.3g%%, ADC %.3g%%, digital %.3g%%, "
                 "memory %.3g%%\n", 100 * e->optical / e->total, 100 * e->dac / e->total,
                 100 * e->adc / e->total, 100 * e->digital / e->total, 100 * e->memory / e->total);
+    /* a quantized model's layers: which DAC ranges the model set; calibration set the rest */
+    int from_model = 0, requantised = 0;
+    const char *calibrated = NULL;
+    for (int l = 0; l < A->n_layers; l++) {
+        const dpc_layer *L = &A->layers[l];
+        from_model += L->dac_source != DPC_DAC_CALIBRATED;
+        requantised += L->dac_source == DPC_DAC_REQUANTISED;
+        if (L->dac_source == DPC_DAC_CALIBRATED && !calibrated)
+            calibrated = L->name ? L->name : "";
+    }
+    if (!from_model)
+        return;
+    fprintf(f, "DAC ranges from the model's scales: %d of %d layers (%d requantised)",
+            from_model, A->n_layers, requantised);
+    if (calibrated)
+        fprintf(f, "; calibrated: '%s'%s", calibrated,
+                from_model < A->n_layers - 1 ? " and others" : "");
+    fprintf(f, "; ADC ranges and the schedule from %s calibration data\n",
+            A->synthetic ? "synthetic" : "the");
 }
 
 void dpc_print_warnings(const dpc_analog *A, FILE *f)
