@@ -217,26 +217,38 @@ static double sampling_error(const dpc_analog *A, double discordant)
 }
 
 /*
- * Whether a measurement meets the budget: by its sampling error, so that a schedule at the
- * edge is not accepted on a lucky calibration set and then miss the budget on new data. A
- * set too small to verify the budget even at the device's maximum precision caps the margin
- * at half of what that maximum leaves (pass_schedule): the full margin would ask every
- * schedule to match the maximum, at its energy, and still verify nothing, while dropping
- * the margin made a looser budget ask for a smaller measurement than a tighter one.
+ * Whether a measurement meets the budget: by a margin for its sampling error, so that a
+ * schedule at the edge is not accepted on a lucky calibration set and then miss the budget
+ * on new data. The error has a floor, sqrt(p (1 - p) / n), the least any schedule at the
+ * budget shows; a sloppy schedule (an accuracy drop that is the difference of many broken
+ * and fixed samples) adds to it. Where the floor exceeds half of what the device's maximum
+ * precision leaves, (p - m_max) / 2, the set is too small to verify the budget: the floor's
+ * part of the margin is capped there (A->margin_cap), while the sloppy part stays. Asking
+ * the full floor would make every schedule match the maximum, at its energy, and still
+ * verify nothing; dropping the margin, as dpcc once did, made a looser budget ask for a
+ * smaller measurement than a tighter one. With the cap the accepted measurement grows with
+ * the budget, continuously.
  */
+static double margin(const dpc_analog *A, double discordant)
+{
+    double p = A->budget, floor = sqrt(p * (1 - p) / (double)A->samples);
+    return sampling_error(A, discordant) - floor + fmin(floor, A->margin_cap);
+}
+
 static bool meets(const dpc_analog *A, score s)
 {
     if (!(s.metric <= A->budget))
         return false;
     if (A->metric != DPC_TOP1 && A->metric != DPC_ACCURACY)
         return true;
-    return s.metric + fmin(sampling_error(A, s.discordant), A->margin_cap) <= A->budget;
+    return s.metric + margin(A, s.discordant) <= A->budget;
 }
 
-static bool margin_capped(const dpc_analog *A, score s)
+static bool margin_capped(const dpc_analog *A)
 {
+    double p = A->budget;
     return (A->metric == DPC_TOP1 || A->metric == DPC_ACCURACY)
-        && sampling_error(A, s.discordant) > A->margin_cap;
+        && sqrt(p * (1 - p) / (double)A->samples) > A->margin_cap;
 }
 
 static void set_all(sched *s, int32_t n)
@@ -429,7 +441,7 @@ static dp_status dynamic(sched *s, dp_error *err)
     if (st == DP_OK) {
         memcpy(s->n, best, sizeof *best * (size_t)A->n_layers);
         A->measured = best_score.metric;
-        A->margin_capped = margin_capped(A, best_score);
+        A->margin_capped = margin_capped(A);
         A->predicted_mse = dpc_predicted_mse(A->layers, A->n_layers, best);
     }
     free(best);
@@ -476,13 +488,12 @@ dp_status pass_schedule(dpc_analog *A, dp_error *err)
             st = dpc_runner_for_seed(A, A->seed, &r0, err);
         for (int l = 0; st == DP_OK && l < A->n_layers; l++)
             A->layers[l].counts = dp_runner_adc_counts(r0, A->layers[l].instr);
-        /* within the budget only without the full margin: the calibration set is too
-         * small to verify it with confidence; keep half of what the maximum leaves, and
-         * say so */
-        if (st == DP_OK && !meets(A, m) && m.metric <= A->budget)
+        /* the most precise schedule within the budget reaches it: the margin's floor is
+         * capped at half of what it leaves (meets) */
+        if (st == DP_OK && m.metric <= A->budget)
             A->margin_cap = (A->budget - m.metric) / 2;
         /* the default budget gives way to the best the device does; the user's does not */
-        bool out_of_reach = st == DP_OK && !meets(A, m);
+        bool out_of_reach = st == DP_OK && !(m.metric <= A->budget);
         A->budget_unmet = out_of_reach && !A->budget_given;
         if (out_of_reach && A->budget_given)
             st = unreachable(&s, m.metric, err);
@@ -501,7 +512,7 @@ dp_status pass_schedule(dpc_analog *A, dp_error *err)
             A->uniform_energy_j = energy_of(A, un);
             if (A->kind == DPC_SCHEDULE_UNIFORM) {
                 A->measured = A->uniform_measured;
-                A->margin_capped = margin_capped(A, s.uniform);
+                A->margin_capped = margin_capped(A);
                 A->predicted_mse = dpc_predicted_mse(A->layers, A->n_layers, s.n);
             } else {
                 st = dynamic(&s, err);
