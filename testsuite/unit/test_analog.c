@@ -1,8 +1,9 @@
 /*
- * test_analog.c: the Philox generator against Random123's known answers, and the analog
- * layer product of analog.h against the formulas of analog-model.md: each noise source's
- * variance, division by N, the ADC floor, effective bits, static errors, determinism and
- * independence from column chunking.
+ * test_analog.c: the Philox generator against Random123's known answers, its normals against
+ * the normal's quantile and tail probabilities, and the analog layer product of analog.h
+ * against the formulas of analog-model.md: each noise source's variance, division by N, the
+ * ADC floor, effective bits, static errors, determinism and independence from column
+ * chunking.
  *
  * Variance checks compare the mean over n outputs of d^2 / v (d: deviation from the
  * noise-free result, v: the formula's variance) with 1. For Gaussian d that mean has
@@ -131,31 +132,106 @@ static void normals_are_standard(void **state)
         assert_true(fabs(cross[k] / CALLS) < 4.0 / sqrt((double)CALLS));
 }
 
-/* The generator's own logarithm, sine and cosine against libm's, in double, over Philox's
- * outputs: a few float ulps of the largest normal. */
-static void normals_match_libm_box_muller(void **state)
+/* Q^-1(p), the normal's upper quantile, in double: Newton's method on ln Q(z) = ln p (Q from
+ * libm's erfc), whose steps neither overshoot into the far tail nor stall there. */
+static double upper_quantile(double p)
 {
-    double worst = 0;
-    for (uint32_t i = 0; i < 20000; i++) {
+    double z = p < 0.5 ? sqrt(-2.0 * log(p)) : 0.0;
+    for (int i = 0; i < 60; i++) {
+        double q = 0.5 * erfc(z * 0.70710678118654752440);
+        double dens = exp(-0.5 * z * z) * 0.39894228040143267794; /* 1 / sqrt(2 pi) */
+        double step = (log(q) - log(p)) * q / dens;
+        z += step;
+        if (fabs(step) < 1e-14)
+            break;
+    }
+    return z;
+}
+
+/* The generator's segments and polynomials against the quantile in double, over Philox's
+ * outputs and the words at the ends of each segment: within the fit's 1.5e-6, and the sign
+ * bit gives the sign. */
+static void normals_match_the_quantile(void **state)
+{
+    double worst = 0, largest = 0;
+    for (uint32_t i = 0; i < 20000 + 2 * 32; i++) {
         uint32_t ctr[4] = {i, 1, 2, 3}, key[2] = {11, 0}, r[4];
         dp_philox4x32_10(ctr, key, r);
-        /* the extremes of u1 and u2 too */
-        if (i == 0)
-            r[0] = r[1] = r[2] = r[3] = 0;
-        if (i == 1)
-            r[0] = r[1] = r[2] = r[3] = 0xffffffffu;
+        /* the first and last 31-bit word of segment s, either sign */
+        if (i >= 20000) {
+            uint32_t s = (i - 20000) / 2, first = s == 31 ? 0 : UINT32_C(1) << (30 - s);
+            uint32_t last = s == 0 ? UINT32_C(0x7fffffff) : (UINT32_C(1) << (31 - s)) - 1;
+            r[0] = first;
+            r[1] = last;
+            r[2] = first | UINT32_C(0x80000000);
+            r[3] = last | UINT32_C(0x80000000);
+        }
         float z[4];
         dp_philox_normal4(r, z);
-        for (int p = 0; p < 2; p++) {
-            double u1 = ((float)(int32_t)(r[2 * p] >> 1) + 0.5f) * 0x1p-31;
-            double u2 = (double)(r[2 * p + 1] >> 8) * 0x1p-24;
-            double rad = sqrt(-2.0 * log(u1)), theta = 6.283185307179586476925286766559 * u2;
-            worst = fmax(worst, fabs(z[2 * p] - rad * cos(theta)));
-            worst = fmax(worst, fabs(z[2 * p + 1] - rad * sin(theta)));
+        for (int k = 0; k < 4; k++) {
+            /* v as the generator rounds it, (k + 1/2) 2^-31 in float */
+            double v = (double)((float)(int32_t)(r[k] & 0x7fffffffu) + 0.5f) * 0x1p-31;
+            double want = upper_quantile(v / 2);
+            want = r[k] >> 31 ? -want : want;
+            worst = fmax(worst, fabs(z[k] - want));
+            largest = fmax(largest, fabs(z[k]));
         }
     }
-    printf("normals: largest difference from libm's Box-Muller %.3g\n", worst);
-    assert_true(worst < 4e-6);
+    printf("normals: largest difference from the quantile %.3g, largest |z| %.4f (Q^-1(2^-33) "
+           "= %.4f)\n", worst, largest, upper_quantile(0x1p-33));
+    assert_true(worst < 1.5e-6);
+}
+
+/* The fraction of |z| > c for c = 1..6 and its exact value 2 Q(c), and the moments, over
+ * 2^28 draws of the fast path (the blocks of dp_noise_normals): the tails are those of a
+ * normal out to 5 sigma at least. Each count must lie within 4.5 standard deviations of its
+ * binomial expectation (beyond 5: 153.9 +- 55.8; a generator that stopped at 5 sigma would
+ * count none), the mean within 4.5 / sqrt(n), the variance within 4.5 sqrt(2 / n). Beyond
+ * the largest value the words can give, Q^-1(2^-33) = 6.338, there is nothing. */
+static void normal_tails(void **state)
+{
+    enum { ROWS = 1 << 14, COLS = 1 << 14 };
+    static const double tail[7] = {1.0, 0.31731050786291415, 0.04550026389635843,
+                                   2.6997960632601918e-3, 6.334248366623996e-5,
+                                   5.73303143758389e-7, 1.9731752900754036e-9};
+    int64_t beyond[7] = {0};
+    double sum = 0, sum2 = 0, largest = 0;
+    dp_noise_id id = {.seed = 3, .layer = 1, .stream = DP_NOISE_DYNAMIC, .inference = 7};
+    for (uint32_t row = 0; row < ROWS; row++) {
+        id.row = row;
+        for (uint64_t col = 0; col < COLS; col += DP_NOISE_SPAN) {
+            float z[DP_NOISE_SPAN];
+            id.col = col;
+            dp_noise_normals(&id, DP_NOISE_SPAN, z);
+            double s1 = 0, s2 = 0;
+            for (int i = 0; i < DP_NOISE_SPAN; i++) {
+                double a = fabs(z[i]);
+                s1 += z[i];
+                s2 += a * a;
+                largest = fmax(largest, a);
+                /* |z| < 1 for two in three: count the rest by the integer part */
+                if (a >= 1.0)
+                    beyond[(int)fmin(a, 6.0)]++;
+            }
+            sum += s1;
+            sum2 += s2;
+        }
+    }
+    for (int c = 5; c >= 1; c--)
+        beyond[c] += beyond[c + 1];
+    double n = (double)ROWS * COLS;
+    printf("normals: n = %.0f, mean %.2e, variance - 1 %.2e, largest |z| %.4f\n", n, sum / n,
+           sum2 / n - 1.0, largest);
+    for (int c = 1; c <= 6; c++) {
+        double want = n * tail[c], sd = sqrt(n * tail[c] * (1.0 - tail[c]));
+        printf("  |z| > %d: %lld, expected %.1f +- %.1f (%+.2f sd)\n", c, (long long)beyond[c],
+               want, sd, ((double)beyond[c] - want) / sd);
+        if (c <= 5)
+            assert_true(fabs((double)beyond[c] - want) <= 4.5 * sd);
+    }
+    assert_true(fabs(sum / n) < 4.5 / sqrt(n));
+    assert_true(fabs(sum2 / n - 1.0) < 4.5 * sqrt(2.0 / n));
+    assert_true(largest <= 6.3381);
 }
 
 /* Blocks of draws are exactly the draws one lane at a time, for a block's first and a later
@@ -1064,7 +1140,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(philox_known_answers),
         cmocka_unit_test(normals_are_standard),
-        cmocka_unit_test(normals_match_libm_box_muller),
+        cmocka_unit_test(normals_match_the_quantile),
+        cmocka_unit_test(normal_tails),
         cmocka_unit_test(noise_block_is_the_draws_one_at_a_time),
         cmocka_unit_test(noise_layout_is_injective),
         cmocka_unit_test(quantiser_levels),
