@@ -1013,8 +1013,13 @@ static void planes_match_the_matrix(void **state)
         int64_t H, W;
         int stride;
         int64_t cols;
-    } cases[] = {{7, 9, 1, 64}, {10, 12, 2, 64}, {12, 10, 1, 4}, {8, 14, 2, 4}};
-    float *x = fill(14 * 14, 6), *W = fill(9, 7);
+    } cases[] = {{7, 9, 1, 64}, {10, 12, 2, 64}, {12, 10, 1, 4}, {8, 14, 2, 4},
+                 /* planes of more outputs than one chunk of dp_analog_run_planes */
+                 {48, 40, 1, 64}, {80, 56, 2, 4}};
+    enum { MAX = 80 * 56 };
+    float *x = fill(MAX, 6), *W = fill(9, 7), *Ya = malloc(2 * MAX * sizeof *Ya), *Yb = Ya + MAX;
+    int32_t *left = malloc(2 * MAX * sizeof *left), *right = left + MAX;
+    assert_true(Ya && left);
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         dp_analog_params p = noisy_params();
         p.core_cols = cases[k].cols;
@@ -1022,11 +1027,9 @@ static void planes_match_the_matrix(void **state)
         float *X = window_matrix(x, H, Wd, cases[k].stride, &P);
         dp_analog_weights *w = prepare(&arena, &p, 3, 1, 9, W);
         const float G = 2.0f;
-        float Ya[14 * 14], Yb[14 * 14];
         int64_t q0 = 5, n = P - 9; /* inside a row and inside a noise block */
         int64_t ca = run(w, &p, &G, 1, 2, 700 + (uint64_t)q0, n, X + q0, P, Ya, n, NULL);
         int64_t Wo = cases[k].stride == 2 ? Wd / 2 : Wd;
-        int32_t left[14 * 14], right[14 * 14];
         dp_column_edges(Wo, 0, P, left, right);
         dp_analog_planes in = {.x = x, .H = H, .W = Wd, .stride = cases[k].stride,
                                .left = left, .right = right};
@@ -1036,7 +1039,7 @@ static void planes_match_the_matrix(void **state)
                                .inference = 2, .col0 = 700 + (uint64_t)q0};
         dp_error err = {0};
         int64_t cb = -1;
-        memset(Yb, 0xff, sizeof Yb);
+        memset(Yb, 0xff, MAX * sizeof *Yb);
         assert_int_equal(dp_analog_run_planes(w, &p, &call, &in, q0, n, Yb, scratch, &cb, &err),
                          DP_OK);
         assert_memory_equal(Ya, Yb, (size_t)n * sizeof(float));
@@ -1048,7 +1051,7 @@ static void planes_match_the_matrix(void **state)
         free(scratch);
         free(X);
     }
-    free(x), free(W);
+    free(x), free(W), free(Ya), free(left);
     dp_arena_free(&arena);
 }
 
