@@ -219,14 +219,15 @@ static inline __m512 normal_quantile16(__m512i a, const __m512 tab[2 * (QUANTILE
     return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(p), sign));
 }
 
-/* Philox and the quantile on nb blocks from block on, a block's 16 lanes one vector, with
- * AVX-512 integer instructions, which compilers do not find on their own: the same bits,
- * several times as fast. nb is a constant where it is inlined, so that the blocks' chains of
- * dependent multiplies interleave. The counter's column field does not carry past 32 bits
- * within a block, which starts at a multiple of 16. */
+/* Philox and the quantile on nb blocks, block b + j % blocks of row ctr[0] + j / blocks
+ * for j = 0..nb-1, a block's 16 lanes one vector, with AVX-512 integer instructions, which
+ * compilers do not find on their own: the same bits, several times as fast. nb is a
+ * constant where it is inlined, so that the blocks' chains of dependent multiplies
+ * interleave. The counter's column field does not carry past 32 bits within a block, which
+ * starts at a multiple of 16. */
 __attribute__((target("avx512f"), always_inline))
 static inline void philox_blocks16(int nb, const uint32_t ctr[4], const uint32_t key[2],
-                                   uint64_t block, const __m512 *tab, float *z)
+                                   uint64_t block, int blocks, const __m512 *tab, float *z)
 {
     enum { L = DP_NOISE_BLOCK / 4 };
     _Static_assert(L == 16, "a block's lanes are one vector");
@@ -234,8 +235,8 @@ static inline void philox_blocks16(int nb, const uint32_t ctr[4], const uint32_t
     const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     __m512i x[4][4];
     for (int j = 0; j < nb; j++) {
-        uint64_t field = (block + (uint64_t)j) * L;
-        x[j][0] = _mm512_set1_epi32((int)ctr[0]);
+        uint64_t field = (block + (uint64_t)(j % blocks)) * L;
+        x[j][0] = _mm512_set1_epi32((int)(ctr[0] + (uint32_t)(j / blocks)));
         x[j][1] = _mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)field), lane);
         x[j][2] = _mm512_set1_epi32((int)((uint32_t)(field >> 32 & 0xffu) |
                                           (ctr[2] & ~UINT32_C(0xff))));
@@ -266,61 +267,71 @@ static inline void philox_blocks16(int nb, const uint32_t ctr[4], const uint32_t
 /* noise_normals with AVX-512, the quantile's table in registers */
 __attribute__((target("avx512f")))
 static void noise_normals_avx512(const uint32_t ctr[4], const uint32_t key[2], uint64_t block,
-                                 int blocks, float *z)
+                                 int blocks, int rows, float *z)
 {
     __m512 tab[2 * (QUANTILE_DEGREE + 1)];
     for (int k = 0; k <= QUANTILE_DEGREE; k++) {
         tab[2 * k] = _mm512_loadu_ps(normal_quantile_poly[k]);
         tab[2 * k + 1] = _mm512_loadu_ps(normal_quantile_poly[k] + 16);
     }
-    switch (blocks) {
-    case 1: philox_blocks16(1, ctr, key, block, tab, z); break;
-    case 2: philox_blocks16(2, ctr, key, block, tab, z); break;
-    case 3: philox_blocks16(3, ctr, key, block, tab, z); break;
+    switch (blocks * rows) {
+    case 1: philox_blocks16(1, ctr, key, block, blocks, tab, z); break;
+    case 2: philox_blocks16(2, ctr, key, block, blocks, tab, z); break;
+    case 3: philox_blocks16(3, ctr, key, block, blocks, tab, z); break;
     default:
-        DP_ASSERT(blocks == 4);
-        philox_blocks16(4, ctr, key, block, tab, z);
+        DP_ASSERT(blocks * rows == 4);
+        philox_blocks16(4, ctr, key, block, blocks, tab, z);
     }
 }
 #endif
 
-/* dp_noise_normals's work, in a static function: clang refuses to multiversion a function
- * a header declared and code before it called, as in an emitted kernel's one source. */
+/* dp_noise_normals_rows's work, in a static function: clang refuses to multiversion a
+ * function a header declared and code before it called, as in an emitted kernel's one
+ * source. */
 DP_MULTI_TARGET
 static void noise_normals(const uint32_t ctr[4], const uint32_t key[2], uint64_t block,
-                          int blocks, float z[restrict DP_NOISE_SPAN])
+                          int blocks, int rows, float z[restrict DP_NOISE_SPAN])
 {
     enum { L = DP_NOISE_BLOCK / 4, LANES = DP_NOISE_SPAN / 4 };
 #ifdef DP_PHILOX_AVX512
     if (__builtin_cpu_supports("avx512f")) {
-        noise_normals_avx512(ctr, key, block, blocks, z);
+        noise_normals_avx512(ctr, key, block, blocks, rows, z);
         return;
     }
 #endif
     uint32_t c0[LANES], c1[LANES], c2[LANES], c3[LANES];
     uint32_t fixed2 = ctr[2] & ~UINT32_C(0xff);
     int lanes = blocks * L;
-    for (int i = 0; i < lanes; i++) {
-        uint64_t field = block * L + (uint64_t)i;
-        c0[i] = ctr[0];
-        c1[i] = (uint32_t)field;
-        c2[i] = (uint32_t)(field >> 32 & 0xffu) | fixed2;
-        c3[i] = ctr[3];
-    }
-    philox_lanes(lanes, c0, c1, c2, c3, key[0], key[1]);
-    /* word k of lane i is column k L + i of its block: four contiguous runs */
-    for (int b = 0; b < blocks; b++) {
-        const uint32_t *r[4] = {c0 + b * L, c1 + b * L, c2 + b * L, c3 + b * L};
-        for (int k = 0; k < 4; k++)
-            for (int i = 0; i < L; i++)
-                z[b * DP_NOISE_BLOCK + k * L + i] = normal_quantile(r[k][i]);
+    for (int r = 0; r < rows; r++) {
+        for (int i = 0; i < lanes; i++) {
+            uint64_t field = block * L + (uint64_t)i;
+            c0[i] = ctr[0] + (uint32_t)r;
+            c1[i] = (uint32_t)field;
+            c2[i] = (uint32_t)(field >> 32 & 0xffu) | fixed2;
+            c3[i] = ctr[3];
+        }
+        philox_lanes(lanes, c0, c1, c2, c3, key[0], key[1]);
+        /* word k of lane i is column k L + i of its block: four contiguous runs */
+        float *zr = z + r * blocks * DP_NOISE_BLOCK;
+        for (int b = 0; b < blocks; b++) {
+            const uint32_t *w[4] = {c0 + b * L, c1 + b * L, c2 + b * L, c3 + b * L};
+            for (int k = 0; k < 4; k++)
+                for (int i = 0; i < L; i++)
+                    zr[b * DP_NOISE_BLOCK + k * L + i] = normal_quantile(w[k][i]);
+        }
     }
 }
 
-void dp_noise_normals(const dp_noise_id *id, int n, float z[restrict DP_NOISE_SPAN])
+void dp_noise_normals_rows(const dp_noise_id *id, int rows, int n, float z[restrict DP_NOISE_SPAN])
 {
     uint32_t ctr[4], key[2];
     dp_noise_counter(id, ctr, key);
     int blocks = (int)(id->col % DP_NOISE_BLOCK + (uint64_t)n - 1) / DP_NOISE_BLOCK + 1;
-    noise_normals(ctr, key, id->col / DP_NOISE_BLOCK, blocks, z);
+    DP_ASSERT(rows >= 1 && blocks * rows <= DP_NOISE_SPAN / DP_NOISE_BLOCK);
+    noise_normals(ctr, key, id->col / DP_NOISE_BLOCK, blocks, rows, z);
+}
+
+void dp_noise_normals(const dp_noise_id *id, int n, float z[restrict DP_NOISE_SPAN])
+{
+    dp_noise_normals_rows(id, 1, n, z);
 }

@@ -84,4 +84,13 @@ enum { DP_NOISE_BLOCK = 64, DP_NOISE_SPAN = 4 * DP_NOISE_BLOCK };
  */
 void dp_noise_normals(const dp_noise_id *id, int n, float z[restrict DP_NOISE_SPAN]);
 
+/*
+ * dp_noise_normals for rows id->row .. id->row + rows - 1 at once, the same columns of each,
+ * rows >= 1 and rows times the B blocks of one row <= DP_NOISE_SPAN / DP_NOISE_BLOCK: row
+ * r's blocks from z + r B DP_NOISE_BLOCK on. A narrow product's rows take one call, whose
+ * blocks go through Philox together, where one block at a time waits on its own chain.
+ */
+void dp_noise_normals_rows(const dp_noise_id *id, int rows, int n,
+                           float z[restrict DP_NOISE_SPAN]);
+
 #endif

@@ -545,6 +545,27 @@ static void convert_pass(tile_ctx *c, int64_t t, int64_t kt, const float *S, int
     c->thermal_mac = thermal_mac_std(p, kt);
     dp_noise_id id = {.seed = p->seed, .layer = c->w->layer, .stream = DP_NOISE_DYNAMIC,
                       .tile = (uint32_t)t, .inference = c->call->inference};
+    int first = (int)(c->call->col0 % DP_NOISE_BLOCK);
+    if (first + c->P <= DP_NOISE_SPAN) {
+        /* a row in one call: as many rows a call as its blocks allow */
+        int blocks = (int)(first + c->P - 1) / DP_NOISE_BLOCK + 1;
+        int64_t per_call = DP_NOISE_SPAN / DP_NOISE_BLOCK / blocks;
+        for (int64_t j0 = 0; j0 < c->w->rows; j0 += per_call) {
+            int rows = (int)min64(per_call, c->w->rows - j0);
+            float z[DP_NOISE_SPAN];
+            if (c->noisy) {
+                id.row = c->w->row0 + (uint32_t)j0;
+                id.col = c->call->col0;
+                dp_noise_normals_rows(&id, rows, (int)c->P, z);
+            }
+            for (int r = 0; r < rows; r++) {
+                const float *zr = z + r * blocks * DP_NOISE_BLOCK + first;
+                c->clipped += digitise_outputs(c, j0 + r, 0, (int)c->P, S + (j0 + r) * lds,
+                                               c->noisy ? zr : NULL);
+            }
+        }
+        return;
+    }
     for (int64_t j = 0; j < c->w->rows; j++) {
         id.row = c->w->row0 + (uint32_t)j;
         for (int64_t q0 = 0; q0 < c->P;) {

@@ -235,34 +235,44 @@ static void normal_tails(void **state)
 }
 
 /* Blocks of draws are exactly the draws one lane at a time, for a block's first and a later
- * column and where the counter's column field crosses 2^32. */
+ * column and where the counter's column field crosses 2^32, a row at a time and several
+ * rows in one call. */
 static void noise_block_is_the_draws_one_at_a_time(void **state)
 {
     const uint64_t cols[] = {0, 5 * DP_NOISE_BLOCK + 37, ((uint64_t)1 << 32) * 4 - DP_NOISE_BLOCK,
                              ((uint64_t)1 << 32) * 4};
+    enum { MOST = DP_NOISE_SPAN / DP_NOISE_BLOCK };
     for (size_t s = 0; s < sizeof cols / sizeof cols[0]; s++) {
         dp_noise_id id = {.seed = 9, .layer = 4, .stream = DP_NOISE_DYNAMIC, .tile = 3,
                           .row = 17, .col = cols[s], .inference = 2};
-        /* one block, and as many as one call gives */
-        for (int blocks = 1; blocks <= DP_NOISE_SPAN / DP_NOISE_BLOCK; blocks += 3) {
-            float z[DP_NOISE_SPAN];
-            /* the columns from id.col to the end of its blocks-th block */
-            dp_noise_normals(&id, blocks * DP_NOISE_BLOCK - (int)(cols[s] % DP_NOISE_BLOCK), z);
-            for (int b = 0; b < blocks; b++) {
-                uint64_t block = cols[s] / DP_NOISE_BLOCK + (uint64_t)b;
-                for (int i = 0; i < DP_NOISE_BLOCK / 4; i++) {
-                    dp_noise_id one = id;
-                    one.col = block * (DP_NOISE_BLOCK / 4) + (uint64_t)i;
-                    uint32_t ctr[4], key[2], r[4];
-                    float want[4];
-                    dp_noise_counter(&one, ctr, key);
-                    dp_philox4x32_10(ctr, key, r);
-                    dp_philox_normal4(r, want);
-                    for (int k = 0; k < 4; k++)
-                        assert_true(z[b * DP_NOISE_BLOCK + k * DP_NOISE_BLOCK / 4 + i] == want[k]);
-                }
+        /* blocks a row, and rows a call as many as they allow */
+        for (int blocks = 1; blocks <= MOST; blocks++)
+            for (int rows = 1; rows * blocks <= MOST; rows++) {
+                float z[DP_NOISE_SPAN];
+                /* the columns from id.col to the end of its blocks-th block */
+                int n = blocks * DP_NOISE_BLOCK - (int)(cols[s] % DP_NOISE_BLOCK);
+                if (rows == 1)
+                    dp_noise_normals(&id, n, z);
+                else
+                    dp_noise_normals_rows(&id, rows, n, z);
+                for (int r = 0; r < rows; r++)
+                    for (int b = 0; b < blocks; b++) {
+                        uint64_t block = cols[s] / DP_NOISE_BLOCK + (uint64_t)b;
+                        for (int i = 0; i < DP_NOISE_BLOCK / 4; i++) {
+                            dp_noise_id one = id;
+                            one.row = id.row + (uint32_t)r;
+                            one.col = block * (DP_NOISE_BLOCK / 4) + (uint64_t)i;
+                            uint32_t ctr[4], key[2], w[4];
+                            float want[4];
+                            dp_noise_counter(&one, ctr, key);
+                            dp_philox4x32_10(ctr, key, w);
+                            dp_philox_normal4(w, want);
+                            const float *zb = z + (r * blocks + b) * DP_NOISE_BLOCK;
+                            for (int k = 0; k < 4; k++)
+                                assert_true(zb[k * DP_NOISE_BLOCK / 4 + i] == want[k]);
+                        }
+                    }
             }
-        }
     }
 }
 
