@@ -23,16 +23,16 @@ void dp_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out
 double dp_philox_uniform(uint32_t hi, uint32_t lo);
 
 /*
- * Four independent standard normals from one Philox output, in float, by the Box-Muller
- * transform on the words' pairs (a, b) = (r[0], r[1]) and (r[2], r[3]):
- * u1 = (float(a >> 1) + 1/2) 2^-31 in (0, 1] (float() rounding to 24 bits), u2 = (b >> 8)
- * 2^-24 in [0, 1), z = sqrt(-2 ln u1) cos(2 pi u2) and sqrt(-2 ln u1) sin(2 pi u2) for the
- * first pair into z[0], z[1] and the second into z[2], z[3]. Box-Muller needs no rejection,
- * so one Philox call always yields exactly four normals; u1 >= 2^-32 caps |z| at
- * sqrt(64 ln 2) ~ 6.7. Float, not double: the noise is a model's, a 24-bit mantissa is far
- * finer than its accuracy, and twice as many lanes fit a vector. The logarithm, cosine and
- * sine are dpcc's own polynomials (within a few float ulps of libm's), in plain arithmetic:
- * loops over them vectorise, and every build on every machine gives the same bits.
+ * Four independent standard normals from one Philox output, in float, one from each word by
+ * the normal's quantile: the top bit is the sign and the other 31, k, give v = (k + 1/2)
+ * 2^-31 in (0, 1] (float() rounding k + 1/2 to 24 bits), z = +-Q^-1(v / 2) with Q the upper
+ * tail, so that P(|z| > c) = 2 Q(c) down to the grid's resolution: the tails are the normal's
+ * out to the largest value, Q^-1(2^-33) ~ 6.34 (about one draw in 10^9 lies beyond 6). The
+ * quantile is a polynomial per binary exponent of v, within 1.5e-6 of the exact one, in
+ * plain float arithmetic: loops over it vectorise, and every build on every machine gives the
+ * same bits. No rejection, so one Philox call always yields exactly four normals. Float, not
+ * double: the noise is a model's, a 24-bit mantissa is far finer than its accuracy, and
+ * twice as many lanes fit a vector.
  */
 void dp_philox_normal4(const uint32_t r[4], float z[4]);
 
@@ -83,5 +83,14 @@ enum { DP_NOISE_BLOCK = 64, DP_NOISE_SPAN = 4 * DP_NOISE_BLOCK };
  * dp_philox_normal4 give one lane at a time.
  */
 void dp_noise_normals(const dp_noise_id *id, int n, float z[restrict DP_NOISE_SPAN]);
+
+/*
+ * dp_noise_normals for rows id->row .. id->row + rows - 1 at once, the same columns of each,
+ * rows >= 1 and rows times the B blocks of one row <= DP_NOISE_SPAN / DP_NOISE_BLOCK: row
+ * r's blocks from z + r B DP_NOISE_BLOCK on. A narrow product's rows take one call, whose
+ * blocks go through Philox together, where one block at a time waits on its own chain.
+ */
+void dp_noise_normals_rows(const dp_noise_id *id, int rows, int n,
+                           float z[restrict DP_NOISE_SPAN]);
 
 #endif

@@ -265,7 +265,7 @@ static run_layout layout_for(const dp_analog_weights *w, int64_t P)
     l.xq = 0;
     l.s = l.xq + align64((size_t)(l.kc * l.pp) * sizeof(float));
     l.xn = l.s + align64((size_t)(rows * l.pp) * sizeof(float));
-    l.gemm = l.xn + align64((size_t)l.pp * sizeof(double));
+    l.gemm = l.xn + align64((size_t)l.pp * sizeof(float));
     l.total = l.gemm + dp_sgemm_scratch_size(rows, l.pp, l.kc);
     return l;
 }
@@ -286,7 +286,8 @@ typedef struct tile_ctx {
     double shot;             /* full-scale shot noise: K_t / n */
     double shot_per_norm;    /* signal shot noise: 1 / (K_t n), times |x^|^2 |w^_j|^2 */
     double thermal_mac;      /* thermal std relative to the MACs' range: s_th sqrt(K_t) r_w r_x */
-    const double *xn;        /* |x^_t|^2 per column */
+    const float *xn;         /* |x^_t|^2 per column, summed in float: all a noise's std
+                              * needs, and twice the vector lanes of double */
     float *Y;
     int64_t ldy;
     int64_t clipped;
@@ -345,7 +346,7 @@ static int64_t digitise_outputs_averaged(const tile_ctx *c, int64_t j, int64_t q
     const dp_analog_params *pr = c->p;
     double inv_G = 1.0 / G, reps = (double)pr->repetitions, k3 = pr->distortion_k3;
     double out_scale = G * (double)c->call->x_scale * c->w->scale[j];
-    const double *xn = c->xn + q0;
+    const float *xn = c->xn + q0;
     float *y = c->Y + j * c->ldy + q0;
     int64_t clipped = 0;
     for (int i = 0; i < n; i++) {
@@ -386,7 +387,7 @@ static int64_t digitise_outputs(const tile_ctx *c, int64_t j, int64_t q0, int n,
     double fixed = c->noisy ? tg * tg + c->shot + sx * sx * wn2 : 0.0;
     double a = c->noisy ? sw * sw + c->shot_per_norm * wn2 : 0.0;
     double reps = (double)pr->repetitions;
-    const double *xn = c->xn + q0;
+    const float *xn = c->xn + q0;
     if (pr->adc_average && pr->repetitions > 1)
         return digitise_outputs_averaged(c, j, q0, n, s, z, G, fixed, a);
     if (pr->distortion_k3 == 0 && c->call->pre_adc == NULL && pr->adc_bits <= 23) {
@@ -406,7 +407,7 @@ static int64_t digitise_outputs(const tile_ctx *c, int64_t j, int64_t q0, int n,
             }
         } else {
             for (int i = 0; i < n; i++) {
-                float u = (s[i] + sqrtf(fr + ar * (float)xn[i]) * z[i]) * inv;
+                float u = (s[i] + sqrtf(fr + ar * xn[i]) * z[i]) * inv;
                 clip += (u > 1.0f) | (u < -1.0f);
                 float q = quantise_f(u, h, st) * scale;
                 y[i] = c->t == 0 ? q : y[i] + q;
@@ -457,7 +458,7 @@ static int64_t digitise_outputs(const tile_ctx *c, int64_t j, int64_t q0, int n,
  * with twice the lanes of double. */
 DP_MULTI_TARGET
 static void dac(const float *restrict src, int64_t P, double x_scale, int bits, bool unsigned_,
-                float *restrict dst, double *restrict xn)
+                float *restrict dst, float *restrict xn)
 {
     if (unsigned_ && bits <= 22) {
         float inv_x = (float)(1.0 / x_scale), levels = ldexpf(1.0f, bits) - 1.0f;
@@ -479,7 +480,7 @@ static void dac(const float *restrict src, int64_t P, double x_scale, int bits, 
     }
     if (xn != NULL)
         for (int64_t q = 0; q < P; q++)
-            xn[q] += (double)dst[q] * dst[q];
+            xn[q] += dst[q] * dst[q];
 }
 
 /* The checks both entry points make of a call: weights prepared as p says, p itself, the
@@ -544,6 +545,27 @@ static void convert_pass(tile_ctx *c, int64_t t, int64_t kt, const float *S, int
     c->thermal_mac = thermal_mac_std(p, kt);
     dp_noise_id id = {.seed = p->seed, .layer = c->w->layer, .stream = DP_NOISE_DYNAMIC,
                       .tile = (uint32_t)t, .inference = c->call->inference};
+    int first = (int)(c->call->col0 % DP_NOISE_BLOCK);
+    if (first + c->P <= DP_NOISE_SPAN) {
+        /* a row in one call: as many rows a call as its blocks allow */
+        int blocks = (int)(first + c->P - 1) / DP_NOISE_BLOCK + 1;
+        int64_t per_call = DP_NOISE_SPAN / DP_NOISE_BLOCK / blocks;
+        for (int64_t j0 = 0; j0 < c->w->rows; j0 += per_call) {
+            int rows = (int)min64(per_call, c->w->rows - j0);
+            float z[DP_NOISE_SPAN];
+            if (c->noisy) {
+                id.row = c->w->row0 + (uint32_t)j0;
+                id.col = c->call->col0;
+                dp_noise_normals_rows(&id, rows, (int)c->P, z);
+            }
+            for (int r = 0; r < rows; r++) {
+                const float *zr = z + r * blocks * DP_NOISE_BLOCK + first;
+                c->clipped += digitise_outputs(c, j0 + r, 0, (int)c->P, S + (j0 + r) * lds,
+                                               c->noisy ? zr : NULL);
+            }
+        }
+        return;
+    }
     for (int64_t j = 0; j < c->w->rows; j++) {
         id.row = c->w->row0 + (uint32_t)j;
         for (int64_t q0 = 0; q0 < c->P;) {
@@ -579,7 +601,7 @@ dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
 
     run_layout l = layout_for(w, P);
     float *xq = (float *)((char *)scratch + l.xq), *S = (float *)((char *)scratch + l.s);
-    double *xn = (double *)((char *)scratch + l.xn);
+    float *xn = (float *)((char *)scratch + l.xn);
     void *gs = (char *)scratch + l.gemm;
     double x_scale = call->x_scale;
     bool need_xn = needs_input_norms(p);
@@ -589,7 +611,7 @@ dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
     for (int64_t t = 0; t < w->tiles; t++) {
         int64_t k0 = t * C, kt = min64(C, K - k0);
         if (need_xn)
-            memset(xn, 0, (size_t)l.pp * sizeof(double));
+            memset(xn, 0, (size_t)l.pp * sizeof(float));
         for (int64_t i = 0; i < kt; i++) {
             float *dst = xq + i * l.pp;
             dac(X + (k0 + i) * ldx, P, x_scale, p->dac_bits, p->dac_unsigned, dst,
@@ -607,8 +629,11 @@ dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
     return DP_OK;
 }
 
+/* Columns of a window's product taken through the taps and the ADC at a time. */
+enum { PLANE_CHUNK = 4 * DP_NOISE_SPAN };
+
 /* dp_analog_run_planes's scratch: the quantised plane (and for stride 2 its quarters), the
- * products, the inputs' norms. */
+ * products and the inputs' norms of a chunk of columns. */
 typedef struct planes_layout {
     size_t quarters, s, xn, total;
 } planes_layout;
@@ -619,8 +644,8 @@ static planes_layout planes_layout_for(const dp_analog_planes *in, int64_t P)
     planes_layout l;
     l.quarters = plane;
     l.s = l.quarters + (in->stride == 2 ? plane : 0);
-    l.xn = l.s + align64((size_t)P * sizeof(float));
-    l.total = l.xn + align64((size_t)P * sizeof(double));
+    l.xn = l.s + align64((size_t)min64(P, PLANE_CHUNK) * sizeof(float));
+    l.total = l.xn + align64((size_t)min64(P, PLANE_CHUNK) * sizeof(float));
     return l;
 }
 
@@ -643,7 +668,7 @@ size_t dp_analog_planes_scratch_size(const dp_analog_planes *in, int64_t P)
 DP_MULTI_TARGET
 static void window_taps(const float *wrow, int t0, int t1, const float *xq, int st, int64_t Wo,
                         int64_t n, int64_t q0, int64_t P, const int32_t *left,
-                        const int32_t *right, float *s, double *xn)
+                        const int32_t *right, float *restrict s, float *restrict xn)
 {
     for (int64_t q = 0; q < P; q++)
         s[q] = 0;
@@ -656,14 +681,18 @@ static void window_taps(const float *wrow, int t0, int t1, const float *xq, int 
         int64_t lo = r.lo < q0 ? q0 : r.lo, hi = r.hi > q0 + P ? q0 + P : r.hi;
         const float *restrict x = src + q0;
         float wv = wrow[t];
-        for (int64_t q = lo - q0; q < hi - q0; q++) {
-            float v = !keep || keep[q] ? x[q] : 0.0f;
-            s[q] = fmaf(wv, v, s[q]);
-        }
-        for (int64_t q = lo - q0; xn && q < hi - q0; q++) {
-            float v = !keep || keep[q] ? x[q] : 0.0f;
-            xn[q] += (double)v * v;
-        }
+        /* one loop for both, each input read once */
+        if (xn == NULL)
+            for (int64_t q = lo - q0; q < hi - q0; q++) {
+                float v = !keep || keep[q] ? x[q] : 0.0f;
+                s[q] = fmaf(wv, v, s[q]);
+            }
+        else
+            for (int64_t q = lo - q0; q < hi - q0; q++) {
+                float v = !keep || keep[q] ? x[q] : 0.0f;
+                s[q] = fmaf(wv, v, s[q]);
+                xn[q] += v * v;
+            }
     }
 }
 
@@ -687,7 +716,7 @@ dp_status dp_analog_run_planes(const dp_analog_weights *w, const dp_analog_param
         return DP_OK;
     planes_layout l = planes_layout_for(in, P);
     float *xq = scratch, *S = (float *)((char *)scratch + l.s);
-    double *xn = (double *)((char *)scratch + l.xn);
+    float *xn = (float *)((char *)scratch + l.xn);
     bool need_xn = needs_input_norms(p);
     /* the DAC once per input element; the matrix would hold each up to nine times */
     dac(in->x, in->H * in->W, call->x_scale, p->dac_bits, p->dac_unsigned, xq, NULL);
@@ -696,18 +725,29 @@ dp_status dp_analog_run_planes(const dp_analog_weights *w, const dp_analog_param
         dp_split_by_parity(xq, in->H, in->W, quarters);
         xq = quarters;
     }
-    const int32_t *left = in->left + q0, *right = in->right ? in->right + q0 : NULL;
-    tile_ctx c = {.p = p, .w = w, .call = call, .P = P, .noisy = is_noisy(p),
-                  .adc_half = ldexp(1.0, p->adc_bits - 1), .xn = xn, .Y = Y, .ldy = P};
-    int64_t C = p->core_cols;
-    for (int64_t t = 0; t < w->tiles; t++) {
-        int t0 = (int)(t * C), t1 = (int)min64(9, (t + 1) * C);
-        window_taps(w->row, t0, t1, xq, st_, Wo, Ho * Wo, q0, P, left, right, S,
-                    need_xn ? xn : NULL);
-        convert_pass(&c, t, t1 - t0, S, P);
+    /* the products and norms of a chunk of columns stay in the first level of cache
+     * through the taps and the conversion; a whole plane's would not */
+    DP_ASSERT(call->pre_adc == NULL);
+    int64_t C = p->core_cols, total = 0;
+    for (int64_t c0 = 0; c0 < P; c0 += PLANE_CHUNK) {
+        int64_t n = min64(PLANE_CHUNK, P - c0);
+        dp_analog_call part = *call;
+        part.col0 += (uint64_t)c0;
+        const int32_t *left = in->left + q0 + c0;
+        const int32_t *right = in->right ? in->right + q0 + c0 : NULL;
+        tile_ctx c = {.p = p, .w = w, .call = &part, .P = n, .noisy = is_noisy(p),
+                      .adc_half = ldexp(1.0, p->adc_bits - 1), .xn = xn, .Y = Y + c0,
+                      .ldy = P};
+        for (int64_t t = 0; t < w->tiles; t++) {
+            int t0 = (int)(t * C), t1 = (int)min64(9, (t + 1) * C);
+            window_taps(w->row, t0, t1, xq, st_, Wo, Ho * Wo, q0 + c0, n, left, right, S,
+                        need_xn ? xn : NULL);
+            convert_pass(&c, t, t1 - t0, S, n);
+        }
+        total += c.clipped;
     }
     if (clipped != NULL)
-        *clipped = c.clipped;
+        *clipped = total;
     return DP_OK;
 }
 

@@ -1,8 +1,9 @@
 /*
- * test_analog.c: the Philox generator against Random123's known answers, and the analog
- * layer product of analog.h against the formulas of analog-model.md: each noise source's
- * variance, division by N, the ADC floor, effective bits, static errors, determinism and
- * independence from column chunking.
+ * test_analog.c: the Philox generator against Random123's known answers, its normals against
+ * the normal's quantile and tail probabilities, and the analog layer product of analog.h
+ * against the formulas of analog-model.md: each noise source's variance, division by N, the
+ * ADC floor, effective bits, static errors, determinism and independence from column
+ * chunking.
  *
  * Variance checks compare the mean over n outputs of d^2 / v (d: deviation from the
  * noise-free result, v: the formula's variance) with 1. For Gaussian d that mean has
@@ -131,62 +132,147 @@ static void normals_are_standard(void **state)
         assert_true(fabs(cross[k] / CALLS) < 4.0 / sqrt((double)CALLS));
 }
 
-/* The generator's own logarithm, sine and cosine against libm's, in double, over Philox's
- * outputs: a few float ulps of the largest normal. */
-static void normals_match_libm_box_muller(void **state)
+/* Q^-1(p), the normal's upper quantile, in double: Newton's method on ln Q(z) = ln p (Q from
+ * libm's erfc), whose steps neither overshoot into the far tail nor stall there. */
+static double upper_quantile(double p)
 {
-    double worst = 0;
-    for (uint32_t i = 0; i < 20000; i++) {
+    double z = p < 0.5 ? sqrt(-2.0 * log(p)) : 0.0;
+    for (int i = 0; i < 60; i++) {
+        double q = 0.5 * erfc(z * 0.70710678118654752440);
+        double dens = exp(-0.5 * z * z) * 0.39894228040143267794; /* 1 / sqrt(2 pi) */
+        double step = (log(q) - log(p)) * q / dens;
+        z += step;
+        if (fabs(step) < 1e-14)
+            break;
+    }
+    return z;
+}
+
+/* The generator's segments and polynomials against the quantile in double, over Philox's
+ * outputs and the words at the ends of each segment: within the fit's 1.5e-6, and the sign
+ * bit gives the sign. */
+static void normals_match_the_quantile(void **state)
+{
+    double worst = 0, largest = 0;
+    for (uint32_t i = 0; i < 20000 + 2 * 32; i++) {
         uint32_t ctr[4] = {i, 1, 2, 3}, key[2] = {11, 0}, r[4];
         dp_philox4x32_10(ctr, key, r);
-        /* the extremes of u1 and u2 too */
-        if (i == 0)
-            r[0] = r[1] = r[2] = r[3] = 0;
-        if (i == 1)
-            r[0] = r[1] = r[2] = r[3] = 0xffffffffu;
+        /* the first and last 31-bit word of segment s, either sign */
+        if (i >= 20000) {
+            uint32_t s = (i - 20000) / 2, first = s == 31 ? 0 : UINT32_C(1) << (30 - s);
+            uint32_t last = s == 0 ? UINT32_C(0x7fffffff) : (UINT32_C(1) << (31 - s)) - 1;
+            r[0] = first;
+            r[1] = last;
+            r[2] = first | UINT32_C(0x80000000);
+            r[3] = last | UINT32_C(0x80000000);
+        }
         float z[4];
         dp_philox_normal4(r, z);
-        for (int p = 0; p < 2; p++) {
-            double u1 = ((float)(int32_t)(r[2 * p] >> 1) + 0.5f) * 0x1p-31;
-            double u2 = (double)(r[2 * p + 1] >> 8) * 0x1p-24;
-            double rad = sqrt(-2.0 * log(u1)), theta = 6.283185307179586476925286766559 * u2;
-            worst = fmax(worst, fabs(z[2 * p] - rad * cos(theta)));
-            worst = fmax(worst, fabs(z[2 * p + 1] - rad * sin(theta)));
+        for (int k = 0; k < 4; k++) {
+            /* v as the generator rounds it, (k + 1/2) 2^-31 in float */
+            double v = (double)((float)(int32_t)(r[k] & 0x7fffffffu) + 0.5f) * 0x1p-31;
+            double want = upper_quantile(v / 2);
+            want = r[k] >> 31 ? -want : want;
+            worst = fmax(worst, fabs(z[k] - want));
+            largest = fmax(largest, fabs(z[k]));
         }
     }
-    printf("normals: largest difference from libm's Box-Muller %.3g\n", worst);
-    assert_true(worst < 4e-6);
+    printf("normals: largest difference from the quantile %.3g, largest |z| %.4f (Q^-1(2^-33) "
+           "= %.4f)\n", worst, largest, upper_quantile(0x1p-33));
+    assert_true(worst < 1.5e-6);
+}
+
+/* The fraction of |z| > c for c = 1..6 and its exact value 2 Q(c), and the moments, over
+ * 2^28 draws of the fast path (the blocks of dp_noise_normals): the tails are those of a
+ * normal out to 5 sigma at least. Each count must lie within 4.5 standard deviations of its
+ * binomial expectation (beyond 5: 153.9 +- 55.8; a generator that stopped at 5 sigma would
+ * count none), the mean within 4.5 / sqrt(n), the variance within 4.5 sqrt(2 / n). Beyond
+ * the largest value the words can give, Q^-1(2^-33) = 6.338, there is nothing. */
+static void normal_tails(void **state)
+{
+    enum { ROWS = 1 << 14, COLS = 1 << 14 };
+    static const double tail[7] = {1.0, 0.31731050786291415, 0.04550026389635843,
+                                   2.6997960632601918e-3, 6.334248366623996e-5,
+                                   5.73303143758389e-7, 1.9731752900754036e-9};
+    int64_t beyond[7] = {0};
+    double sum = 0, sum2 = 0, largest = 0;
+    dp_noise_id id = {.seed = 3, .layer = 1, .stream = DP_NOISE_DYNAMIC, .inference = 7};
+    for (uint32_t row = 0; row < ROWS; row++) {
+        id.row = row;
+        for (uint64_t col = 0; col < COLS; col += DP_NOISE_SPAN) {
+            float z[DP_NOISE_SPAN];
+            id.col = col;
+            dp_noise_normals(&id, DP_NOISE_SPAN, z);
+            double s1 = 0, s2 = 0;
+            for (int i = 0; i < DP_NOISE_SPAN; i++) {
+                double a = fabs(z[i]);
+                s1 += z[i];
+                s2 += a * a;
+                largest = fmax(largest, a);
+                /* |z| < 1 for two in three: count the rest by the integer part */
+                if (a >= 1.0)
+                    beyond[(int)fmin(a, 6.0)]++;
+            }
+            sum += s1;
+            sum2 += s2;
+        }
+    }
+    for (int c = 5; c >= 1; c--)
+        beyond[c] += beyond[c + 1];
+    double n = (double)ROWS * COLS;
+    printf("normals: n = %.0f, mean %.2e, variance - 1 %.2e, largest |z| %.4f\n", n, sum / n,
+           sum2 / n - 1.0, largest);
+    for (int c = 1; c <= 6; c++) {
+        double want = n * tail[c], sd = sqrt(n * tail[c] * (1.0 - tail[c]));
+        printf("  |z| > %d: %lld, expected %.1f +- %.1f (%+.2f sd)\n", c, (long long)beyond[c],
+               want, sd, ((double)beyond[c] - want) / sd);
+        if (c <= 5)
+            assert_true(fabs((double)beyond[c] - want) <= 4.5 * sd);
+    }
+    assert_true(fabs(sum / n) < 4.5 / sqrt(n));
+    assert_true(fabs(sum2 / n - 1.0) < 4.5 * sqrt(2.0 / n));
+    assert_true(largest <= 6.3381);
 }
 
 /* Blocks of draws are exactly the draws one lane at a time, for a block's first and a later
- * column and where the counter's column field crosses 2^32. */
+ * column and where the counter's column field crosses 2^32, a row at a time and several
+ * rows in one call. */
 static void noise_block_is_the_draws_one_at_a_time(void **state)
 {
     const uint64_t cols[] = {0, 5 * DP_NOISE_BLOCK + 37, ((uint64_t)1 << 32) * 4 - DP_NOISE_BLOCK,
                              ((uint64_t)1 << 32) * 4};
+    enum { MOST = DP_NOISE_SPAN / DP_NOISE_BLOCK };
     for (size_t s = 0; s < sizeof cols / sizeof cols[0]; s++) {
         dp_noise_id id = {.seed = 9, .layer = 4, .stream = DP_NOISE_DYNAMIC, .tile = 3,
                           .row = 17, .col = cols[s], .inference = 2};
-        /* one block, and as many as one call gives */
-        for (int blocks = 1; blocks <= DP_NOISE_SPAN / DP_NOISE_BLOCK; blocks += 3) {
-            float z[DP_NOISE_SPAN];
-            /* the columns from id.col to the end of its blocks-th block */
-            dp_noise_normals(&id, blocks * DP_NOISE_BLOCK - (int)(cols[s] % DP_NOISE_BLOCK), z);
-            for (int b = 0; b < blocks; b++) {
-                uint64_t block = cols[s] / DP_NOISE_BLOCK + (uint64_t)b;
-                for (int i = 0; i < DP_NOISE_BLOCK / 4; i++) {
-                    dp_noise_id one = id;
-                    one.col = block * (DP_NOISE_BLOCK / 4) + (uint64_t)i;
-                    uint32_t ctr[4], key[2], r[4];
-                    float want[4];
-                    dp_noise_counter(&one, ctr, key);
-                    dp_philox4x32_10(ctr, key, r);
-                    dp_philox_normal4(r, want);
-                    for (int k = 0; k < 4; k++)
-                        assert_true(z[b * DP_NOISE_BLOCK + k * DP_NOISE_BLOCK / 4 + i] == want[k]);
-                }
+        /* blocks a row, and rows a call as many as they allow */
+        for (int blocks = 1; blocks <= MOST; blocks++)
+            for (int rows = 1; rows * blocks <= MOST; rows++) {
+                float z[DP_NOISE_SPAN];
+                /* the columns from id.col to the end of its blocks-th block */
+                int n = blocks * DP_NOISE_BLOCK - (int)(cols[s] % DP_NOISE_BLOCK);
+                if (rows == 1)
+                    dp_noise_normals(&id, n, z);
+                else
+                    dp_noise_normals_rows(&id, rows, n, z);
+                for (int r = 0; r < rows; r++)
+                    for (int b = 0; b < blocks; b++) {
+                        uint64_t block = cols[s] / DP_NOISE_BLOCK + (uint64_t)b;
+                        for (int i = 0; i < DP_NOISE_BLOCK / 4; i++) {
+                            dp_noise_id one = id;
+                            one.row = id.row + (uint32_t)r;
+                            one.col = block * (DP_NOISE_BLOCK / 4) + (uint64_t)i;
+                            uint32_t ctr[4], key[2], w[4];
+                            float want[4];
+                            dp_noise_counter(&one, ctr, key);
+                            dp_philox4x32_10(ctr, key, w);
+                            dp_philox_normal4(w, want);
+                            const float *zb = z + (r * blocks + b) * DP_NOISE_BLOCK;
+                            for (int k = 0; k < 4; k++)
+                                assert_true(zb[k * DP_NOISE_BLOCK / 4 + i] == want[k]);
+                        }
+                    }
             }
-        }
     }
 }
 
@@ -937,8 +1023,13 @@ static void planes_match_the_matrix(void **state)
         int64_t H, W;
         int stride;
         int64_t cols;
-    } cases[] = {{7, 9, 1, 64}, {10, 12, 2, 64}, {12, 10, 1, 4}, {8, 14, 2, 4}};
-    float *x = fill(14 * 14, 6), *W = fill(9, 7);
+    } cases[] = {{7, 9, 1, 64}, {10, 12, 2, 64}, {12, 10, 1, 4}, {8, 14, 2, 4},
+                 /* planes of more outputs than one chunk of dp_analog_run_planes */
+                 {48, 40, 1, 64}, {80, 56, 2, 4}};
+    enum { MAX = 80 * 56 };
+    float *x = fill(MAX, 6), *W = fill(9, 7), *Ya = malloc(2 * MAX * sizeof *Ya), *Yb = Ya + MAX;
+    int32_t *left = malloc(2 * MAX * sizeof *left), *right = left + MAX;
+    assert_true(Ya && left);
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         dp_analog_params p = noisy_params();
         p.core_cols = cases[k].cols;
@@ -946,11 +1037,9 @@ static void planes_match_the_matrix(void **state)
         float *X = window_matrix(x, H, Wd, cases[k].stride, &P);
         dp_analog_weights *w = prepare(&arena, &p, 3, 1, 9, W);
         const float G = 2.0f;
-        float Ya[14 * 14], Yb[14 * 14];
         int64_t q0 = 5, n = P - 9; /* inside a row and inside a noise block */
         int64_t ca = run(w, &p, &G, 1, 2, 700 + (uint64_t)q0, n, X + q0, P, Ya, n, NULL);
         int64_t Wo = cases[k].stride == 2 ? Wd / 2 : Wd;
-        int32_t left[14 * 14], right[14 * 14];
         dp_column_edges(Wo, 0, P, left, right);
         dp_analog_planes in = {.x = x, .H = H, .W = Wd, .stride = cases[k].stride,
                                .left = left, .right = right};
@@ -960,7 +1049,7 @@ static void planes_match_the_matrix(void **state)
                                .inference = 2, .col0 = 700 + (uint64_t)q0};
         dp_error err = {0};
         int64_t cb = -1;
-        memset(Yb, 0xff, sizeof Yb);
+        memset(Yb, 0xff, MAX * sizeof *Yb);
         assert_int_equal(dp_analog_run_planes(w, &p, &call, &in, q0, n, Yb, scratch, &cb, &err),
                          DP_OK);
         assert_memory_equal(Ya, Yb, (size_t)n * sizeof(float));
@@ -972,7 +1061,7 @@ static void planes_match_the_matrix(void **state)
         free(scratch);
         free(X);
     }
-    free(x), free(W);
+    free(x), free(W), free(Ya), free(left);
     dp_arena_free(&arena);
 }
 
@@ -1064,7 +1153,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(philox_known_answers),
         cmocka_unit_test(normals_are_standard),
-        cmocka_unit_test(normals_match_libm_box_muller),
+        cmocka_unit_test(normals_match_the_quantile),
+        cmocka_unit_test(normal_tails),
         cmocka_unit_test(noise_block_is_the_draws_one_at_a_time),
         cmocka_unit_test(noise_layout_is_injective),
         cmocka_unit_test(quantiser_levels),
