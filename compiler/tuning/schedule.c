@@ -438,6 +438,9 @@ static dp_status dynamic(sched *s, dp_error *err)
         if (A->progress)
             A->progress(A->progress_ctx, "schedule", (double)(step + 1) / LEVEL_STEPS);
     }
+    /* the search stops when it is narrow enough, mostly before LEVEL_STEPS */
+    if (A->progress && st == DP_OK)
+        A->progress(A->progress_ctx, "schedule", 1.0);
     if (st == DP_OK) {
         memcpy(s->n, best, sizeof *best * (size_t)A->n_layers);
         A->measured = best_score.metric;
