@@ -31,6 +31,14 @@
  * independent draws, and each probe replays the network's suffix. */
 #define MAX_PROBE_SAMPLES 8
 
+/* A probe must raise the output MSE to PROBE_OVER_FLOOR times the layer's floor, or it
+ * measures the floor's Monte Carlo error (or the noise dithering the converters) instead of
+ * the noise: 8-bit converters can hold a layer's floor above its probe's noise. Such a
+ * layer is probed again with PROBE_STEP times fewer repetitions, up to PROBE_RETRIES times. */
+#define PROBE_OVER_FLOOR 2.0
+#define PROBE_STEP 8
+#define PROBE_RETRIES 2
+
 /* N_p: where the layer's predicted dynamic noise falls to PROBE_NOISE G / headroom. */
 static int32_t probe_reps(const dpc_analog *A, const dpc_layer *l)
 {
@@ -105,6 +113,7 @@ typedef struct probe_ctx {
     void *state;
     double *scale;
     double (*sum)[2];            /* per layer: squared error at N_p and at infinity */
+    const bool *probed;          /* per layer: whether this round probes it */
     dp_tensor *out;
     dp_tensor *in;               /* one sample's inputs */
 } probe_ctx;
@@ -140,14 +149,15 @@ static dp_status probe_sample(probe_ctx *c, int64_t k, int64_t samples, dp_error
         c->in[i] = dp_dataset_chunk(&A->calib[i], p->tensors[p->inputs[i]].t.dims[0], k);
     dp_status st = dp_session_begin(c->clean, (uint64_t)k, c->in, err);
     for (int i = 0, l = 0; st == DP_OK && i < p->n_instrs; i++) {
-        if (p->instrs[i].mvm) {
+        if (p->instrs[i].mvm && c->probed[l]) {
             dp_session_save(c->clean, c->state);
             st = probe_layer(c, l, i, k, err);
             if (A->progress)
                 A->progress(A->progress_ctx, "noise sensitivity",
                             (double)(k * A->n_layers + l + 1) / (double)(samples * A->n_layers));
-            l++;
         }
+        if (p->instrs[i].mvm)
+            l++;
         if (st == DP_OK)
             st = dp_session_step(c->clean, i, err);
     }
@@ -178,22 +188,41 @@ dp_status pass_noise_sensitivity(dpc_analog *A, dp_error *err)
         if (!c.reps || !c.state || !c.scale || !c.sum || !c.out || !c.in)
             st = dp_fail(err, DP_ENOMEM, "out of memory for the sensitivity pass");
     }
-    for (int l = 0; st == DP_OK && l < A->n_layers; l++)
-        A->layers[l].probe = probe_reps(A, &A->layers[l]);
-    for (int64_t k = 0; st == DP_OK && k < samples; k++)
-        st = probe_sample(&c, k, samples, err);
+    bool *probed = calloc((size_t)A->n_layers + 1, sizeof *probed);
+    if (st == DP_OK && !probed)
+        st = dp_fail(err, DP_ENOMEM, "out of memory for the sensitivity pass");
+    c.probed = probed;
     for (int l = 0; st == DP_OK && l < A->n_layers; l++) {
-        dpc_layer *L = &A->layers[l];
-        double runs = (double)(samples * A->seeds);
-        double at_probe = c.sum[l][0] / runs, at_inf = c.sum[l][1] / runs;
-        L->floor_mse = at_inf;
-        if (A->log) {
-            dpc_log_stamp(A);
-            fprintf(A->log, "sensitivity: %s: MSE %.3g at N_p = %d, %.3g at infinity\n", L->name,
-                    at_probe, L->probe, at_inf);
-        }
-        L->sensitivity = dpc_sensitivity(L->probe, at_probe, at_inf);
+        A->layers[l].probe = probe_reps(A, &A->layers[l]);
+        probed[l] = true;
     }
+    for (int round = 0, left = A->n_layers; st == DP_OK && left > 0; round++) {
+        for (int64_t k = 0; st == DP_OK && k < samples; k++)
+            st = probe_sample(&c, k, samples, err);
+        left = 0;
+        for (int l = 0; st == DP_OK && l < A->n_layers; l++) {
+            if (!probed[l])
+                continue;
+            dpc_layer *L = &A->layers[l];
+            double runs = (double)(samples * A->seeds);
+            double at_probe = c.sum[l][0] / runs, at_inf = c.sum[l][1] / runs;
+            L->floor_mse = at_inf;
+            if (A->log) {
+                dpc_log_stamp(A);
+                fprintf(A->log, "sensitivity: %s: MSE %.3g at N_p = %d, %.3g at infinity\n",
+                        L->name, at_probe, L->probe, at_inf);
+            }
+            L->sensitivity = dpc_sensitivity(L->probe, at_probe, at_inf);
+            probed[l] = at_probe < PROBE_OVER_FLOOR * at_inf && L->probe > 1
+                     && round < PROBE_RETRIES;
+            if (probed[l]) {
+                L->probe = L->probe > PROBE_STEP ? L->probe / PROBE_STEP : 1;
+                c.sum[l][0] = c.sum[l][1] = 0;
+                left++;
+            }
+        }
+    }
+    free(probed);
     /* the probes changed the runners' repetitions: give them back the program's own */
     for (int s = 0; s < A->seeds && st == DP_OK; s++)
         dp_analog_state_set_repetitions(dp_session_analog(noisy[s]), NULL);
