@@ -59,9 +59,8 @@ static dp_tensor chunk_range(const dp_tensor *t, int64_t chunks, int64_t c0, int
 {
     if (c0 == 0 && c1 == chunks)
         return *t;
-    dp_tensor v = *t;
-    v.dims[0] = t->dims[0] / chunks * (c1 - c0);
-    v.data = (unsigned char *)t->data + (size_t)c0 * (dp_nbytes(t) / (size_t)chunks);
+    dp_tensor v = dp_dataset_chunk(t, t->dims[0] / chunks, c0);
+    v.dims[0] *= c1 - c0;
     return v;
 }
 

@@ -160,10 +160,16 @@ static dp_status check_limits(const dpc_analog *A, const int32_t *n, dp_error *e
     return DP_OK;
 }
 
+/* The metrics that are rates over samples, with a sampling error (the rest have none). */
+static bool is_rate(dpc_metric m)
+{
+    return m == DPC_TOP1 || m == DPC_ACCURACY;
+}
+
 bool dpc_settled_over(dpc_metric metric, double rate, double discordant, int64_t samples,
                       double budget)
 {
-    if (metric != DPC_TOP1 && metric != DPC_ACCURACY)
+    if (!is_rate(metric))
         return false;
     double var = metric == DPC_ACCURACY ? discordant - rate * rate : rate * (1 - rate);
     return rate - EARLY_Z * sqrt(fmax(var, 0) / (double)samples) > budget;
@@ -229,9 +235,14 @@ static double sampling_error(const dpc_analog *A, double discordant)
  * smaller measurement than a tighter one. With the cap the accepted measurement grows with
  * the budget, continuously.
  */
+static double sampling_floor(const dpc_analog *A)
+{
+    return sqrt(A->budget * (1 - A->budget) / (double)A->samples);
+}
+
 static double margin(const dpc_analog *A, double discordant)
 {
-    double p = A->budget, floor = sqrt(p * (1 - p) / (double)A->samples);
+    double floor = sampling_floor(A);
     return sampling_error(A, discordant) - floor + fmin(floor, A->margin_cap);
 }
 
@@ -239,16 +250,14 @@ static bool meets(const dpc_analog *A, score s)
 {
     if (!(s.metric <= A->budget))
         return false;
-    if (A->metric != DPC_TOP1 && A->metric != DPC_ACCURACY)
+    if (!is_rate(A->metric))
         return true;
     return s.metric + margin(A, s.discordant) <= A->budget;
 }
 
 static bool margin_capped(const dpc_analog *A)
 {
-    double p = A->budget;
-    return (A->metric == DPC_TOP1 || A->metric == DPC_ACCURACY)
-        && sqrt(p * (1 - p) / (double)A->samples) > A->margin_cap;
+    return is_rate(A->metric) && sampling_floor(A) > A->margin_cap;
 }
 
 static void set_all(sched *s, int32_t n)
