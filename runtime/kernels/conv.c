@@ -6,7 +6,8 @@
  * Conv multiplies each group's weights (M/g x C/g*taps) by the im2col matrix of its input
  * (C/g*taps x output positions) with dp_sgemm. The matrix is built a chunk of output
  * positions at a time, so that it is still in cache when the SGEMM packs it and scratch
- * stays small. Three shapes skip it: pointwise convolutions (1x1 kernel, stride 1, no
+ * stays small; where a batch's output planes are smaller than a chunk, several images'
+ * matrices go side by side into one product. Three shapes skip it: pointwise convolutions (1x1 kernel, stride 1, no
  * padding), whose input already is that matrix; convolutions whose output channels each
  * read one input channel (depthwise, conv_depthwise.c), which run directly a row or a plane
  * of outputs at a time; and, without noise, 3x3 convolutions of stride 1 padded by 1, which
@@ -342,6 +343,99 @@ bool conv_padded_3x3(const nn_window *w)
     return ok;
 }
 
+static bool is_pointwise(const nn_window *w)
+{
+    bool pointwise = true;
+    for (int j = 0; j < NN_MAXSP; j++)
+        pointwise = pointwise && w->k[j] == 1 && w->s[j] == 1 && w->pb[j] == 0 && w->pe[j] == 0;
+    return pointwise;
+}
+
+/* Images per product when a batch's output planes are small: as many whole planes as a chunk
+ * of columns holds; 1 where one plane fills it, or for grouped convolutions. */
+static int64_t images_per_product(const dp_kctx *k, const conv_geom *g)
+{
+    if (g->N < 2 || g->group != 1)
+        return 1;
+    int64_t cols = conv_chunk_size(g->Cg * g->taps, g->N * g->outvol,
+                                   k->parallel ? k->parallel->threads : 1);
+    return cols / g->outvol > 1 ? cols / g->outvol : 1;
+}
+
+/*
+ * The convolution of a batch whose output planes are small (ResNet's last stages: 2x2 and
+ * 1x1 positions for a 28x28 image), several images to a product: their matrices side by side,
+ * image n's columns at n * outvol, so that the weights stream once for them all instead of
+ * once an image, in products too narrow to reuse them. Column n * outvol + j is the same
+ * global column (vector0) as in the image-by-image loop, and the tiled product sums each
+ * element in an order fixed by K alone: the same bits, exact or noisy. The epilogue runs on
+ * each image's outputs after the product, which gives the bits of its fused form (gemm.h).
+ */
+static dp_status conv_images_side_by_side(dp_kctx *k, const conv_geom *g, int64_t per,
+                                          const float *x, const float *wt,
+                                          const float *b, const float *res,
+                                          dp_sgemm_epilogue *ep, bool finish, float *y)
+{
+    const nn_window *w = &g->w;
+    bool pointwise = is_pointwise(w);
+    int shifted = pointwise ? 0 : conv_shifted_stride(w);
+    int64_t K = g->C * g->taps, M = g->M, P = g->outvol, cols = per * P;
+    size_t gemm_bytes = dp_sgemm_scratch_size(M, cols, K);
+    size_t col_bytes = (size_t)(K * cols) * sizeof(float);
+    size_t one_bytes = pointwise ? 0 : (size_t)(K * P) * sizeof(float);
+    size_t y_bytes = (size_t)(M * cols) * sizeof(float);
+    size_t where_bytes = shifted ? (size_t)P * sizeof(int32_t) : 0;
+    size_t quarter_bytes = shifted == 2 ? (size_t)(g->C * g->invol) * sizeof(float) : 0;
+    void *gemm_scratch = dp_scratch_raw(k, gemm_bytes);
+    float *col = dp_scratch_raw(k, col_bytes), *ys = dp_scratch_raw(k, y_bytes);
+    float *one = one_bytes ? dp_scratch_raw(k, one_bytes) : NULL;
+    int32_t *column = where_bytes ? dp_scratch_raw(k, where_bytes) : NULL;
+    float *quarters = quarter_bytes ? dp_scratch_raw(k, quarter_bytes) : NULL;
+    if (!gemm_scratch || !col || !ys || (one_bytes && !one) || (where_bytes && !column) ||
+        (quarter_bytes && !quarters))
+        return conv_no_memory(k, gemm_bytes + col_bytes + one_bytes + y_bytes + where_bytes +
+                                     quarter_bytes);
+    for (int64_t j = 0; shifted && j < P; j += w->out[2])
+        for (int64_t c = 0; c < w->out[2]; c++)
+            column[j + c] = (int32_t)c;
+    for (int64_t n0 = 0; n0 < g->N; n0 += per) {
+        int64_t images = g->N - n0 < per ? g->N - n0 : per, width = images * P;
+        for (int64_t n = n0; n < n0 + images; n++) {
+            const float *xn = x + n * g->C * g->invol, *src = xn;
+            if (!pointwise) {
+                for (int64_t c = 0; shifted == 2 && c < g->C; c++)
+                    dp_split_by_parity(xn + c * g->invol, w->in[1], w->in[2],
+                                       quarters + c * g->invol);
+                if (shifted)
+                    im2col_shifted(w, shifted, shifted == 2 ? quarters : xn, g->C, 0, P,
+                                   column, one);
+                else
+                    conv_im2col(w, xn, g->C, 0, P, one);
+                src = one;
+            }
+            for (int64_t r = 0; r < K; r++)
+                memcpy(col + r * width + (n - n0) * P, src + r * P, (size_t)P * sizeof(float));
+        }
+        dp_product pr = {.M = M, .N = width, .K = K, .alpha = 1, .A = wt, .lda = K,
+                         .B = col, .ldb = width, .C = ys, .ldc = width, .weights_in_a = true,
+                         .weights_fixed = true, .vector0 = n0 * P, .scratch = gemm_scratch};
+        dp_status st = dp_kernel_product(k, &pr);
+        if (st != DP_OK)
+            return st;
+        for (int64_t n = n0; n < n0 + images; n++) {
+            float *yn = y + n * M * P;
+            for (int64_t m = 0; m < M; m++)
+                memcpy(yn + m * P, ys + m * width + (n - n0) * P, (size_t)P * sizeof(float));
+            if (finish) {
+                ep->row_bias = b;
+                ep->residual = res ? res + n * M * P : NULL;
+                dp_sgemm_finish(M, P, yn, P, ep);
+            }
+        }
+    }
+    return DP_OK;
+}
+
 /*
  * The convolution by products with dp_kernel_product, a group and a chunk of output positions
  * at a time: of the weights and the im2col matrix, or of the weights and the input itself
@@ -352,10 +446,11 @@ static dp_status conv_by_products(dp_kctx *k, const conv_geom *g, const float *x
                                   const float *wt, const float *b, const float *res,
                                   dp_sgemm_epilogue *ep, bool finish, float *y)
 {
+    int64_t per = images_per_product(k, g);
+    if (per > 1)
+        return conv_images_side_by_side(k, g, per, x, wt, b, res, ep, finish, y);
     const nn_window *w = &g->w;
-    bool pointwise = true;
-    for (int j = 0; j < NN_MAXSP; j++)
-        pointwise = pointwise && w->k[j] == 1 && w->s[j] == 1 && w->pb[j] == 0 && w->pe[j] == 0;
+    bool pointwise = is_pointwise(w);
     int64_t K = g->Cg * g->taps;
     int64_t nj = pointwise ? g->outvol
                            : conv_chunk_size(K, g->outvol, k->parallel ? k->parallel->threads : 1);
