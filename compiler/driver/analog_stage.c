@@ -309,7 +309,11 @@ dp_status dpc_analog_stage(dp_program *prog, const dpc_analog_opts *o, dp_arena 
     dpc_analog A = {.prog = prog, .device = prog->device, .seed = o->seed,
                     .threads = o->threads > 0 ? o->threads : cpus > 0 && cpus < 16 ? (int)cpus : 1,
                     .metric = o->metric, .budget = o->budget, .budget_given = o->budget_given,
-                    .kind = o->schedule, .fixed_reps = o->fixed_reps, .mem = mem};
+                    .kind = o->schedule, .fixed_reps = o->fixed_reps, .mem = mem,
+                    .lower_batched = o->lower_batched, .lower_ctx = o->lower_ctx};
+    dp_arena batched_mem;
+    dp_arena_init(&batched_mem, mem->limit);
+    A.batched_mem = &batched_mem;
     progress_lines lines = {0};
     if (o->progress_fn) {
         A.progress = o->progress_fn;
@@ -357,5 +361,6 @@ dp_status dpc_analog_stage(dp_program *prog, const dpc_analog_opts *o, dp_arena 
             st = dpc_write_report_csv(&A, o->report_csv_path, err);
     }
     dpc_analog_free(&A);
+    dp_arena_free(&batched_mem);
     return st;
 }

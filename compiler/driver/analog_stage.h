@@ -38,6 +38,12 @@ typedef struct dpc_analog_opts {
     bool no_warnings;            /* no warnings either (-q) */
     bool verbose;                /* log every measurement on stderr */
     const char *schedule_from;   /* DPC_SCHEDULE_GIVEN: an annotated model or a report JSON */
+    /* Where set, lowers the model again for `batch` samples an inference into mem (which
+     * outlives the program), for the measurements of the schedule (measure.c); NULL: they
+     * run the program itself. */
+    dp_status (*lower_batched)(void *ctx, const dp_program *prog, int64_t batch, dp_arena *mem,
+                               dp_program **out, dp_error *err);
+    void *lower_ctx;
 } dpc_analog_opts;
 
 void dpc_analog_opts_init(dpc_analog_opts *o);

@@ -162,6 +162,46 @@ static dp_status run_passes(const dpc_options *o, const dp_device *device, ir_gr
     return DP_OK;
 }
 
+/* What lower_batched needs of the compilation: its options and device. */
+typedef struct relower_ctx {
+    const dpc_options *o;
+    const dp_device *device;
+} relower_ctx;
+
+/*
+ * The model lowered again with every graph input's symbolic leading dimension bound to
+ * `batch` (and the user's other bindings), into mem, which must outlive the program: it
+ * holds the graph's names and attributes. The analog stage's runs execute it, `batch`
+ * samples an inference (dpc_analog_opts.lower_batched).
+ */
+static dp_status lower_batched(void *ctx, const dp_program *prog, int64_t batch, dp_arena *mem,
+                               dp_program **out, dp_error *err)
+{
+    const relower_ctx *c = ctx;
+    const dpc_options *o = c->o;
+    dpc_frontend_opts fo = {.bindings = o->bindings, .n_bindings = o->n_bindings,
+                            .batch = batch};
+    dpc_model *model = NULL;
+    ir_graph *g = NULL;
+    dpc_plan plan;
+    dp_status st = o->model_data ? dpc_load_onnx_buffer(o->model_data, o->model_len,
+                                                        o->model_path, o->model_base_dir, &fo,
+                                                        mem, &model, &g, err)
+                                 : dpc_load_onnx(o->model_path, &fo, mem, &model, &g, err);
+    dpc_pass_env env = {.device = c->device,
+                        .max_memory = o->max_memory ? o->max_memory : DEFAULT_MAX_MEMORY};
+    if (st == DP_OK)
+        st = dpc_run_passes(g, &env, err);
+    if (st == DP_OK)
+        st = pass_plan_memory(g, mem, &plan, err);
+    if (st == DP_OK)
+        st = dpc_lower(g, &plan, out, err);
+    if (st == DP_OK)
+        (*out)->device = prog->device;
+    dpc_model_release(model);
+    return st;
+}
+
 dp_status dpc_compile(const dpc_options *o, dpc_summary *sum, dp_error *err)
 {
     memset(sum, 0, sizeof *sum);
@@ -197,6 +237,9 @@ dp_status dpc_compile(const dpc_options *o, dpc_summary *sum, dp_error *err)
         model = NULL;
         prog->device = device;
         dpc_analog_opts ao = o->analog_opts;
+        relower_ctx relower = {.o = o, .device = device};
+        ao.lower_batched = lower_batched;
+        ao.lower_ctx = &relower;
         if (o->keep)
             ao.report_json = &o->keep->report_json;
         else if (o->json || o->annotate_path)

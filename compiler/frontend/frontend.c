@@ -318,9 +318,17 @@ static dp_status load_inputs(loader *L, const Onnx__GraphProto *gp)
         if (!v || ir_graph_add_input(L->g, v) != 0)
             return oom(L);
         const dpc_shape_binding *b = find_binding(L, vi->name);
+        bool free_batch = shape && shape->n_dim > 0 &&
+                          shape->dim[0]->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+        if (L->opts->batch > 0 && !free_batch)
+            return dp_fail(L->err, DP_EUNSUPPORTED, "%s: input '%s' has no symbolic batch "
+                           "dimension to bind to %lld", L->path, vi->name,
+                           (long long)L->opts->batch);
         if (b) {
             v->t.rank = b->rank;
             memcpy(v->t.dims, b->dims, sizeof b->dims);
+            if (L->opts->batch > 0 && b->rank > 0)
+                v->t.dims[0] = L->opts->batch;
         } else if (!shape) {
             return dp_fail(L->err, DP_EUSAGE, "%s: input '%s' has no shape in the model: give "
                            "one with --input-shape %s=DIMS", L->path, vi->name, vi->name);
@@ -334,7 +342,8 @@ static dp_status load_inputs(loader *L, const Onnx__GraphProto *gp)
                 if (dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) {
                     v->t.dims[d] = dim->dim_value;
                 } else if (d == 0) {
-                    v->t.dims[d] = 1; /* a symbolic leading dimension is the batch */
+                    /* a symbolic leading dimension is the batch */
+                    v->t.dims[d] = L->opts->batch > 0 ? L->opts->batch : 1;
                 } else {
                     const char *sym = dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM
                                           ? dim->dim_param : "?";

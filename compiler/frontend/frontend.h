@@ -21,6 +21,10 @@ typedef struct dpc_frontend_opts {
     const dpc_shape_binding *bindings;
     int n_bindings;
     size_t max_file_bytes;   /* 0: the default limit */
+    /* > 0: every input's leading dimension, which the model must leave symbolic (a batch of
+     * independent samples), bound or not; an input whose leading dimension the model fixes
+     * is refused (DP_EUNSUPPORTED). 0: bindings and symbolic dimensions as usual. */
+    int64_t batch;
 } dpc_frontend_opts;
 
 /*

@@ -4,7 +4,8 @@
  *
  * They work on the lowered program, because measuring means executing, and the compiler
  * executes with the runtime's own kernels and its own simulated core (docs/architecture.md):
- * what the schedule is verified on is exactly what dprun will run. Each pass reads and fills
+ * the schedule is verified on what dprun will run (or on the same model lowered for batches
+ * of samples, with the same noise statistics: measure.c). Each pass reads and fills
  * the shared dpc_analog record, and the MVM fields of the program's instructions.
  */
 #ifndef DPCC_ANALOG_PASSES_H
@@ -49,6 +50,15 @@ typedef struct dpc_layer {
 /* Device instances one compilation simulates at most (--seeds). */
 #define DPC_MAX_RUNNERS 16
 
+/* The runners of one program (measure.c): the exact one, and one per device instance. */
+typedef struct dpc_runners {
+    dp_runner *ideal;
+    dp_runner *r[DPC_MAX_RUNNERS];
+    uint32_t seed[DPC_MAX_RUNNERS];
+    int n;
+    dp_analog_bank *bank;        /* shared by all when the device has no static errors */
+} dpc_runners;
+
 /* The shared record of the analog passes. */
 typedef struct dpc_analog {
     dp_program *prog;
@@ -85,12 +95,18 @@ typedef struct dpc_analog {
     FILE *log;                   /* the measurements as they happen (dpcc -v); NULL: none */
     double log_start;            /* dpc_seconds() when the stage began, for the log's stamps */
     dp_arena *mem;               /* everything above lives here */
-    /* runners: the exact one and one per device instance (measure.c) */
-    dp_runner *ideal;
-    dp_runner *runners[DPC_MAX_RUNNERS];
-    uint32_t runner_seed[DPC_MAX_RUNNERS];
-    int n_runners;
-    dp_analog_bank *bank;        /* shared by all runners when the device has no static errors */
+    dpc_runners runners;
+    /* The program lowered again for `batch` samples an inference, with the instructions of
+     * prog: the schedule's noisy measurements run it (dpc_measure), so that a batch's narrow
+     * products stream their weights once. NULL: they run prog. */
+    dp_program *batched;
+    int64_t batch;
+    dpc_runners batched_runners;
+    /* how to lower it (dpc_analog_opts.lower_batched), and the memory its graph lives in */
+    dp_status (*lower_batched)(void *ctx, const dp_program *prog, int64_t batch, dp_arena *mem,
+                               dp_program **out, dp_error *err);
+    void *lower_ctx;
+    dp_arena *batched_mem;
     const int32_t *given_reps;   /* DPC_SCHEDULE_GIVEN: the repetitions per instruction */
 } dpc_analog;
 
@@ -179,8 +195,25 @@ double dpc_seconds(void);
 /* Starts a line of A->log (where there is one) with the seconds since A->log_start. */
 void dpc_log_stamp(const dpc_analog *A);
 
-/* The runner simulating device instance `seed`, made on first use. */
+/* The runner simulating device instance `seed` on A->prog, made on first use. */
 dp_status dpc_runner_for_seed(dpc_analog *A, uint32_t seed, dp_runner **out, dp_error *err);
+
+/* The ADC conversions and clips of instruction `instr` in the last noisy measurement of
+ * device instance `seed` (a dpc_measure with repetitions). */
+dp_adc_counts dpc_measured_counts(dpc_analog *A, uint32_t seed, int instr);
+
+/* Whether `batched` is prog lowered again for `batch` samples an inference, instruction for
+ * instruction (the same analog layers at the same indices, every input and output `batch`
+ * times as long), so that dpc_measure may run it instead (A->batched). */
+bool dpc_batched_matches(const dp_program *prog, const dp_program *batched, int64_t batch);
+
+/* Sets A->batched and A->batch where the calibration set and the model allow (measure.c);
+ * else leaves them, and the runs take one sample an inference. */
+void dpc_lower_batched(dpc_analog *A);
+
+/* The program the calibration and schedule runs execute, A->batched (its analog layers made
+ * A->prog's again) or A->prog, and its samples an inference. */
+const dp_program *dpc_program_for_runs(dpc_analog *A, int64_t *batch);
 
 /* Frees the runners. */
 void dpc_analog_free(dpc_analog *A);

@@ -260,7 +260,9 @@ static dp_status run_watched(dpc_analog *A, calib_ctx *c, bool adc, dp_error *er
         ro.session.observe_ctx = c;
     }
     dp_runner *r;
-    dp_status st = dp_runner_new(A->prog, &ro, &r, err);
+    int64_t batch;
+    const dp_program *p = dpc_program_for_runs(A, &batch);
+    dp_status st = dp_runner_new(p, &ro, &r, err);
     if (st != DP_OK)
         return st;
     if (adc) {
@@ -270,23 +272,33 @@ static dp_status run_watched(dpc_analog *A, calib_ctx *c, bool adc, dp_error *er
     dp_tensor *out = dp_arena_calloc(A->mem, (size_t)A->prog->n_outputs + 1, sizeof *out);
     if (st == DP_OK && !out)
         st = dp_fail(err, DP_ENOMEM, "out of memory");
-    for (int64_t k = 0; st == DP_OK && k < A->chunks; k++) {
-        /* one chunk at a time, for the progress bar */
-        dp_tensor *in = dp_arena_calloc(A->mem, (size_t)A->prog->n_inputs + 1, sizeof *in);
+    int64_t runs = A->chunks / batch;
+    for (int64_t k = 0; st == DP_OK && k < runs; k++) {
+        /* one inference at a time, for the progress bar */
+        dp_tensor *in = dp_arena_calloc(A->mem, (size_t)p->n_inputs + 1, sizeof *in);
         if (!in) {
             st = dp_fail(err, DP_ENOMEM, "out of memory");
             break;
         }
-        for (int i = 0; i < A->prog->n_inputs; i++)
-            in[i] = dp_dataset_chunk(&A->calib[i], A->prog->tensors[A->prog->inputs[i]].t.dims[0], k);
-        memset(out, 0, sizeof *out * (size_t)A->prog->n_outputs);
+        for (int i = 0; i < p->n_inputs; i++)
+            in[i] = dp_dataset_chunk(&A->calib[i], p->tensors[p->inputs[i]].t.dims[0], k);
+        memset(out, 0, sizeof *out * (size_t)p->n_outputs);
         st = dp_runner_run(r, in, 1, (uint64_t)k, A->mem, out, err);
         if (A->progress)
-            A->progress(A->progress_ctx, "calibration", (double)(k + 1 + (adc ? A->chunks : 0))
-                        / (double)(2 * A->chunks));
+            A->progress(A->progress_ctx, "calibration", (double)(k + 1 + (adc ? runs : 0))
+                        / (double)(2 * runs));
     }
     dp_runner_free(r);
     return st;
+}
+
+/* For dpcc -v: where the calibration's time goes. */
+static void log_phase(const dpc_analog *A, const char *what)
+{
+    if (!A->log)
+        return;
+    dpc_log_stamp(A);
+    fprintf(A->log, "calibration: %s measured\n", what);
 }
 
 dp_status pass_calibrate(dpc_analog *A, dp_error *err)
@@ -307,12 +319,15 @@ dp_status pass_calibrate(dpc_analog *A, dp_error *err)
         free(c.res);
         return dp_fail(err, DP_ENOMEM, "out of memory");
     }
+    dpc_lower_batched(A);
     double metric;
     st = dpc_measure(A, NULL, A->seed, 0, A->chunks, A->clean, &metric, NULL, err);
+    log_phase(A, "the clean outputs");
     if (st == DP_OK)
         st = make_reservoirs(&c, err);
     if (st == DP_OK)
         st = run_watched(A, &c, false, err);
+    log_phase(A, "the DAC ranges");
     for (int i = 0; st == DP_OK && i < A->n_layers; i++) {
         dpc_layer *l = &A->layers[i];
         dpc_reservoir *r = &c.res[l->instr];
@@ -327,6 +342,7 @@ dp_status pass_calibrate(dpc_analog *A, dp_error *err)
     }
     if (st == DP_OK)
         st = run_watched(A, &c, true, err);
+    log_phase(A, "the ADC ranges");
     for (int i = 0; st == DP_OK && i < A->n_layers; i++) {
         dp_mvm *m = p->instrs[A->layers[i].instr].mvm;
         dpc_reservoir *r = &c.res[A->layers[i].instr];

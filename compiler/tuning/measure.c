@@ -13,45 +13,171 @@
 #include <string.h>
 #include <time.h>
 
-dp_status dpc_runner_for_seed(dpc_analog *A, uint32_t seed, dp_runner **out, dp_error *err)
+/* The runner of `set` simulating device instance `seed` on prog, made on first use. */
+static dp_status runner_in(dpc_analog *A, dpc_runners *set, const dp_program *prog,
+                           uint32_t seed, dp_runner **out, dp_error *err)
 {
-    for (int i = 0; i < A->n_runners; i++)
-        if (A->runner_seed[i] == seed) {
-            *out = A->runners[i];
+    for (int i = 0; i < set->n; i++)
+        if (set->seed[i] == seed) {
+            *out = set->r[i];
             return DP_OK;
         }
-    if (A->n_runners == DPC_MAX_RUNNERS)
+    if (set->n == DPC_MAX_RUNNERS)
         return dp_fail(err, DP_EINTERNAL, "more than %d device instances", DPC_MAX_RUNNERS);
     dp_runner_opts ro = {.threads = A->threads};
     dp_runner *r;
-    dp_status st = dp_runner_new(A->prog, &ro, &r, err);
+    dp_status st = dp_runner_new(prog, &ro, &r, err);
     if (st != DP_OK)
         return st;
     /* without static errors every device instance programs the same weights: one copy */
-    if (A->device->static_weight_std == 0 && !A->bank)
-        st = dp_analog_bank_new(A->prog, &A->bank, err);
-    dp_analog_config cfg = {.seed = seed, .bank = A->bank};
+    if (A->device->static_weight_std == 0 && !set->bank)
+        st = dp_analog_bank_new(prog, &set->bank, err);
+    dp_analog_config cfg = {.seed = seed, .bank = set->bank};
     if (st == DP_OK)
         st = dp_runner_set_analog(r, &cfg, err);
     if (st != DP_OK) {
         dp_runner_free(r);
         return st;
     }
-    A->runners[A->n_runners] = r;
-    A->runner_seed[A->n_runners++] = seed;
+    set->r[set->n] = r;
+    set->seed[set->n++] = seed;
     *out = r;
     return DP_OK;
 }
 
+dp_status dpc_runner_for_seed(dpc_analog *A, uint32_t seed, dp_runner **out, dp_error *err)
+{
+    return runner_in(A, &A->runners, A->prog, seed, out, err);
+}
+
+static void free_runners(dpc_runners *set)
+{
+    for (int i = 0; i < set->n; i++)
+        dp_runner_free(set->r[i]);
+    dp_analog_bank_free(set->bank);
+    dp_runner_free(set->ideal);
+    memset(set, 0, sizeof *set);
+}
+
 void dpc_analog_free(dpc_analog *A)
 {
-    for (int i = 0; i < A->n_runners; i++)
-        dp_runner_free(A->runners[i]);
-    A->n_runners = 0;
-    dp_runner_free(A->ideal);
-    A->ideal = NULL;
-    dp_analog_bank_free(A->bank);
-    A->bank = NULL;
+    free_runners(&A->runners);
+    free_runners(&A->batched_runners);
+    dp_program_free(A->batched);
+    A->batched = NULL;
+}
+
+bool dpc_batched_matches(const dp_program *prog, const dp_program *batched, int64_t batch)
+{
+    if (batched->n_instrs != prog->n_instrs || batched->n_inputs != prog->n_inputs ||
+        batched->n_outputs != prog->n_outputs)
+        return false;
+    for (int i = 0; i < prog->n_instrs; i++) {
+        const dp_instr *a = &prog->instrs[i], *b = &batched->instrs[i];
+        if (!a->mvm != !b->mvm || strcmp(a->op, b->op) != 0 || strcmp(a->name, b->name) != 0)
+            return false;
+        if (a->mvm && (a->mvm->fan_in != b->mvm->fan_in || a->mvm->outputs != b->mvm->outputs))
+            return false;
+    }
+    for (int i = 0; i < prog->n_inputs + prog->n_outputs; i++) {
+        bool in = i < prog->n_inputs;
+        int k = in ? i : i - prog->n_inputs;
+        const dp_tensor *a = &prog->tensors[in ? prog->inputs[k] : prog->outputs[k]].t;
+        const dp_tensor *b = &batched->tensors[in ? batched->inputs[k] : batched->outputs[k]].t;
+        if (a->rank < 1 || a->rank != b->rank || a->dtype != b->dtype || a->dims[0] != 1 ||
+            b->dims[0] != batch)
+            return false;
+        for (int d = 1; d < a->rank; d++)
+            if (a->dims[d] != b->dims[d])
+                return false;
+    }
+    return true;
+}
+
+/* The batched program's analog layers as calibrated on prog: their scales, converters and
+ * statistics are the layer's, whatever the batch (only the work per inference differs). */
+static void sync_batched(dpc_analog *A)
+{
+    for (int i = 0; i < A->prog->n_instrs; i++) {
+        dp_mvm *to = A->batched->instrs[i].mvm;
+        if (!to)
+            continue;
+        int64_t macs = to->macs;
+        *to = *A->prog->instrs[i].mvm;
+        to->macs = macs;
+    }
+}
+
+/*
+ * The calibration and the schedule's measurements run the model lowered again for
+ * MEASURE_BATCH samples an inference (or the largest power of two below it that divides the
+ * calibration set into at least MIN_BATCHES batches): small products, such as the last
+ * stages of a ResNet on 28x28 images, then stream their weights once for the batch instead
+ * of once a sample. Only where the compiled program takes one sample, the model lowers for
+ * the batch with the same instructions, and the batch's activations stay within
+ * BATCHED_ARENA_MAX. Powers of two up to 16 divide the measurements' early looks
+ * (schedule.c) into whole batches. The noise of a batch's sample differs from what the same
+ * sample meets alone (a batch is one inference, its samples its columns), with the same
+ * statistics.
+ */
+#define MEASURE_BATCH 16
+#define MIN_BATCHES 4
+#define BATCHED_ARENA_MAX ((uint64_t)256 << 20)
+
+void dpc_lower_batched(dpc_analog *A)
+{
+    const dp_program *p = A->prog;
+    bool one = p->n_inputs > 0;
+    for (int i = 0; i < p->n_inputs; i++)
+        one = one && p->tensors[p->inputs[i]].t.rank > 0 && p->tensors[p->inputs[i]].t.dims[0] == 1;
+    if (!A->lower_batched || !one || A->batched)
+        return;
+    int64_t batch = MEASURE_BATCH;
+    while (batch > 1 && (A->chunks % batch != 0 || A->chunks < MIN_BATCHES * batch ||
+                         (uint64_t)batch * p->arena_bytes > BATCHED_ARENA_MAX))
+        batch /= 2;
+    if (batch < 2)
+        return;
+    dp_program *batched = NULL;
+    dp_error why = {0};
+    dp_status st = A->lower_batched(A->lower_ctx, p, batch, A->batched_mem, &batched, &why);
+    bool fits = st == DP_OK && dpc_batched_matches(p, batched, batch);
+    if (A->log) {
+        dpc_log_stamp(A);
+        if (fits)
+            fprintf(A->log, "runs: the model lowered again for batches of %lld\n",
+                    (long long)batch);
+        else
+            fprintf(A->log, "runs: one sample an inference (the model lowered for batches of "
+                    "%lld %s)\n", (long long)batch,
+                    st == DP_OK ? "has other instructions" : why.msg);
+    }
+    if (!fits) {
+        dp_program_free(batched);
+        return;
+    }
+    A->batched = batched;
+    A->batch = batch;
+}
+
+const dp_program *dpc_program_for_runs(dpc_analog *A, int64_t *batch)
+{
+    if (!A->batched) {
+        *batch = 1;
+        return A->prog;
+    }
+    sync_batched(A);
+    *batch = A->batch;
+    return A->batched;
+}
+
+dp_adc_counts dpc_measured_counts(dpc_analog *A, uint32_t seed, int instr)
+{
+    const dpc_runners *set = A->batched ? &A->batched_runners : &A->runners;
+    for (int i = 0; i < set->n; i++)
+        if (set->seed[i] == seed)
+            return dp_runner_adc_counts(set->r[i], instr);
+    return (dp_adc_counts){0, 0};
 }
 
 /* Chunks c0..c1-1 of a tensor holding `chunks` chunks along its leading dimension. */
@@ -73,18 +199,23 @@ dp_status dpc_measure(dpc_analog *A, const int32_t *repetitions, uint32_t seed, 
     DP_ASSERT(whole || ((A->metric == DPC_TOP1 || A->metric == DPC_ACCURACY) && out[0].data));
     dp_runner *r = NULL;
     dp_status st;
+    /* whole batches run on the batched program, clean and noisy alike */
+    bool batched = A->batched && c0 % A->batch == 0 && c1 % A->batch == 0;
+    int64_t batch = 1;
+    const dp_program *prog = batched ? dpc_program_for_runs(A, &batch) : A->prog;
+    dpc_runners *set = batched ? &A->batched_runners : &A->runners;
     if (repetitions) {
-        st = dpc_runner_for_seed(A, seed, &r, err);
+        st = runner_in(A, set, prog, seed, &r, err);
         if (st != DP_OK)
             return st;
         dp_runner_set_repetitions(r, repetitions);
     } else {
-        if (!A->ideal) {
+        if (!set->ideal) {
             dp_runner_opts ro = {.threads = A->threads};
-            if ((st = dp_runner_new(A->prog, &ro, &A->ideal, err)) != DP_OK)
+            if ((st = dp_runner_new(prog, &ro, &set->ideal, err)) != DP_OK)
                 return st;
         }
-        r = A->ideal;
+        r = set->ideal;
     }
     const dp_program *p = A->prog;
     size_t n_io = (size_t)p->n_inputs + 2 * (size_t)p->n_outputs + 1;
@@ -95,7 +226,7 @@ dp_status dpc_measure(dpc_analog *A, const int32_t *repetitions, uint32_t seed, 
         in[i] = chunk_range(&A->calib[i], A->chunks, c0, c1);
     for (int i = 0; i < p->n_outputs; i++)
         part[i] = chunk_range(&out[i], A->chunks, c0, c1);
-    st = dp_runner_run(r, in, c1 - c0, (uint64_t)c0, A->mem, part, err);
+    st = dp_runner_run(r, in, (c1 - c0) / batch, (uint64_t)(c0 / batch), A->mem, part, err);
     if (whole)
         memcpy(out, part, sizeof *out * (size_t)p->n_outputs);
     if (st == DP_OK && A->clean && A->clean[0].data) {

@@ -495,11 +495,8 @@ dp_status pass_schedule(dpc_analog *A, dp_error *err)
         /* can any schedule meet the budget? */
         set_all(&s, A->device->max_repetitions);
         st = measure(&s, false, &m, err);
-        dp_runner *r0 = NULL;
-        if (st == DP_OK)
-            st = dpc_runner_for_seed(A, A->seed, &r0, err);
         for (int l = 0; st == DP_OK && l < A->n_layers; l++)
-            A->layers[l].counts = dp_runner_adc_counts(r0, A->layers[l].instr);
+            A->layers[l].counts = dpc_measured_counts(A, A->seed, A->layers[l].instr);
         /* the most precise schedule within the budget reaches it: the margin's floor is
          * capped at half of what it leaves (meets) */
         if (st == DP_OK && m.metric <= A->budget)
@@ -537,13 +534,10 @@ dp_status pass_schedule(dpc_analog *A, dp_error *err)
         s.reps[A->layers[l].instr] = s.n[l];
     }
     /* the ADC counts of the chosen schedule on the first device instance, for the report */
-    dp_runner *r = NULL;
     if (st == DP_OK)
         st = dpc_measure(A, s.reps, A->seed, 0, A->chunks, s.out, &m.metric, NULL, err);
-    if (st == DP_OK)
-        st = dpc_runner_for_seed(A, A->seed, &r, err);
     for (int l = 0; st == DP_OK && l < A->n_layers; l++)
-        A->layers[l].counts = dp_runner_adc_counts(r, A->layers[l].instr);
+        A->layers[l].counts = dpc_measured_counts(A, A->seed, A->layers[l].instr);
     free(s.reps);
     free(s.n);
     free(s.free_);

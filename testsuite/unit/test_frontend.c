@@ -395,6 +395,39 @@ static void binds_symbolic_leading_dimension(void **state)
     tb_free(&m);
 }
 
+/* The analog stage's batched lowering: a symbolic batch takes the batch given, over a
+ * binding's leading dimension too; a model that fixes its batch is refused. */
+static void binds_a_batch_only_where_it_is_symbolic(void **state)
+{
+    tb_model m;
+    relu_model(&m);
+    dp_error err = {0};
+    dp_arena mem;
+    dpc_model *model;
+    ir_graph *g;
+    dp_arena_init(&mem, 0);
+    dpc_frontend_opts opts = {.batch = 16};
+    assert_int_equal(dpc_load_onnx(tb_write(&m), &opts, &mem, &model, &g, &err),
+                     DP_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "input 'x' has no symbolic batch dimension"));
+    Onnx__TensorShapeProto__Dimension *d = m.inputs[0]->type->tensor_type->shape->dim[0];
+    d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+    d->dim_param = "batch";
+    assert_int_equal(dpc_load_onnx(tb_write(&m), &opts, &mem, &model, &g, &err), DP_OK);
+    assert_int_equal(g->inputs[0]->t.dims[0], 16);
+    assert_int_equal(g->inputs[0]->t.dims[1], 3);
+    dpc_model_release(model);
+    dpc_shape_binding b;
+    assert_int_equal(dpc_parse_binding("x=1x3", &mem, &b, &err), DP_OK);
+    opts.bindings = &b;
+    opts.n_bindings = 1;
+    assert_int_equal(dpc_load_onnx(tb_write(&m), &opts, &mem, &model, &g, &err), DP_OK);
+    assert_int_equal(g->inputs[0]->t.dims[0], 16);
+    dpc_model_release(model);
+    dp_arena_free(&mem);
+    tb_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -418,6 +451,7 @@ int main(void)
         cmocka_unit_test(loads_empty_string_attributes),
         cmocka_unit_test(refuses_a_constant_with_operands),
         cmocka_unit_test(binds_symbolic_leading_dimension),
+        cmocka_unit_test(binds_a_batch_only_where_it_is_symbolic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
