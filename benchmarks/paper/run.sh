@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # run.sh: the founding paper's experiment, in one command (docs/results.md).
 #
-#   bash benchmarks/paper/run.sh [--quick] [--only NAME,...] [--learned-batches N]
-#                                [--learned-steps K] [--threads T]
+#   bash benchmarks/paper/run.sh [--quick] [--only NAME,...] [--profiles NAME,...]
+#                                [--learned-batches N] [--learned-steps K] [--threads T]
 #
 # After the README's set-up (bash tools/run_tests.sh, which builds dpcc, exports the BERT-like
 # encoder and trains the two small Fashion-MNIST models), this trains the Fashion-MNIST

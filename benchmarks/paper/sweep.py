@@ -3,7 +3,8 @@ schedule against uniform precision and against the paper's own learned precision
 
 Run through benchmarks/paper/run.sh, which builds dpcc and makes the models first:
     /usr/bin/python3 benchmarks/paper/sweep.py --build build --models models --out OUT \
-        [--only NAME,...] [--quick] [--learned-batches N] [--learned-steps K]
+        [--only NAME,...] [--profiles NAME,...] [--quick] [--learned-batches N]
+        [--learned-steps K]
 
 Every model is measured on two device profiles: paper_shot (the paper's shot-noise regime,
 photons per MAC set per layer in steps of 0.01: --schedule fixed:100 is 1 photon per MAC) and
@@ -346,6 +347,9 @@ def main():
     ap.add_argument("--models", default=os.path.join(ROOT, "models"))
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
     ap.add_argument("--only", help="comma-separated model names (default: every model present)")
+    ap.add_argument("--profiles",
+                    help="comma-separated device profiles (default: all of PROFILES); a rerun "
+                         "keeps the model's other profiles from OUT/results.json")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                     help="dpcc, dprun and (at most 2) learned.py threads")
     ap.add_argument("--quick", action="store_true",
@@ -363,12 +367,16 @@ def main():
     for name in names:
         if name not in MODELS:
             sys.exit(f"paper: unknown model {name}; known: {', '.join(MODELS)}")
+    profiles = args.profiles.split(",") if args.profiles else list(PROFILES)
+    for profile in profiles:
+        if profile not in PROFILES:
+            sys.exit(f"paper: unknown profile {profile}; known: {', '.join(PROFILES)}")
     start = time.time()
     results = dict(machine=dict(platform=platform.platform(), cpus=os.cpu_count(),
                                 processor=platform.processor()),
                    seeds=list(SEEDS), criterion=CRITERION, threads=args.threads, models={})
     previous = os.path.join(args.out, "results.json")
-    if args.only and os.path.isfile(previous):
+    if (args.only or args.profiles) and os.path.isfile(previous):
         # a partial rerun updates the models it names and keeps the others' results (those of
         # this layout: earlier sweeps wrote one profile per model)
         with open(previous) as f:
@@ -385,9 +393,12 @@ def main():
             learned["steps"] = args.learned_steps or learned["steps"]
             t0 = time.time()
             model = Model(name, cfg, args, work)
+            kept = results["models"].get(name, {}).get("profiles", {}) if args.profiles else {}
             entry = dict(labelled=cfg["labelled"], calib=cfg["calib"], test=cfg["test"],
-                         val=cfg["val"], quick=args.quick, profiles={})
-            for profile, pc in PROFILES.items():
+                         val=cfg["val"], quick=args.quick,
+                         profiles={k: v for k, v in kept.items() if k not in profiles})
+            for profile in profiles:
+                pc = PROFILES[profile]
                 t1 = time.time()
                 model.clean = model.clean_score = None
                 budgets = (CRITERION,) if args.quick else cfg.get("budgets", pc["budgets"])
