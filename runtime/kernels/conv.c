@@ -531,7 +531,9 @@ dp_status nn_Conv_run(dp_kctx *k)
         ep.residual = res;
         st = planar ? conv_depthwise_planes(k, &g, planar, x, wt, b, &ep, y)
                     : conv_depthwise_rows(k, &g, x, wt, b, &ep, y);
-    } else if ((u = conv_winograd_weights(k, &g, wt))) {
+    } else if (images_per_product(k, &g) == 1 && (u = conv_winograd_weights(k, &g, wt))) {
+        /* small planes of a batch: Winograd's products would be as narrow, over 16/9 times
+         * the weights, where side by side the batch shares them */
         ep.row_bias = b;
         ep.residual = res;
         st = conv_winograd(k, &g, x, u, &ep, y);
