@@ -198,6 +198,9 @@ void dpc_log_stamp(const dpc_analog *A);
 /* The runner simulating device instance `seed` on A->prog, made on first use. */
 dp_status dpc_runner_for_seed(dpc_analog *A, uint32_t seed, dp_runner **out, dp_error *err);
 
+/* The same on the program the runs execute (dpc_program_for_runs). */
+dp_status dpc_runner_for_runs(dpc_analog *A, uint32_t seed, dp_runner **out, dp_error *err);
+
 /* The ADC conversions and clips of instruction `instr` in the last noisy measurement of
  * device instance `seed` (a dpc_measure with repetitions). */
 dp_adc_counts dpc_measured_counts(dpc_analog *A, uint32_t seed, int instr);

@@ -50,6 +50,13 @@ dp_status dpc_runner_for_seed(dpc_analog *A, uint32_t seed, dp_runner **out, dp_
     return runner_in(A, &A->runners, A->prog, seed, out, err);
 }
 
+dp_status dpc_runner_for_runs(dpc_analog *A, uint32_t seed, dp_runner **out, dp_error *err)
+{
+    if (!A->batched)
+        return dpc_runner_for_seed(A, seed, out, err);
+    return runner_in(A, &A->batched_runners, A->batched, seed, out, err);
+}
+
 static void free_runners(dpc_runners *set)
 {
     for (int i = 0; i < set->n; i++)

@@ -15,8 +15,9 @@
  * effect saturates: their sensitivities came out several times too small against the later
  * layers', and the schedule gave them too little light.
  *
- * The clean prefix runs once per sample: at each analog layer the state is saved and only
- * the rest of the network is replayed, once per device instance and mode.
+ * The clean prefix runs once per inference (a sample, or a batch of them where the runs are
+ * batched): at each analog layer the state is saved and only the rest of the network is
+ * replayed, once per device instance and mode.
  */
 #include "analog_passes.h"
 
@@ -27,9 +28,10 @@
 /* The probe's noise std as a fraction of G. */
 #define PROBE_NOISE 0.02
 
-/* Calibration samples the probes use at most: the outputs of a few already average many
- * independent draws, and each probe replays the network's suffix. */
-#define MAX_PROBE_SAMPLES 8
+/* Calibration samples the probes use at least, where the set holds them: the outputs of a
+ * few already average many independent draws, and each probe replays the network's suffix.
+ * They run as whole inferences: one batch of 16 where the runs are batched (measure.c). */
+#define PROBE_SAMPLES 8
 
 /* A probe must raise the output MSE to PROBE_OVER_FLOOR times the layer's floor, or it
  * measures the floor's Monte Carlo error (or the noise dithering the converters) instead of
@@ -119,9 +121,9 @@ typedef struct probe_ctx {
 } probe_ctx;
 
 /* Replays instructions from..end with layer l at `mode` on every device instance. */
-static dp_status probe_layer(probe_ctx *c, int l, int from, int64_t k, dp_error *err)
+static dp_status probe_layer(probe_ctx *c, const dp_program *p, int l, int from, int64_t k,
+                             dp_error *err)
 {
-    const dp_program *p = c->A->prog;
     int32_t modes[2] = {c->A->layers[l].probe, DP_REPS_NOISELESS};
     for (int s = 0; s < c->A->seeds; s++)
         for (int m = 0; m < 2; m++) {
@@ -141,20 +143,22 @@ static dp_status probe_layer(probe_ctx *c, int l, int from, int64_t k, dp_error 
     return DP_OK;
 }
 
-static dp_status probe_sample(probe_ctx *c, int64_t k, int64_t samples, dp_error *err)
+/* Inference k (one sample, or a batch of them) with each probed layer noisy in turn. */
+static dp_status probe_inference(probe_ctx *c, const dp_program *p, int64_t k,
+                                 int64_t inferences, dp_error *err)
 {
     dpc_analog *A = c->A;
-    const dp_program *p = A->prog;
     for (int i = 0; i < p->n_inputs; i++)
         c->in[i] = dp_dataset_chunk(&A->calib[i], p->tensors[p->inputs[i]].t.dims[0], k);
     dp_status st = dp_session_begin(c->clean, (uint64_t)k, c->in, err);
     for (int i = 0, l = 0; st == DP_OK && i < p->n_instrs; i++) {
         if (p->instrs[i].mvm && c->probed[l]) {
             dp_session_save(c->clean, c->state);
-            st = probe_layer(c, l, i, k, err);
+            st = probe_layer(c, p, l, i, k, err);
             if (A->progress)
                 A->progress(A->progress_ctx, "noise sensitivity",
-                            (double)(k * A->n_layers + l + 1) / (double)(samples * A->n_layers));
+                            (double)(k * A->n_layers + l + 1) /
+                                (double)(inferences * A->n_layers));
         }
         if (p->instrs[i].mvm)
             l++;
@@ -166,15 +170,17 @@ static dp_status probe_sample(probe_ctx *c, int64_t k, int64_t samples, dp_error
 
 dp_status pass_noise_sensitivity(dpc_analog *A, dp_error *err)
 {
-    const dp_program *p = A->prog;
-    int64_t samples = A->chunks < MAX_PROBE_SAMPLES ? A->chunks : MAX_PROBE_SAMPLES;
+    int64_t batch;
+    const dp_program *p = dpc_program_for_runs(A, &batch);
+    int64_t inferences = (PROBE_SAMPLES + batch - 1) / batch, chunks = A->chunks / batch;
+    inferences = inferences < chunks ? inferences : chunks;
     probe_ctx c = {.A = A};
     dp_session *noisy[DPC_MAX_RUNNERS];
     c.noisy = noisy;
     dp_status st = dp_session_new(p, NULL, &c.clean, err);
     for (int s = 0; st == DP_OK && s < A->seeds; s++) {
         dp_runner *r;
-        st = dpc_runner_for_seed(A, A->seed + (uint32_t)s, &r, err);
+        st = dpc_runner_for_runs(A, A->seed + (uint32_t)s, &r, err);
         if (st == DP_OK)
             noisy[s] = dp_runner_session(r);
     }
@@ -197,14 +203,14 @@ dp_status pass_noise_sensitivity(dpc_analog *A, dp_error *err)
         probed[l] = true;
     }
     for (int round = 0, left = A->n_layers; st == DP_OK && left > 0; round++) {
-        for (int64_t k = 0; st == DP_OK && k < samples; k++)
-            st = probe_sample(&c, k, samples, err);
+        for (int64_t k = 0; st == DP_OK && k < inferences; k++)
+            st = probe_inference(&c, p, k, inferences, err);
         left = 0;
         for (int l = 0; st == DP_OK && l < A->n_layers; l++) {
             if (!probed[l])
                 continue;
             dpc_layer *L = &A->layers[l];
-            double runs = (double)(samples * A->seeds);
+            double runs = (double)(inferences * batch * A->seeds);
             double at_probe = c.sum[l][0] / runs, at_inf = c.sum[l][1] / runs;
             L->floor_mse = at_inf;
             if (A->log) {
