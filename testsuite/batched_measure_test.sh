@@ -5,7 +5,9 @@
 # the normalised output MSE dpcc reports for a fixed schedule on the example's 64
 # calibration images, over device instances 0 to 7, against the same MSE computed from
 # dprun's noisy and --ideal outputs of the compiled program on those images and instances,
-# within 5 standard errors of their difference (from the spread over the instances).
+# within 5 standard errors of their difference (from the spread over the instances). And
+# the batched runs split over threads (calibration's included) leave the program the same on
+# 1 and 3 threads, byte for byte.
 #   bash testsuite/batched_measure_test.sh BUILD_DIR EXAMPLES_DIR
 set -u
 build=$1 ex=$2
@@ -19,6 +21,11 @@ if ! grep -q "runs: the model lowered again for batches of 16" "$tmp/log"; then
     grep "runs:" "$tmp/log"
     exit 1
 fi
+for j in 1 3; do
+    "$build/dpcc" "$ex/fmnist_cnn.onnx" -o "$tmp/j$j.dp" --calib "$ex/calib_64.npy" \
+        --budget top1=0.02 --seeds 2 -q -j$j || exit 1
+done
+cmp -s "$tmp/j1.dp" "$tmp/j3.dp" || { echo "FAIL: dpcc -j1 and -j3 give other programs"; exit 1; }
 "$build/dprun" "$tmp/m.dp" --ideal -i "$ex/calib_64.npy" -o "$tmp/ideal" --format npy || exit 1
 for s in 0 1 2 3 4 5 6 7; do
     "$build/dprun" "$tmp/m.dp" --seed $s -i "$ex/calib_64.npy" -o "$tmp/s$s" --format npy || exit 1

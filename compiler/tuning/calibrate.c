@@ -254,7 +254,7 @@ static void free_reservoirs(calib_ctx *c)
 
 static dp_status run_watched(dpc_analog *A, calib_ctx *c, bool adc, dp_error *err)
 {
-    dp_runner_opts ro = {.threads = 1};
+    dp_runner_opts ro = {.threads = A->threads};
     if (!adc) {
         ro.session.observe = watch_inputs;
         ro.session.observe_ctx = c;
