@@ -8,8 +8,9 @@
 # Each Fashion-MNIST model of tools/train_fmnist.py (models/NAME/ with calib.npy, 1,024
 # images) is compiled the founding paper's way, `--device paper_shot --budget accuracy=0.02
 # --labels calib_labels.npy`, and its first TEST_N held-out test images run noise-free and on
-# device instance 101. OUT.md gets a markdown table: wall time, peak RSS, the measured
-# calibration drop, the held-out accuracy drop, optical aJ/MAC. With BASE_BUILD (a build of
+# device instance 101. OUT.md gets a markdown table: wall time, CPU time (user and system:
+# steadier than the wall on a shared machine), peak RSS, the measured calibration drop, the
+# held-out accuracy drop, optical aJ/MAC. With BASE_BUILD (a build of
 # an earlier commit) every model is compiled by both, so the two rows share one machine and
 # one load.
 set -euo pipefail
@@ -34,21 +35,21 @@ for m in $REAL_MODELS; do
         label=this
         [[ $b == "${BASE_BUILD:-}" ]] && label="base${BASE_LABEL:+ ($BASE_LABEL)}"
         echo "compile_real: $m with $b" >&2
-        /usr/bin/time -f '%e %M' -o "$work/time" "$b/dpcc" "$dir/model.onnx" -o "$work/m.dp" \
+        /usr/bin/time -f '%e %U %S %M' -o "$work/time" "$b/dpcc" "$dir/model.onnx" -o "$work/m.dp" \
             --calib "$dir/calib.npy" --device paper_shot --budget accuracy=0.02 \
             --labels "$dir/calib_labels.npy" --report "$work/r.json" -q 2>"$work/err" || {
-            rows+=("| $m | $label | failed: $(tail -c 200 "$work/err") | | | | |"); continue; }
-        read -r wall rss <"$work/time"
+            rows+=("| $m | $label | failed: $(tail -c 200 "$work/err") | | | | | |"); continue; }
+        read -r wall user sys rss <"$work/time"
         "$b/dprun" "$work/m.dp" --ideal -i "$work/test.npy" -o "$work/ideal" --format npy 2>/dev/null
         "$b/dprun" "$work/m.dp" --seed 101 -i "$work/test.npy" -o "$work/noisy" --format npy 2>/dev/null
-        rows+=("$(/usr/bin/python3 - "$m" "$label" "$wall" "$rss" "$work" "$dir" "$TEST_N" <<'EOF'
+        rows+=("$(/usr/bin/python3 - "$m" "$label" "$wall" "$rss" "$work" "$dir" "$TEST_N" "$user" "$sys" <<'EOF'
 import json, sys
 import numpy as np
-m, label, wall, rss, work, d, n = sys.argv[1:8]
+m, label, wall, rss, work, d, n, user, sys_s = sys.argv[1:10]
 labels = np.load(f"{d}/test_labels.npy")[:int(n)]
 acc = [float((np.load(f"{work}/{k}/output_0.npy").argmax(1) == labels).mean()) for k in ("ideal", "noisy")]
 r = json.load(open(f"{work}/r.json"))
-print(f"| {m} | {label} | {float(wall):.1f} | {int(rss) // 1024} | {100 * r['degradation']['measured']:.2f} | "
+print(f"| {m} | {label} | {float(wall):.1f} | {float(user) + float(sys_s):.1f} | {int(rss) // 1024} | {100 * r['degradation']['measured']:.2f} | "
       f"{100 * (acc[0] - acc[1]):.2f} | {r['optical_energy_per_mac_aj']:.3f} |")
 EOF
 )")
@@ -57,8 +58,8 @@ done
 {
     echo "Dynamic compile on each model's 1,024 real calibration images (\`--device paper_shot --budget accuracy=0.02 --labels\`), $(nproc) CPUs, 1-minute load $(cut -d' ' -f1 /proc/loadavg) at the end; held out: the first $TEST_N test images on device instance 101."
     echo
-    echo "| model | build | compile s | peak RSS MiB | calibration drop (points) | held-out drop (points) | optical aJ/MAC |"
-    echo "|---|---|---|---|---|---|---|"
+    echo "| model | build | compile s | CPU s | peak RSS MiB | calibration drop (points) | held-out drop (points) | optical aJ/MAC |"
+    echo "|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${rows[@]}"
 } >"$out"
 cat "$out"
