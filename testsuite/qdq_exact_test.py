@@ -10,8 +10,9 @@ N -> infinity) and 22-bit converters, more than any of the model's grids needs: 
 weight and ADC ranges must then all come from the model's scales, none requantised, and
 dprun's analog run (not --ideal) must give onnxruntime's outputs within one step of the
 output grid (the last DequantizeLinear's scale). What ties them is only the model: its
-input, weight and output grids held by the converters' levels. A second compile on an
-8-bit device must say which grids its converters requantise.
+input, weight and output grids held by the converters' levels. Compiles for the default
+device's 8-bit ADC and for 6-bit weight modulators must say that they requantise the
+model's output and weight grids.
 """
 import json
 import os
@@ -42,13 +43,17 @@ def output_step(model):
     return float(init[last.input[1]])
 
 
-def noiseless_profile(path):
+def first_layer(model):
+    return next(n.name for n in model.graph.node if n.op_type in ("Conv", "Gemm", "MatMul"))
+
+
+def noiseless_profile(path, weight_bits=22):
     with open(os.path.join(ROOT, "profiles", "paper_shot.json")) as f:
         d = json.load(f)
     d["name"] = "noiseless_22bit"
     d["description"] = "paper_shot without shot noise: the analog result at N -> infinity"
     d["noise"]["shot_noise"] = False
-    d["converters"].update(dac_bits=22, weight_bits=22, adc_bits=22)
+    d["converters"].update(dac_bits=22, weight_bits=weight_bits, adc_bits=22)
     with open(path, "w") as f:
         json.dump(d, f)
 
@@ -92,6 +97,18 @@ def check(build, model_dir, tmp):
     if "warning: the ADC requantises the model's output grid of %d layers" % n_layers not in err:
         failures.append("%s on the default device: no ADC requantisation warning in: %s" %
                         (name, err))
+    # 6-bit modulators cannot hold int8 weights: W_j stays max |w_j|, and dpcc says so
+    noiseless_profile(profile, weight_bits=6)
+    err = dpcc(build, [os.path.join(model_dir, "model.onnx"), "-o", program, "--device", profile])
+    want = ("warning: the weight modulators requantise the model's weight grid of %d layers: "
+            "'%s' needs 8 bits, the device's modulators have 6" % (n_layers, first_layer(model)))
+    if want not in err:
+        failures.append("%s on 6-bit modulators: no line '%s' in: %s" % (name, want, err))
+    dis = subprocess.run([os.path.join(build, "dpcc"), "--disasm", program], capture_output=True,
+                         text=True, check=True).stdout
+    if " W=[" in dis or dis.count(" wgrid=8") != n_layers:
+        failures.append("%s on 6-bit modulators: weight scales in the program, or grids not "
+                        "recorded: %s" % (name, dis))
     return failures
 
 

@@ -153,9 +153,9 @@ void dpc_print_summary(const dpc_analog *A, FILE *f)
 static void warn_requantised(const dpc_analog *A, int c, FILE *f)
 {
     static const char *const what[DPC_CONVERTERS][2] = {
-        {"the DAC requantises the model's input grid", "the device's DAC"},
-        {"the weight modulators requantise the model's weight grid", "the device's modulators"},
-        {"the ADC requantises the model's output grid", "the device's ADC"}};
+        {"the DAC requantises the model's input grid", "the device's DAC has"},
+        {"the weight modulators requantise the model's weight grid", "the device's modulators have"},
+        {"the ADC requantises the model's output grid", "the device's ADC has"}};
     const int bits[DPC_CONVERTERS] = {A->device->dac_bits, A->device->weight_bits,
                                       A->device->adc_bits};
     int n = 0;
@@ -164,7 +164,7 @@ static void warn_requantised(const dpc_analog *A, int c, FILE *f)
         if (A->layers[i].source[c] == DPC_RANGE_REQUANTISED && !n++)
             first = &A->layers[i];
     if (first)
-        fprintf(f, "warning: %s of %d layer%s: '%s' needs %d bits, %s has %d\n", what[c][0], n,
+        fprintf(f, "warning: %s of %d layer%s: '%s' needs %d bits, %s %d\n", what[c][0], n,
                 n > 1 ? "s" : "", first->name ? first->name : "", first->grid_bits[c],
                 what[c][1], bits[c]);
 }
