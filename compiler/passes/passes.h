@@ -24,6 +24,13 @@ dp_status pass_infer_shapes(ir_graph *g, dp_error *err);
 dp_status ir_infer_node(ir_graph *g, ir_node *n, dp_error *err);
 
 /*
+ * Rewrites QLinearConv and QLinearMatMul (constant scales and zero points, per tensor for
+ * input and output, a constant bias) into DequantizeLinear of input and weights, the float Conv or MatMul, and
+ * QuantizeLinear of its output: the QDQ form, whose layer is analog (lower_qlinear.c).
+ */
+dp_status pass_lower_qlinear(ir_graph *g, dp_error *err);
+
+/*
  * Records on each Conv, Gemm and MatMul whose weight is a DequantizeLinear of constants (a
  * QDQ model's) the step of the model's weight grid per output channel (ir_node.weight_step),
  * before constant folding turns the weight into plain floats (weight_grid.c).

@@ -276,8 +276,25 @@ static int64_t index_range(const dp_program *p, int tensor)
     return 0;
 }
 
-/* Standard normal floats; integer inputs as indices into the table they select from; a
- * scalar input one value for each calibration inference. */
+/* Whether a DequantizeLinear reads integer tensor t as a quantized value (8-bit), and so
+ * any value of its type is one the model takes: [*lo, *hi]. */
+static bool quantized_input(const dp_program *p, int tensor, int64_t *lo, int64_t *hi)
+{
+    dp_dtype d = p->tensors[tensor].t.dtype;
+    if (d != DP_UINT8 && d != DP_INT8)
+        return false;
+    for (int i = 0; i < p->n_instrs; i++)
+        if (strcmp(p->instrs[i].op, "DequantizeLinear") == 0 && p->instrs[i].in[0] == tensor) {
+            *lo = d == DP_INT8 ? -128 : 0;
+            *hi = d == DP_INT8 ? 127 : 255;
+            return true;
+        }
+    return false;
+}
+
+/* Standard normal floats; integer inputs as indices into the table they select from, or a
+ * quantized model's 8-bit inputs uniform over their type; a scalar input one value for each
+ * calibration inference. */
 static dp_status make_synthetic(dpc_analog *A, dp_error *err)
 {
     const dp_program *p = A->prog;
@@ -293,8 +310,10 @@ static dp_status make_synthetic(dpc_analog *A, dp_error *err)
          * dp_dataset_chunk takes the k-th of */
         if (t.rank > 0)
             t.dims[0] *= A->chunks;
-        int64_t n = t.rank > 0 ? dp_numel(&t) : A->chunks, range = 0;
-        if (dp_dtype_is_integer(t.dtype) && (range = index_range(p, p->inputs[i])) <= 0)
+        int64_t n = t.rank > 0 ? dp_numel(&t) : A->chunks, range = 0, lo = 0, hi;
+        if (quantized_input(p, p->inputs[i], &lo, &hi))
+            range = hi - lo + 1;
+        else if (dp_dtype_is_integer(t.dtype) && (range = index_range(p, p->inputs[i])) <= 0)
             return dp_fail(err, DP_EUNSUPPORTED, "input '%s' (%s) selects from no table: give "
                            "--calib data", p->tensors[p->inputs[i]].name, dp_dtype_name(t.dtype));
         if (!dp_dtype_is_integer(t.dtype) && !dp_dtype_is_float(t.dtype))
@@ -305,7 +324,8 @@ static dp_status make_synthetic(dpc_analog *A, dp_error *err)
             return dp_fail(err, DP_ENOMEM, "out of memory for the calibration set");
         for (int64_t k = 0; k < n; k++) {
             if (range > 0) {
-                dp_store_i64(t.data, t.dtype, k, (int64_t)(dpc_splitmix64(&rng) % (uint64_t)range));
+                dp_store_i64(t.data, t.dtype, k,
+                             lo + (int64_t)(dpc_splitmix64(&rng) % (uint64_t)range));
                 continue;
             }
             /* Box-Muller on two 53-bit uniforms; u1 in (0, 1] keeps the log finite */
