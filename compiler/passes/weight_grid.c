@@ -33,8 +33,8 @@ static int output_axis(const ir_node *n, const dp_tensor *w)
 }
 
 /* The step of each output channel of n's weight, where a DequantizeLinear of constants
- * makes it; NULL otherwise (or out of memory, which only loses the grid). */
-static float *steps_of(ir_graph *g, const ir_node *n)
+ * makes it; NULL otherwise, and *oom where memory ran out. */
+static float *steps_of(ir_graph *g, const ir_node *n, bool *oom)
 {
     const ir_node *dq = n->n_in > 1 && n->in[1] ? n->in[1]->producer : NULL;
     if (!dq || strcmp(dq->op, "DequantizeLinear") != 0 || dq->n_in < 2)
@@ -54,8 +54,10 @@ static float *steps_of(ir_graph *g, const ir_node *n)
     if (n_s != 1 && (n_s != channels || dq_axis != axis))
         return NULL;
     float *step = dp_arena_alloc(g->mem, (size_t)(channels > 0 ? channels : 1) * sizeof *step);
-    if (!step)
+    if (!step) {
+        *oom = true;
         return NULL;
+    }
     const float *sv = s->data;
     for (int64_t j = 0; j < channels; j++) {
         step[j] = sv[n_s == 1 ? 0 : j];
@@ -67,10 +69,14 @@ static float *steps_of(ir_graph *g, const ir_node *n)
 
 dp_status pass_weight_grid(ir_graph *g, dp_error *err)
 {
-    (void)err;
-    for (int i = 0; i < g->n_nodes; i++)
-        if (dpc_is_analog_op(g->nodes[i]->op))
-            g->nodes[i]->weight_step = steps_of(g, g->nodes[i]);
+    for (int i = 0; i < g->n_nodes; i++) {
+        ir_node *n = g->nodes[i];
+        bool oom = false;
+        if (dpc_is_analog_op(n->op))
+            n->weight_step = steps_of(g, n, &oom);
+        if (oom)
+            return dp_fail(err, DP_ENOMEM, "out of memory for the weight grid of '%s'", n->name);
+    }
     return DP_OK;
 }
 
