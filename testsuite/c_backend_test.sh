@@ -51,6 +51,9 @@ check() {
 
 ex=$src/examples
 check example "$ex/fmnist_cnn.onnx" -i "$ex/batch_8.npy" -- --calib "$ex/calib_64.npy" --budget top1=0.02 --seeds 2
+# a QDQ model's analog layers carry the model's weight full scales (format version 3)
+qdq=$src/testsuite/data/qdq/test_fmnist_cnn_qdq
+check qdq_cnn "$qdq/model.onnx" -i "$qdq/test_data_set_0/input_0.pb" --
 
 if [ -d "$suite" ]; then
     for t in test_conv_with_strides_padding test_gemm_default_no_bias test_matmul_2d test_relu \

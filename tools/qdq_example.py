@@ -3,12 +3,12 @@
 both compiled with dpcc on the same calibration data and budget: accuracy and energy.
 
     /usr/bin/python3 tools/qdq_example.py [--build build] [--budget accuracy=0.02]
-                                         [--device NAME] [--keep DIR]
+                                         [--device NAME] [--keep DIR] [--uniform N,...]
 
 The float model is examples/fmnist_cnn.onnx; the quantized one its QDQ version from
 tools/make_qdq_model.py (testsuite/data/qdq/test_fmnist_cnn_qdq: BatchNorm folded, uint8
-activations, int8 per-channel weights), whose analog layers take their DAC ranges from its
-scales. Each is compiled with
+activations, int8 per-channel weights), whose analog layers take their converters' ranges
+from its scales. Each is compiled with
 
     dpcc MODEL -o m.dp --calib calib.npy --labels calib_labels.npy --budget BUDGET --report r.json
 
@@ -17,6 +17,12 @@ run on the other 8,976 with dprun --ideal (the noise-free arithmetic) and on the
 (seed 0). Prints a Markdown table: test accuracy of both runs, the report's optical energy per
 MAC and total energy per inference, and each layer's repetitions N. About two minutes on two
 cores. Needs Debian's dataset-fashion-mnist.
+
+With --uniform N,..., each is compiled instead with --schedule fixed:N (the same light in
+every layer) for each N, and run noisy and --ideal on the first 2,048 held-out images: the
+table gives the logits' MSE against the noise-free ones, normalised by their variance, and
+the fraction of top-1 classes the noise changed. It shows how each model's noise falls with
+the light it is given.
 """
 import argparse
 import json
@@ -45,6 +51,33 @@ def accuracy(build, prog, images, labels, work, ideal):
     return float((np.load(os.path.join(out, "output_0.npy")).argmax(axis=1) == labels).mean())
 
 
+def uniform_noise(args, work, counts):
+    """The --uniform table: normalised logit MSE and top-1 changes per model and N."""
+    images = os.path.join(work, "uniform.npy")
+    np.save(images, np.load(os.path.join(work, "test.npy"))[:2048])
+    print("| N | model | normalised MSE | top-1 changed |")
+    print("|---|---|---|---|")
+    for n in counts:
+        for k, (label, model) in enumerate(MODELS):
+            sub = os.path.join(work, "uniform%d_%s" % (k, n))
+            prog = os.path.join(sub, "m.dp")
+            os.makedirs(sub, exist_ok=True)
+            cmd = [os.path.join(args.build, "dpcc"), model, "-o", prog, "-q",
+                   "--calib", os.path.join(work, "calib.npy"), "--schedule", "fixed:" + n]
+            subprocess.run(cmd + (["--device", args.device] if args.device else []), check=True)
+            logits = []
+            for ideal in (True, False):
+                out = os.path.join(sub, "ideal" if ideal else "noisy")
+                subprocess.run([os.path.join(args.build, "dprun"), prog, "-i", images, "-o", out,
+                                "--format", "npy"] + (["--ideal"] if ideal else []), check=True)
+                logits.append(np.load(os.path.join(out, "output_0.npy")).astype(np.float64))
+            clean, noisy = logits
+            print("| %s | %s | %.3g | %.2f%% |" % (
+                n, label, ((noisy - clean) ** 2).mean() / clean.var(),
+                100 * (noisy.argmax(axis=1) != clean.argmax(axis=1)).mean()))
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -54,11 +87,15 @@ def main():
     ap.add_argument("--device", help="dpcc --device (default: dpcc's)")
     ap.add_argument("--keep", help="write the data, programs and reports here, not to a temporary "
                                    "folder")
+    ap.add_argument("--uniform", help="compile with these fixed repetition counts (comma-"
+                                      "separated) and measure the noise instead")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = args.keep or tmp
         os.makedirs(work, exist_ok=True)
         fmnist.write_split(work)
+        if args.uniform:
+            return uniform_noise(args, work, args.uniform.split(","))
         labels = np.load(os.path.join(work, "test_labels.npy"))
         rows = []
         for k, (label, model) in enumerate(MODELS):

@@ -259,17 +259,25 @@ static void emit_attr_init(FILE *f, const dp_attr *a, int instr, int j)
     fputs("},\n", f);
 }
 
+/* static float NAME_I[] = {...}; (one 0 for an empty array, which C does not allow) */
+static void emit_floats(FILE *f, const char *name, int i, const float *v, int n)
+{
+    fprintf(f, "static float %s_%d[] = {", name, i);
+    for (int k = 0; k < n; k++) {
+        fputs(k ? ", " : "", f);
+        put_double(f, v[k], "f");
+    }
+    fprintf(f, "%s};\n", n ? "" : "0");
+}
+
 static void emit_mvm(FILE *f, const dp_mvm *m, int i)
 {
-    fprintf(f, "static float output_scale_%d[] = {", i);
-    for (int k = 0; k < m->n_output_scale; k++) {
-        fputs(k ? ", " : "", f);
-        put_double(f, m->output_scale[k], "f");
-    }
-    fprintf(f, "%s};\nstatic dp_mvm mvm_%d = {.core_rows = %d, .core_cols = %d, .fan_in = %lld, "
+    emit_floats(f, "output_scale", i, m->output_scale, m->n_output_scale);
+    emit_floats(f, "weight_scale", i, m->weight_scale, m->n_weight_scale);
+    fprintf(f, "static dp_mvm mvm_%d = {.core_rows = %d, .core_cols = %d, .fan_in = %lld, "
             ".outputs = %lld, .row_tiles = %lld, .col_tiles = %lld, .macs = %lld, "
             ".repetitions = %d, .dac_bits = %d, .weight_bits = %d, .adc_bits = %d, "
-            ".input_scale = ", m->n_output_scale ? "" : "0", i, m->core_rows, m->core_cols,
+            ".input_scale = ", i, m->core_rows, m->core_cols,
             (long long)m->fan_in, (long long)m->outputs, (long long)m->row_tiles,
             (long long)m->col_tiles, (long long)m->macs, m->repetitions, m->dac_bits,
             m->weight_bits, m->adc_bits);
@@ -277,7 +285,9 @@ static void emit_mvm(FILE *f, const dp_mvm *m, int i)
     fprintf(f, ", .n_output_scale = %d, .output_scale = output_scale_%d, .weight_input = %d, "
             ".input_mean_square = ", m->n_output_scale, i, m->weight_input);
     put_double(f, m->input_mean_square, "f");
-    fprintf(f, ", .input_unsigned = %d};\n", m->input_unsigned);
+    fprintf(f, ", .input_unsigned = %d, .n_weight_scale = %d, .weight_scale = weight_scale_%d, "
+            ".weight_grid_bits = %d};\n", m->input_unsigned, m->n_weight_scale, i,
+            m->weight_grid_bits);
 }
 
 static void emit_device(FILE *f, const dp_device *d)

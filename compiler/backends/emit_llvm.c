@@ -246,21 +246,37 @@ static LLVMValueRef attr_value(emitter *e, const dp_attr *a, int instr, int j)
     return pack(e, "dp_attr", f, 10, sizeof(dp_attr));
 }
 
+/* A global float array NAME_I of v's n values; a null pointer for none, and *ok false when
+ * out of memory. */
+static LLVMValueRef floats_global(emitter *e, const char *base, int i, const float *v, int n,
+                                  bool *ok)
+{
+    if (n <= 0)
+        return null_ptr(e);
+    LLVMValueRef *c = malloc((size_t)n * sizeof *c);
+    if (!c) {
+        *ok = false;
+        return NULL;
+    }
+    for (int k = 0; k < n; k++)
+        c[k] = cf32(e, v[k]);
+    char name[48];
+    snprintf(name, sizeof name, "%s_%d", base, i);
+    LLVMValueRef g = as_ptr(e, global(e, name, LLVMConstArray(e->f32, c, (unsigned)n), false, 4));
+    free(c);
+    return g;
+}
+
 static LLVMValueRef mvm_global(emitter *e, const dp_mvm *m, int i)
 {
     char name[48];
-    LLVMValueRef scale = null_ptr(e);
-    if (m->n_output_scale > 0) {
-        LLVMValueRef *c = malloc((size_t)m->n_output_scale * sizeof *c);
-        if (!c)
-            return NULL;
-        for (int k = 0; k < m->n_output_scale; k++)
-            c[k] = cf32(e, m->output_scale[k]);
-        snprintf(name, sizeof name, "output_scale_%d", i);
-        scale = as_ptr(e, global(e, name, LLVMConstArray(e->f32, c, (unsigned)m->n_output_scale),
-                                 false, 4));
-        free(c);
-    }
+    bool ok = true;
+    LLVMValueRef scale = floats_global(e, "output_scale", i, m->output_scale, m->n_output_scale,
+                                       &ok);
+    LLVMValueRef wscale = floats_global(e, "weight_scale", i, m->weight_scale, m->n_weight_scale,
+                                        &ok);
+    if (!ok)
+        return NULL;
     field f[] = {F(dp_mvm, core_rows, ci32(e, m->core_rows)), F(dp_mvm, core_cols, ci32(e, m->core_cols)),
                  F(dp_mvm, fan_in, ci64(e, m->fan_in)), F(dp_mvm, outputs, ci64(e, m->outputs)),
                  F(dp_mvm, row_tiles, ci64(e, m->row_tiles)), F(dp_mvm, col_tiles, ci64(e, m->col_tiles)),
@@ -270,7 +286,10 @@ static LLVMValueRef mvm_global(emitter *e, const dp_mvm *m, int i)
                  F(dp_mvm, n_output_scale, ci32(e, m->n_output_scale)), F(dp_mvm, output_scale, scale),
                  F(dp_mvm, weight_input, ci32(e, m->weight_input)),
                  F(dp_mvm, input_mean_square, cf32(e, m->input_mean_square)),
-                 F(dp_mvm, input_unsigned, ci8(e, m->input_unsigned))};
+                 F(dp_mvm, input_unsigned, ci8(e, m->input_unsigned)),
+                 F(dp_mvm, n_weight_scale, ci32(e, m->n_weight_scale)),
+                 F(dp_mvm, weight_scale, wscale),
+                 F(dp_mvm, weight_grid_bits, ci32(e, m->weight_grid_bits))};
     snprintf(name, sizeof name, "mvm_%d", i);
     return as_ptr(e, global(e, name, pack(e, "dp_mvm", f, (int)(sizeof f / sizeof f[0]), sizeof(dp_mvm)), false, 8));
 }

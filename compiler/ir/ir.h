@@ -38,6 +38,8 @@ struct ir_node {
     int n_attrs;
     dp_attr *attrs;
     dp_mvm *mvm;            /* set by analog partitioning for analog layers */
+    float *weight_step;     /* a quantized model's weight grid: the step of each output
+                             * channel (pass_weight_grid); NULL: none */
     bool dead;              /* removed by a pass; dropped by ir_compact */
 };
 

@@ -158,8 +158,12 @@ static dp_status fold(ir_graph *g, ir_node *n, ir_node *bn, const weight_layout 
     double eps = dp_attr_float(&k, "epsilon", 1e-5f);
     const float *gamma = bn->in[1]->t.data, *beta = bn->in[2]->t.data;
     const float *mean = bn->in[3]->t.data, *var = bn->in[4]->t.data;
-    for (int64_t c = 0; c < ch; c++)
+    for (int64_t c = 0; c < ch; c++) {
         s[c] = gamma[c] / sqrt((double)var[c] + eps);
+        /* a quantized model's grid scales with its channel's weights */
+        if (n->weight_step)
+            n->weight_step[c] = (float)(n->weight_step[c] * fabs(s[c]));
+    }
     const float *wv = w->data;
     float *wo = nw->t.data, *bo = nb->t.data;
     for (int64_t i = 0, numel = dp_numel(w); i < numel; i++) {

@@ -5,7 +5,8 @@
  * MatMul, activation x activation MatMuls (attention) included, except empty ones (no
  * fan-in, no outputs: valid ONNX, nothing to compute optically). A layer whose fan-in K
  * exceeds the core's C inputs is split into ceil(K / C) partial products, and its outputs
- * into ceil(outputs / R) row tiles.
+ * into ceil(outputs / R) row tiles. A layer with a quantized model's weight grid gets the
+ * modulators' full scales that hold it (weight_grid.c).
  */
 #include "passes.h"
 
@@ -100,6 +101,9 @@ dp_status pass_partition_analog(ir_graph *g, const dp_device *device, dp_error *
             m->weight_input = wi;
             m->row_tiles = ceil_div(m->outputs, device->rows);
             m->col_tiles = ceil_div(m->fan_in, device->cols);
+            dp_status st = dpc_weight_scales(n, device->weight_bits, g->mem, m, err);
+            if (st != DP_OK)
+                return st;
         }
         n->mvm = m;
     }

@@ -6,6 +6,18 @@
 
 #include <string.h>
 
+static dp_status lower_qlinear(ir_graph *g, const dpc_pass_env *env, dp_error *err)
+{
+    (void)env;
+    return pass_lower_qlinear(g, err);
+}
+
+static dp_status weight_grid(ir_graph *g, const dpc_pass_env *env, dp_error *err)
+{
+    (void)env;
+    return pass_weight_grid(g, err);
+}
+
 static dp_status fold_constants(ir_graph *g, const dpc_pass_env *env, dp_error *err)
 {
     dp_arena scratch;
@@ -56,10 +68,14 @@ static dp_status partition_analog(ir_graph *g, const dpc_pass_env *env, dp_error
     return pass_partition_analog(g, env->device, err);
 }
 
-/* Fusion goes BN first (it rewrites the weights), then what joins a layer's output in the
- * order the layer applies it: bias, residual, activation. Shapes are inferred again after
- * it, which checks every fused layer against its kernel's own rules. */
+/* QLinear layers become their QDQ form, and a QDQ weight's grid is read, before folding
+ * turns the weights into floats. Fusion goes BN first (it rewrites the weights), then what
+ * joins a layer's output in the order the layer applies it: bias, residual, activation.
+ * Shapes are inferred again after it, which checks every fused layer against its kernel's
+ * own rules. */
 const dpc_pass dpc_passes[] = {
+    {"lower-qlinear", lower_qlinear},
+    {"weight-grid", weight_grid},
     {"fold-constants", fold_constants},
     {"eliminate-dead", eliminate_dead},
     {"infer-shapes", infer_shapes},

@@ -24,6 +24,28 @@ dp_status pass_infer_shapes(ir_graph *g, dp_error *err);
 dp_status ir_infer_node(ir_graph *g, ir_node *n, dp_error *err);
 
 /*
+ * Rewrites QLinearConv and QLinearMatMul (constant scales and zero points, per tensor for
+ * input and output, a constant bias) into DequantizeLinear of input and weights, the float Conv or MatMul, and
+ * QuantizeLinear of its output: the QDQ form, whose layer is analog (lower_qlinear.c).
+ */
+dp_status pass_lower_qlinear(ir_graph *g, dp_error *err);
+
+/*
+ * Records on each Conv, Gemm and MatMul whose weight is a DequantizeLinear of constants (a
+ * QDQ model's) the step of the model's weight grid per output channel (ir_node.weight_step),
+ * before constant folding turns the weight into plain floats (weight_grid.c).
+ */
+dp_status pass_weight_grid(ir_graph *g, dp_error *err);
+
+/*
+ * The modulators' full scales for analog layer n with the model's weight grid: sets
+ * m->weight_grid_bits, and where the device's weight_bits hold the grid, m->weight_scale
+ * (from mem) so that the levels hold it exactly. Nothing for a layer without a grid.
+ */
+dp_status dpc_weight_scales(const ir_node *n, int weight_bits, dp_arena *mem, dp_mvm *m,
+                            dp_error *err);
+
+/*
  * Infers shapes and, where every input of a node is constant (or, for Shape and Size, where
  * the input's shape is known), runs the node's kernel now and turns its outputs into
  * constants. This folds the Shape -> Gather -> Concat -> Reshape chains PyTorch exports.

@@ -23,12 +23,16 @@ typedef enum dpc_metric { DPC_TOP1, DPC_KL, DPC_MSE, DPC_ACCURACY } dpc_metric;
 typedef enum dpc_schedule_kind { DPC_SCHEDULE_DYNAMIC, DPC_SCHEDULE_UNIFORM, DPC_SCHEDULE_FIXED,
                                  DPC_SCHEDULE_GIVEN } dpc_schedule_kind;
 
-/* Where a layer's DAC full scale came from (pass_calibrate). */
-typedef enum dpc_dac_source {
-    DPC_DAC_CALIBRATED,  /* a quantile of the calibration inputs */
-    DPC_DAC_MODEL,       /* the model's input grid (a QDQ model's DequantizeLinear), exactly */
-    DPC_DAC_REQUANTISED  /* that grid, wider than the DAC's levels: spanned and requantised */
-} dpc_dac_source;
+/* Where a layer's DAC full scale, weight full scales or ADC full scales came from
+ * (pass_calibrate, and for the weights the partitioner). */
+typedef enum dpc_range_source {
+    DPC_RANGE_DATA,       /* calibration's quantiles (the weights: their largest magnitude) */
+    DPC_RANGE_MODEL,      /* a QDQ model's grid, which the converter's levels hold */
+    DPC_RANGE_REQUANTISED /* that grid, finer than the converter's levels: requantised */
+} dpc_range_source;
+
+/* A layer's three converters: its DAC, weight modulators and ADC. */
+enum { DPC_DAC, DPC_WEIGHTS, DPC_ADC, DPC_CONVERTERS };
 
 /* What the analog passes learn about one analog instruction. */
 typedef struct dpc_layer {
@@ -41,8 +45,10 @@ typedef struct dpc_layer {
     double rep_energy_j;         /* c_l: the energy one more repetition costs */
     int32_t repetitions;         /* the schedule's N_l */
     double effective_bits;
-    dpc_dac_source dac_source;
-    int32_t grid_bits;           /* DAC bits the model's input grid needs (not calibrated) */
+    /* per converter (DPC_DAC...): where its range came from, and for a model's grid the
+     * bits that grid needs */
+    dpc_range_source source[DPC_CONVERTERS];
+    int32_t grid_bits[DPC_CONVERTERS];
     dp_energy energy;            /* per inference at N_l */
     dp_adc_counts counts;        /* ADC conversions and clips over the verification runs */
 } dpc_layer;
@@ -116,7 +122,8 @@ typedef struct dpc_analog {
  * from), runs it clean into A->clean, and sets every MVM's DAC full scale X and ADC full
  * scale G from quantiles of the observed values; X from the model instead where a layer's
  * inputs come quantised (a QDQ model's DequantizeLinear of one constant scale and zero
- * point: the DAC's levels then hold the model's grid).
+ * point: the DAC's levels then hold the model's grid), and G from the model where a
+ * QuantizeLinear alone reads the layer's output and its weights are on the model's grid.
  */
 dp_status pass_calibrate(dpc_analog *A, dp_error *err);
 

@@ -26,10 +26,22 @@
  * value: the grid is never negative) or 2^(b-1) signed. Where
  * the grid reaches further than that (a DAC of fewer bits than the model's), X spans it and
  * the DAC requantises it, which dpcc warns of.
+ *
+ * Where such a layer's output goes to a QuantizeLinear alone (scale s_o, zero point z_o) and
+ * its weights are on the model's grid (W_j known before any data: weight_grid.c), G comes
+ * from the model too: the output y_j = X W_j a + b_j (a the ADC's value, b_j the bias, then
+ * a ReLU if fused) is representable on [(lo - z_o) s_o, (hi - z_o) s_o] only, so G_j =
+ * max(|y_lo - b_j|, |y_hi - b_j|) / (X W_j) converts every value the model can represent
+ * and nothing else; a ReLU's clip to 0 survives the ADC's clip at -G_j. The ADC's step is
+ * then 2 G_j X W_j / 2^b_adc in output units; where that is coarser than s_o the ADC
+ * requantises the model's output grid, which dpcc warns of. With several fan-in tiles each
+ * tile's partial sum is converted over that range, and a partial sum beyond it clips (the
+ * clips are counted and reported).
  */
 #include "analog_passes.h"
 #include "reservoir.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,8 +159,100 @@ static bool model_dac(dpc_analog *A, dpc_layer *l)
     dp_mvm *m = ins->mvm;
     m->input_scale = (float)(s * (extent <= levels ? levels : extent));
     m->input_unsigned = unsigned_;
-    l->dac_source = extent <= levels ? DPC_DAC_MODEL : DPC_DAC_REQUANTISED;
-    l->grid_bits = (int32_t)ceil(log2(unsigned_ ? extent + 1 : extent)) + !unsigned_;
+    l->source[DPC_DAC] = extent <= levels ? DPC_RANGE_MODEL : DPC_RANGE_REQUANTISED;
+    l->grid_bits[DPC_DAC] = (int32_t)ceil(log2(unsigned_ ? extent + 1 : extent)) + !unsigned_;
+    return true;
+}
+
+/* The instruction that alone reads tensor t, or -1 (none, several, or t is a graph output). */
+static int sole_reader(const dp_program *p, int t)
+{
+    for (int i = 0; i < p->n_outputs; i++)
+        if (p->outputs[i] == t)
+            return -1;
+    int reader = -1;
+    for (int i = 0; i < p->n_instrs; i++)
+        for (int k = 0; k < p->instrs[i].n_in; k++)
+            if (p->instrs[i].in[k] == t) {
+                if (reader >= 0 && reader != i)
+                    return -1;
+                reader = i;
+            }
+    return reader;
+}
+
+/* Attribute `name` of ins, or NULL. */
+static const dp_attr *attr_of(const dp_instr *ins, const char *name)
+{
+    for (int k = 0; k < ins->n_attrs; k++)
+        if (strcmp(ins->attrs[k].name, name) == 0)
+            return &ins->attrs[k];
+    return NULL;
+}
+
+/* Whether the layer's output is its product plus a bias, then at most a ReLU: a fused
+ * residual, another activation or Gemm's alpha and beta would move the output's range. */
+static bool plain_output(const dp_instr *ins)
+{
+    const dp_attr *act = attr_of(ins, "dp_activation"), *res = attr_of(ins, "dp_residual");
+    const dp_attr *alpha = attr_of(ins, "alpha"), *beta = attr_of(ins, "beta");
+    return (!act || (act->kind == DP_ATTR_STRING && strcmp(act->s, "Relu") == 0)) &&
+           (!res || (res->kind == DP_ATTR_INT && res->i == 0)) &&
+           (!alpha || (alpha->kind == DP_ATTR_FLOAT && alpha->f == 1)) &&
+           (!beta || (beta->kind == DP_ATTR_FLOAT && beta->f == 1));
+}
+
+/* The layer's bias of output j, where input 2 is a float constant of one value or one per
+ * output (0 without one); false for another bias. */
+static bool bias_of(const dp_program *p, const dp_instr *ins, int64_t outputs, double *b)
+{
+    if (ins->n_in < 3 || ins->in[2] < 0) {
+        for (int64_t j = 0; j < outputs; j++)
+            b[j] = 0;
+        return true;
+    }
+    const dp_tensor_info *t = &p->tensors[ins->in[2]];
+    int64_t n = dp_numel(&t->t);
+    if (t->storage != DP_STORE_CONST || t->t.dtype != DP_FLOAT || !p->weights ||
+        (n != 1 && n != outputs))
+        return false;
+    for (int64_t j = 0; j < outputs; j++)
+        b[j] = dp_load_f64(p->weights + t->offset, DP_FLOAT, n == 1 ? 0 : j);
+    return true;
+}
+
+/* G for layer l from the model's output grid, as the header says; false where the layer's
+ * output is not quantised by the model alone or its W_j are not the model's. */
+static bool model_adc(dpc_analog *A, dpc_layer *l, double *bias)
+{
+    const dp_program *p = A->prog;
+    const dp_instr *ins = &p->instrs[l->instr];
+    dp_mvm *m = ins->mvm;
+    int r = sole_reader(p, ins->out[0]);
+    if (r < 0 || strcmp(p->instrs[r].op, "QuantizeLinear") != 0 || !plain_output(ins) ||
+        m->n_weight_scale != m->outputs || m->n_output_scale != m->outputs ||
+        !(m->input_scale > 0) || !bias_of(p, ins, m->outputs, bias))
+        return false;
+    const dp_instr *q = &p->instrs[r];
+    bool zero_given = q->n_in > 2 && q->in[2] >= 0;
+    dp_dtype t = zero_given ? p->tensors[q->in[2]].t.dtype : DP_UINT8;
+    double s, z = 0;
+    if ((t != DP_UINT8 && t != DP_INT8) || !constant_value(p, q, 1, &s) || !(s > 0) ||
+        !isfinite(s) || (zero_given && !constant_value(p, q, 2, &z)))
+        return false;
+    double y_lo = ((t == DP_INT8 ? -128 : 0) - z) * s, y_hi = ((t == DP_INT8 ? 127 : 255) - z) * s;
+    int need = 0;
+    for (int64_t j = 0; j < m->outputs; j++) {
+        double range = fmax(fabs(y_lo - bias[j]), fabs(y_hi - bias[j]));
+        double G = range / ((double)m->input_scale * m->weight_scale[j]);
+        /* range >= (y_hi - y_lo) / 2 > 0; only a float overflow keeps calibration's */
+        m->output_scale[j] = G > 0 && G < FLT_MAX ? (float)G : m->output_scale[j];
+        /* the bits whose step, 2 range / 2^bits in output units, is at most s */
+        int bits = (int)ceil(log2(2 * range / s) - 1e-9);
+        need = bits > need ? bits : need;
+    }
+    l->source[DPC_ADC] = need <= m->adc_bits ? DPC_RANGE_MODEL : DPC_RANGE_REQUANTISED;
+    l->grid_bits[DPC_ADC] = need;
     return true;
 }
 
@@ -172,8 +276,25 @@ static int64_t index_range(const dp_program *p, int tensor)
     return 0;
 }
 
-/* Standard normal floats; integer inputs as indices into the table they select from; a
- * scalar input one value for each calibration inference. */
+/* Whether a DequantizeLinear reads integer tensor t as a quantized value (8-bit), and so
+ * any value of its type is one the model takes: [*lo, *hi]. */
+static bool quantized_input(const dp_program *p, int tensor, int64_t *lo, int64_t *hi)
+{
+    dp_dtype d = p->tensors[tensor].t.dtype;
+    if (d != DP_UINT8 && d != DP_INT8)
+        return false;
+    for (int i = 0; i < p->n_instrs; i++)
+        if (strcmp(p->instrs[i].op, "DequantizeLinear") == 0 && p->instrs[i].in[0] == tensor) {
+            *lo = d == DP_INT8 ? -128 : 0;
+            *hi = d == DP_INT8 ? 127 : 255;
+            return true;
+        }
+    return false;
+}
+
+/* Standard normal floats; integer inputs as indices into the table they select from, or a
+ * quantized model's 8-bit inputs uniform over their type; a scalar input one value for each
+ * calibration inference. */
 static dp_status make_synthetic(dpc_analog *A, dp_error *err)
 {
     const dp_program *p = A->prog;
@@ -189,8 +310,10 @@ static dp_status make_synthetic(dpc_analog *A, dp_error *err)
          * dp_dataset_chunk takes the k-th of */
         if (t.rank > 0)
             t.dims[0] *= A->chunks;
-        int64_t n = t.rank > 0 ? dp_numel(&t) : A->chunks, range = 0;
-        if (dp_dtype_is_integer(t.dtype) && (range = index_range(p, p->inputs[i])) <= 0)
+        int64_t n = t.rank > 0 ? dp_numel(&t) : A->chunks, range = 0, lo = 0, hi;
+        if (quantized_input(p, p->inputs[i], &lo, &hi))
+            range = hi - lo + 1;
+        else if (dp_dtype_is_integer(t.dtype) && (range = index_range(p, p->inputs[i])) <= 0)
             return dp_fail(err, DP_EUNSUPPORTED, "input '%s' (%s) selects from no table: give "
                            "--calib data", p->tensors[p->inputs[i]].name, dp_dtype_name(t.dtype));
         if (!dp_dtype_is_integer(t.dtype) && !dp_dtype_is_float(t.dtype))
@@ -201,7 +324,8 @@ static dp_status make_synthetic(dpc_analog *A, dp_error *err)
             return dp_fail(err, DP_ENOMEM, "out of memory for the calibration set");
         for (int64_t k = 0; k < n; k++) {
             if (range > 0) {
-                dp_store_i64(t.data, t.dtype, k, (int64_t)(dpc_splitmix64(&rng) % (uint64_t)range));
+                dp_store_i64(t.data, t.dtype, k,
+                             lo + (int64_t)(dpc_splitmix64(&rng) % (uint64_t)range));
                 continue;
             }
             /* Box-Muller on two 53-bit uniforms; u1 in (0, 1] keeps the log finite */
@@ -231,6 +355,11 @@ static dp_status collect_layers(dpc_analog *A, dp_error *err)
         l->op = ins->op;
         l->macs = ins->mvm->macs;
         l->repetitions = ins->mvm->repetitions;
+        /* the partitioner set the weights' full scales from a model's grid where it could */
+        l->grid_bits[DPC_WEIGHTS] = ins->mvm->weight_grid_bits;
+        l->source[DPC_WEIGHTS] = ins->mvm->n_weight_scale > 0 ? DPC_RANGE_MODEL
+                                 : ins->mvm->weight_grid_bits > 0 ? DPC_RANGE_REQUANTISED
+                                                                  : DPC_RANGE_DATA;
     }
     return DP_OK;
 }
@@ -362,6 +491,13 @@ dp_status pass_calibrate(dpc_analog *A, dp_error *err)
             m->output_scale[j] = (float)(g > 0 && isfinite(g) ? g : G);
         }
         m->n_output_scale = (int32_t)n;
+        double *bias = malloc((size_t)n * sizeof *bias);
+        if (!bias) {
+            st = dp_fail(err, DP_ENOMEM, "out of memory");
+            break;
+        }
+        model_adc(A, &A->layers[i], bias);
+        free(bias);
     }
     free_reservoirs(&c);
     free(c.res);

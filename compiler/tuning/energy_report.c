@@ -120,25 +120,53 @@ void dpc_print_summary(const dpc_analog *A, FILE *f)
         fprintf(f, "energy split: optical %.3g%%, DAC %.3g%%, ADC %.3g%%, digital %.3g%%, "
                 "memory %.3g%%\n", 100 * e->optical / e->total, 100 * e->dac / e->total,
                 100 * e->adc / e->total, 100 * e->digital / e->total, 100 * e->memory / e->total);
-    /* a quantized model's layers: which DAC ranges the model set; calibration set the rest */
-    int from_model = 0, requantised = 0;
+    /* a quantized model's layers: which converter ranges the model set; calibration (or
+     * for the weights their largest magnitude) set the rest */
+    int from_model[DPC_CONVERTERS] = {0}, requantised[DPC_CONVERTERS] = {0}, any = 0;
     const char *calibrated = NULL;
     for (int l = 0; l < A->n_layers; l++) {
         const dpc_layer *L = &A->layers[l];
-        from_model += L->dac_source != DPC_DAC_CALIBRATED;
-        requantised += L->dac_source == DPC_DAC_REQUANTISED;
-        if (L->dac_source == DPC_DAC_CALIBRATED && !calibrated)
+        for (int c = 0; c < DPC_CONVERTERS; c++) {
+            from_model[c] += L->source[c] != DPC_RANGE_DATA;
+            requantised[c] += L->source[c] == DPC_RANGE_REQUANTISED;
+            any += L->source[c] != DPC_RANGE_DATA;
+        }
+        if (L->source[DPC_DAC] == DPC_RANGE_DATA && !calibrated)
             calibrated = L->name ? L->name : "";
     }
-    if (!from_model)
+    if (!any)
         return;
     fprintf(f, "DAC ranges from the model's scales: %d of %d layers (%d requantised)",
-            from_model, A->n_layers, requantised);
+            from_model[DPC_DAC], A->n_layers, requantised[DPC_DAC]);
     if (calibrated)
         fprintf(f, "; calibrated: '%s'%s", calibrated,
-                from_model < A->n_layers - 1 ? " and others" : "");
-    fprintf(f, "; ADC ranges and the schedule from %s calibration data\n",
+                from_model[DPC_DAC] < A->n_layers - 1 ? " and others" : "");
+    fprintf(f, "; weight levels: %d (%d requantised); ADC ranges: %d (%d requantised); %s from "
+            "%s calibration data\n", from_model[DPC_WEIGHTS], requantised[DPC_WEIGHTS],
+            from_model[DPC_ADC], requantised[DPC_ADC],
+            from_model[DPC_DAC] == A->n_layers && from_model[DPC_ADC] == A->n_layers
+                ? "the schedule" : "the other ranges and the schedule",
             A->synthetic ? "synthetic" : "the");
+}
+
+/* Where converter c of some layers requantises the model's grid: a warning naming the first. */
+static void warn_requantised(const dpc_analog *A, int c, FILE *f)
+{
+    static const char *const what[DPC_CONVERTERS][2] = {
+        {"the DAC requantises the model's input grid", "the device's DAC has"},
+        {"the weight modulators requantise the model's weight grid", "the device's modulators have"},
+        {"the ADC requantises the model's output grid", "the device's ADC has"}};
+    const int bits[DPC_CONVERTERS] = {A->device->dac_bits, A->device->weight_bits,
+                                      A->device->adc_bits};
+    int n = 0;
+    const dpc_layer *first = NULL;
+    for (int i = 0; i < A->n_layers; i++)
+        if (A->layers[i].source[c] == DPC_RANGE_REQUANTISED && !n++)
+            first = &A->layers[i];
+    if (first)
+        fprintf(f, "warning: %s of %d layer%s: '%s' needs %d bits, %s %d\n", what[c][0], n,
+                n > 1 ? "s" : "", first->name ? first->name : "", first->grid_bits[c],
+                what[c][1], bits[c]);
 }
 
 void dpc_print_warnings(const dpc_analog *A, FILE *f)
@@ -158,17 +186,13 @@ void dpc_print_warnings(const dpc_analog *A, FILE *f)
         fprintf(f, "warning: the schedule meets the budget on the %lld calibration samples, but "
                 "by less than their sampling error: give more calibration data to be confident "
                 "it holds on new data\n", (long long)A->samples);
-    if (A->synthetic)
-        fprintf(f, "warning: calibrated on synthetic inputs (no --calib): full scales and the "
-                "schedule may not fit real data\n");
-    int requantised = 0;
-    const dpc_layer *first = NULL;
+    bool all_model = A->n_layers > 0;
     for (int i = 0; i < A->n_layers; i++)
-        if (A->layers[i].dac_source == DPC_DAC_REQUANTISED && !requantised++)
-            first = &A->layers[i];
-    if (first)
-        fprintf(f, "warning: the DAC requantises the model's input grid of %d layer%s: '%s' "
-                "needs %d bits, the device's DAC has %d\n", requantised,
-                requantised > 1 ? "s" : "", first->name ? first->name : "", first->grid_bits,
-                A->device->dac_bits);
+        all_model &= A->layers[i].source[DPC_DAC] != DPC_RANGE_DATA &&
+                     A->layers[i].source[DPC_ADC] != DPC_RANGE_DATA;
+    if (A->synthetic)
+        fprintf(f, "warning: calibrated on synthetic inputs (no --calib): %s may not fit real "
+                "data\n", all_model ? "the schedule" : "full scales and the schedule");
+    for (int c = 0; c < DPC_CONVERTERS; c++)
+        warn_requantised(A, c, f);
 }

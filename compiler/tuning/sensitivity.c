@@ -7,9 +7,9 @@
  * measures both MSE_l(N_p) and MSE_l(infinity) on the same device instances and takes
  * b_l = N_p (MSE_l(N_p) - MSE_l(infinity)): the floor is measured, not folded into b_l.
  *
- * N_p is where the layer's predicted dynamic noise std is PROBE_NOISE of its calibrated
- * output range, its ADC full scale over the profile's headroom (about 5 effective bits on a
- * device without headroom): small enough to stay in the linear regime, large enough to stand
+ * N_p is where the layer's predicted dynamic noise std is PROBE_NOISE of its output range:
+ * its ADC full scale over the profile's headroom where calibration set it, the full scale
+ * itself where a QDQ model's output grid did (about 5 effective bits either way): small enough to stay in the linear regime, large enough to stand
  * well above the floor and the Monte Carlo error of a few samples. Measured against G itself,
  * paper_shot's headroom of 16 put the probe at a third of the range, where the first layers'
  * effect saturates: their sensitivities came out several times too small against the later
@@ -51,7 +51,9 @@ static int32_t probe_reps(const dpc_analog *A, const dpc_layer *l)
     double x_norm2 = (double)K * m->input_mean_square / (X * X);
     /* a weight row normalised to its largest entry: about a third of K for spread weights */
     dp_analog_var_parts v = dp_analog_variance_parts(&prm, G, K, x_norm2, (double)K / 3);
-    double range = G / A->device->headroom, target = PROBE_NOISE * range * PROBE_NOISE * range;
+    /* a model's output grid set G without the headroom calibration's quantiles get */
+    double range = l->source[DPC_ADC] == DPC_RANGE_DATA ? G / A->device->headroom : G;
+    double target = PROBE_NOISE * range * PROBE_NOISE * range;
     return dpc_round_repetitions(A->device, target > 0 ? v.dynamic / target : 1);
 }
 

@@ -285,8 +285,13 @@ static dp_status programmed_weights(dp_analog_state *a, dp_kctx *k, const dp_pro
         dp_analog_params dyn = *prm;
         dyn.static_weight_std = 0;
         return dp_analog_prepare(&dyn, (uint32_t)a->instr, (uint32_t)p->channel0, o->outputs,
-                                 o->fan_in, W, ldw, &a->per_call, w, k->err);
+                                 o->fan_in, W, ldw, NULL, &a->per_call, w, k->err);
     }
+    const dp_mvm *m = a->prog->instrs[a->instr].mvm;
+    if (m->n_weight_scale > 0 && p->channel0 + o->outputs > m->n_weight_scale)
+        return dp_kfail(k, DP_EINPUT, "%d weight full scales for output channels up to %lld",
+                        m->n_weight_scale, (long long)(p->channel0 + o->outputs));
+    const float *scale = m->n_weight_scale > 0 ? m->weight_scale + p->channel0 : NULL;
     int64_t slot = o->outputs > 0 ? p->channel0 / o->outputs : 0;
     dp_analog_bank *b = a->bank;
     bank_layer *L = &b->layers[a->instr];
@@ -310,7 +315,7 @@ static dp_status programmed_weights(dp_analog_state *a, dp_kctx *k, const dp_pro
         else {
             const float *W = weights_of(p, o, buf, &ldw);
             st = dp_analog_prepare(prm, (uint32_t)a->instr, (uint32_t)p->channel0, o->outputs,
-                                   o->fan_in, W, ldw, &b->mem, &L->slots[slot], k->err);
+                                   o->fan_in, W, ldw, scale, &b->mem, &L->slots[slot], k->err);
         }
         free(buf);
     }

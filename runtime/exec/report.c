@@ -142,9 +142,10 @@ static cJSON *report_json(const dp_report *r)
         cJSON_AddBoolToObject(c, "synthetic", r->synthetic_calibration);
         add_number(c, "samples", (double)r->calibration_samples);
         if (r->synthetic_calibration)
-            cJSON_AddStringToObject(c, "warning", "no --calib data: full scales and the "
-                                    "schedule come from synthetic inputs (standard normal, or "
-                                    "random indices), not from the model's real data");
+            cJSON_AddStringToObject(c, "warning", "no --calib data: the schedule, and the "
+                                    "full scales a quantized model's scales do not set, come "
+                                    "from synthetic inputs (standard normal, or random "
+                                    "indices), not from the model's real data");
     } else {
         add_number(root, "inferences", (double)r->inferences);
         add_number(root, "nonfinite_inputs", (double)r->nonfinite_inputs);

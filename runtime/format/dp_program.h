@@ -19,7 +19,7 @@
 /* 2: signal-dependent shot noise (analog-model.md revision 2), the device's shot_model,
  * adc_mode and precision, the unsigned DAC. Version 1 files still load, with the physics they
  * were compiled for. */
-#define DP_FORMAT_VERSION 2
+#define DP_FORMAT_VERSION 3
 
 typedef enum dp_storage {
     DP_STORE_ARENA = 0,   /* planned activation: offset into the activation arena */
@@ -51,6 +51,10 @@ typedef struct dp_mvm {
     int32_t weight_input;           /* the input holding weights; -1: activation x activation */
     float input_mean_square;        /* E[x^2] of the analog input in calibration; 0: unknown */
     bool input_unsigned;            /* the DAC spans [0, X]: calibration saw no negative input */
+    int32_t n_weight_scale;
+    float *weight_scale;            /* W_j, one per output (0 of them: W_j = max |w_j|): a
+                                     * quantized model's weight grid held by the levels */
+    int32_t weight_grid_bits;       /* bits the model's weight grid needs; 0: not quantized */
 } dp_mvm;
 
 typedef struct dp_instr {

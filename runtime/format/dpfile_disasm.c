@@ -153,6 +153,10 @@ void dp_program_disasm(const dp_program *prog, FILE *f)
                 fprintf(f, " G=%g", m->output_scale[0]);
             else if (m->n_output_scale > 1)
                 fprintf(f, " G=[%d scales]", m->n_output_scale);
+            if (m->n_weight_scale > 0)
+                fprintf(f, " W=[%d scales]", m->n_weight_scale);
+            if (m->weight_grid_bits > 0)
+                fprintf(f, " wgrid=%d", m->weight_grid_bits);
         }
         if (ins->n_attrs)
             fputc(' ', f);

@@ -181,9 +181,14 @@ static dp_status mvm_from_message(const Dp__Mvm *s, dp_mvm *d, dp_arena *m, cons
     d->input_unsigned = s->input_unsigned;
     if (s->n_output_scale > INT32_MAX)
         return dpf_fail_at(err, DP_EINPUT, file, where, "too many output scales");
+    if (s->n_weight_scale > INT32_MAX)
+        return dpf_fail_at(err, DP_EINPUT, file, where, "too many weight scales");
     d->n_output_scale = (int32_t)s->n_output_scale;
     d->output_scale = dp_arena_memdup(m, s->output_scale, s->n_output_scale * sizeof(float));
-    return d->output_scale ? DP_OK : OOM(file);
+    d->n_weight_scale = (int32_t)s->n_weight_scale;
+    d->weight_scale = dp_arena_memdup(m, s->weight_scale, s->n_weight_scale * sizeof(float));
+    d->weight_grid_bits = s->weight_grid_bits;
+    return d->output_scale && d->weight_scale ? DP_OK : OOM(file);
 }
 
 /* Every field is required: the writer sets them all, so a missing one means a damaged file.

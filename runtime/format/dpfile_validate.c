@@ -217,6 +217,17 @@ static dp_status check_mvm(vctx *v, const char *where, const dp_instr *ins)
         if (!scale_ok(m->output_scale[j]))
             return MVM_FAIL("output scale %d is %g, expected finite and non-negative", j,
                             m->output_scale[j]);
+    if (m->n_weight_scale != 0 && (m->n_weight_scale != m->outputs || m->weight_input == -1))
+        return MVM_FAIL("%d weight scales, expected none or, with constant weights, one per "
+                        "output (%lld)", m->n_weight_scale, (long long)m->outputs);
+    if (m->n_weight_scale > 0 && !m->weight_scale)
+        return MVM_FAIL("weight scales missing");
+    for (int j = 0; j < m->n_weight_scale; j++)
+        if (!(m->weight_scale[j] > 0) || !isfinite(m->weight_scale[j]))
+            return MVM_FAIL("weight scale %d is %g, expected finite and positive", j,
+                            m->weight_scale[j]);
+    if (m->weight_grid_bits < 0 || m->weight_grid_bits > 32)
+        return MVM_FAIL("weight grid of %d bits, expected 0 to 32", m->weight_grid_bits);
     if (m->weight_input != -1) {
         int wi = m->weight_input;
         if (wi < 0 || wi >= ins->n_in || ins->in[wi] < 0)

@@ -149,6 +149,10 @@ static void build_mvm(const dp_mvm *mv, Dp__Mvm *o)
     o->input_mean_square = mv->input_mean_square;
     o->has_input_unsigned = 1;
     o->input_unsigned = mv->input_unsigned;
+    o->n_weight_scale = (size_t)mv->n_weight_scale;
+    o->weight_scale = mv->weight_scale;
+    o->has_weight_grid_bits = 1;
+    o->weight_grid_bits = mv->weight_grid_bits;
 }
 
 /* The attribute and MVM messages, and the tables pointing to them, come from m. */

@@ -150,8 +150,8 @@ static void program_span(const float *src, const float *z, int64_t n, double wma
 
 /* The programmed weights w^ + e of rows 0..M-1 into w (K floats a row), with W_j and the
  * per-tile squared norms into a. */
-static dp_status program_rows(dp_analog_weights *a, const float *W, int64_t ldw, float *w,
-                              dp_error *err)
+static dp_status program_rows(dp_analog_weights *a, const float *W, int64_t ldw,
+                              const float *scale, float *w, dp_error *err)
 {
     const dp_analog_params *p = &a->params;
     int64_t M = a->rows, K = a->cols;
@@ -165,10 +165,10 @@ static dp_status program_rows(dp_analog_weights *a, const float *W, int64_t ldw,
             if (!isfinite(src[i]))
                 return dp_fail(err, DP_EINPUT, "analog layer %u: weight (%lld, %lld) is not finite",
                                a->layer, (long long)j, (long long)i);
-        a->scale[j] = wmax;
         /* an all-zero row is rescaled by 0: programming it would only add noise to nothing */
         if (wmax == 0)
             continue;
+        a->scale[j] = scale ? scale[j] : wmax;
         id.row = a->row0 + (uint32_t)j;
         for (int64_t i = 0; i < K; i += DP_NOISE_SPAN) {
             float z[DP_NOISE_SPAN] = {0};
@@ -177,7 +177,7 @@ static dp_status program_rows(dp_analog_weights *a, const float *W, int64_t ldw,
                 id.col = (uint64_t)i;
                 dp_noise_normals(&id, (int)n, z);
             }
-            program_span(src + i, z, n, wmax, half, step, p->static_weight_std, dst + i);
+            program_span(src + i, z, n, a->scale[j], half, step, p->static_weight_std, dst + i);
         }
         for (int64_t t = 0; t < a->tiles; t++) {
             double n2 = 0;
@@ -190,8 +190,8 @@ static dp_status program_rows(dp_analog_weights *a, const float *W, int64_t ldw,
 }
 
 dp_status dp_analog_prepare(const dp_analog_params *p, uint32_t layer, uint32_t row0, int64_t M,
-                            int64_t K, const float *W, int64_t ldw, dp_arena *arena,
-                            dp_analog_weights **out, dp_error *err)
+                            int64_t K, const float *W, int64_t ldw, const float *scale,
+                            dp_arena *arena, dp_analog_weights **out, dp_error *err)
 {
     dp_status st = dp_analog_params_check(p, err);
     if (st != DP_OK)
@@ -230,7 +230,7 @@ dp_status dp_analog_prepare(const dp_analog_params *p, uint32_t layer, uint32_t 
     a->layer = layer;
     a->row0 = row0;
     a->params = *p;
-    st = program_rows(a, W, ldw, w, err);
+    st = program_rows(a, W, ldw, scale, w, err);
     if (st == DP_OK && M == 1) {
         a->row = dp_arena_alloc(arena, (size_t)K * sizeof(float));
         if (!a->row)

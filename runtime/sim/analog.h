@@ -15,7 +15,7 @@
  *           or, for inputs calibration saw never negative (dac_unsigned), the unsigned
  *           u_b(x / X): clipped to [0, 1] and rounded to the nearest k / (2^b - 1), all 2^b
  *           levels on the inputs' side of zero, a step 2^b / (2^b - 1) times finer
- *   weights w^ = q_{b_w}(w / W_j) + e,  W_j = max_i |w_ji|, e ~ N(0, s_static^2)
+ *   weights w^ = q_{b_w}(w / W_j) + e,  W_j = max_i |w_ji| (or the caller's), e ~ N(0, s_static^2)
  *   ADC     q  = G_j q_{b_adc}(s / G_j): the ADC step in MAC units is D = 2 G_j / 2^b_adc.
  * NaN propagates through every stage.
  *
@@ -104,14 +104,17 @@ typedef struct dp_analog_weights {
 /*
  * "Programs the device" for one layer, once, not per inference: the W_j, the quantised
  * weights plus their static errors (keyed by p->seed and layer), and the per-tile squared
- * row norms. W is M x K with row stride ldw; its row j is the layer's output channel row0 + j. Everything lives in arena, which must outlive
+ * row norms. W is M x K with row stride ldw; its row j is the layer's output channel row0 + j.
+ * W_j is max_i |w_ji|, or scale[j] where scale is not NULL (M values, each at least that
+ * maximum: a quantized model's grid, which the levels then hold; an all-zero row still gets
+ * 0). Everything lives in arena, which must outlive
  * the inferences that use it (the program's arena, not the per-inference one).
  * DP_EINPUT for bad params or non-finite weights, DP_EUNSUPPORTED for more fan-in tiles
  * than the noise layout numbers, DP_ENOMEM.
  */
 dp_status dp_analog_prepare(const dp_analog_params *p, uint32_t layer, uint32_t row0, int64_t M,
-                            int64_t K, const float *W, int64_t ldw, dp_arena *arena,
-                            dp_analog_weights **out, dp_error *err);
+                            int64_t K, const float *W, int64_t ldw, const float *scale,
+                            dp_arena *arena, dp_analog_weights **out, dp_error *err);
 
 /* The per-call inputs of dp_analog_run besides the matrices. */
 typedef struct dp_analog_call {

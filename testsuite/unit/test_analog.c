@@ -55,7 +55,7 @@ static dp_analog_weights *prepare(dp_arena *a, const dp_analog_params *p, uint32
 {
     dp_analog_weights *w = NULL;
     dp_error err = {0};
-    dp_status st = dp_analog_prepare(p, layer, 0, M, K, W, K, a, &w, &err);
+    dp_status st = dp_analog_prepare(p, layer, 0, M, K, W, K, NULL, a, &w, &err);
     if (st != DP_OK)
         fail_msg("prepare: %s", err.msg);
     return w;
@@ -1091,6 +1091,32 @@ static void distortion_and_clipping(void **state)
     dp_arena_free(&arena);
 }
 
+/* A quantized model's weights k * 0.1, largest k 100: W_j = max |w_j| = 10 puts them off the
+ * 8-bit levels (-37 / 100 is no multiple of 1 / 128), the model's W_j = 0.1 * 128 on them. */
+static void weight_scale_holds_grid(void **state)
+{
+    dp_arena arena;
+    dp_arena_init(&arena, 0);
+    const float W[3] = {100 * 0.1f, -37 * 0.1f, -1 * 0.1f}, grid = 128 * 0.1f, G = 4;
+    const float X[2 * 3] = {1, 1, 1, 1, 1, 1};
+    double want = (double)W[0] + W[1] + W[2];
+    dp_analog_params p = base_params();
+    for (int given = 0; given < 2; given++) {
+        dp_analog_weights *w = NULL;
+        dp_error err = {0};
+        assert_int_equal(dp_analog_prepare(&p, 0, 0, 1, 3, W, 3, given ? &grid : NULL, &arena,
+                                           &w, &err), DP_OK);
+        assert_float_equal(w->scale[0], given ? grid : W[0], 0);
+        float Y[2];
+        run(w, &p, &G, 1, 0, 0, 2, X, 2, Y, 2, NULL);
+        if (given)
+            assert_true(fabs(Y[0] - want) < 1e-5);
+        else
+            assert_true(fabs(Y[0] - want) > 1e-2);
+    }
+    dp_arena_free(&arena);
+}
+
 static void rejects_bad_use(void **state)
 {
     dp_arena arena;
@@ -1100,7 +1126,7 @@ static void rejects_bad_use(void **state)
     const float W[4] = {1, 2, 3, 4}, bad[2] = {1, NAN};
     dp_analog_params p = base_params();
     p.adc_bits = 0;
-    assert_int_equal(dp_analog_prepare(&p, 0, 0, 2, 2, W, 2, &arena, &w, &err), DP_EINPUT);
+    assert_int_equal(dp_analog_prepare(&p, 0, 0, 2, 2, W, 2, NULL, &arena, &w, &err), DP_EINPUT);
     assert_non_null(strstr(err.msg, "adc_bits"));
     p = base_params();
     p.thermal_std = -1;
@@ -1109,7 +1135,7 @@ static void rejects_bad_use(void **state)
     assert_non_null(strstr(err.msg, "thermal_std"));
     p = base_params();
     dp_error_clear(&err);
-    assert_int_equal(dp_analog_prepare(&p, 0, 0, 1, 2, bad, 2, &arena, &w, &err), DP_EINPUT);
+    assert_int_equal(dp_analog_prepare(&p, 0, 0, 1, 2, bad, 2, NULL, &arena, &w, &err), DP_EINPUT);
     /* a non-finite weight in a row long enough for the vector lanes is named by place */
     float wide[2 * 40];
     for (int i = 0; i < 80; i++)
@@ -1117,12 +1143,12 @@ static void rejects_bad_use(void **state)
     for (int v = 0; v < 2; v++) {
         wide[40 + 20] = v ? NAN : INFINITY;
         dp_error_clear(&err);
-        assert_int_equal(dp_analog_prepare(&p, 0, 0, 2, 40, wide, 40, &arena, &w, &err),
+        assert_int_equal(dp_analog_prepare(&p, 0, 0, 2, 40, wide, 40, NULL, &arena, &w, &err),
                          DP_EINPUT);
         assert_non_null(strstr(err.msg, "weight (1, 20) is not finite"));
     }
     dp_error_clear(&err);
-    assert_int_equal(dp_analog_prepare(&p, 0, 0, 2, 2, W, 2, &arena, &w, &err), DP_OK);
+    assert_int_equal(dp_analog_prepare(&p, 0, 0, 2, 2, W, 2, NULL, &arena, &w, &err), DP_OK);
 
     float Y[4], X[4] = {1, 1, 1, 1}, G = 0;
     _Alignas(64) char scratch[4096];
@@ -1173,6 +1199,7 @@ int main(void)
         cmocka_unit_test(chunks_are_bit_identical),
         cmocka_unit_test(planes_match_the_matrix),
         cmocka_unit_test(distortion_and_clipping),
+        cmocka_unit_test(weight_scale_holds_grid),
         cmocka_unit_test(rejects_bad_use),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -529,6 +529,9 @@ static const lie lies[] = {
     {"repetitions over the device's", DP_EINPUT, "65 repetitions, but the program's device 'tiny_device' runs 1 to 64"},
     {"repetitions not a power of two", DP_EINPUT, "3 repetitions, but the program's device 'tiny_device' runs 1 to 64, powers of two only"},
     {"MACs not the shapes'", DP_EINPUT, "4611686018427387904 MACs, but the shapes give 18"},
+    {"two weight scales for three outputs", DP_EINPUT, "2 weight scales, expected none or"},
+    {"zero weight scale", DP_EINPUT, "weight scale 0 is 0, expected finite and positive"},
+    {"weight grid of 33 bits", DP_EINPUT, "weight grid of 33 bits"},
 };
 
 static void tell_lie(Dp__Program *m, int which, dp_arena *a)
@@ -599,6 +602,9 @@ static void tell_lie(Dp__Program *m, int which, dp_arena *a)
     case 51: mv->repetitions = 3; dev->has_repetitions_power_of_two = 1;
              dev->repetitions_power_of_two = 1; break;
     case 52: mv->macs = INT64_C(1) << 62; break;
+    case 53: mv->n_weight_scale = 2; mv->weight_scale = dp_arena_calloc(a, 2, sizeof(float)); break;
+    case 54: mv->n_weight_scale = 3; mv->weight_scale = dp_arena_calloc(a, 3, sizeof(float)); break;
+    case 55: mv->has_weight_grid_bits = 1; mv->weight_grid_bits = 33; break;
     }
 }
 
