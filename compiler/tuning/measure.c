@@ -5,6 +5,9 @@
  * Each device instance (noise seed) keeps its own runner, so the weights it programs (with
  * their static errors) are programmed once per compilation, not once per measurement; a
  * new schedule only changes the repetition counts.
+ *
+ * Over several ranks the runners share a measurement's chunks out (dataset.h) and give every
+ * rank all of its outputs, so every rank scores the same bits and takes the same decisions.
  */
 #include "analog_passes.h"
 
@@ -22,7 +25,7 @@ dp_status dpc_runner_for_seed(dpc_analog *A, uint32_t seed, dp_runner **out, dp_
         }
     if (A->n_runners == DPC_MAX_RUNNERS)
         return dp_fail(err, DP_EINTERNAL, "more than %d device instances", DPC_MAX_RUNNERS);
-    dp_runner_opts ro = {.threads = A->threads};
+    dp_runner_opts ro = {.threads = A->threads, .dist = A->dist};
     dp_runner *r;
     dp_status st = dp_runner_new(A->prog, &ro, &r, err);
     if (st != DP_OK)
@@ -80,7 +83,7 @@ dp_status dpc_measure(dpc_analog *A, const int32_t *repetitions, uint32_t seed, 
         dp_runner_set_repetitions(r, repetitions);
     } else {
         if (!A->ideal) {
-            dp_runner_opts ro = {.threads = A->threads};
+            dp_runner_opts ro = {.threads = A->threads, .dist = A->dist};
             if ((st = dp_runner_new(A->prog, &ro, &A->ideal, err)) != DP_OK)
                 return st;
         }
