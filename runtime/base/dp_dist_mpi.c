@@ -54,3 +54,27 @@ void dp_dist_mpi_free(dp_dist *d)
     free(d->ctx);
     d->ctx = NULL;
 }
+
+dp_status dp_dist_mpi_renew(dp_dist **d, MPI_Comm comm, dp_error *err)
+{
+    dp_dist *n = *d ? *d : malloc(sizeof *n);
+    if (!n)
+        return dp_fail(err, DP_ENOMEM, "out of memory");
+    if (*d)
+        dp_dist_mpi_free(n);
+    *d = n;
+    dp_status st = dp_dist_mpi_init(n, comm, err);
+    if (st != DP_OK) {
+        free(n);
+        *d = NULL;
+    }
+    return st;
+}
+
+void dp_dist_mpi_delete(dp_dist *d)
+{
+    if (!d)
+        return;
+    dp_dist_mpi_free(d);
+    free(d);
+}

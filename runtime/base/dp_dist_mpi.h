@@ -14,4 +14,9 @@
 dp_status dp_dist_mpi_init(dp_dist *d, MPI_Comm comm, dp_error *err);
 void dp_dist_mpi_free(dp_dist *d);
 
+/* The C API's: *d (malloc'd on first use) made again for comm, or freed and NULL when that
+ * fails; dp_dist_mpi_delete frees it (NULL is fine). */
+dp_status dp_dist_mpi_renew(dp_dist **d, MPI_Comm comm, dp_error *err);
+void dp_dist_mpi_delete(dp_dist *d);
+
 #endif
