@@ -85,7 +85,8 @@ static int fail(dp_status st, const dp_error *err)
 {
     /* another rank's failure is that rank's to report (ranks.h) */
     if (!err->elsewhere)
-        fprintf(stderr, "dpcc: error: %s%s\n", err->msg, st == DP_ENOMEM ? DP_ARG_MEMORY_HINT : "");
+        fprintf(stderr, "dpcc: error: %s%s\n", err->msg,
+                st == DP_ENOMEM ? DP_ARG_MEMORY_HINT : "");
     return dp_exit_code(st);
 }
 

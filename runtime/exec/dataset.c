@@ -30,7 +30,7 @@ struct dp_runner {
     int threads;
     dp_analog_bank *bank;       /* the sessions' shared weights, when the runner made it */
     dp_thread_pool *pool;       /* session 0's products' threads for single inferences */
-    dp_dist *dist;
+    dp_dist *dist;              /* the ranks the chunks are shared out to; NULL: none */
     dp_adc_counts *remote;      /* per instruction: counted by the other ranks */
     dp_session *sessions[MAX_THREADS];
 };
@@ -240,7 +240,7 @@ static dp_status shape_outputs(const job *j, const dp_tensor *first, dp_arena *m
 }
 
 static dp_status run_here(dp_runner *r, const dp_tensor *in, int64_t chunks, uint64_t first,
-                         dp_arena *mem, dp_tensor *out, dp_error *err)
+                          dp_arena *mem, dp_tensor *out, dp_error *err)
 {
     const dp_program *p = r->prog;
     job j = {.r = r, .in = in, .out = out, .chunks = chunks, .first = first};
