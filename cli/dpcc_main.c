@@ -13,6 +13,7 @@
 #include "outputs.h"
 #include "passes.h"
 #include "pipeline.h"
+#include "ranks.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -82,7 +83,10 @@ static const char usage[] =
 
 static int fail(dp_status st, const dp_error *err)
 {
-    fprintf(stderr, "dpcc: error: %s%s\n", err->msg, st == DP_ENOMEM ? DP_ARG_MEMORY_HINT : "");
+    /* another rank's failure is that rank's to report (ranks.h) */
+    if (!err->elsewhere)
+        fprintf(stderr, "dpcc: error: %s%s\n", err->msg,
+                st == DP_ENOMEM ? DP_ARG_MEMORY_HINT : "");
     return dp_exit_code(st);
 }
 
@@ -346,10 +350,11 @@ static int compile_and_report(dpc_options *o, bool quiet, dp_error *err)
     return rc;
 }
 
-static int compile_main(int argc, char **argv)
+static int compile_main(int argc, char **argv, dp_dist *dist)
 {
     dpc_options o;
     dpc_options_init(&o);
+    o.analog_opts.dist = dist;
     dp_arena args;
     dp_arena_init(&args, 0);
     dpc_shape_binding *bindings = dp_arena_calloc(&args, (size_t)argc + 1, sizeof *bindings);
@@ -471,17 +476,22 @@ done:
 
 /* Every output of the run (the program, --report, --report-csv, --annotate, a C kernel's
  * weights) appears together after everything succeeded, or none does; a signal leaves no
- * temporary behind (runtime/io/outputs.h). */
+ * temporary behind (runtime/io/outputs.h). Under mpirun, every rank compiles and agrees on
+ * the outcome, and rank 0 alone writes (ranks.h). */
 int main(int argc, char **argv)
 {
+    cli_ranks ranks;
+    int rc = cli_ranks_begin(&ranks, &argc, &argv);
+    if (rc)
+        return rc;
     dp_outputs_guard_signals();
     dp_outputs_defer();
-    int rc = compile_main(argc, argv);
+    rc = cli_ranks_agree(&ranks, compile_main(argc, argv, ranks.dist));
     if (rc != 0) {
         dp_outputs_discard();
-        return rc;
+        return cli_ranks_end(&ranks, rc);
     }
     dp_error err = {0};
     dp_status st = dp_outputs_commit(&err);
-    return st == DP_OK ? 0 : fail(st, &err);
+    return cli_ranks_end(&ranks, cli_ranks_agree(&ranks, st == DP_OK ? 0 : fail(st, &err)));
 }

@@ -13,6 +13,7 @@
 #include "cli_args.h"
 #include "compare.h"
 #include "outputs.h"
+#include "ranks.h"
 #include "dataset.h"
 #include "report.h"
 #include "tensor_io.h"
@@ -91,7 +92,10 @@ typedef struct options {
 
 static int fail(dp_status st, const dp_error *err)
 {
-    fprintf(stderr, "dprun: error: %s%s\n", err->msg, st == DP_ENOMEM ? DP_ARG_MEMORY_HINT : "");
+    /* another rank's failure is that rank's to report (ranks.h) */
+    if (!err->elsewhere)
+        fprintf(stderr, "dprun: error: %s%s\n", err->msg,
+                st == DP_ENOMEM ? DP_ARG_MEMORY_HINT : "");
     return dp_exit_code(st);
 }
 
@@ -629,7 +633,7 @@ static dp_status check_expected(const options *o, const dp_program *p, const dp_
     return DP_OK;
 }
 
-static int run_main(int argc, char **argv)
+static int run_main(int argc, char **argv, dp_dist *dist)
 {
     options o;
     int rc = parse_args(argc, argv, &o);
@@ -668,7 +672,8 @@ static int run_main(int argc, char **argv)
     if (st == DP_OK && k) {
         st = dpr_kernel_open(k, o.seed, o.ideal, &err);
     } else if (st == DP_OK) {
-        dp_runner_opts ro = {.session = {.max_memory = o.max_memory}, .threads = o.threads};
+        dp_runner_opts ro = {.session = {.max_memory = o.max_memory}, .threads = o.threads,
+                             .dist = dist};
         st = dp_runner_new(prog, &ro, &r, &err);
     }
     if (st == DP_OK && !k && !o.ideal) {
@@ -677,15 +682,17 @@ static int run_main(int argc, char **argv)
     }
     if (st == DP_OK)
         st = run_all(&o, r, k, prog, in, chunks, &mem, out, &t, &err);
-    if (st == DP_OK && r && !o.ideal)
+    /* every rank has every output: rank 0 alone reports and writes them (ranks.h) */
+    bool leads = dp_dist_leads(dist);
+    if (st == DP_OK && r && !o.ideal && leads)
         warn_if_clipped(prog, r);
     if (loaded == DP_OK && st != DP_OK)
         name_program(o.program, &err);
-    if (st == DP_OK && o.outdir)
+    if (st == DP_OK && o.outdir && leads)
         st = write_outputs(&o, prog, out, &err);
-    if (st == DP_OK && o.report)
+    if (st == DP_OK && o.report && leads)
         st = write_report(&o, prog, r, chunks, nonfinite, &mem, &err);
-    if (st == DP_OK && o.n_expect)
+    if (st == DP_OK && o.n_expect && leads)
         st = check_expected(&o, prog, out, &mem, &err);
     /* the summary stands in for -o and --expect when neither is given; --json always */
     if ((st == DP_OK || st == DP_EMISMATCH) && o.json)
@@ -705,17 +712,22 @@ static int run_main(int argc, char **argv)
 
 /* The outputs and --report appear together once all are written, or none does (they stay
  * when only --expect fails: they are what was computed); a signal leaves no temporary
- * behind (runtime/io/outputs.h). */
+ * behind (runtime/io/outputs.h). Under mpirun, every rank runs its share and agrees on the
+ * outcome, and rank 0 alone writes (ranks.h). */
 int main(int argc, char **argv)
 {
+    cli_ranks ranks;
+    int rc = cli_ranks_begin(&ranks, &argc, &argv);
+    if (rc)
+        return rc;
     dp_outputs_guard_signals();
     dp_outputs_defer();
-    int rc = run_main(argc, argv);
+    rc = cli_ranks_agree(&ranks, run_main(argc, argv, ranks.dist));
     if (rc != 0 && rc != dp_exit_code(DP_EMISMATCH)) {
         dp_outputs_discard();
-        return rc;
+        return cli_ranks_end(&ranks, rc);
     }
     dp_error err = {0};
     dp_status st = dp_outputs_commit(&err);
-    return st == DP_OK ? rc : fail(st, &err);
+    return cli_ranks_end(&ranks, cli_ranks_agree(&ranks, st == DP_OK ? rc : fail(st, &err)));
 }

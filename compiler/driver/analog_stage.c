@@ -310,12 +310,16 @@ dp_status dpc_analog_stage(dp_program *prog, const dpc_analog_opts *o, dp_arena 
                     .threads = o->threads > 0 ? o->threads : cpus > 0 && cpus < 16 ? (int)cpus : 1,
                     .metric = o->metric, .budget = o->budget, .budget_given = o->budget_given,
                     .kind = o->schedule, .fixed_reps = o->fixed_reps, .mem = mem,
-                    .lower_batched = o->lower_batched, .lower_ctx = o->lower_ctx};
+                    .lower_batched = o->lower_batched, .lower_ctx = o->lower_ctx,
+                    .dist = o->dist};
     dp_arena batched_mem;
     dp_arena_init(&batched_mem, mem->limit);
     A.batched_mem = &batched_mem;
     progress_lines lines = {0};
-    if (o->progress_fn) {
+    bool leads = dp_dist_leads(o->dist);
+    if (!leads) {
+        /* the other ranks measure as rank 0 does and keep quiet */
+    } else if (o->progress_fn) {
         A.progress = o->progress_fn;
         A.progress_ctx = o->progress_ctx;
     } else if (o->progress == DPC_PROGRESS_BAR && !o->verbose)
@@ -324,7 +328,7 @@ dp_status dpc_analog_stage(dp_program *prog, const dpc_analog_opts *o, dp_arena 
         A.progress = print_progress;
         A.progress_ctx = &lines;
     }
-    if (o->verbose) {
+    if (o->verbose && leads) {
         A.log = stderr;
         A.log_start = dpc_seconds();
     }
@@ -351,13 +355,13 @@ dp_status dpc_analog_stage(dp_program *prog, const dpc_analog_opts *o, dp_arena 
         st = pass_schedule(&A, err);
     if (st == DP_OK) {
         pass_energy(&A);
-        if (!o->quiet)
+        if (!o->quiet && leads)
             dpc_print_summary(&A, stderr);
-        if (!o->no_warnings)
+        if (!o->no_warnings && leads)
             dpc_print_warnings(&A, stderr);
         if (o->report_path || o->report_json)
-            st = dpc_write_report(&A, o->report_path, o->report_json, err);
-        if (st == DP_OK && o->report_csv_path)
+            st = dpc_write_report(&A, leads ? o->report_path : NULL, o->report_json, err);
+        if (st == DP_OK && o->report_csv_path && leads)
             st = dpc_write_report_csv(&A, o->report_csv_path, err);
     }
     dpc_analog_free(&A);

@@ -30,6 +30,8 @@ typedef struct dpc_analog_opts {
     uint32_t seed;
     int seeds;                   /* device instances every measurement averages; 0: auto */
     int threads;                 /* 0: one per processor */
+    dp_dist *dist;               /* the ranks the measurements are shared out to (rank 0
+                                    alone prints and writes the reports); NULL: none */
     dpc_progress progress;       /* how progress shows on stderr */
     /* or, where set, who is told instead (the C API's callback) */
     void (*progress_fn)(void *ctx, const char *stage, double done);

@@ -14,6 +14,11 @@
 #include "report.h"
 #include "tensor_io.h"
 
+#ifdef DPCC_WITH_MPI
+#include "dp_dist_mpi.h"
+#include "dpcc/mpi.h"
+#endif
+
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +39,7 @@ struct dpcc_compiler {
     int cap_bindings;
     dpc_products products;
     dp_program *prog;               /* parsed from products.dp */
+    dp_dist *dist;                  /* dpcc_set_mpi_comm's ranks; NULL: one process */
 };
 
 const char *dpcc_version(void)
@@ -76,8 +82,22 @@ void dpcc_compiler_free(dpcc_compiler *c)
     dp_arena_free(&c->strings);
     dp_arena_free(&c->calib_mem);
     free(c->bindings);
+#ifdef DPCC_WITH_MPI
+    dp_dist_mpi_delete(c->dist);
+#endif
     free(c);
 }
+
+#ifdef DPCC_WITH_MPI
+dpcc_status dpcc_set_mpi_comm(dpcc_compiler *c, MPI_Comm comm)
+{
+    if (!c)
+        return DPCC_EUSAGE;
+    dp_status st = dp_dist_mpi_renew(&c->dist, comm, &c->err);
+    c->o.analog_opts.dist = c->dist;
+    return (dpcc_status)st;
+}
+#endif
 
 const char *dpcc_compiler_error(const dpcc_compiler *c)
 {

@@ -252,7 +252,9 @@ dp_status dpc_compile(const dpc_options *o, dpc_summary *sum, dp_error *err)
         }
     }
     /* the schedule is final here: what --annotate records is what the program holds */
-    if (st == DP_OK && o->annotate_path)
+    /* over several ranks, rank 0 alone writes files */
+    bool leads = dp_dist_leads(o->analog_opts.dist);
+    if (st == DP_OK && o->annotate_path && leads)
         st = dpc_annotate_onnx(o->model_path, o->model_data, o->model_len, o->annotate_path,
                                o->keep ? o->keep->report_json : sum->report_json, err);
     if (!o->json || st != DP_OK) {
@@ -265,7 +267,7 @@ dp_status dpc_compile(const dpc_options *o, dpc_summary *sum, dp_error *err)
     if (st == DP_OK && o->keep)
         st = dp_program_pack(prog, &o->keep->dp, &o->keep->dp_len, err);
     /* both backends write the same lowered, calibrated and scheduled program */
-    if (st == DP_OK && o->out_path)
+    if (st == DP_OK && o->out_path && leads)
         st = o->emit == DPC_EMIT_C      ? dpc_emit_c(prog, o->out_path, &o->c, err)
              : o->emit == DPC_EMIT_LLVM ? dpc_emit_llvm(prog, o->out_path, &o->c, err)
                                         : dp_program_write(prog, o->out_path, err);

@@ -80,6 +80,7 @@ typedef struct dpc_analog {
     uint32_t seed;
     int seeds;                   /* device instances (noise seeds) each measurement averages */
     int threads;
+    dp_dist *dist;               /* the ranks measurements are shared out to; NULL: none */
     dpc_layer *layers;
     int n_layers;
     /* the budget and what the schedule achieved */

@@ -5,6 +5,9 @@
  * Each device instance (noise seed) keeps its own runner, so the weights it programs (with
  * their static errors) are programmed once per compilation, not once per measurement; a
  * new schedule only changes the repetition counts.
+ *
+ * Over several ranks the runners share a measurement's chunks out (dataset.h) and give every
+ * rank all of its outputs, so every rank scores the same bits and takes the same decisions.
  */
 #include "analog_passes.h"
 
@@ -24,7 +27,7 @@ static dp_status runner_in(dpc_analog *A, dpc_runners *set, const dp_program *pr
         }
     if (set->n == DPC_MAX_RUNNERS)
         return dp_fail(err, DP_EINTERNAL, "more than %d device instances", DPC_MAX_RUNNERS);
-    dp_runner_opts ro = {.threads = A->threads};
+    dp_runner_opts ro = {.threads = A->threads, .dist = A->dist};
     dp_runner *r;
     dp_status st = dp_runner_new(prog, &ro, &r, err);
     if (st != DP_OK)
@@ -218,7 +221,7 @@ dp_status dpc_measure(dpc_analog *A, const int32_t *repetitions, uint32_t seed, 
         dp_runner_set_repetitions(r, repetitions);
     } else {
         if (!set->ideal) {
-            dp_runner_opts ro = {.threads = A->threads};
+            dp_runner_opts ro = {.threads = A->threads, .dist = A->dist};
             if ((st = dp_runner_new(prog, &ro, &set->ideal, err)) != DP_OK)
                 return st;
         }

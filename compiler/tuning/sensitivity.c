@@ -17,7 +17,8 @@
  *
  * The clean prefix runs once per inference (a sample, or a batch of them where the runs are
  * batched): at each analog layer the state is saved and only the rest of the network is
- * replayed, once per device instance and mode.
+ * replayed, once per device instance and mode. Over several ranks, each probes a block of
+ * the inferences (probe_round).
  */
 #include "analog_passes.h"
 
@@ -117,9 +118,10 @@ typedef struct probe_ctx {
     void *state;
     double *scale;
     double (*sum)[2];            /* per layer: squared error at N_p and at infinity */
+    double *errors;              /* per inference, layer, device instance and mode: the error */
     const bool *probed;          /* per layer: whether this round probes it */
     dp_tensor *out;
-    dp_tensor *in;               /* one sample's inputs */
+    dp_tensor *in;               /* one inference's inputs */
 } probe_ctx;
 
 /* Replays instructions from..end with layer l at `mode` on every device instance. */
@@ -139,7 +141,8 @@ static dp_status probe_layer(probe_ctx *c, const dp_program *p, int l, int from,
                     return st;
             }
             dp_session_outputs(S, c->out);
-            c->sum[l][m] += dpc_sample_error(c->out, c->A->clean, c->scale, p->n_outputs, k);
+            c->errors[((k * c->A->n_layers + l) * c->A->seeds + s) * 2 + m]
+                = dpc_sample_error(c->out, c->A->clean, c->scale, p->n_outputs, k);
         }
     c->reps[from] = DP_REPS_IDEAL;
     return DP_OK;
@@ -170,6 +173,43 @@ static dp_status probe_inference(probe_ctx *c, const dp_program *p, int64_t k,
     return st;
 }
 
+/*
+ * Probes this rank's share of the inferences, gathers every rank's errors and sums them in
+ * the order of one process, inference by inference and instance by instance: the sums are
+ * the same bits on any number of ranks.
+ */
+static dp_status probe_round(probe_ctx *c, const dp_program *p, int64_t inferences,
+                             dp_error *err)
+{
+    dpc_analog *A = c->A;
+    dp_dist *d = A->dist;
+    int ranks = dp_dist_spread(d) ? d->size : 1;
+    int64_t lo, hi, per_inference = (int64_t)A->n_layers * A->seeds * 2;
+    dp_dist_share(d, dp_dist_spread(d) ? d->rank : 0, inferences, &lo, &hi);
+    dp_status st = DP_OK;
+    for (int64_t k = lo; st == DP_OK && k < hi; k++)
+        st = probe_inference(c, p, k, inferences, err);
+    st = dp_dist_agree(d, st, err);
+    if (st == DP_OK && ranks > 1) {
+        int64_t *bytes = calloc((size_t)ranks, sizeof *bytes);
+        if (!bytes)
+            return dp_fail(err, DP_ENOMEM, "out of memory for the sensitivity pass");
+        for (int r = 0; r < ranks; r++) {
+            int64_t a, b;
+            dp_dist_share(d, r, inferences, &a, &b);
+            bytes[r] = (b - a) * per_inference * (int64_t)sizeof *c->errors;
+        }
+        st = dp_dist_gather(d, c->errors, bytes, err);
+        free(bytes);
+    }
+    for (int64_t k = 0; st == DP_OK && k < inferences; k++)
+        for (int l = 0; l < A->n_layers; l++)
+            for (int s = 0; c->probed[l] && s < A->seeds; s++)
+                for (int m = 0; m < 2; m++)
+                    c->sum[l][m] += c->errors[((k * A->n_layers + l) * A->seeds + s) * 2 + m];
+    return st;
+}
+
 dp_status pass_noise_sensitivity(dpc_analog *A, dp_error *err)
 {
     int64_t batch;
@@ -193,7 +233,9 @@ dp_status pass_noise_sensitivity(dpc_analog *A, dp_error *err)
         c.sum = calloc((size_t)A->n_layers + 1, sizeof *c.sum);
         c.out = calloc((size_t)p->n_outputs + 1, sizeof *c.out);
         c.in = calloc((size_t)p->n_inputs + 1, sizeof *c.in);
-        if (!c.reps || !c.state || !c.scale || !c.sum || !c.out || !c.in)
+        c.errors = calloc((size_t)(inferences * A->n_layers * A->seeds * 2) + 1,
+                          sizeof *c.errors);
+        if (!c.reps || !c.state || !c.scale || !c.sum || !c.out || !c.in || !c.errors)
             st = dp_fail(err, DP_ENOMEM, "out of memory for the sensitivity pass");
     }
     bool *probed = calloc((size_t)A->n_layers + 1, sizeof *probed);
@@ -205,8 +247,8 @@ dp_status pass_noise_sensitivity(dpc_analog *A, dp_error *err)
         probed[l] = true;
     }
     for (int round = 0, left = A->n_layers; st == DP_OK && left > 0; round++) {
-        for (int64_t k = 0; st == DP_OK && k < inferences; k++)
-            st = probe_inference(&c, p, k, inferences, err);
+        if (st == DP_OK)
+            st = probe_round(&c, p, inferences, err);
         left = 0;
         for (int l = 0; st == DP_OK && l < A->n_layers; l++) {
             if (!probed[l])
@@ -239,6 +281,7 @@ dp_status pass_noise_sensitivity(dpc_analog *A, dp_error *err)
     free(c.state);
     free(c.scale);
     free(c.sum);
+    free(c.errors);
     free(c.out);
     free(c.in);
     return st;

@@ -40,6 +40,7 @@ void dp_error_clear(dp_error *err)
 {
     err->code = DP_OK;
     err->msg[0] = '\0';
+    err->elsewhere = false;
 }
 
 int dp_exit_code(dp_status s)

@@ -9,6 +9,7 @@
 #define DP_BASE_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef enum dp_status {
@@ -29,6 +30,7 @@ typedef enum dp_status {
 typedef struct dp_error {
     dp_status code;
     char msg[DP_ERROR_MAX];
+    bool elsewhere;      /* the failure was another rank's (dp_dist.h): its rank reports it */
 } dp_error;
 
 /* Records the first failure (later ones keep the first message) and returns code. */

@@ -13,6 +13,11 @@
 #include "dataset.h"
 #include "tensor_io.h"
 
+#ifdef DPCC_WITH_MPI
+#include "dp_dist_mpi.h"
+#include "dpcc/mpi.h"
+#endif
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +29,7 @@ _Static_assert(sizeof(dpcc_tensor) == sizeof(dp_tensor)
 struct dprt_model {
     dp_error err;
     dp_program *prog;
+    dp_dist *dist;          /* dprt_model_set_mpi_comm's ranks; NULL: one process */
 };
 
 struct dprt_session {
@@ -56,8 +62,20 @@ void dprt_model_free(dprt_model *m)
     if (!m)
         return;
     dp_program_free(m->prog);
+#ifdef DPCC_WITH_MPI
+    dp_dist_mpi_delete(m->dist);
+#endif
     free(m);
 }
+
+#ifdef DPCC_WITH_MPI
+dpcc_status dprt_model_set_mpi_comm(dprt_model *m, MPI_Comm comm)
+{
+    if (!m)
+        return DPCC_EUSAGE;
+    return (dpcc_status)dp_dist_mpi_renew(&m->dist, comm, &m->err);
+}
+#endif
 
 const char *dprt_model_error(const dprt_model *m)
 {
@@ -184,7 +202,7 @@ dpcc_status dprt_session_new(dprt_model *m, const dprt_session_options *options,
     s->prog = m->prog;
     dp_arena_init(&s->out_mem, options->max_memory);
     dp_runner_opts ro = {.session = {.max_memory = options->max_memory},
-                         .threads = options->threads};
+                         .threads = options->threads, .dist = m->dist};
     dp_status st = dp_runner_new(m->prog, &ro, &s->runner, &m->err);
     if (st != DP_OK) {
         dprt_session_free(s);

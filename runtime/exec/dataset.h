@@ -9,6 +9,7 @@
 #ifndef DP_DATASET_H
 #define DP_DATASET_H
 
+#include "dp_dist.h"
 #include "exec.h"
 
 typedef struct dp_runner dp_runner;
@@ -16,6 +17,7 @@ typedef struct dp_runner dp_runner;
 typedef struct dp_runner_opts {
     dp_session_opts session;
     int threads;            /* sessions run in parallel; 0 or 1: the calling thread only */
+    dp_dist *dist;          /* the ranks a data set's chunks are shared out to; NULL: none */
 } dp_runner_opts;
 
 /*
@@ -36,7 +38,9 @@ dp_status dp_runner_new(const dp_program *p, const dp_runner_opts *opts, dp_runn
 /*
  * Runs chunks 0..chunks-1 of inputs as inferences first..first+chunks-1. outputs[i] gets
  * graph output i for the whole set: its buffer is allocated from mem when outputs[i].data is
- * NULL, and otherwise must be one a previous call with the same inputs filled.
+ * NULL, and otherwise must be one a previous call with the same inputs filled. Over several
+ * ranks (opts.dist) it is a collective: each rank runs its share of the chunks, and every
+ * rank gets every output and the ADC counts of every chunk.
  */
 dp_status dp_runner_run(dp_runner *r, const dp_tensor *inputs, int64_t chunks, uint64_t first,
                         dp_arena *mem, dp_tensor *outputs, dp_error *err);
@@ -47,7 +51,8 @@ dp_status dp_runner_set_analog(dp_runner *r, const dp_analog_config *cfg, dp_err
 /* New repetitions for every session's analog state (see dp_analog_state_set_repetitions). */
 void dp_runner_set_repetitions(dp_runner *r, const int32_t *repetitions);
 
-/* Instruction instr's ADC counts, summed over the sessions. */
+/* Instruction instr's ADC counts, summed over the sessions (and over the ranks, for the
+ * chunks dp_runner_run shared out). */
 dp_adc_counts dp_runner_adc_counts(const dp_runner *r, int instr);
 
 /* The session of thread 0, for callers that inspect or steer single inferences. */
