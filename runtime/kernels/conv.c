@@ -351,14 +351,15 @@ static bool is_pointwise(const nn_window *w)
     return pointwise;
 }
 
-/* Images per product when a batch's output planes are small: as many whole planes as a chunk
- * of columns holds; 1 where one plane fills it, or for grouped convolutions. */
-static int64_t images_per_product(const dp_kctx *k, const conv_geom *g)
+/* Images per product when a batch's output planes are small: as many whole planes as one
+ * thread's chunk of columns holds; 1 where one plane fills it, or for grouped convolutions.
+ * Not more for more threads: whether images go side by side (and Winograd is left out)
+ * changes an exact product's bits, which must not depend on the thread count. */
+static int64_t images_per_product(const conv_geom *g)
 {
     if (g->N < 2 || g->group != 1)
         return 1;
-    int64_t cols = conv_chunk_size(g->Cg * g->taps, g->N * g->outvol,
-                                   k->parallel ? k->parallel->threads : 1);
+    int64_t cols = conv_chunk_size(g->Cg * g->taps, g->N * g->outvol, 1);
     return cols / g->outvol > 1 ? cols / g->outvol : 1;
 }
 
@@ -446,7 +447,7 @@ static dp_status conv_by_products(dp_kctx *k, const conv_geom *g, const float *x
                                   const float *wt, const float *b, const float *res,
                                   dp_sgemm_epilogue *ep, bool finish, float *y)
 {
-    int64_t per = images_per_product(k, g);
+    int64_t per = images_per_product(g);
     if (per > 1)
         return conv_images_side_by_side(k, g, per, x, wt, b, res, ep, finish, y);
     const nn_window *w = &g->w;
@@ -531,7 +532,7 @@ dp_status nn_Conv_run(dp_kctx *k)
         ep.residual = res;
         st = planar ? conv_depthwise_planes(k, &g, planar, x, wt, b, &ep, y)
                     : conv_depthwise_rows(k, &g, x, wt, b, &ep, y);
-    } else if (images_per_product(k, &g) == 1 && (u = conv_winograd_weights(k, &g, wt))) {
+    } else if (images_per_product(&g) == 1 && (u = conv_winograd_weights(k, &g, wt))) {
         /* small planes of a batch: Winograd's products would be as narrow, over 16/9 times
          * the weights, where side by side the batch shares them */
         ep.row_bias = b;
