@@ -162,6 +162,15 @@ static dp_status run_passes(const dpc_options *o, const dp_device *device, ir_gr
     return DP_OK;
 }
 
+/* The model of o, from memory or its file, into a graph in mem. */
+static dp_status load_model(const dpc_options *o, const dpc_frontend_opts *fo, dp_arena *mem,
+                            dpc_model **model, ir_graph **g, dp_error *err)
+{
+    return o->model_data ? dpc_load_onnx_buffer(o->model_data, o->model_len, o->model_path,
+                                                o->model_base_dir, fo, mem, model, g, err)
+                         : dpc_load_onnx(o->model_path, fo, mem, model, g, err);
+}
+
 /* What lower_batched needs of the compilation: its options and device. */
 typedef struct relower_ctx {
     const dpc_options *o;
@@ -184,10 +193,7 @@ static dp_status lower_batched(void *ctx, const dp_program *prog, int64_t batch,
     dpc_model *model = NULL;
     ir_graph *g = NULL;
     dpc_plan plan;
-    dp_status st = o->model_data ? dpc_load_onnx_buffer(o->model_data, o->model_len,
-                                                        o->model_path, o->model_base_dir, &fo,
-                                                        mem, &model, &g, err)
-                                 : dpc_load_onnx(o->model_path, &fo, mem, &model, &g, err);
+    dp_status st = load_model(o, &fo, mem, &model, &g, err);
     dpc_pass_env env = {.device = c->device,
                         .max_memory = o->max_memory ? o->max_memory : DEFAULT_MAX_MEMORY};
     if (st == DP_OK)
@@ -220,9 +226,7 @@ dp_status dpc_compile(const dpc_options *o, dpc_summary *sum, dp_error *err)
     dp_device *device = dp_arena_calloc(&mem, 1, sizeof *device);
     dp_status st = device ? load_device(o, device, err) : dp_fail(err, DP_ENOMEM, "out of memory");
     if (st == DP_OK)
-        st = o->model_data ? dpc_load_onnx_buffer(o->model_data, o->model_len, o->model_path,
-                                                  o->model_base_dir, &fo, &mem, &model, &g, err)
-                           : dpc_load_onnx(o->model_path, &fo, &mem, &model, &g, err);
+        st = load_model(o, &fo, &mem, &model, &g, err);
     if (st == DP_OK)
         st = run_passes(o, device, g, sum, err);
     if (st == DP_OK)
