@@ -256,11 +256,11 @@ static bool has_suffix(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-static int disasm(const char *path)
+static int disasm(const char *path, dp_dist *dist)
 {
     dp_error err = {0};
     dp_program *prog;
-    dp_status st = dp_program_read(path, &prog, &err);
+    dp_status st = dp_program_read_dist(dist, path, &prog, &err);
     if (st != DP_OK)
         return fail(st, &err);
     dp_program_disasm(prog, stdout);
@@ -377,7 +377,7 @@ static int compile_main(int argc, char **argv, dp_dist *dist)
             printf("dpcc %s\n", DP_VERSION);
             goto done;
         case OPT_DISASM:
-            rc = disasm(val);
+            rc = disasm(val, dist);
             goto done;
         case OPT_LIST_OPS:
             rc = list_ops();

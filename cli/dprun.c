@@ -295,9 +295,12 @@ static dp_status check_finite_input(const options *o, const char *name, const ch
     return DP_OK;
 }
 
-/* The inputs -i names, by graph input; sources[k] is graph input k's file. */
-static dp_status load_inputs(const options *o, const dp_program *p, dp_arena *mem, dp_tensor *in,
-                             const char **sources, int64_t *nonfinite, dp_error *err)
+/* The inputs -i names, by graph input; sources[k] is graph input k's file. Only a rank
+ * that reads (rank 0) reads the files: the others bind the names alike and receive the
+ * tensors (dp_dist_bcast_tensors). */
+static dp_status load_inputs(const options *o, const dp_program *p, bool reads, dp_arena *mem,
+                             dp_tensor *in, const char **sources, int64_t *nonfinite,
+                             dp_error *err)
 {
     bool bound[MAX_ARGS] = {false};
     int next = 0;
@@ -315,7 +318,7 @@ static dp_status load_inputs(const options *o, const dp_program *p, dp_arena *me
             }
             if (slot >= 0)
                 path = eq + 1;
-            else if (access(arg, F_OK) != 0)
+            else if (reads && access(arg, F_OK) != 0)
                 return unknown_input(p, arg, (int)(eq - arg), err);
         }
         if (slot < 0) {
@@ -328,6 +331,8 @@ static dp_status load_inputs(const options *o, const dp_program *p, dp_arena *me
                            slot < p->n_inputs ? p->tensors[p->inputs[slot]].name : "?");
         bound[slot] = true;
         sources[slot] = path;
+        if (!reads)
+            continue;
         dp_status st = dp_tensor_read(path, mem, &in[slot], NULL, err);
         if (st != DP_OK)
             return st;
@@ -644,13 +649,17 @@ static int run_main(int argc, char **argv, dp_dist *dist)
     dp_arena_init(&mem, o.max_memory);
     dp_program *prog = NULL;
     dp_runner *r = NULL;
-    dpr_kernel kern = {0}, *k = dpr_is_shared_object(o.program) ? &kern : NULL;
+    /* rank 0 reads the inputs (ranks.h): its look at the program's magic number too */
+    bool leads = dp_dist_leads(dist), so = leads && dpr_is_shared_object(o.program);
+    dp_status st = dp_dist_bcast_into(dist, DP_OK, &so, sizeof so, &err);
+    dpr_kernel kern = {0}, *k = so ? &kern : NULL;
     dp_tensor *in = NULL, *out = NULL;
     const char **sources = NULL;
     int64_t chunks = 1, nonfinite = 0;
     timing t = {0};
-    dp_status st = k ? dpr_kernel_load(o.program, k, &mem, &prog, &err)
-                     : dp_program_read(o.program, &prog, &err);
+    if (st == DP_OK)
+        st = k ? dpr_kernel_load(o.program, k, &mem, &prog, &err)
+               : dp_program_read_dist(dist, o.program, &prog, &err);
     /* The format allows a program without outputs, but running one would succeed and write
      * nothing: dpcc never makes one, so such a file is damaged. */
     if (st == DP_OK && prog->n_outputs == 0)
@@ -665,7 +674,9 @@ static int run_main(int argc, char **argv, dp_dist *dist)
             st = dp_fail(&err, DP_ENOMEM, "out of memory");
     }
     if (st == DP_OK)
-        st = load_inputs(&o, prog, &mem, in, sources, &nonfinite, &err);
+        st = load_inputs(&o, prog, leads, &mem, in, sources, &nonfinite, &err);
+    if (in)
+        st = dp_dist_bcast_tensors(dist, st, in, prog->n_inputs, &mem, &err);
     if (st == DP_OK)
         st = dp_dataset_chunks(prog, in, sources, &chunks, &err);
     dp_status loaded = st; /* from here on, failures are the program's */
@@ -683,7 +694,6 @@ static int run_main(int argc, char **argv, dp_dist *dist)
     if (st == DP_OK)
         st = run_all(&o, r, k, prog, in, chunks, &mem, out, &t, &err);
     /* every rank has every output: rank 0 alone reports and writes them (ranks.h) */
-    bool leads = dp_dist_leads(dist);
     if (st == DP_OK && r && !o.ideal && leads)
         warn_if_clipped(prog, r);
     if (loaded == DP_OK && st != DP_OK)

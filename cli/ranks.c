@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #ifdef DPCC_WITH_MPI
@@ -30,6 +31,54 @@ static int hold_output(cli_ranks *r)
     return 0;
 }
 
+/* The words of argv[1..argc), each ended by a NUL, into a malloc'd buffer. */
+static unsigned char *join_args(int argc, char **argv, size_t *len)
+{
+    *len = 0;
+    for (int i = 1; i < argc; i++)
+        *len += strlen(argv[i]) + 1;
+    unsigned char *buf = malloc(*len + 1), *p = buf;
+    for (int i = 1; buf && i < argc; i++)
+        p = (unsigned char *)stpcpy((char *)p, argv[i]) + 1;
+    return buf;
+}
+
+/* Where words a (n bytes) first differ from words b (m bytes), as a message into err. */
+static dp_status differs(int rank, const unsigned char *a, size_t n, const unsigned char *b,
+                         size_t m, dp_error *err)
+{
+    size_t i = 0, at = 0;
+    while (at < n && at < m && strcmp((const char *)a + at, (const char *)b + at) == 0) {
+        at += strlen((const char *)a + at) + 1;
+        i++;
+    }
+    const char *mine = at < n ? (const char *)a + at : NULL;
+    const char *theirs = at < m ? (const char *)b + at : NULL;
+    return dp_fail(err, DP_EUSAGE, "rank %d's command line differs from rank 0's: argument %zu "
+                   "is %s%.200s%s where rank 0's is %s%.200s%s (every rank must be given the "
+                   "same arguments)", rank, i + 1, mine ? "'" : "", mine ? mine : "missing",
+                   mine ? "'" : "", theirs ? "'" : "", theirs ? theirs : "missing",
+                   theirs ? "'" : "");
+}
+
+/* Every rank's arguments against rank 0's: ranks given different ones (mpirun's MPMD form)
+ * would not agree on what to read, compute and write, and rank 0 reads for all of them. */
+static dp_status same_command_line(dp_dist *d, int argc, char **argv, dp_error *err)
+{
+    size_t n, m;
+    unsigned char *own = join_args(argc, argv, &n), *theirs = own;
+    m = n;
+    dp_status st = own ? DP_OK : dp_fail(err, DP_ENOMEM, "rank %d: out of memory", d->rank);
+    st = dp_dist_bcast(d, st, NULL, &theirs, &m, err);
+    if (st == DP_OK && d->rank != 0) {
+        if (n != m || memcmp(own, theirs, n) != 0)
+            st = differs(d->rank, own, n, theirs, m, err);
+        free(theirs);
+    }
+    free(own);
+    return dp_dist_agree(d, st, err);
+}
+
 int cli_ranks_begin(cli_ranks *r, int *argc, char ***argv)
 {
     *r = (cli_ranks){.real_stderr = -1};
@@ -50,7 +99,13 @@ int cli_ranks_begin(cli_ranks *r, int *argc, char ***argv)
         perror("error: holding a rank's output");
         MPI_Abort(MPI_COMM_WORLD, dp_exit_code(DP_EIO));
     }
-    return 0;
+    if ((st = same_command_line(r->dist, *argc, *argv, &err)) == DP_OK)
+        return 0;
+    if (dp_dist_owns_error(r->dist)) {
+        const char *slash = strrchr((*argv)[0], '/');
+        fprintf(stderr, "%s: error: %s\n", slash ? slash + 1 : (*argv)[0], err.msg);
+    }
+    return cli_ranks_end(r, dp_exit_code(st));
 }
 
 int cli_ranks_end(cli_ranks *r, int rc)

@@ -6,11 +6,14 @@
 # ResNet-class network on synthetic calibration), `mpirun -n K dpcc` for K = 1, 2, 3 must
 # write the .dp and the report byte for byte as the same build without a launcher does
 # (which never starts MPI), and as PLAIN_BUILD_DIR's dpcc (a build without MPI) where given;
-# `mpirun -n K dprun` likewise for a noisy data set's outputs and run report. Then one rank
-# of three gets a bad input: every rank must end (no hang: each run is under a timeout),
-# with the single-process run's exit status and its one message, and no output written.
+# `mpirun -n K dprun` likewise for a noisy data set's outputs and run report. Rank 0 alone
+# reads the input files: with the inputs in rank 0's working folder only, the others' empty,
+# both tools still give the same bytes. Then the failures: ranks given different arguments
+# (mpirun's MPMD form), and bad input files that rank 0 reads; every rank must end (no hang:
+# each run is under a timeout), with one exit status and one message, and no output written.
 set -u
-build=$1 src=$2 plain=${3:-}
+# absolute: the ranks below run in folders of their own (mpirun -wdir)
+build=$(realpath "$1") src=$(realpath "$2") plain=${3:-}
 mpirun=(timeout 300 mpirun --oversubscribe --allow-run-as-root)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -82,7 +85,7 @@ else
 fi
 
 # expect_failure NAME WANT_RC ARGS...: mpirun ARGS must exit WANT_RC, print one error line
-# (the single-process run's), and write nothing into $tmp/fail
+# (holding $tmp/NAME.want), and write nothing into $tmp/fail
 expect_failure() {
     local name=$1 want=$2 rc
     shift 2
@@ -94,21 +97,55 @@ expect_failure() {
     errors=$(grep -c 'error:' "$tmp/$name.err")
     [[ $errors -eq 1 ]] || fail "$name: $errors error messages: $(cat "$tmp/$name.err")"
     grep -qF -- "$(cat "$tmp/$name.want")" "$tmp/$name.err" \
-        || fail "$name: not the single-process message $(cat "$tmp/$name.want")"
+        || fail "$name: not the message $(cat "$tmp/$name.want")"
     [[ ! -e $tmp/fail ]] || fail "$name: wrote $(ls -R "$tmp/fail")"
     echo "ok   $name (exit $rc)"
 }
 
+# only rank 0 opens the inputs: relative paths that resolve in rank 0's folder alone
+mkdir -p "$tmp/r0" "$tmp/empty"
+cp "$ex/fmnist_cnn.onnx" "$ex/calib_64.npy" "$ex/batch_8.npy" "$tmp/r0/"
+cp "$src/profiles/homodyne_shot.json" "$tmp/r0/device.json"
+args=(fmnist_cnn.onnx -o example.dp --report example.json --device ./device.json
+      --calib calib_64.npy --budget top1=0.02 --seeds 2 -q -j1)
+"${mpirun[@]}" -n 1 -wdir "$tmp/r0" "$build/dpcc" "${args[@]}" \
+    : -n 2 -wdir "$tmp/empty" "$build/dpcc" "${args[@]}" || fail "dpcc: other ranks read inputs"
+args=(example.dp -i batch_8.npy -o example.out --seed 7 --report example.run.json -j1)
+"${mpirun[@]}" -n 1 -wdir "$tmp/r0" "$build/dprun" "${args[@]}" \
+    : -n 2 -wdir "$tmp/empty" "$build/dprun" "${args[@]}" || fail "dprun: other ranks read inputs"
+same r0 example.dp example.json example.out/output_0.pb example.run.json
+[[ -z $(ls -A "$tmp/empty") ]] || fail "other ranks wrote $(ls -A "$tmp/empty")"
+echo "ok   inputs read by rank 0 alone"
+
+# ranks given different arguments: usage (exit 1), the first rank that differs says how
+echo "rank 2's command line differs from rank 0's: argument 1 is '$tmp/bad.dp' where rank 0's \
+is '$tmp/ref/example.dp'" >"$tmp/dprun_args.want"
 head -c 300 "$tmp/ref/example.dp" >"$tmp/bad.dp"
-"$build/dprun" "$tmp/bad.dp" -i "$ex/batch_8.npy" 2>"$tmp/dprun_bad.want"
-expect_failure dprun_bad $? -n 2 "$build/dprun" "$tmp/ref/example.dp" -i "$ex/batch_8.npy" \
+expect_failure dprun_args 1 -n 2 "$build/dprun" "$tmp/ref/example.dp" -i "$ex/batch_8.npy" \
     -o "$tmp/fail" -j1 : -n 1 "$build/dprun" "$tmp/bad.dp" -i "$ex/batch_8.npy" -o "$tmp/fail" -j1
-# a rank that fails inside the compilation (8 labels for 64 calibration images), where the
-# others already wait in the first measurement's agreement
+echo "rank 1's command line differs from rank 0's: argument 8 is '--labels' where rank 0's is \
+missing" >"$tmp/dpcc_args.want"
+expect_failure dpcc_args 1 -n 1 "$build/dpcc" "$ex/fmnist_cnn.onnx" -o "$tmp/fail/x.dp" \
+    --calib "$ex/calib_64.npy" -q -j1 : -n 2 "$build/dpcc" "$ex/fmnist_cnn.onnx" \
+    -o "$tmp/fail/x.dp" --calib "$ex/calib_64.npy" -q -j1 --labels "$ex/labels_8.npy"
+
+# bad inputs, which rank 0 alone reads: the single-process run's status and message
+"$build/dprun" "$tmp/bad.dp" -i "$ex/batch_8.npy" 2>"$tmp/dprun_bad.want"
+expect_failure dprun_bad $? -n 3 "$build/dprun" "$tmp/bad.dp" -i "$ex/batch_8.npy" \
+    -o "$tmp/fail" -j1
+head -c 200 "$ex/batch_8.npy" >"$tmp/bad.npy"
+"$build/dprun" "$tmp/ref/example.dp" -i "$tmp/bad.npy" 2>"$tmp/dprun_input.want"
+expect_failure dprun_input $? -n 3 "$build/dprun" "$tmp/ref/example.dp" -i "$tmp/bad.npy" \
+    -o "$tmp/fail" -j1
+"$build/dpcc" "$ex/fmnist_cnn.onnx" -o "$tmp/x.dp" --calib "$tmp/bad.npy" -q -j1 \
+    2>"$tmp/dpcc_calib.want"
+expect_failure dpcc_calib $? -n 3 "$build/dpcc" "$ex/fmnist_cnn.onnx" -o "$tmp/fail/x.dp" \
+    --calib "$tmp/bad.npy" -q -j1
+# labels that do not fit (8 for 64 calibration images): found inside the compilation, alike
+# on every rank, since all have rank 0's bytes
 "$build/dpcc" "$ex/fmnist_cnn.onnx" -o "$tmp/x.dp" --calib "$ex/calib_64.npy" \
     --labels "$ex/labels_8.npy" -q -j1 2>"$tmp/dpcc_labels.want"
-expect_failure dpcc_labels $? -n 1 "$build/dpcc" "$ex/fmnist_cnn.onnx" -o "$tmp/fail/x.dp" \
-    --calib "$ex/calib_64.npy" -q -j1 : -n 2 "$build/dpcc" "$ex/fmnist_cnn.onnx" \
-    -o "$tmp/fail/x.dp" --calib "$ex/calib_64.npy" --labels "$ex/labels_8.npy" -q -j1
+expect_failure dpcc_labels $? -n 3 "$build/dpcc" "$ex/fmnist_cnn.onnx" -o "$tmp/fail/x.dp" \
+    --calib "$ex/calib_64.npy" --labels "$ex/labels_8.npy" -q -j1
 echo "mpi: $failures failed"
 [[ $failures -eq 0 ]]

@@ -174,6 +174,25 @@ static dp_status read_input_k(const char *dir, int k, dp_arena *mem, dp_tensor *
                    k, k, k);
 }
 
+/* The files of --calib path into A->calib (read_calib names it in messages). */
+static dp_status read_calib_files(dpc_analog *A, const char *path, dp_error *err)
+{
+    const dp_program *p = A->prog;
+    if (!is_dir(path)) {
+        if (p->n_inputs != 1)
+            return dp_fail(err, DP_EUSAGE, "the model has %d inputs; give a folder holding "
+                           "input_K.npy (or .pb) for each", p->n_inputs);
+        dp_status st = dp_tensor_read(path, A->mem, &A->calib[0], NULL, err);
+        return st == DP_OK ? check_finite(&A->calib[0], NULL, err) : st;
+    }
+    if (p->n_inputs == 1)
+        return read_folder(path, A->mem, &A->calib[0], err);
+    dp_status st = DP_OK;
+    for (int k = 0; st == DP_OK && k < p->n_inputs; k++)
+        st = read_input_k(path, k, A->mem, &A->calib[k], err);
+    return st;
+}
+
 /* calib_path, or else the in-memory batches (path NULL), into A->calib. */
 static dp_status read_calib(dpc_analog *A, const char *path, const dpc_analog_opts *o,
                             dp_error *err)
@@ -195,19 +214,10 @@ static dp_status read_calib(dpc_analog *A, const char *path, const dpc_analog_op
             if (st == DP_OK && (st = check_finite(&A->calib[k], NULL, err)) != DP_OK)
                 dp_error_prefix(err, "tensor %d", k);
         }
-    } else if (!is_dir(path)) {
-        if (p->n_inputs != 1)
-            return dp_fail(err, DP_EUSAGE, "--calib %s: the model has %d inputs; give a folder "
-                           "holding input_K.npy (or .pb) for each", path, p->n_inputs);
-        st = dp_tensor_read(path, A->mem, &A->calib[0], NULL, err);
-        if (st == DP_OK)
-            st = check_finite(&A->calib[0], NULL, err);
-    } else if (p->n_inputs == 1) {
-        st = read_folder(path, A->mem, &A->calib[0], err);
     } else {
-        st = DP_OK;
-        for (int k = 0; st == DP_OK && k < p->n_inputs; k++)
-            st = read_input_k(path, k, A->mem, &A->calib[k], err);
+        /* rank 0 reads the files; the others receive the tensors */
+        st = dp_dist_leads(A->dist) ? read_calib_files(A, path, err) : DP_OK;
+        st = dp_dist_bcast_tensors(A->dist, st, A->calib, p->n_inputs, A->mem, err);
     }
     for (int k = 0; st == DP_OK && k < p->n_inputs; k++)
         if (A->calib[k].dtype != p->tensors[p->inputs[k]].t.dtype)
@@ -223,9 +233,9 @@ static dp_status read_calib(dpc_analog *A, const char *path, const dpc_analog_op
 
 static dp_status read_labels(dpc_analog *A, const char *path, dp_error *err)
 {
-    dp_tensor t;
-    dp_status st = dp_tensor_read(path, A->mem, &t, NULL, err);
-    if (st != DP_OK)
+    dp_tensor t = {0};
+    dp_status st = dp_dist_leads(A->dist) ? dp_tensor_read(path, A->mem, &t, NULL, err) : DP_OK;
+    if ((st = dp_dist_bcast_tensors(A->dist, st, &t, 1, A->mem, err)) != DP_OK)
         return st;
     if (!dp_dtype_is_integer(t.dtype))
         return dp_fail(err, DP_EINPUT, "--labels %s: %s, expected integer class indices", path,
@@ -339,7 +349,7 @@ dp_status dpc_analog_stage(dp_program *prog, const dpc_analog_opts *o, dp_arena 
         st = read_labels(&A, o->labels_path, err);
     int32_t *given = NULL;
     if (st == DP_OK && A.kind == DPC_SCHEDULE_GIVEN)
-        st = dpc_schedule_load(o->schedule_from, prog, mem, &given, err);
+        st = dpc_schedule_load(o->dist, o->schedule_from, prog, mem, &given, err);
     A.given_reps = given;
     if (st == DP_OK)
         st = pass_calibrate(&A, err);

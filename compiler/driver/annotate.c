@@ -85,13 +85,13 @@ static const char *metadata_value(const Onnx__ModelProto *m, const char *key)
     return NULL;
 }
 
-dp_status dpc_schedule_read(const char *path, dp_arena *mem, dpc_given_schedule *out,
-                            dp_error *err)
+dp_status dpc_schedule_read(dp_dist *d, const char *path, dp_arena *mem,
+                            dpc_given_schedule *out, dp_error *err)
 {
     unsigned char *buf = NULL;
     size_t len = 0;
     memset(out, 0, sizeof *out);
-    dp_status st = dp_file_read(path, NULL, MAX_SCHEDULE_FILE, &buf, &len, err);
+    dp_status st = dp_file_read_dist(d, path, NULL, MAX_SCHEDULE_FILE, &buf, &len, err);
     if (st != DP_OK)
         return st;
     size_t lead = 0;
@@ -162,14 +162,14 @@ dp_status dpc_schedule_match(const dp_program *p, const dp_device *d,
     return DP_OK;
 }
 
-dp_status dpc_schedule_load(const char *path, const dp_program *p, dp_arena *mem,
-                            int32_t **reps, dp_error *err)
+dp_status dpc_schedule_load(dp_dist *d, const char *path, const dp_program *p,
+                            dp_arena *mem, int32_t **reps, dp_error *err)
 {
     dpc_given_schedule s;
     *reps = NULL;
     if (!path || !*path)
         return dp_fail(err, DP_EUSAGE, "--schedule from: needs a file");
-    dp_status st = dpc_schedule_read(path, mem, &s, err);
+    dp_status st = dpc_schedule_read(d, path, mem, &s, err);
     *reps = st == DP_OK ? dp_arena_calloc(mem, (size_t)p->n_instrs + 1, sizeof **reps) : NULL;
     if (st == DP_OK && !*reps)
         st = dp_fail(err, DP_ENOMEM, "out of memory for the schedule");

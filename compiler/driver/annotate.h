@@ -37,8 +37,9 @@ dp_status dpc_schedule_parse(const char *text, size_t len, const char *what, dp_
                              dpc_given_schedule *out, dp_error *err);
 
 /* Reads the schedule of an annotated ONNX model (its dpcc.schedule metadata) or of a
- * report JSON (a file starting with '{'). */
-dp_status dpc_schedule_read(const char *path, dp_arena *mem, dpc_given_schedule *out,
+ * report JSON (a file starting with '{'); over the ranks of d (or NULL), rank 0 reads the
+ * file (dp_file_read_dist). */
+dp_status dpc_schedule_read(dp_dist *d, const char *path, dp_arena *mem, dpc_given_schedule *out,
                             dp_error *err);
 
 /*
@@ -52,7 +53,7 @@ dp_status dpc_schedule_match(const dp_program *p, const dp_device *d,
                              const dpc_given_schedule *s, int32_t *reps, dp_error *err);
 
 /* dpc_schedule_read then dpc_schedule_match, into *reps (one per instruction, from mem). */
-dp_status dpc_schedule_load(const char *path, const dp_program *p, dp_arena *mem,
+dp_status dpc_schedule_load(dp_dist *d, const char *path, const dp_program *p, dp_arena *mem,
                             int32_t **reps, dp_error *err);
 
 /*

@@ -4,6 +4,7 @@
 #include "annotate.h"
 #include "emit_dp.h"
 #include "emit_llvm.h"
+#include "tensor_io.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -189,7 +190,7 @@ static dp_status lower_batched(void *ctx, const dp_program *prog, int64_t batch,
     const relower_ctx *c = ctx;
     const dpc_options *o = c->o;
     dpc_frontend_opts fo = {.bindings = o->bindings, .n_bindings = o->n_bindings,
-                            .batch = batch};
+                            .batch = batch, .dist = o->analog_opts.dist};
     dpc_model *model = NULL;
     ir_graph *g = NULL;
     dpc_plan plan;
@@ -218,13 +219,34 @@ dp_status dpc_compile(const dpc_options *o, dpc_summary *sum, dp_error *err)
 #endif
     dp_arena mem;
     dp_arena_init(&mem, o->max_memory ? o->max_memory : DEFAULT_MAX_MEMORY);
-    dpc_frontend_opts fo = {.bindings = o->bindings, .n_bindings = o->n_bindings};
+    /* over several ranks, rank 0 alone reads the inputs and the others receive them: the
+     * model once, for the compile, the batched lowering and --annotate */
+    dp_dist *dist = o->analog_opts.dist;
+    dpc_options from_rank0;
+    unsigned char *file = NULL;
+    char folder[PATH_MAX];
+    dp_status st = DP_OK;
+    if (dp_dist_spread(dist) && !o->model_data) {
+        from_rank0 = *o;
+        st = dp_file_read_dist(dist, o->model_path, NULL, DPC_MAX_MODEL_FILE, &file,
+                               &from_rank0.model_len, err);
+        dpc_model_folder(o->model_path, folder, sizeof folder);
+        from_rank0.model_data = file;
+        from_rank0.model_base_dir = folder;
+        o = &from_rank0;
+    }
+    dpc_frontend_opts fo = {.bindings = o->bindings, .n_bindings = o->n_bindings, .dist = dist};
     dpc_model *model = NULL;
     ir_graph *g = NULL;
     dp_program *prog = NULL;
     dpc_plan plan;
     dp_device *device = dp_arena_calloc(&mem, 1, sizeof *device);
-    dp_status st = device ? load_device(o, device, err) : dp_fail(err, DP_ENOMEM, "out of memory");
+    if (st == DP_OK)
+        st = !device               ? dp_fail(err, DP_ENOMEM, "out of memory")
+             : dp_dist_leads(dist) ? load_device(o, device, err)
+                                   : DP_OK;
+    if (device)
+        st = dp_dist_bcast_into(dist, st, device, sizeof *device, err);
     if (st == DP_OK)
         st = load_model(o, &fo, &mem, &model, &g, err);
     if (st == DP_OK)
@@ -257,7 +279,7 @@ dp_status dpc_compile(const dpc_options *o, dpc_summary *sum, dp_error *err)
     }
     /* the schedule is final here: what --annotate records is what the program holds */
     /* over several ranks, rank 0 alone writes files */
-    bool leads = dp_dist_leads(o->analog_opts.dist);
+    bool leads = dp_dist_leads(dist);
     if (st == DP_OK && o->annotate_path && leads)
         st = dpc_annotate_onnx(o->model_path, o->model_data, o->model_len, o->annotate_path,
                                o->keep ? o->keep->report_json : sum->report_json, err);
@@ -279,5 +301,6 @@ dp_status dpc_compile(const dpc_options *o, dpc_summary *sum, dp_error *err)
         dp_program_free(prog);
     dpc_model_release(model);
     dp_arena_free(&mem);
+    free(file);
     return st;
 }

@@ -21,7 +21,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define DEFAULT_MAX_FILE ((size_t)8 << 30)
 /* Protobuf messages nested deeper than this (graphs in attributes, types in types) are
  * refused: protobuf-c unpacks recursively with no limit of its own. Real models nest a few
  * levels per subgraph, so this allows some 30 levels of If/Loop bodies. */
@@ -171,6 +170,29 @@ static dp_status open_external(loader *L, const char *location, const char *what
     return DP_OK;
 }
 
+/* The need bytes of ref into buf, from the file. */
+static dp_status read_external(loader *L, const external_ref *ref, const char *what, void *buf,
+                               size_t need)
+{
+    FILE *f;
+    off_t size;
+    dp_status st = open_external(L, ref->location, what, &f, &size);
+    if (st != DP_OK)
+        return st;
+    if ((uint64_t)ref->offset > (uint64_t)size || need > (uint64_t)size - (uint64_t)ref->offset) {
+        fclose(f);
+        return dp_fail(L->err, DP_EINPUT, "%s: %s: external data offset %lld + %zu bytes "
+                       "exceeds the size of '%s'", L->path, what, (long long)ref->offset, need,
+                       ref->location);
+    }
+    int ok = fseeko(f, ref->offset, SEEK_SET) == 0 && fread(buf, 1, need, f) == need;
+    fclose(f);
+    if (!ok)
+        return dp_fail(L->err, DP_EINPUT, "%s: %s: short read of external data '%s'", L->path,
+                       what, ref->location);
+    return DP_OK;
+}
+
 static dp_status load_external(loader *L, const Onnx__TensorProto *tp, dp_tensor *t,
                                const char *what)
 {
@@ -182,32 +204,21 @@ static dp_status load_external(loader *L, const Onnx__TensorProto *tp, dp_tensor
     if (ref.length >= 0 && (uint64_t)ref.length != need)
         return dp_fail(L->err, DP_EINPUT, "%s: %s: external data length %lld disagrees with "
                        "its shape (%zu bytes)", L->path, what, (long long)ref.length, need);
-    FILE *f;
-    off_t size;
-    if ((st = open_external(L, ref.location, what, &f, &size)) != DP_OK)
-        return st;
-    if ((uint64_t)ref.offset > (uint64_t)size || need > (uint64_t)size - (uint64_t)ref.offset) {
-        fclose(f);
-        return dp_fail(L->err, DP_EINPUT, "%s: %s: external data offset %lld + %zu bytes "
-                       "exceeds the size of '%s'", L->path, what, (long long)ref.offset, need,
-                       ref.location);
-    }
     void *buf = malloc(need ? need : 1);
     void **list = realloc(L->model->external, (size_t)(L->model->n_external + 1) * sizeof *list);
     if (!buf || !list) {
         free(buf);
         if (list)
             L->model->external = list;
-        fclose(f);
         return oom(L);
     }
     L->model->external = list;
     list[L->model->n_external++] = buf;
-    int ok = fseeko(f, ref.offset, SEEK_SET) == 0 && fread(buf, 1, need, f) == need;
-    fclose(f);
-    if (!ok)
-        return dp_fail(L->err, DP_EINPUT, "%s: %s: short read of external data '%s'", L->path,
-                       what, ref.location);
+    /* over several ranks, rank 0 reads it and the others receive it */
+    dp_dist *d = L->opts->dist;
+    st = dp_dist_leads(d) ? read_external(L, &ref, what, buf, need) : DP_OK;
+    if ((st = dp_dist_bcast_into(d, st, buf, need, L->err)) != DP_OK)
+        return st;
     t->data = buf;
     return DP_OK;
 }
@@ -865,6 +876,16 @@ static dp_status load_buffer(const unsigned char *buf, size_t len, const char *p
     return DP_OK;
 }
 
+void dpc_model_folder(const char *path, char *out, size_t size)
+{
+    snprintf(out, size, "%s", path);
+    char *slash = strrchr(out, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(out, size, ".");
+}
+
 dp_status dpc_load_onnx(const char *path, const dpc_frontend_opts *opts, dp_arena *mem,
                         dpc_model **model_out, ir_graph **graph_out, dp_error *err)
 {
@@ -876,17 +897,12 @@ dp_status dpc_load_onnx(const char *path, const dpc_frontend_opts *opts, dp_aren
     unsigned char *buf = NULL;
     size_t len = 0;
     dp_status st = dp_file_read(path, NULL, opts->max_file_bytes ? opts->max_file_bytes
-                                : DEFAULT_MAX_FILE, &buf, &len, err);
+                                : DPC_MAX_MODEL_FILE, &buf, &len, err);
     if (st != DP_OK)
         return st;
-    char dirbuf[PATH_MAX], real[PATH_MAX];
-    snprintf(dirbuf, sizeof dirbuf, "%s", path);
-    char *slash = strrchr(dirbuf, '/');
-    if (slash)
-        *slash = '\0';
-    else
-        snprintf(dirbuf, sizeof dirbuf, ".");
-    char *dir = realpath(dirbuf, real) ? strdup(real) : NULL;
+    char folder[PATH_MAX], real[PATH_MAX];
+    dpc_model_folder(path, folder, sizeof folder);
+    char *dir = realpath(folder, real) ? strdup(real) : NULL;
     if (!dir) {
         free(buf);
         return dp_fail(err, DP_ENOMEM, "%s: out of memory", path);
@@ -909,11 +925,11 @@ dp_status dpc_load_onnx_buffer(const void *buf, size_t len, const char *name,
     *graph_out = NULL;
     if (!name)
         name = "(model in memory)";
-    size_t limit = opts->max_file_bytes ? opts->max_file_bytes : DEFAULT_MAX_FILE;
+    size_t limit = opts->max_file_bytes ? opts->max_file_bytes : DPC_MAX_MODEL_FILE;
     if (len > limit)
         return dp_fail(err, DP_EINPUT, "%s: %zu bytes, above the limit of %zu", name, len, limit);
     char real[PATH_MAX], *dir = NULL;
-    if (base_dir) {
+    if (base_dir && dp_dist_leads(opts->dist)) {
         if (!realpath(base_dir, real))
             return dp_fail(err, DP_EIO, "%s: the base folder '%s': %s", name, base_dir,
                            strerror(errno));

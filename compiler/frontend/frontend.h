@@ -4,7 +4,11 @@
 #ifndef DPCC_FRONTEND_H
 #define DPCC_FRONTEND_H
 
+#include "dp_dist.h"
 #include "ir.h"
+
+/* The largest ONNX file read, unless dpc_frontend_opts.max_file_bytes says otherwise. */
+#define DPC_MAX_MODEL_FILE ((size_t)8 << 30)
 
 /* The default-domain opsets the frontend reads. */
 #define DPC_MIN_OPSET 1
@@ -25,6 +29,9 @@ typedef struct dpc_frontend_opts {
      * independent samples), bound or not; an input whose leading dimension the model fixes
      * is refused (DP_EUNSUPPORTED). 0: bindings and symbolic dimensions as usual. */
     int64_t batch;
+    /* NULL, or the ranks of a run: rank 0 alone reads external data, and the others
+     * receive its bytes (dp_dist_bcast_into) */
+    dp_dist *dist;
 } dpc_frontend_opts;
 
 /*
@@ -46,6 +53,10 @@ dp_status dpc_load_onnx_buffer(const void *buf, size_t len, const char *name,
                                dp_arena *mem, dpc_model **model, ir_graph **graph,
                                dp_error *err);
 void dpc_model_release(dpc_model *model);
+
+/* The folder of the model file at path, where its external data lives ("." for a bare
+ * name), into out. */
+void dpc_model_folder(const char *path, char *out, size_t size);
 
 /* Parses "NAME=1x3x224x224" into a binding; DP_EUSAGE on malformed text. */
 dp_status dpc_parse_binding(const char *text, dp_arena *mem, dpc_shape_binding *b, dp_error *err);

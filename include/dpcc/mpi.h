@@ -5,8 +5,11 @@
  * Given a communicator, the calls that measure or run a data set become collectives over
  * it: every rank of comm makes the same calls with the same options (each its own
  * handle), the work is shared out, and every rank gets the results, the bits of one
- * process. A failure on any rank fails the call on every rank (the others' message names
- * the rank that failed) rather than leave them waiting. The library duplicates comm: its
+ * process. The files the compiler's settings name (the model of dpcc_compile_file, the
+ * calibration set, labels, device profile and schedule) are read by rank 0 alone, and the
+ * others receive the bytes: they need not see the files. A failure on any rank fails the
+ * call on every rank (the others' message names the rank that failed) rather than leave
+ * them waiting. The library duplicates comm: its
  * messages never meet the caller's.
  */
 #ifndef DPCC_MPI_H

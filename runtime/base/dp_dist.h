@@ -12,11 +12,17 @@
  * preceded by dp_dist_agree on the ranks' statuses, and a rank that failed outside an
  * exchange meets the others at their next agreement (the tools agree once more at exit).
  * Once a failure is agreed, no rank enters another collective.
+ *
+ * Input files are rank 0's alone to read: it reads the bytes (or the tensors) and the
+ * others receive them through the same gather, where only rank 0 gives bytes (a broadcast),
+ * so a job needs its inputs on rank 0's node only, and a bad input fails there once.
  */
 #ifndef DP_DIST_H
 #define DP_DIST_H
 
+#include "dp_arena.h"
 #include "dp_base.h"
+#include "dp_tensor.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -53,5 +59,25 @@ void dp_dist_share(const dp_dist *d, int rank, int64_t n, int64_t *lo, int64_t *
 
 /* The in-place gather above, after an agreement; DP_EINTERNAL when the transport fails. */
 dp_status dp_dist_gather(dp_dist *d, void *buf, const int64_t *bytes, dp_error *err);
+
+/*
+ * Every rank's status st agreed (dp_dist_agree: rank 0's failure to read is every rank's),
+ * then rank 0's n bytes at p into p on every rank (n the same on every rank: a record's
+ * size). A single process gets st back.
+ */
+dp_status dp_dist_bcast_into(dp_dist *d, dp_status st, void *p, size_t n, dp_error *err);
+
+/*
+ * The same for rank 0's *len bytes at *buf, which it keeps: another rank gets a copy in a
+ * new buffer (from a, or malloc'd for the caller to free when a is NULL), 64-byte aligned
+ * and zero from *len to the next multiple of 64, as dp_file_read gives; NULL on failure.
+ */
+dp_status dp_dist_bcast(dp_dist *d, dp_status st, dp_arena *a, unsigned char **buf,
+                        size_t *len, dp_error *err);
+
+/* The same for rank 0's tensors t[0..n): another rank's get rank 0's types, shapes and
+ * data (in a). */
+dp_status dp_dist_bcast_tensors(dp_dist *d, dp_status st, dp_tensor *t, int n, dp_arena *a,
+                                dp_error *err);
 
 #endif

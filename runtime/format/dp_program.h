@@ -11,6 +11,7 @@
 
 #include "device.h"
 #include "dp_arena.h"
+#include "dp_dist.h"
 #include "dp_op.h"
 #include "dp_tensor.h"
 
@@ -97,9 +98,10 @@ dp_status dp_program_pack(const dp_program *prog, unsigned char **buf, size_t *l
 /*
  * Reads and validates a .dp: header, version, checksum, then every index, offset, size,
  * dtype and op against the tables, before anything runs. *out must be freed with
- * dp_program_free.
+ * dp_program_free. Over the ranks of d, rank 0 alone reads the file (dp_file_read_dist).
  */
 dp_status dp_program_read(const char *path, dp_program **out, dp_error *err);
+dp_status dp_program_read_dist(dp_dist *d, const char *path, dp_program **out, dp_error *err);
 dp_status dp_program_parse(const void *buf, size_t len, dp_program **out, dp_error *err);
 void dp_program_free(dp_program *prog);
 

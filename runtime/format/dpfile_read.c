@@ -414,13 +414,18 @@ static dp_status parse_owned(unsigned char *buf, size_t len, const char *file, d
     return DP_OK;
 }
 
-dp_status dp_program_read(const char *path, dp_program **out, dp_error *err)
+dp_status dp_program_read_dist(dp_dist *d, const char *path, dp_program **out, dp_error *err)
 {
     unsigned char *buf;
     size_t len;
     *out = NULL;
-    dp_status st = dp_file_read(path, NULL, UINT64_MAX, &buf, &len, err);
+    dp_status st = dp_file_read_dist(d, path, NULL, UINT64_MAX, &buf, &len, err);
     return st == DP_OK ? parse_owned(buf, len, path, out, err) : st;
+}
+
+dp_status dp_program_read(const char *path, dp_program **out, dp_error *err)
+{
+    return dp_program_read_dist(NULL, path, out, err);
 }
 
 dp_status dp_program_parse(const void *buf, size_t len, dp_program **out, dp_error *err)

@@ -75,6 +75,20 @@ dp_status dp_file_read(const char *path, dp_arena *a, uint64_t max_bytes, unsign
     return DP_OK;
 }
 
+dp_status dp_file_read_dist(dp_dist *d, const char *path, dp_arena *a, uint64_t max_bytes,
+                            unsigned char **buf, size_t *len, dp_error *err)
+{
+    *buf = NULL;
+    *len = 0;
+    dp_status st = dp_dist_leads(d) ? dp_file_read(path, a, max_bytes, buf, len, err) : DP_OK;
+    st = dp_dist_bcast(d, st, a, buf, len, err);
+    if (st != DP_OK && dp_dist_leads(d) && !a) {
+        free(*buf); /* read, but another rank had no room for it */
+        *buf = NULL;
+    }
+    return st;
+}
+
 /*
  * Creates a uniquely named file beside path. Not mkstemp: that creates the file with mode
  * 0600, and the output should get the permissions the user's umask gives any new file,

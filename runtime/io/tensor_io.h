@@ -10,6 +10,7 @@
 #define DP_TENSOR_IO_H
 
 #include "dp_arena.h"
+#include "dp_dist.h"
 #include "dp_tensor.h"
 
 /*
@@ -32,6 +33,13 @@ dp_status dp_tensor_write(const char *path, const dp_tensor *t, const char *name
  */
 dp_status dp_file_read(const char *path, dp_arena *a, uint64_t max_bytes, unsigned char **buf,
                        size_t *len, dp_error *err);
+
+/*
+ * dp_file_read over the ranks of d: rank 0 reads PATH and the others receive its bytes
+ * (dp_dist_bcast); a failure to read is every rank's. NULL d: dp_file_read.
+ */
+dp_status dp_file_read_dist(dp_dist *d, const char *path, dp_arena *a, uint64_t max_bytes,
+                            unsigned char **buf, size_t *len, dp_error *err);
 
 typedef struct dp_chunk {
     const void *data;

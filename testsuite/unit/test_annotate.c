@@ -225,12 +225,12 @@ static void annotated_model_reads_back(void **state)
     dp_arena mem;
     dp_arena_init(&mem, 0);
     dpc_given_schedule s;
-    assert_int_equal(dpc_schedule_read(ann, &mem, &s, &err), DP_OK);
+    assert_int_equal(dpc_schedule_read(NULL, ann, &mem, &s, &err), DP_OK);
     assert_int_equal(s.n, 1);
     assert_string_equal(s.entries[0].name, "MatMul");
     assert_int_equal(s.entries[0].repetitions, 16);
     /* the unannotated model has no schedule to give */
-    assert_int_equal(dpc_schedule_read(src_path, &mem, &s, &err), DP_EINPUT);
+    assert_int_equal(dpc_schedule_read(NULL, src_path, &mem, &s, &err), DP_EINPUT);
     assert_non_null(strstr(err.msg, "no dpcc.schedule metadata"));
 
     /* a model with no analog layers gets an empty schedule; a re-annotation no duplicates */
@@ -240,7 +240,7 @@ static void annotated_model_reads_back(void **state)
     assert_int_equal(count, 1);
     assert_null(metadata(a, DPC_NODE_KEY_PREFIX "MatMul", &count));
     onnx__model_proto__free_unpacked(a, NULL);
-    assert_int_equal(dpc_schedule_read(ann, &mem, &s, &err), DP_OK);
+    assert_int_equal(dpc_schedule_read(NULL, ann, &mem, &s, &err), DP_OK);
     assert_int_equal(s.n, 0);
     dp_arena_free(&mem);
     tb_free(&m);
