@@ -29,6 +29,10 @@ the chosen T each analog node's name, op, MACs per inference and n, and the mean
 (n h c / lambda at 1550 nm, in aJ per MAC); the wall time. --schedule-out is the chosen
 schedule for `dpcc --device paper_shot --schedule from:FILE`: repetitions = round(n / step),
 at least 1, step being the profile's photons per MAC per repetition (--photon-step, 0.01).
+With --per-channel, n is learned per output channel of every Conv, Gemm and MatMul by a weight
+(the paper's per-channel option; a product of two activations keeps one n), its mean energy
+counts each channel's MACs, and no schedule is written: dpcc's are per layer, so that run is
+scored here only, on the same noise model.
 Runs are reproducible for a given --seed; torch runs on --threads (1, or 2) threads.
 """
 import argparse
@@ -94,6 +98,15 @@ def evaluate(net, x, y, args):
     return scores
 
 
+def layer_record(m):
+    """A node's name, op, MACs and n (per channel: their mean, and their least and most)."""
+    rec = dict(name=m.name, op=m.op, macs=int(m.macs), photons=m.photons)
+    if m.log_n.dim():
+        n = m.log_n.detach().exp()
+        rec.update(channels=len(n), photons_min=float(n.min()), photons_max=float(n.max()))
+    return rec
+
+
 def run_target(net, target, data, clean, args):
     """Trains and evaluates at one target; returns the step's record."""
     start = time.time()
@@ -107,8 +120,7 @@ def run_target(net, target, data, clean, args):
     step = dict(target_photons=target, mean_photons=mean_n, aj_per_mac=mean_n * PHOTON_AJ,
                 noisy=noisy, noisy_per_seed=scores, drop=clean - noisy,
                 meets=clean - noisy <= args.max_drop, final_loss=loss,
-                layers=[dict(name=m.name, op=m.op, macs=int(m.macs), photons=m.photons)
-                        for m in net.noise],
+                layers=[layer_record(m) for m in net.noise],
                 seconds=round(time.time() - start, 1))
     log(f"target {target:.4g}: mean n {mean_n:.4g} ({step['aj_per_mac']:.4g} aJ/MAC), "
         f"noisy {noisy:.4f} (noise-free {clean:.4f}), {'meets' if step['meets'] else 'misses'} "
@@ -173,6 +185,9 @@ def main():
                     help="torch threads; 2 are slower than 1 on a busy 2-core machine")
     ap.add_argument("--max-repetitions", type=int, default=1000000,
                     help="the device's repetitions.max (paper_shot's); the schedule is clamped to it")
+    ap.add_argument("--per-channel", action="store_true",
+                    help="learn n per output channel (the paper's --noise_per_channel); dpcc "
+                         "schedules per layer, so no --schedule-out is written")
     ap.add_argument("--out", default="learned.json")
     ap.add_argument("--schedule-out", help="dpcc --schedule from: file (default: OUT.schedule.json)")
     args = ap.parse_args()
@@ -180,11 +195,12 @@ def main():
         ap.error("--train-labels and --test-labels are needed unless --agreement")
     if not 0 < args.min_photons < args.max_photons:
         ap.error("need 0 < --min-photons < --max-photons")
-    schedule_out = args.schedule_out or os.path.splitext(args.out)[0] + ".schedule.json"
+    schedule_out = None if args.per_channel else \
+        args.schedule_out or os.path.splitext(args.out)[0] + ".schedule.json"
     torch.set_num_threads(args.threads)
     start = time.time()
 
-    net = OnnxModule(args.model, photons=args.init_photons)
+    net = OnnxModule(args.model, photons=args.init_photons, per_channel=args.per_channel)
     data = load(args)
     net.noisy = False
     clean_test = predict(net, data["test_x"])  # also records every node's MACs
@@ -214,12 +230,14 @@ def main():
                   wall_seconds=round(time.time() - start, 1))
     with open(args.out, "w") as f:
         json.dump(result, f, indent=1)
-    with open(schedule_out, "w") as f:
-        json.dump(schedule, f, indent=1)
+    if schedule_out:
+        with open(schedule_out, "w") as f:
+            json.dump(schedule, f, indent=1)
     log(f"chosen target {best['target_photons']:.4g}: mean n {best['mean_photons']:.4g} photons "
         f"per MAC = {best['aj_per_mac']:.4g} aJ/MAC, {metric} {best['noisy']:.4f} against "
         f"{clean:.4f} noise-free ({'within' if best['meets'] else 'NOT within'} the budget of "
-        f"{args.max_drop}); {result['wall_seconds']} s; wrote {args.out} and {schedule_out}")
+        f"{args.max_drop}); {result['wall_seconds']} s; wrote {args.out}"
+        + (f" and {schedule_out}" if schedule_out else ""))
 
 
 if __name__ == "__main__":

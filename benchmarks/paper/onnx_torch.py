@@ -62,22 +62,35 @@ def _norm(sum_of_squares):
 
 
 class ShotNoise(nn.Module):
-    """One analog node's photons per MAC (trainable as log_n) and its last-seen MAC count."""
+    """One analog node's photons per MAC (trainable as log_n) and its last-seen MAC count.
 
-    def __init__(self, name, op, photons):
+    log_n is one value, or with per_channel one per output channel (the paper's per-channel
+    option), made on the node's first forward pass, when the channels are known."""
+
+    def __init__(self, name, op, photons, per_channel=False):
         super().__init__()
-        self.name, self.op = name, op
+        self.name, self.op, self.per_channel = name, op, per_channel
         self.log_n = nn.Parameter(torch.tensor(math.log(photons)))
         self.macs = None  # per inference, set by the first forward pass
 
     @property
     def photons(self):
-        return float(self.log_n.exp())
+        """n, or its mean over the output channels (each does the same MACs)."""
+        return float(self.log_n.exp().mean())
 
-    def add(self, y, scale, fan_in, generator):
-        """y plus N(0, 1) * scale / sqrt(fan_in * n), element by element, scale broadcast to y."""
+    def split(self, channels):
+        """One log n per output channel from now on, each the node's value so far."""
+        if self.per_channel and self.log_n.dim() == 0 and channels > 1:
+            self.log_n = nn.Parameter(self.log_n.detach().repeat(channels))
+
+    def add(self, y, scale, fan_in, generator, channel_axis):
+        """y plus N(0, 1) * scale / sqrt(fan_in * n), element by element, scale broadcast to y
+        and n, if per channel, along y's channel_axis."""
         z = torch.randn(y.shape, generator=generator, dtype=y.dtype, device=y.device)
-        return y + z * scale * torch.exp(-0.5 * self.log_n) / math.sqrt(fan_in)
+        log_n = self.log_n
+        if log_n.dim() == 1:
+            log_n = log_n.view([-1] + [1] * (y.dim() - 1 - channel_axis % y.dim()))
+        return y + z * scale * torch.exp(-0.5 * log_n) / math.sqrt(fan_in)
 
 
 class OnnxModule(nn.Module):
@@ -87,7 +100,7 @@ class OnnxModule(nn.Module):
     is the torch.Generator the noise draws from, so that set_seed makes runs reproducible.
     """
 
-    def __init__(self, model, photons=1e4):
+    def __init__(self, model, photons=1e4, per_channel=False):
         super().__init__()
         proto = onnx.load(model) if isinstance(model, str) else model
         graph = proto.graph
@@ -113,7 +126,8 @@ class OnnxModule(nn.Module):
             attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
             if node.op_type in ANALOG_OPS:
                 noise_of[index] = len(self.noise)
-                self.noise.append(ShotNoise(node_name(node, index), node.op_type, photons))
+                self.noise.append(ShotNoise(node_name(node, index), node.op_type, photons,
+                                            per_channel))
             self.nodes.append((node, index, attrs))
         self._noise_of = noise_of
 
@@ -130,7 +144,7 @@ class OnnxModule(nn.Module):
         """The MAC-weighted mean of n over the analog nodes, as a differentiable tensor (after a
         first forward pass, which counts the MACs)."""
         macs = torch.tensor([float(m.macs) for m in self.noise])
-        n = torch.stack([m.log_n for m in self.noise]).exp()
+        n = torch.stack([m.log_n.exp().mean() for m in self.noise])
         return (macs * n).sum() / macs.sum()
 
     def forward(self, *inputs):
@@ -156,11 +170,15 @@ class OnnxModule(nn.Module):
     def _unsupported(self, what):
         raise UnsupportedOp(f"node {self._node.name or self._node.op_type} ({self._node.op_type}): {what}")
 
-    def _shot(self, y, scale, fan_in):
-        """Records the node's MACs per inference and, if noisy, adds its shot noise to y."""
+    def _shot(self, y, scale, fan_in, channel_axis=None):
+        """Records the node's MACs per inference and, if noisy, adds its shot noise to y.
+        channel_axis: y's axis of output channels, None where they are not a weight's rows
+        (a product of two activations keeps one n)."""
         m = self._noise_module
         m.macs = y.numel() // self._batch * fan_in
-        return m.add(y, scale, fan_in, self.generator) if self.noisy else y
+        if channel_axis is not None:
+            m.split(y.shape[channel_axis])
+        return m.add(y, scale, fan_in, self.generator, channel_axis or 0) if self.noisy else y
 
     # -- analog ops ----------------------------------------------------------------------
 
@@ -182,7 +200,7 @@ class OnnxModule(nn.Module):
         patch = _norm(F.conv2d(x * x, ones, None, strides, 0, dilations, groups))
         patch = patch.repeat_interleave(out_ch // groups, dim=1)
         filt = _norm((w * w).flatten(1).sum(1)).view(1, -1, 1, 1)
-        y = self._shot(y, patch * filt, in_per_group * kh * kw)
+        y = self._shot(y, patch * filt, in_per_group * kh * kw, 1)
         return y if b is None else y + b.view(1, -1, 1, 1)
 
     def _op_Gemm(self, a, x, w, c=None):
@@ -191,7 +209,7 @@ class OnnxModule(nn.Module):
         w = w.t() if a.get("transB", 0) else w
         y = x @ w
         scale = _norm((x * x).sum(1, keepdim=True)) * _norm((w * w).sum(0, keepdim=True))
-        y = alpha * self._shot(y, scale, x.shape[1])
+        y = alpha * self._shot(y, scale, x.shape[1], -1)
         return y if c is None else y + beta * c
 
     def _op_MatMul(self, a, x, w):
@@ -204,7 +222,8 @@ class OnnxModule(nn.Module):
         y = x @ w
         # Row norms of x (.. M x 1) times column norms of w (.. 1 x N) broadcast as matmul does.
         scale = _norm((x * x).sum(-1, keepdim=True)) * _norm((w * w).sum(-2, keepdim=True))
-        y = self._shot(y, scale, x.shape[-1])
+        weight = w.dim() == 2 and any(w is b for b in self.buffers())
+        y = self._shot(y, scale, x.shape[-1], -1 if weight else None)
         for axis in squeeze:
             y = y.squeeze(axis)
         return y
@@ -321,12 +340,17 @@ def _graph(nodes, inputs, initializers, output):
 
 
 def _check_noise(title, model, inputs, expected_mean, expected_std, photons, draws=4000):
-    """Draws the noisy outputs `draws` times and compares their mean and std with the formula's."""
-    net = OnnxModule(model, photons=photons).double()
+    """Draws the noisy outputs `draws` times and compares their mean and std with the formula's.
+    photons: n, or a numpy vector of n per output channel."""
+    per_channel = np.ndim(photons) == 1
+    net = OnnxModule(model, photons=1.0 if per_channel else photons, per_channel=per_channel)
+    net = net.double()
     net.set_seed(1)
     with torch.no_grad():
         net.noisy = False
         ideal = net(*inputs)
+        if per_channel:
+            net.noise[0].log_n.copy_(torch.from_numpy(np.log(photons)))
         net.noisy = True
         ys = torch.stack([net(*inputs) for _ in range(draws)])
     mean_err = (ys.mean(0) - expected_mean).abs() / (expected_std / math.sqrt(draws))
@@ -363,8 +387,13 @@ def self_check():
                 patch = xp[0, 2 * g:2 * g + 2, r * strides[0]:r * strides[0] + 3, c:c + 2]
                 mean[0, j, r, c] = (patch * wd[j]).sum() + b[j]
                 std[0, j, r, c] = np.linalg.norm(patch) * np.linalg.norm(wd[j]) / math.sqrt(patch.size * n)
-    ok &= _check_noise("Conv", _graph([node], {"x": list(x.shape)}, {"w": w, "b": b}, "y"),
-                       [torch.from_numpy(x)], torch.from_numpy(mean), torch.from_numpy(std), n)
+    conv = _graph([node], {"x": list(x.shape)}, {"w": w, "b": b}, "y")
+    ok &= _check_noise("Conv", conv, [torch.from_numpy(x)], torch.from_numpy(mean),
+                       torch.from_numpy(std), n)
+    # The paper's per-channel option: channel j's noise falls as 1 / sqrt(n_j) alone.
+    n_j = np.arange(1.0, 7.0)
+    ok &= _check_noise("Conv, n per channel", conv, [torch.from_numpy(x)], torch.from_numpy(mean),
+                       torch.from_numpy(std * np.sqrt(n / n_j).reshape(1, 6, 1, 1)), n_j)
 
     # Gemm with both transposes, alpha and beta: alpha scales the noise, beta * C does not.
     a_ = rng.standard_normal((5, 3))
@@ -374,8 +403,12 @@ def self_check():
     A, B = a_.T, bt.T.astype(np.float64)
     mean = 0.5 * A @ B + 2.0 * c_
     std = 0.5 * np.outer(np.linalg.norm(A, axis=1), np.linalg.norm(B, axis=0)) / math.sqrt(5 * n)
-    ok &= _check_noise("Gemm", _graph([node], {"a": [5, 3]}, {"b": bt, "c": c_}, "y"),
-                       [torch.from_numpy(a_)], torch.from_numpy(mean), torch.from_numpy(std), n)
+    gemm = _graph([node], {"a": [5, 3]}, {"b": bt, "c": c_}, "y")
+    ok &= _check_noise("Gemm", gemm, [torch.from_numpy(a_)], torch.from_numpy(mean),
+                       torch.from_numpy(std), n)
+    n_j = np.array([0.5, 2.0, 8.0, 32.0])
+    ok &= _check_noise("Gemm, n per channel", gemm, [torch.from_numpy(a_)], torch.from_numpy(mean),
+                       torch.from_numpy(std * np.sqrt(n / n_j)), n_j)
 
     # MatMul of two activations with batch broadcasting: B's columns play the weights.
     p = rng.standard_normal((2, 3, 4, 5))
