@@ -208,6 +208,10 @@ fi
         echo
         cat "$real"
     fi
+    echo
+    echo "## The paper benchmark's time (benchmarks/paper/run.sh, not rerun here: hours)"
+    echo
+    $PY "$bench/paper/timing.py"
 } > "$bench/results.md.new"
 mv "$bench/results.md.new" "$bench/results.md"
 cat "$bench/results.md"
