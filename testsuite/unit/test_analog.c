@@ -36,7 +36,7 @@ static float *fill(int64_t n, uint32_t tag)
     assert_non_null(v);
     for (int64_t i = 0; i < n; i += 2) {
         uint32_t ctr[4] = {(uint32_t)i, (uint32_t)(i >> 32), 0, 0}, key[2] = {tag, 0x5eedu}, r[4];
-        dp_philox4x32_10(ctr, key, r);
+        dp_philox4x32_7(ctr, key, r);
         v[i] = (float)(2.0 * dp_philox_uniform(r[0], r[1]) - 1.0);
         if (i + 1 < n)
             v[i + 1] = (float)(2.0 * dp_philox_uniform(r[2], r[3]) - 1.0);
@@ -82,17 +82,17 @@ static int64_t run(const dp_analog_weights *w, const dp_analog_params *p, const 
 
 static void philox_known_answers(void **state)
 {
-    /* Random123 tests/kat_vectors, the three philox4x32 10 lines: counter, key, result */
+    /* Random123 tests/kat_vectors, the three philox4x32 7 lines: counter, key, result */
     static const uint32_t kat[3][10] = {
-        {0, 0, 0, 0, 0, 0, 0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8},
-        {0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0x408f276d,
-         0x41c83b0e, 0xa20bc7c6, 0x6d5451fd},
-        {0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0, 0xd16cfe09,
-         0x94fdcceb, 0x5001e420, 0x24126ea1},
+        {0, 0, 0, 0, 0, 0, 0x5f6fb709, 0x0d893f64, 0x4f121f81, 0x4f730a48},
+        {0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0x5207ddc2,
+         0x45165e59, 0x4d8ee751, 0x8c52f662},
+        {0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0, 0x4dfccaba,
+         0x190a87f0, 0xc47362ba, 0xb6b5242a},
     };
     for (int v = 0; v < 3; v++) {
         uint32_t out[4];
-        dp_philox4x32_10(kat[v], kat[v] + 4, out);
+        dp_philox4x32_7(kat[v], kat[v] + 4, out);
         for (int i = 0; i < 4; i++)
             assert_int_equal(out[i], kat[v][6 + i]);
     }
@@ -107,7 +107,7 @@ static void normals_are_standard(void **state)
     for (uint32_t i = 0; i < CALLS; i++) {
         uint32_t ctr[4] = {i, 0, 0, 0}, key[2] = {7, 0}, r[4];
         float z[4];
-        dp_philox4x32_10(ctr, key, r);
+        dp_philox4x32_7(ctr, key, r);
         dp_philox_normal4(r, z);
         for (int k = 0; k < 4; k++) {
             sum += z[k];
@@ -149,14 +149,14 @@ static double upper_quantile(double p)
 }
 
 /* The generator's segments and polynomials against the quantile in double, over Philox's
- * outputs and the words at the ends of each segment: within the fit's 1.5e-6, and the sign
+ * outputs and the words at the ends of each segment: within the fit's 6.4e-5, and the sign
  * bit gives the sign. */
 static void normals_match_the_quantile(void **state)
 {
     double worst = 0, largest = 0;
     for (uint32_t i = 0; i < 20000 + 2 * 32; i++) {
         uint32_t ctr[4] = {i, 1, 2, 3}, key[2] = {11, 0}, r[4];
-        dp_philox4x32_10(ctr, key, r);
+        dp_philox4x32_7(ctr, key, r);
         /* the first and last 31-bit word of segment s, either sign */
         if (i >= 20000) {
             uint32_t s = (i - 20000) / 2, first = s == 31 ? 0 : UINT32_C(1) << (30 - s);
@@ -179,7 +179,7 @@ static void normals_match_the_quantile(void **state)
     }
     printf("normals: largest difference from the quantile %.3g, largest |z| %.4f (Q^-1(2^-33) "
            "= %.4f)\n", worst, largest, upper_quantile(0x1p-33));
-    assert_true(worst < 1.5e-6);
+    assert_true(worst < 6.5e-5);
 }
 
 /* The fraction of |z| > c for c = 1..6 and its exact value 2 Q(c), and the moments, over
@@ -265,7 +265,7 @@ static void noise_block_is_the_draws_one_at_a_time(void **state)
                             uint32_t ctr[4], key[2], w[4];
                             float want[4];
                             dp_noise_counter(&one, ctr, key);
-                            dp_philox4x32_10(ctr, key, w);
+                            dp_philox4x32_7(ctr, key, w);
                             dp_philox_normal4(w, want);
                             const float *zb = z + (r * blocks + b) * DP_NOISE_BLOCK;
                             for (int k = 0; k < 4; k++)
