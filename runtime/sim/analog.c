@@ -395,21 +395,29 @@ static int64_t digitise_outputs(const tile_ctx *c, int64_t j, int64_t q0, int n,
          * for the whole row where no noise depends on the column, one square root, not n */
         float sd = c->noisy ? (float)sqrt(fixed / reps) : 0.0f;
         float fr = (float)(fixed / reps), ar = (float)(a / reps);
-        float inv = (float)inv_G, h = (float)half, st = (float)step;
-        float scale = (float)(G * out_scale);
+        float h = (float)half;
+        /* quantise_f(u, h, step) * scale with the powers of two h and step folded into the
+         * other factors, exactly: l = u h in levels, then the level times step * scale,
+         * two multiplies an output fewer (u itself below the normal range rounds to level
+         * 0 either way) */
+        float inv_h = (float)inv_G * h, level_scale = (float)step * (float)(G * out_scale);
         int clip = 0;
         if (a == 0) {
             for (int i = 0; i < n; i++) {
-                float u = (s[i] + (z ? sd * z[i] : 0.0f)) * inv;
-                clip += (u > 1.0f) | (u < -1.0f);
-                float q = quantise_f(u, h, st) * scale;
+                float l = (s[i] + (z ? sd * z[i] : 0.0f)) * inv_h;
+                clip += (l > h) | (l < -h);
+                l = l > h ? h : l;
+                l = l < -h ? -h : l;
+                float q = ((l + 0x1.8p23f) - 0x1.8p23f) * level_scale;
                 y[i] = c->t == 0 ? q : y[i] + q;
             }
         } else {
             for (int i = 0; i < n; i++) {
-                float u = (s[i] + sqrtf(fr + ar * xn[i]) * z[i]) * inv;
-                clip += (u > 1.0f) | (u < -1.0f);
-                float q = quantise_f(u, h, st) * scale;
+                float l = (s[i] + sqrtf(fr + ar * xn[i]) * z[i]) * inv_h;
+                clip += (l > h) | (l < -h);
+                l = l > h ? h : l;
+                l = l < -h ? -h : l;
+                float q = ((l + 0x1.8p23f) - 0x1.8p23f) * level_scale;
                 y[i] = c->t == 0 ? q : y[i] + q;
             }
         }
