@@ -1,9 +1,9 @@
 /*
  * test_analog.c: the Philox generator against Random123's known answers, its normals against
- * the normal's quantile and tail probabilities, and the analog layer product of analog.h
- * against the formulas of analog-model.md: each noise source's variance, division by N, the
- * ADC floor, effective bits, static errors, determinism and independence from column
- * chunking.
+ * the normal's quantile and tail probabilities, the independence of draws whose counters are
+ * neighbours, and the analog layer product of analog.h against the formulas of
+ * analog-model.md: each noise source's variance, division by N, the ADC floor, effective
+ * bits, static errors, determinism and independence from column chunking.
  *
  * Variance checks compare the mean over n outputs of d^2 / v (d: deviation from the
  * noise-free result, v: the formula's variance) with 1. For Gaussian d that mean has
@@ -232,6 +232,48 @@ static void normal_tails(void **state)
     assert_true(fabs(sum / n) < 4.5 / sqrt(n));
     assert_true(fabs(sum2 / n - 1.0) < 4.5 * sqrt(2.0 / n));
     assert_true(largest <= 6.3381);
+}
+
+/* Draws whose counters or keys differ by one in a single field (the next row, column, tile
+ * pass, inference, seed or layer, the other stream) are uncorrelated, in value and in
+ * magnitude: fewer rounds mix a counter less, and neighbouring counters are what the noise
+ * uses. Over n pairs, the mean of z z' and of (z^2 - 1)(z'^2 - 1) / 2 each have standard
+ * deviation 1 / sqrt(n) for independent normals; each must lie within 4.5 of them. */
+static void neighbouring_draws_are_independent(void **state)
+{
+    enum { FIELDS = 7, ROWS = 1 << 12 };
+    static const char *name[FIELDS] = {"row", "column", "tile", "inference", "seed", "layer",
+                                       "stream"};
+    for (int f = 0; f < FIELDS; f++) {
+        double value = 0, magnitude = 0, n = 0;
+        for (uint32_t row = 0; row < ROWS; row++) {
+            dp_noise_id a = {.seed = 5, .layer = 6, .stream = DP_NOISE_DYNAMIC, .tile = 7,
+                             .row = 2 * row, .col = 0, .inference = 8};
+            dp_noise_id b = a;
+            b.row += f == 0;
+            b.tile += f == 2;
+            b.inference += f == 3;
+            b.seed += f == 4;
+            b.layer += f == 5;
+            b.stream = f == 6 ? DP_NOISE_STATIC : a.stream;
+            float za[DP_NOISE_SPAN], zb[DP_NOISE_SPAN];
+            dp_noise_normals(&a, DP_NOISE_SPAN, za);
+            dp_noise_normals(&b, DP_NOISE_SPAN, zb);
+            for (int i = 0; i < DP_NOISE_SPAN; i++) {
+                /* the next column's counter is the next lane's: column i + 1 in a run of 16 */
+                if (f == 1 && i % 16 == 15)
+                    continue;
+                double x = za[i], y = f == 1 ? za[i + 1] : zb[i];
+                value += x * y;
+                magnitude += (x * x - 1.0) * (y * y - 1.0) / 2.0;
+                n++;
+            }
+        }
+        printf("neighbouring draws (%s + 1): mean z z' %+.2e, of (z^2 - 1)(z'^2 - 1) / 2 "
+               "%+.2e (sd %.1e, n = %.0f)\n", name[f], value / n, magnitude / n, 1 / sqrt(n), n);
+        assert_true(fabs(value / n) < 4.5 / sqrt(n));
+        assert_true(fabs(magnitude / n) < 4.5 / sqrt(n));
+    }
 }
 
 /* Blocks of draws are exactly the draws one lane at a time, for a block's first and a later
@@ -1181,6 +1223,7 @@ int main(void)
         cmocka_unit_test(normals_are_standard),
         cmocka_unit_test(normals_match_the_quantile),
         cmocka_unit_test(normal_tails),
+        cmocka_unit_test(neighbouring_draws_are_independent),
         cmocka_unit_test(noise_block_is_the_draws_one_at_a_time),
         cmocka_unit_test(noise_layout_is_injective),
         cmocka_unit_test(quantiser_levels),
