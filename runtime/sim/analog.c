@@ -704,6 +704,119 @@ static void window_taps(const float *wrow, int t0, int t1, const float *xq, int 
     }
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define DP_ANALOG_AVX512 1
+#include <immintrin.h>
+
+/* window_taps_avx512 numbers a plane's positions in 32-bit lanes */
+#define WINDOW_AVX512_MAX (INT32_MAX - 64)
+enum { WINDOW_GROUP = 4 };
+
+/*
+ * window_taps with AVX-512, 16 columns at a time through all the taps, the sums and the
+ * squares in registers: one store each where the taps' runs loaded and stored both once per
+ * tap, two loads and two stores for one multiply-add, which held MobileNetV2's noisy run at
+ * the stores' rate (3.8 ms of its 21.6, against 1.6 for the whole noise-free depthwise
+ * convolutions). The same bits: each column's multiply-adds and squares in the same order,
+ * from +0; a lane outside a tap's run or selected away by its column flag adds a 0, which
+ * leaves a sum that is never -0 as it is, as the runs' skipping does. Inside every tap's
+ * run the loads and stores take no mask (masked stores are slow on some cores).
+ */
+__attribute__((target("avx512f")))
+static void window_taps_avx512(const float *wrow, int t0, int t1, const float *xq, int st,
+                               int64_t Wo, int64_t n, int64_t q0, int64_t P,
+                               const int32_t *left, const int32_t *right, float *restrict s,
+                               float *restrict xn)
+{
+    const float *src[9];
+    int edge[9];
+    int32_t lo[9], hi[9];
+    __m512 w[9];
+    int taps = t1 - t0;
+    /* the columns every tap's run holds */
+    int64_t inner_lo = 0, inner_hi = P;
+    for (int i = 0; i < taps; i++) {
+        dp_tap_run r = dp_padded_3x3_tap(st, t0 + i, Wo, n);
+        src[i] = xq + r.quarter * n + r.shift + q0;
+        edge[i] = r.edge;
+        lo[i] = (int32_t)(r.lo - q0);
+        hi[i] = (int32_t)(r.hi - q0);
+        w[i] = _mm512_set1_ps(wrow[t0 + i]);
+        inner_lo = r.lo - q0 > inner_lo ? r.lo - q0 : inner_lo;
+        inner_hi = r.hi - q0 < inner_hi ? r.hi - q0 : inner_hi;
+    }
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+                                           15);
+    const __m512i zero = _mm512_setzero_si512();
+    for (int64_t q = 0; q < P;) {
+        if (q >= inner_lo && q + 16 * WINDOW_GROUP <= inner_hi) {
+            /* several vectors together: each column's sums are chains of dependent adds,
+             * which one vector at a time leaves waiting */
+            __m512 sum[WINDOW_GROUP], sq[WINDOW_GROUP];
+            __mmask16 not_left[WINDOW_GROUP], not_right[WINDOW_GROUP];
+            for (int v = 0; v < WINDOW_GROUP; v++) {
+                not_left[v] = _mm512_cmpneq_epi32_mask(_mm512_loadu_si512(left + q + 16 * v),
+                                                       zero);
+                not_right[v] = right ? _mm512_cmpneq_epi32_mask(
+                                           _mm512_loadu_si512(right + q + 16 * v), zero)
+                                     : 0;
+                sum[v] = _mm512_setzero_ps();
+                sq[v] = _mm512_setzero_ps();
+            }
+            for (int i = 0; i < taps; i++)
+                for (int v = 0; v < WINDOW_GROUP; v++) {
+                    __m512 x = _mm512_loadu_ps(src[i] + q + 16 * v);
+                    if (edge[i])
+                        x = _mm512_maskz_mov_ps(edge[i] < 0 ? not_left[v] : not_right[v], x);
+                    sum[v] = _mm512_fmadd_ps(w[i], x, sum[v]);
+                    sq[v] = _mm512_add_ps(sq[v], _mm512_mul_ps(x, x));
+                }
+            for (int v = 0; v < WINDOW_GROUP; v++) {
+                _mm512_storeu_ps(s + q + 16 * v, sum[v]);
+                if (xn)
+                    _mm512_storeu_ps(xn + q + 16 * v, sq[v]);
+            }
+            q += 16 * WINDOW_GROUP;
+            continue;
+        }
+        bool full = P - q >= 16, inner = full && q >= inner_lo && q + 16 <= inner_hi;
+        __mmask16 live = full ? (__mmask16)0xFFFF : (__mmask16)((1u << (P - q)) - 1);
+        __mmask16 not_left = _mm512_mask_cmpneq_epi32_mask(
+            live, _mm512_maskz_loadu_epi32(live, left + q), zero);
+        __mmask16 not_right = right ? _mm512_mask_cmpneq_epi32_mask(
+                                          live, _mm512_maskz_loadu_epi32(live, right + q), zero)
+                                    : 0;
+        __m512i pos = _mm512_add_epi32(_mm512_set1_epi32((int32_t)q), lane);
+        __m512 sum = _mm512_setzero_ps(), sq = _mm512_setzero_ps();
+        for (int i = 0; i < taps; i++) {
+            __m512 v;
+            if (inner) {
+                v = _mm512_loadu_ps(src[i] + q);
+                if (edge[i])
+                    v = _mm512_maskz_mov_ps(edge[i] < 0 ? not_left : not_right, v);
+            } else {
+                __mmask16 in = (edge[i] < 0 ? not_left : edge[i] > 0 ? not_right : live) &
+                               _mm512_cmpge_epi32_mask(pos, _mm512_set1_epi32(lo[i])) &
+                               _mm512_cmplt_epi32_mask(pos, _mm512_set1_epi32(hi[i]));
+                v = _mm512_maskz_loadu_ps(in, src[i] + q);
+            }
+            sum = _mm512_fmadd_ps(w[i], v, sum);
+            sq = _mm512_add_ps(sq, _mm512_mul_ps(v, v));
+        }
+        if (full) {
+            _mm512_storeu_ps(s + q, sum);
+            if (xn)
+                _mm512_storeu_ps(xn + q, sq);
+        } else {
+            _mm512_mask_storeu_ps(s + q, live, sum);
+            if (xn)
+                _mm512_mask_storeu_ps(xn + q, live, sq);
+        }
+        q += 16;
+    }
+}
+#endif
+
 dp_status dp_analog_run_planes(const dp_analog_weights *w, const dp_analog_params *p,
                                const dp_analog_call *call, const dp_analog_planes *in,
                                int64_t q0, int64_t P, float *Y, void *scratch,
@@ -748,8 +861,14 @@ dp_status dp_analog_run_planes(const dp_analog_weights *w, const dp_analog_param
                       .ldy = P};
         for (int64_t t = 0; t < w->tiles; t++) {
             int t0 = (int)(t * C), t1 = (int)min64(9, (t + 1) * C);
-            window_taps(w->row, t0, t1, xq, st_, Wo, Ho * Wo, q0 + c0, n, left, right, S,
-                        need_xn ? xn : NULL);
+#ifdef DP_ANALOG_AVX512
+            if (__builtin_cpu_supports("avx512f") && Ho * Wo < WINDOW_AVX512_MAX)
+                window_taps_avx512(w->row, t0, t1, xq, st_, Wo, Ho * Wo, q0 + c0, n, left,
+                                   right, S, need_xn ? xn : NULL);
+            else
+#endif
+                window_taps(w->row, t0, t1, xq, st_, Wo, Ho * Wo, q0 + c0, n, left, right, S,
+                            need_xn ? xn : NULL);
             convert_pass(&c, t, t1 - t0, S, n);
         }
         total += c.clipped;
