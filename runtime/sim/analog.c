@@ -462,11 +462,10 @@ static int64_t digitise_outputs(const tile_ctx *c, int64_t j, int64_t q0, int n,
 }
 
 /* The DAC on one fan-in row of the inputs: dst = q(src / x_scale) (u(src / x_scale) where
- * unsigned_), and xn += dst^2 where xn is not NULL. Up to 23 bits (22 unsigned) in float,
- * with twice the lanes of double. */
+ * unsigned_). Up to 23 bits (22 unsigned) in float, with twice the lanes of double. */
 DP_MULTI_TARGET
 static void dac(const float *restrict src, int64_t P, double x_scale, int bits, bool unsigned_,
-                float *restrict dst, float *restrict xn)
+                float *restrict dst)
 {
     if (unsigned_ && bits <= 22) {
         float inv_x = (float)(1.0 / x_scale), levels = ldexpf(1.0f, bits) - 1.0f;
@@ -486,9 +485,27 @@ static void dac(const float *restrict src, int64_t P, double x_scale, int bits, 
         for (int64_t q = 0; q < P; q++)
             dst[q] = (float)quantise((double)src[q] * inv_x, half, step);
     }
-    if (xn != NULL)
-        for (int64_t q = 0; q < P; q++)
-            xn[q] += dst[q] * dst[q];
+}
+
+/* xn += the squares of rows i..i+rows-1 of x (ldx apart), row by row in order: four rows with
+ * one load and store of xn, where a row at a time loaded and stored it for every row (the
+ * stores held the DAC's loop at their rate). */
+DP_MULTI_TARGET
+static void add_squares(const float *restrict x, int64_t ldx, int rows, int64_t P,
+                        float *restrict xn)
+{
+    const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * ldx, *x3 = x + 3 * ldx;
+    if (rows == 4)
+        for (int64_t q = 0; q < P; q++) {
+            float a = xn[q] + x0[q] * x0[q];
+            a = a + x1[q] * x1[q];
+            a = a + x2[q] * x2[q];
+            xn[q] = a + x3[q] * x3[q];
+        }
+    else
+        for (int r = 0; r < rows; r++)
+            for (int64_t q = 0; q < P; q++)
+                xn[q] += x[r * ldx + q] * x[r * ldx + q];
 }
 
 /* The checks both entry points make of a call: weights prepared as p says, p itself, the
@@ -622,10 +639,12 @@ dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
             memset(xn, 0, (size_t)l.pp * sizeof(float));
         for (int64_t i = 0; i < kt; i++) {
             float *dst = xq + i * l.pp;
-            dac(X + (k0 + i) * ldx, P, x_scale, p->dac_bits, p->dac_unsigned, dst,
-                need_xn ? xn : NULL);
+            dac(X + (k0 + i) * ldx, P, x_scale, p->dac_bits, p->dac_unsigned, dst);
             for (int64_t q = P; q < l.pp; q++)
                 dst[q] = 0;
+            /* the squares of each four rows while they are in cache */
+            if (need_xn && (i % 4 == 3 || i == kt - 1))
+                add_squares(xq + (i - i % 4) * l.pp, l.pp, (int)(i % 4) + 1, P, xn);
         }
         dp_sgemm_packed(false, false, max64(M, 2), l.pp, kt, 1.0f, NULL, 0,
                         w->packed + t * w->tile_floats, xq, l.pp, NULL, 0.0f, S, l.pp, NULL,
@@ -840,7 +859,7 @@ dp_status dp_analog_run_planes(const dp_analog_weights *w, const dp_analog_param
     float *xn = (float *)((char *)scratch + l.xn);
     bool need_xn = needs_input_norms(p);
     /* the DAC once per input element; the matrix would hold each up to nine times */
-    dac(in->x, in->H * in->W, call->x_scale, p->dac_bits, p->dac_unsigned, xq, NULL);
+    dac(in->x, in->H * in->W, call->x_scale, p->dac_bits, p->dac_unsigned, xq);
     if (st_ == 2) {
         float *quarters = (float *)((char *)scratch + l.quarters);
         dp_split_by_parity(xq, in->H, in->W, quarters);
