@@ -1,6 +1,6 @@
 /*
  * philox.h: the counter-based generator behind the analog noise model (analog-model.md
- * section 6): Philox4x32-10, its conversion to uniform doubles and to normals, and the
+ * section 6): Philox4x32-7, its conversion to uniform doubles and to normals, and the
  * layout that turns one noise draw's identity into Philox's counter and key.
  *
  * A counter-based generator is a pure function of its inputs, so a draw depends only on
@@ -13,11 +13,11 @@
 #include <stdint.h>
 
 /*
- * Philox4x32-10 (Salmon, Moraes, Dror and Shaw, "Parallel random numbers: as easy as 1, 2,
- * 3", SC 2011), bit-identical to Random123's philox4x32 with 10 rounds and checked against
+ * Philox4x32-7 (Salmon, Moraes, Dror and Shaw, "Parallel random numbers: as easy as 1, 2,
+ * 3", SC 2011), bit-identical to Random123's philox4x32 with 7 rounds and checked against
  * its published known-answer vectors.
  */
-void dp_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
+void dp_philox4x32_7(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
 
 /* (hi:lo >> 11) * 2^-53: a double in [0, 1) carrying the top 53 of the 64 bits. */
 double dp_philox_uniform(uint32_t hi, uint32_t lo);
@@ -28,9 +28,9 @@ double dp_philox_uniform(uint32_t hi, uint32_t lo);
  * 2^-31 in (0, 1] (float() rounding k + 1/2 to 24 bits), z = +-Q^-1(v / 2) with Q the upper
  * tail, so that P(|z| > c) = 2 Q(c) down to the grid's resolution: the tails are the normal's
  * out to the largest value, Q^-1(2^-33) ~ 6.34 (about one draw in 10^9 lies beyond 6). The
- * quantile is a polynomial per binary exponent of v, within 1.5e-6 of the exact one, in
- * plain float arithmetic: loops over it vectorise, and every build on every machine gives the
- * same bits. No rejection, so one Philox call always yields exactly four normals. Float, not
+ * quantile is a polynomial per binary exponent of v, within 6.4e-5 of the exact one, in
+ * float arithmetic with fused multiply-adds (each one rounding, fmaf where no instruction
+ * does it): loops over it vectorise, and every build on every machine gives the same bits. No rejection, so one Philox call always yields exactly four normals. Float, not
  * double: the noise is a model's, a 24-bit mantissa is far finer than its accuracy, and
  * twice as many lanes fit a vector.
  */
@@ -79,7 +79,7 @@ enum { DP_NOISE_BLOCK = 64, DP_NOISE_SPAN = 4 * DP_NOISE_BLOCK };
  * The normals of columns id->col .. id->col + n - 1 of row id->row (the rest of id as for
  * dp_noise_counter), n >= 1 and id->col mod DP_NOISE_BLOCK + n <= DP_NOISE_SPAN: the whole
  * blocks that hold them, from B = id->col / DP_NOISE_BLOCK on, z[i] belonging to column
- * DP_NOISE_BLOCK B + i. The same as dp_noise_counter, dp_philox4x32_10 and
+ * DP_NOISE_BLOCK B + i. The same as dp_noise_counter, dp_philox4x32_7 and
  * dp_philox_normal4 give one lane at a time.
  */
 void dp_noise_normals(const dp_noise_id *id, int n, float z[restrict DP_NOISE_SPAN]);
