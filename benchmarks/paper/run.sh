@@ -3,6 +3,7 @@
 #
 #   bash benchmarks/paper/run.sh [--quick] [--only NAME,...] [--profiles NAME,...]
 #                                [--learned-batches N] [--learned-steps K] [--threads T]
+#                                [--budgets B,...]
 #
 # After the README's set-up (bash tools/run_tests.sh, which builds dpcc, exports the BERT-like
 # encoder and trains the two small Fashion-MNIST models), this trains the Fashion-MNIST

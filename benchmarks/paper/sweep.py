@@ -4,7 +4,7 @@ schedule against uniform precision and against the paper's own learned precision
 Run through benchmarks/paper/run.sh, which builds dpcc and makes the models first:
     /usr/bin/python3 benchmarks/paper/sweep.py --build build --models models --out OUT \
         [--only NAME,...] [--profiles NAME,...] [--quick] [--learned-batches N]
-        [--learned-steps K]
+        [--learned-steps K] [--budgets B,...]
 
 Every model is measured on two device profiles: paper_shot (the paper's shot-noise regime,
 photons per MAC set per layer in steps of 0.01: --schedule fixed:100 is 1 photon per MAC) and
@@ -340,6 +340,17 @@ def write_csv(path, points):
             w.writerow(dict(p, learned_wall_s=p.get("learned", {}).get("wall_s")))
 
 
+def budget_list(text):
+    """--budgets: positive fractions, e.g. 0.01,0.02."""
+    try:
+        budgets = tuple(float(b) for b in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r}")
+    if not all(0 < b < 1 for b in budgets):
+        raise argparse.ArgumentTypeError(f"budgets are fractions in (0, 1): {text!r}")
+    return budgets
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -361,6 +372,9 @@ def main():
     ap.add_argument("--learned-steps", type=int,
                     help="learned.py --search-steps for every model (default: per model, the "
                          "paper's 6 where affordable; --quick: 2)")
+    ap.add_argument("--budgets", type=budget_list,
+                    help="comma-separated budgets of the dynamic sweep for every model and "
+                         "profile (default: PROFILES', or the model's own in MODELS)")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     names = args.only.split(",") if args.only else list(MODELS)
@@ -401,7 +415,8 @@ def main():
                 pc = PROFILES[profile]
                 t1 = time.time()
                 model.clean = model.clean_score = None
-                budgets = (CRITERION,) if args.quick else cfg.get("budgets", pc["budgets"])
+                budgets = (CRITERION,) if args.quick else \
+                    args.budgets or cfg.get("budgets", pc["budgets"])
                 uniform = (QUICK_UNIFORM[profile] if args.quick else
                            cfg.get("uniform", {}).get(profile, pc["uniform"]))
                 points = sweep(model, profile, budgets, uniform)
