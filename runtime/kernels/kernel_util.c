@@ -191,10 +191,11 @@ dp_tap_run dp_padded_3x3_tap(int stride, int t, int64_t W, int64_t n)
         r.shift = dy * W + dx;
         r.lo = dy < 0 ? W : 0;
         r.hi = dy > 0 ? n - W : n;
-        /* a first or last output whose neighbour would lie outside the plane: an edge
-         * column, selected away anyway */
-        r.lo += dx < 0 && r.lo == 0;
-        r.hi -= dx > 0 && r.hi == n;
+        /* an output whose neighbour would lie outside the plane (a corner tap's first or
+         * last row position) is an edge column, selected away anyway: leaving it out of the
+         * run keeps every read of [lo, hi) inside the plane, which whole-vector loads need */
+        r.lo = r.lo > -r.shift ? r.lo : -r.shift;
+        r.hi = r.hi < n - r.shift ? r.hi : n - r.shift;
         r.edge = dx < 0 ? -1 : dx > 0 ? 1 : 0;
     } else {
         /* input row 2i + dy is quarter row i (dy >= 0) or i - 1 (dy < 0), likewise columns;

@@ -61,8 +61,9 @@ void dp_split_by_parity(const float *plane, int64_t H, int64_t W, float *quarter
  * output plane of n positions in rows W wide: output p, for p in [lo, hi), reads quarter plane
  * `quarter` at p + shift. Stride 1: the input plane itself (quarter 0, the output the input's
  * size); stride 2: its quarter planes (dp_split_by_parity). Outputs whose tap row lies in the
- * padding are outside [lo, hi); a read one column past a row's edge lands in the next row and
- * must be selected away by the column flags `edge` names (-1 left, +1 right, 0 none).
+ * padding are outside [lo, hi), and every read of [lo, hi) lies inside the plane; a read one
+ * column past a row's edge lands in the next row and must be selected away by the column
+ * flags `edge` names (-1 left, +1 right, 0 none).
  * conv_depthwise.c's loops and analog.c's window share it.
  */
 typedef struct dp_tap_run {
