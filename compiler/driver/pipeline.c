@@ -245,8 +245,8 @@ dp_status dpc_compile(const dpc_options *o, dpc_summary *sum, dp_error *err)
         st = !device               ? dp_fail(err, DP_ENOMEM, "out of memory")
              : dp_dist_leads(dist) ? load_device(o, device, err)
                                    : DP_OK;
-    if (device)
-        st = dp_dist_bcast_into(dist, st, device, sizeof *device, err);
+    /* a rank without a device has failed, and the agreement before the bytes stops them */
+    st = dp_dist_bcast_into(dist, st, device, sizeof *device, err);
     if (st == DP_OK)
         st = load_model(o, &fo, &mem, &model, &g, err);
     if (st == DP_OK)

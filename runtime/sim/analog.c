@@ -44,13 +44,19 @@ static inline double quantise(double u, double half, double step)
     return round_half_even(u * half) * step;
 }
 
-/* quantise in float, for up to 23 bits: adding 1.5 * 2^23 rounds exactly for levels up to
- * 2^22, and u * half is exact. */
+/* The level nearest l (in steps) within [-half, half], in float, for up to 23 bits: adding
+ * 1.5 * 2^23 rounds exactly for levels up to 2^22. */
+static inline float level_f(float l, float half)
+{
+    l = l > half ? half : l;
+    l = l < -half ? -half : l;
+    return (l + 0x1.8p23f) - 0x1.8p23f;
+}
+
+/* quantise in float: u * half is exact, half being a power of two. */
 static inline float quantise_f(float u, float half, float step)
 {
-    u = u > 1.0f ? 1.0f : u;
-    u = u < -1.0f ? -1.0f : u;
-    return ((u * half + 0x1.8p23f) - 0x1.8p23f) * step;
+    return level_f(u * half, half) * step;
 }
 
 double dp_analog_quantise(double u, int bits)
@@ -406,18 +412,14 @@ static int64_t digitise_outputs(const tile_ctx *c, int64_t j, int64_t q0, int n,
             for (int i = 0; i < n; i++) {
                 float l = (s[i] + (z ? sd * z[i] : 0.0f)) * inv_h;
                 clip += (l > h) | (l < -h);
-                l = l > h ? h : l;
-                l = l < -h ? -h : l;
-                float q = ((l + 0x1.8p23f) - 0x1.8p23f) * level_scale;
+                float q = level_f(l, h) * level_scale;
                 y[i] = c->t == 0 ? q : y[i] + q;
             }
         } else {
             for (int i = 0; i < n; i++) {
                 float l = (s[i] + sqrtf(fr + ar * xn[i]) * z[i]) * inv_h;
                 clip += (l > h) | (l < -h);
-                l = l > h ? h : l;
-                l = l < -h ? -h : l;
-                float q = ((l + 0x1.8p23f) - 0x1.8p23f) * level_scale;
+                float q = level_f(l, h) * level_scale;
                 y[i] = c->t == 0 ? q : y[i] + q;
             }
         }
