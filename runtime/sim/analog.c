@@ -87,6 +87,21 @@ double dp_analog_quantise_unsigned(double u, int bits)
     return quantise_unsigned(u, levels, 1.0 / levels);
 }
 
+/*
+ * Whether a layer's unsigned DAC keeps its levels k themselves through the product, the
+ * step 1 / (2^b - 1) applied once to each sum (and its square to each squared norm), where
+ * otherwise each input is the float nearest k / (2^b - 1): with at most 8 bits of DAC and
+ * weights, no static errors and at most 256 inputs a pass, every sum of level products is an
+ * integer below 2^24 (255 x 128 x 256 < 2^24, 255^2 x 256 < 2^24), exact in float whatever
+ * the order of its terms. So the sums are the same bits however they are computed: by
+ * dp_sgemm or tap by tap.
+ */
+static bool exact_levels(const dp_analog_params *p)
+{
+    return p->dac_unsigned && p->dac_bits <= 8 && p->weight_bits <= 8 &&
+           p->static_weight_std == 0 && p->core_cols <= 256;
+}
+
 static int bad_std(double v) { return !(v >= 0.0) || isinf(v); }
 
 dp_status dp_analog_params_check(const dp_analog_params *p, dp_error *err)
@@ -464,12 +479,19 @@ static int64_t digitise_outputs(const tile_ctx *c, int64_t j, int64_t q0, int n,
 }
 
 /* The DAC on one fan-in row of the inputs: dst = q(src / x_scale) (u(src / x_scale) where
- * unsigned_). Up to 23 bits (22 unsigned) in float, with twice the lanes of double. */
+ * unsigned, its level itself where exact_levels). Up to 23 bits (22 unsigned) in float, with
+ * twice the lanes of double. */
 DP_MULTI_TARGET
-static void dac(const float *restrict src, int64_t P, double x_scale, int bits, bool unsigned_,
+static void dac(const float *restrict src, int64_t P, double x_scale, const dp_analog_params *p,
                 float *restrict dst)
 {
-    if (unsigned_ && bits <= 22) {
+    int bits = p->dac_bits;
+    bool unsigned_ = p->dac_unsigned;
+    if (exact_levels(p)) {
+        float inv_x = (float)(1.0 / x_scale), levels = ldexpf(1.0f, bits) - 1.0f;
+        for (int64_t q = 0; q < P; q++)
+            dst[q] = quantise_unsigned_f(src[q] * inv_x, levels, 1.0f);
+    } else if (unsigned_ && bits <= 22) {
         float inv_x = (float)(1.0 / x_scale), levels = ldexpf(1.0f, bits) - 1.0f;
         float step = (float)(1.0 / (double)levels);
         for (int64_t q = 0; q < P; q++)
@@ -508,6 +530,26 @@ static void add_squares(const float *restrict x, int64_t ldx, int rows, int64_t 
         for (int r = 0; r < rows; r++)
             for (int64_t q = 0; q < P; q++)
                 xn[q] += x[r * ldx + q] * x[r * ldx + q];
+}
+
+/* exact_levels's step 1 / (2^b - 1), in float as the DAC had it. */
+static float level_step(const dp_analog_params *p)
+{
+    return (float)(1.0 / (ldexp(1.0, p->dac_bits) - 1.0));
+}
+
+/* An exact_levels pass's sums (rows 0..M-1, columns 0..P-1) and squared norms, in levels,
+ * times the DAC's step and its square: the one rounding of each. */
+DP_MULTI_TARGET
+static void scale_levels(float step, int64_t M, int64_t P, float *restrict S, int64_t lds,
+                         float *restrict xn)
+{
+    for (int64_t j = 0; j < M; j++)
+        for (int64_t q = 0; q < P; q++)
+            S[j * lds + q] *= step;
+    float step2 = step * step;
+    for (int64_t q = 0; xn && q < P; q++)
+        xn[q] *= step2;
 }
 
 /* The checks both entry points make of a call: weights prepared as p says, p itself, the
@@ -641,7 +683,7 @@ dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
             memset(xn, 0, (size_t)l.pp * sizeof(float));
         for (int64_t i = 0; i < kt; i++) {
             float *dst = xq + i * l.pp;
-            dac(X + (k0 + i) * ldx, P, x_scale, p->dac_bits, p->dac_unsigned, dst);
+            dac(X + (k0 + i) * ldx, P, x_scale, p, dst);
             for (int64_t q = P; q < l.pp; q++)
                 dst[q] = 0;
             /* the squares of each four rows while they are in cache */
@@ -651,6 +693,8 @@ dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
         dp_sgemm_packed(false, false, max64(M, 2), l.pp, kt, 1.0f, NULL, 0,
                         w->packed + t * w->tile_floats, xq, l.pp, NULL, 0.0f, S, l.pp, NULL,
                         gs);
+        if (exact_levels(p))
+            scale_levels(level_step(p), M, P, S, l.pp, need_xn ? xn : NULL);
         convert_pass(&c, t, kt, S, l.pp);
     }
     if (clipped != NULL)
@@ -861,7 +905,7 @@ dp_status dp_analog_run_planes(const dp_analog_weights *w, const dp_analog_param
     float *xn = (float *)((char *)scratch + l.xn);
     bool need_xn = needs_input_norms(p);
     /* the DAC once per input element; the matrix would hold each up to nine times */
-    dac(in->x, in->H * in->W, call->x_scale, p->dac_bits, p->dac_unsigned, xq);
+    dac(in->x, in->H * in->W, call->x_scale, p, xq);
     if (st_ == 2) {
         float *quarters = (float *)((char *)scratch + l.quarters);
         dp_split_by_parity(xq, in->H, in->W, quarters);
@@ -890,6 +934,8 @@ dp_status dp_analog_run_planes(const dp_analog_weights *w, const dp_analog_param
 #endif
                 window_taps(w->row, t0, t1, xq, st_, Wo, Ho * Wo, q0 + c0, n, left, right, S,
                             need_xn ? xn : NULL);
+            if (exact_levels(p))
+                scale_levels(level_step(p), 1, n, S, n, need_xn ? xn : NULL);
             convert_pass(&c, t, t1 - t0, S, n);
         }
         total += c.clipped;

@@ -17,7 +17,10 @@
  *           levels on the inputs' side of zero, a step 2^b / (2^b - 1) times finer
  *   weights w^ = q_{b_w}(w / W_j) + e,  W_j = max_i |w_ji| (or the caller's), e ~ N(0, s_static^2)
  *   ADC     q  = G_j q_{b_adc}(s / G_j): the ADC step in MAC units is D = 2 G_j / 2^b_adc.
- * NaN propagates through every stage.
+ * NaN propagates through every stage. With an unsigned DAC of at most 8 bits, weights of at
+ * most 8 bits, no static errors and at most 256 inputs a pass, a pass's sum is computed in
+ * levels, exactly (an integer below 2^24), and rounded once when multiplied by the steps
+ * (float(1 / (2^b_dac - 1)) 2^(1 - b_w)), so its bits do not depend on how it is computed.
  *
  * Randomness (philox.h). Rows are numbered g = row0 + j, row0 being the layer's number of
  * the block's first output channel, so the blocks of one layer (Conv groups) draw apart.

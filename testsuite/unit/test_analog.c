@@ -1072,8 +1072,15 @@ static void planes_match_the_matrix(void **state)
     float *x = fill(MAX, 6), *W = fill(9, 7), *Ya = malloc(2 * MAX * sizeof *Ya), *Yb = Ya + MAX;
     int32_t *left = malloc(2 * MAX * sizeof *left), *right = left + MAX;
     assert_true(Ya && left);
-    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    /* each case also with an unsigned DAC without static errors: the sums in levels
+     * (exact_levels in analog.c) */
+    for (size_t v = 0; v < 2 * sizeof cases / sizeof cases[0]; v++) {
+        size_t k = v / 2;
         dp_analog_params p = noisy_params();
+        if (v % 2) {
+            p.dac_unsigned = true;
+            p.static_weight_std = 0;
+        }
         p.core_cols = cases[k].cols;
         int64_t H = cases[k].H, Wd = cases[k].W, P;
         float *X = window_matrix(x, H, Wd, cases[k].stride, &P);
@@ -1104,6 +1111,73 @@ static void planes_match_the_matrix(void **state)
         free(X);
     }
     free(x), free(W), free(Ya), free(left);
+    dp_arena_free(&arena);
+}
+
+/*
+ * With an unsigned 8-bit DAC, 8-bit weights and no static errors, a pass's sum is the exact
+ * integer sum of its level products times the DAC's step 1 / 255 (as float) and the weights'
+ * 1 / 128, rounded once: whichever way the library computes it (in bytes where the processor
+ * has AVX-512 VNNI). Rows of full-scale ties (every weight a +-128 level), both signs of full
+ * scale in one row, an all-zero row, inputs below 0 and above full scale, passes of 128, 128
+ * and 44 inputs, 45 columns; a NaN input makes its column's sums NaN in its pass alone.
+ */
+static void unsigned_level_sums_are_exact(void **state)
+{
+    enum { M = 13, K = 300, P = 45, C = 128, T = 3 };
+    dp_arena arena;
+    dp_arena_init(&arena, 0);
+    float *W = fill(M * K, 21), *X = fill(K * P, 22);
+    for (int64_t k = 0; k < K; k++) {
+        W[2 * K + k] = k % 3 ? 0.5f : -0.5f;
+        W[4 * K + k] = 0.0f;
+    }
+    W[0 * K + 7] = 1.0f;
+    W[0 * K + 250] = -1.0f;
+    for (int64_t i = 0; i < K * P; i++) {
+        X[i] = 0.6f * (X[i] + 1.0f) - 0.05f;
+        /* away from the DAC's ties, where float and double could round apart */
+        double f = X[i] * 255.0 - floor(X[i] * 255.0);
+        if (fabs(f - 0.5) < 1e-3)
+            X[i] += 0.002f;
+    }
+    X[3 * P + 10] = NAN;
+    dp_analog_params p = base_params();
+    p.dac_unsigned = true;
+    p.core_cols = C;
+    dp_analog_weights *w = prepare(&arena, &p, 4, M, K, W);
+    float *Y = malloc(M * P * sizeof *Y), *pre = malloc(T * M * P * sizeof *pre);
+    assert_true(Y && pre);
+    const float G = 1.0e4f;
+    run(w, &p, &G, 1, 0, 0, P, X, P, Y, P, pre);
+    float step = (float)(1.0 / 255.0);
+    for (int64_t j = 0; j < M; j++) {
+        float wmax = 0;
+        for (int64_t k = 0; k < K; k++)
+            wmax = fabsf(W[j * K + k]) > wmax ? fabsf(W[j * K + k]) : wmax;
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t q = 0; q < P; q++) {
+                int64_t acc = 0;
+                bool nan = false;
+                for (int64_t k = t * C; k < K && k < (t + 1) * C; k++) {
+                    double wl = wmax > 0 ? dp_analog_quantise(W[j * K + k] / (double)wmax, 8)
+                                         : 0.0;
+                    nan |= isnan(X[k * P + q]);
+                    double xl = dp_analog_quantise_unsigned(X[k * P + q], 8) * 255.0;
+                    acc += nan ? 0 : (int64_t)llround(wl * 128.0) * llround(xl);
+                }
+                float got = pre[(t * M + j) * P + q];
+                if (nan) {
+                    assert_true(isnan(got));
+                    continue;
+                }
+                float want = (float)((double)acc * (double)step / 128.0);
+                if (got != want)
+                    fail_msg("row %lld pass %lld column %lld: %.9g, exact %.9g", (long long)j,
+                             (long long)t, (long long)q, got, want);
+            }
+    }
+    free(W), free(X), free(Y), free(pre);
     dp_arena_free(&arena);
 }
 
@@ -1241,6 +1315,7 @@ int main(void)
         cmocka_unit_test(same_seed_same_bits),
         cmocka_unit_test(chunks_are_bit_identical),
         cmocka_unit_test(planes_match_the_matrix),
+        cmocka_unit_test(unsigned_level_sums_are_exact),
         cmocka_unit_test(distortion_and_clipping),
         cmocka_unit_test(weight_scale_holds_grid),
         cmocka_unit_test(rejects_bad_use),
