@@ -373,7 +373,7 @@ static int64_t digitise_outputs_averaged(const tile_ctx *c, int64_t j, int64_t q
     for (int i = 0; i < n; i++) {
         double u = s[i] * inv_G, mean, var;
         u = u - k3 * u * u * u;
-        double sd = c->noisy ? sqrt(fixed + a * xn[i]) * inv_G : 0.0;
+        double sd = c->noisy ? sqrt(fixed + (a != 0 ? a * xn[i] : 0.0)) * inv_G : 0.0;
         quantised_moments(u, sd, c->adc_half, &mean, &var);
         double v = mean + (z ? sqrt(var / reps) * z[i] : 0.0);
         clipped += (v > 1.0) | (v < -1.0);
