@@ -11,6 +11,7 @@
  * column is padded to 2, and every chunk takes the tiled path.
  */
 #include "analog.h"
+#include "analog_int8.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -44,19 +45,10 @@ static inline double quantise(double u, double half, double step)
     return round_half_even(u * half) * step;
 }
 
-/* The level nearest l (in steps) within [-half, half], in float, for up to 23 bits: adding
- * 1.5 * 2^23 rounds exactly for levels up to 2^22. */
-static inline float level_f(float l, float half)
-{
-    l = l > half ? half : l;
-    l = l < -half ? -half : l;
-    return (l + 0x1.8p23f) - 0x1.8p23f;
-}
-
 /* quantise in float: u * half is exact, half being a power of two. */
 static inline float quantise_f(float u, float half, float step)
 {
-    return level_f(u * half, half) * step;
+    return dp_level_f(u * half, half) * step;
 }
 
 double dp_analog_quantise(double u, int bits)
@@ -76,9 +68,7 @@ static inline double quantise_unsigned(double u, double levels, double step)
  * 1.5 * 2^23 rounds exactly. */
 static inline float quantise_unsigned_f(float u, float levels, float step)
 {
-    u = u > 1.0f ? 1.0f : u;
-    u = u < 0.0f ? 0.0f : u;
-    return ((u * levels + 0x1.8p23f) - 0x1.8p23f) * step;
+    return dp_unsigned_level_f(u, levels) * step;
 }
 
 double dp_analog_quantise_unsigned(double u, int bits)
@@ -94,12 +84,20 @@ double dp_analog_quantise_unsigned(double u, int bits)
  * weights, no static errors and at most 256 inputs a pass, every sum of level products is an
  * integer below 2^24 (255 x 128 x 256 < 2^24, 255^2 x 256 < 2^24), exact in float whatever
  * the order of its terms. So the sums are the same bits however they are computed: by
- * dp_sgemm or tap by tap.
+ * dp_sgemm, tap by tap, or in 8-bit integers (analog_int8.h).
  */
 static bool exact_levels(const dp_analog_params *p)
 {
     return p->dac_unsigned && p->dac_bits <= 8 && p->weight_bits <= 8 &&
            p->static_weight_std == 0 && p->core_cols <= 256;
+}
+
+/* Whether a pass's sums may come from analog_int8.h's products: exact_levels, or a signed
+ * DAC under the same bounds, whose steps are powers of two and sums exact in float. */
+static bool byte_levels(const dp_analog_params *p)
+{
+    return p->dac_bits <= 8 && p->weight_bits <= 8 && p->static_weight_std == 0 &&
+           p->core_cols <= 256;
 }
 
 static int bad_std(double v) { return !(v >= 0.0) || isinf(v); }
@@ -262,6 +260,9 @@ dp_status dp_analog_prepare(const dp_analog_params *p, uint32_t layer, uint32_t 
     for (int64_t t = 0; st == DP_OK && t < tiles; t++)
         dp_sgemm_pack_a(false, rows, min64(kc, K - t * kc), w + t * kc, K,
                         a->packed + t * a->tile_floats);
+    if (st == DP_OK && byte_levels(p) && dp_int8_available())
+        st = dp_int8_program(w, M, K, p->core_cols, ldexpf(1.0f, p->weight_bits - 1), arena,
+                             &a->levels, err);
     free(w);
     if (st == DP_OK)
         *out = a;
@@ -272,8 +273,12 @@ dp_status dp_analog_prepare(const dp_analog_params *p, uint32_t layer, uint32_t 
 typedef struct run_layout {
     int64_t pp;       /* columns of the product: max(P, 2) */
     int64_t kc;       /* the widest tile: min(C, K) */
+    int64_t lds;      /* a row of the products and the norms: pp, or more for the bytes' */
     size_t xq, s, xn; /* byte offsets of the quantised inputs, the products, the norms */
     size_t gemm;      /* byte offset of dp_sgemm's scratch */
+    size_t bytes;     /* byte offsets of the DAC's bytes for analog_int8.h, its tops and
+                       * their panels' counts */
+    size_t tops, panel_tops;
     size_t total;
 } run_layout;
 
@@ -283,11 +288,16 @@ static run_layout layout_for(const dp_analog_weights *w, int64_t P)
     int64_t rows = max64(w->rows, 2);
     l.pp = max64(P, 2);
     l.kc = min64(w->params.core_cols, w->cols);
+    l.lds = w->levels ? max64(l.pp, dp_int8_row_floats(P)) : l.pp;
     l.xq = 0;
     l.s = l.xq + align64((size_t)(l.kc * l.pp) * sizeof(float));
-    l.xn = l.s + align64((size_t)(rows * l.pp) * sizeof(float));
-    l.gemm = l.xn + align64((size_t)l.pp * sizeof(float));
-    l.total = l.gemm + dp_sgemm_scratch_size(rows, l.pp, l.kc);
+    l.xn = l.s + align64((size_t)(rows * l.lds) * sizeof(float));
+    l.gemm = l.xn + align64((size_t)l.lds * sizeof(float));
+    l.bytes = l.gemm + align64(dp_sgemm_scratch_size(rows, l.pp, l.kc));
+    size_t bytes = w->levels ? align64(dp_int8_bytes_size(l.kc, P)) : 0;
+    l.tops = l.bytes + bytes;
+    l.panel_tops = l.tops + bytes;
+    l.total = l.panel_tops + (w->levels ? dp_int8_panels_size(P) : 0);
     return l;
 }
 
@@ -427,14 +437,14 @@ static int64_t digitise_outputs(const tile_ctx *c, int64_t j, int64_t q0, int n,
             for (int i = 0; i < n; i++) {
                 float l = (s[i] + (z ? sd * z[i] : 0.0f)) * inv_h;
                 clip += (l > h) | (l < -h);
-                float q = level_f(l, h) * level_scale;
+                float q = dp_level_f(l, h) * level_scale;
                 y[i] = c->t == 0 ? q : y[i] + q;
             }
         } else {
             for (int i = 0; i < n; i++) {
                 float l = (s[i] + sqrtf(fr + ar * xn[i]) * z[i]) * inv_h;
                 clip += (l > h) | (l < -h);
-                float q = level_f(l, h) * level_scale;
+                float q = dp_level_f(l, h) * level_scale;
                 y[i] = c->t == 0 ? q : y[i] + q;
             }
         }
@@ -677,9 +687,30 @@ dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
     tile_ctx c = {.p = p, .w = w, .call = call, .P = P, .noisy = is_noisy(p),
                   .adc_half = ldexp(1.0, p->adc_bits - 1), .xn = xn, .Y = Y, .ldy = ldy};
 
+    /* the same bits as dp_sgemm's below, four times the multiply-adds an instruction */
+    bool bytes = w->levels != NULL && byte_levels(p);
+    dp_int8_inputs in = {.bytes = (uint8_t *)scratch + l.bytes};
+    if (!p->dac_unsigned) {
+        in.tops = (uint8_t *)scratch + l.tops;
+        in.panel_tops = (int32_t *)(void *)((char *)scratch + l.panel_tops);
+    }
+    /* the DAC's step: the levels' sums and squares are scaled by it and its square */
+    float step = p->dac_unsigned ? level_step(p) : ldexpf(1.0f, 1 - p->dac_bits);
+    float levels = ldexpf(1.0f, p->dac_bits) - 1.0f;
+    float half = p->dac_unsigned ? 0.0f : ldexpf(1.0f, p->dac_bits - 1);
     for (int64_t t = 0; t < w->tiles; t++) {
         int64_t k0 = t * C, kt = min64(C, K - k0);
         if (need_xn)
+            memset(xn, 0, (size_t)l.pp * sizeof(float));
+        if (bytes && dp_int8_dac(X + k0 * ldx, ldx, kt, P, (float)(1.0 / x_scale), levels, half,
+                                 &in, need_xn ? xn : NULL)) {
+            dp_int8_product(w->levels, t, kt, &in, P, step * ldexpf(1.0f, 1 - p->weight_bits),
+                            S, l.lds);
+            scale_levels(step, 0, P, S, l.lds, need_xn ? xn : NULL);
+            convert_pass(&c, t, kt, S, l.lds);
+            continue;
+        }
+        if (bytes && need_xn)
             memset(xn, 0, (size_t)l.pp * sizeof(float));
         for (int64_t i = 0; i < kt; i++) {
             float *dst = xq + i * l.pp;

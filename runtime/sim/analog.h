@@ -102,6 +102,8 @@ typedef struct dp_analog_weights {
     double *norm2;           /* |w^_jt|^2 (with e) of row j in tile t at [j * tiles + t] */
     float *row;              /* M == 1: the programmed row, K floats (dp_analog_run_planes);
                               * NULL otherwise */
+    struct dp_int8_weights *levels; /* the levels for analog_int8.h's products, where they
+                                     * can take them and the processor runs them; or NULL */
 } dp_analog_weights;
 
 /*

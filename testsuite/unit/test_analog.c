@@ -1115,14 +1115,16 @@ static void planes_match_the_matrix(void **state)
 }
 
 /*
- * With an unsigned 8-bit DAC, 8-bit weights and no static errors, a pass's sum is the exact
- * integer sum of its level products times the DAC's step 1 / 255 (as float) and the weights'
- * 1 / 128, rounded once: whichever way the library computes it (in bytes where the processor
- * has AVX-512 VNNI). Rows of full-scale ties (every weight a +-128 level), both signs of full
- * scale in one row, an all-zero row, inputs below 0 and above full scale, passes of 128, 128
- * and 44 inputs, 45 columns; a NaN input makes its column's sums NaN in its pass alone.
+ * With a DAC and weights of 8 bits and no static errors, a pass's sum is the exact integer
+ * sum of its level products times the steps (the unsigned DAC's 1 / 255 as float, the signed
+ * one's 1 / 128, the weights' 1 / 128), rounded once: whichever way the library computes it
+ * (in bytes where the processor has AVX-512 VNNI). Rows of full-scale ties (every weight a
+ * +-128 level), both signs of full scale in one row, an all-zero row; passes of 128, 128 and
+ * 44 inputs over 45 columns (a panel of 32 and a part); inputs beyond both ends of the range:
+ * for the signed DAC, a few at +128 in the first 32 columns and many in the others. A NaN
+ * input makes its column's sums NaN in its pass alone.
  */
-static void unsigned_level_sums_are_exact(void **state)
+static void check_level_sums(bool unsigned_)
 {
     enum { M = 13, K = 300, P = 45, C = 128, T = 3 };
     dp_arena arena;
@@ -1134,23 +1136,30 @@ static void unsigned_level_sums_are_exact(void **state)
     }
     W[0 * K + 7] = 1.0f;
     W[0 * K + 250] = -1.0f;
+    double levels = unsigned_ ? 255.0 : 128.0;
     for (int64_t i = 0; i < K * P; i++) {
-        X[i] = 0.6f * (X[i] + 1.0f) - 0.05f;
+        X[i] = unsigned_ ? 0.6f * (X[i] + 1.0f) - 0.05f : 0.99f * X[i];
         /* away from the DAC's ties, where float and double could round apart */
-        double f = X[i] * 255.0 - floor(X[i] * 255.0);
+        double f = X[i] * levels - floor(X[i] * levels);
         if (fabs(f - 0.5) < 1e-3)
             X[i] += 0.002f;
     }
+    if (!unsigned_) {
+        X[5 * P + 3] = X[200 * P + 30] = 1.5f;
+        X[17 * P + 3] = -2.0f;
+        for (int64_t k = 0; k < K; k += 3)
+            X[k * P + 40] = X[k * P + 33 + k % 7] = 1.0f;
+    }
     X[3 * P + 10] = NAN;
     dp_analog_params p = base_params();
-    p.dac_unsigned = true;
+    p.dac_unsigned = unsigned_;
     p.core_cols = C;
     dp_analog_weights *w = prepare(&arena, &p, 4, M, K, W);
     float *Y = malloc(M * P * sizeof *Y), *pre = malloc(T * M * P * sizeof *pre);
     assert_true(Y && pre);
     const float G = 1.0e4f;
     run(w, &p, &G, 1, 0, 0, P, X, P, Y, P, pre);
-    float step = (float)(1.0 / 255.0);
+    double step = unsigned_ ? (double)(float)(1.0 / 255.0) : 1.0 / 128.0;
     for (int64_t j = 0; j < M; j++) {
         float wmax = 0;
         for (int64_t k = 0; k < K; k++)
@@ -1163,15 +1172,16 @@ static void unsigned_level_sums_are_exact(void **state)
                     double wl = wmax > 0 ? dp_analog_quantise(W[j * K + k] / (double)wmax, 8)
                                          : 0.0;
                     nan |= isnan(X[k * P + q]);
-                    double xl = dp_analog_quantise_unsigned(X[k * P + q], 8) * 255.0;
-                    acc += nan ? 0 : (int64_t)llround(wl * 128.0) * llround(xl);
+                    double xl = unsigned_ ? dp_analog_quantise_unsigned(X[k * P + q], 8)
+                                          : dp_analog_quantise(X[k * P + q], 8);
+                    acc += nan ? 0 : (int64_t)llround(wl * 128.0) * llround(xl * levels);
                 }
                 float got = pre[(t * M + j) * P + q];
                 if (nan) {
                     assert_true(isnan(got));
                     continue;
                 }
-                float want = (float)((double)acc * (double)step / 128.0);
+                float want = (float)((double)acc * step / 128.0);
                 if (got != want)
                     fail_msg("row %lld pass %lld column %lld: %.9g, exact %.9g", (long long)j,
                              (long long)t, (long long)q, got, want);
@@ -1179,6 +1189,12 @@ static void unsigned_level_sums_are_exact(void **state)
     }
     free(W), free(X), free(Y), free(pre);
     dp_arena_free(&arena);
+}
+
+static void level_sums_are_exact(void **state)
+{
+    check_level_sums(true);
+    check_level_sums(false);
 }
 
 /* Without noise: the distortion, the clip count and the pre-ADC values by hand. */
@@ -1315,7 +1331,7 @@ int main(void)
         cmocka_unit_test(same_seed_same_bits),
         cmocka_unit_test(chunks_are_bit_identical),
         cmocka_unit_test(planes_match_the_matrix),
-        cmocka_unit_test(unsigned_level_sums_are_exact),
+        cmocka_unit_test(level_sums_are_exact),
         cmocka_unit_test(distortion_and_clipping),
         cmocka_unit_test(weight_scale_holds_grid),
         cmocka_unit_test(rejects_bad_use),
