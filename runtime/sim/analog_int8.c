@@ -262,68 +262,99 @@ finish_row(const dp_int8_weights *w, int64_t t, int64_t j, const dp_int8_inputs 
     _mm512_storeu_ps(s + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(a1), scale));
 }
 
-/* A panel's +128 inputs, as k INT8_PANEL + q for input k of column q0 + q, where there are
- * at most FEW_TOPS: their weights are then added one by one, where more take a second
- * product of the block. */
-enum { FEW_TOPS = 24 };
+/*
+ * The +128 inputs of a panel: their bytes are 1 short, so their weights' bytes times the
+ * panel's tops are added. Few inputs (rows of the pass) hold any (about 1 in 10^4 values
+ * sits at the top of the DAC's range), so the product takes only those rows: the tops'
+ * words and the weights' bytes of those inputs regrouped four to a word, one group where a
+ * whole pass's product would take up to 64.
+ */
+typedef struct panel_tops {
+    int32_t inputs, groups; /* the inputs that hold a top, their groups */
+    int32_t k[256];         /* those inputs */
+    int32_t words[64][INT8_PANEL] __attribute__((aligned(64))); /* their tops, regrouped */
+} panel_tops;
 
-__attribute__((target("avx512f"))) static int list_tops(const uint8_t *tops, int64_t G, int64_t ldb,
-                                                        int32_t list[FEW_TOPS])
+/* The panel at column q0's inputs that hold a top, and their tops regrouped. */
+__attribute__((target("avx512f"))) static void find_tops(const uint8_t *tops, int64_t G,
+                                                         int64_t ldb, int64_t q0, panel_tops *pt)
 {
     int n = 0;
-    for (int64_t g = 0; g < G; g++)
-        for (int h = 0; h < 2; h++) {
-            const uint8_t *at = tops + g * ldb + 64 * h;
-            __m512i v = _mm512_loadu_si512(at);
-            for (__mmask16 m = _mm512_test_epi32_mask(v, v); m; m &= (__mmask16)(m - 1)) {
-                int lane = __builtin_ctz(m);
-                for (int b = 0; b < 4; b++)
-                    if (at[4 * lane + b] && n < FEW_TOPS)
-                        list[n++] = (int32_t)((4 * g + b) * INT8_PANEL + 16 * h + lane);
+    for (int64_t g = 0; g < G; g++) {
+        const uint8_t *at = tops + g * ldb + q0 * 4;
+        uint32_t any = (uint32_t)_mm512_reduce_or_epi32(
+            _mm512_or_si512(_mm512_loadu_si512(at), _mm512_loadu_si512(at + 64)));
+        for (int b = 0; b < 4; b++)
+            if (any >> 8 * b & 0xff)
+                pt->k[n++] = (int32_t)(4 * g + b);
+    }
+    pt->inputs = n;
+    pt->groups = (n + 3) / 4;
+    const __m512i byte = _mm512_set1_epi32(0xff);
+    for (int c = 0; c < pt->groups; c++)
+        for (int h = 0; h < INT8_PANEL; h += 16) {
+            __m512i word = _mm512_setzero_si512();
+            for (int s = 0; s < 4 && 4 * c + s < n; s++) {
+                int32_t k = pt->k[4 * c + s];
+                __m512i v = _mm512_loadu_si512(tops + (k / 4) * ldb + (q0 + h) * 4);
+                v = _mm512_and_si512(_mm512_srli_epi32(v, (unsigned)(8 * (k % 4))), byte);
+                word = _mm512_or_si512(word, _mm512_slli_epi32(v, (unsigned)(8 * s)));
             }
+            _mm512_store_si512(pt->words[c] + h, word);
         }
-    return n;
+}
+
+/* The weight bytes of a block (rows' words a, INT8_ROWS a group) of the inputs pt holds,
+ * regrouped as pt's words are. */
+__attribute__((target("avx512f"))) static void regroup_weights(const int32_t *a,
+                                                               const panel_tops *pt, int32_t *out)
+{
+    const __m512i byte = _mm512_set1_epi32(0xff);
+    const __mmask16 rows = (__mmask16)((1u << INT8_ROWS) - 1);
+    for (int c = 0; c < pt->groups; c++) {
+        __m512i word = _mm512_setzero_si512();
+        for (int s = 0; s < 4 && 4 * c + s < pt->inputs; s++) {
+            int32_t k = pt->k[4 * c + s];
+            __m512i v = _mm512_maskz_loadu_epi32(rows, a + (k / 4) * INT8_ROWS);
+            v = _mm512_and_si512(_mm512_srli_epi32(v, (unsigned)(8 * (k % 4))), byte);
+            word = _mm512_or_si512(word, _mm512_slli_epi32(v, (unsigned)(8 * s)));
+        }
+        _mm512_mask_storeu_epi32(out + c * INT8_ROWS, rows, word);
+    }
 }
 
 __attribute__((target("avx512f,avx512vnni"))) void
 dp_int8_product(const dp_int8_weights *w, int64_t t, int64_t kt, const dp_int8_inputs *in,
                 int64_t P, float scale, float *S, int64_t lds)
 {
-    DP_ASSERT(lds >= dp_int8_row_floats(P) && kt <= w->core_cols);
+    DP_ASSERT(lds >= dp_int8_row_floats(P) && kt <= w->core_cols && kt <= 256);
     int64_t ldb = dp_int8_row_floats(P) * 4, G = groups_of(kt);
     const int32_t *tile = w->packed + t * w->tile_words;
     const __m512 sv = _mm512_set1_ps(scale);
     int32_t acc[INT8_ROWS][INT8_PANEL] __attribute__((aligned(64)));
     int32_t more[INT8_ROWS][INT8_PANEL] __attribute__((aligned(64)));
-    int32_t few[FEW_TOPS];
+    int32_t weights[64 * INT8_ROWS + 16];
+    panel_tops pt;
     for (int64_t q0 = 0; q0 < P; q0 += INT8_PANEL) {
-        /* the 1 each +128 input's byte lacks, times its weights' bytes */
-        int32_t n = in->tops != NULL ? in->panel_tops[q0 / INT8_PANEL] : 0;
-        if (n > 0 && n <= FEW_TOPS)
-            n = list_tops(in->tops + q0 * 4, G, ldb, few);
+        pt.groups = 0;
+        if (in->tops != NULL && in->panel_tops[q0 / INT8_PANEL] > 0)
+            find_tops(in->tops, G, ldb, q0, &pt);
         for (int64_t blk = 0; blk < w->blocks; blk++) {
             const int32_t *a = tile + blk * G * INT8_ROWS;
             block_vnni(G, a, in->bytes + q0 * 4, ldb, acc);
-            if (n > FEW_TOPS)
-                block_vnni(G, a, in->tops + q0 * 4, ldb, more);
+            if (pt.groups > 0) {
+                regroup_weights(a, &pt, weights);
+                block_vnni(pt.groups, weights, (const uint8_t *)pt.words[0], INT8_PANEL * 4, more);
+            }
             int64_t rows = min64(INT8_ROWS, w->rows - blk * INT8_ROWS);
             for (int64_t i = 0; i < rows; i++) {
                 __m512i a0 = _mm512_load_si512(acc[i]), a1 = _mm512_load_si512(acc[i] + 16);
-                if (n > FEW_TOPS) {
+                if (pt.groups > 0) {
                     a0 = _mm512_add_epi32(a0, _mm512_load_si512(more[i]));
                     a1 = _mm512_add_epi32(a1, _mm512_load_si512(more[i] + 16));
                 }
-                for (int e = 0; n <= FEW_TOPS && e < n; e++) {
-                    int32_t k = few[e] / INT8_PANEL, q = few[e] % INT8_PANEL;
-                    uint32_t word = (uint32_t)a[(k / 4) * INT8_ROWS + i];
-                    __m512i wb = _mm512_set1_epi32((int8_t)(uint8_t)(word >> 8 * (k % 4)));
-                    if (q < 16)
-                        a0 = _mm512_mask_add_epi32(a0, (__mmask16)(1u << q), a0, wb);
-                    else
-                        a1 = _mm512_mask_add_epi32(a1, (__mmask16)(1u << (q - 16)), a1, wb);
-                }
                 int64_t j = blk * INT8_ROWS + i;
-                finish_row(w, t, j, in, n > 0, ldb, q0, a0, a1, sv, S + j * lds + q0);
+                finish_row(w, t, j, in, pt.groups > 0, ldb, q0, a0, a1, sv, S + j * lds + q0);
             }
         }
     }
