@@ -1120,13 +1120,15 @@ static void planes_match_the_matrix(void **state)
  * one's 1 / 128, the weights' 1 / 128), rounded once: whichever way the library computes it
  * (in bytes where the processor has AVX-512 VNNI). Rows of full-scale ties (every weight a
  * +-128 level), both signs of full scale in one row, an all-zero row; passes of 128, 128 and
- * 44 inputs over 45 columns (a panel of 32 and a part); inputs beyond both ends of the range:
- * for the signed DAC, a few at +128 in the first 32 columns and many in the others. A NaN
- * input makes its column's sums NaN in its pass alone.
+ * 44 inputs, and of 256 (the most) and 44, over 45 columns (a panel of 32 and a part); inputs
+ * beyond both ends of the range: for the signed DAC, a few at +128 in the first 32 columns
+ * and many in the others, a whole column's in one. A NaN input makes its column's sums NaN
+ * in its pass alone.
  */
-static void check_level_sums(bool unsigned_)
+static void check_level_sums(bool unsigned_, int64_t C)
 {
-    enum { M = 13, K = 300, P = 45, C = 128, T = 3 };
+    enum { M = 13, K = 300, P = 45 };
+    int64_t T = (K - 1) / C + 1;
     dp_arena arena;
     dp_arena_init(&arena, 0);
     float *W = fill(M * K, 21), *X = fill(K * P, 22);
@@ -1149,6 +1151,9 @@ static void check_level_sums(bool unsigned_)
         X[17 * P + 3] = -2.0f;
         for (int64_t k = 0; k < K; k += 3)
             X[k * P + 40] = X[k * P + 33 + k % 7] = 1.0f;
+        /* every input of a column at +128: the most a panel's tops can take */
+        for (int64_t k = 0; k < K; k++)
+            X[k * P + 44] = 1.0f;
     }
     X[3 * P + 10] = NAN;
     dp_analog_params p = base_params();
@@ -1193,8 +1198,11 @@ static void check_level_sums(bool unsigned_)
 
 static void level_sums_are_exact(void **state)
 {
-    check_level_sums(true);
-    check_level_sums(false);
+    /* passes of 128, 128 and 44 inputs, and of 256 (the most the exact sums allow) and 44 */
+    for (int64_t C = 128; C <= 256; C *= 2) {
+        check_level_sums(true, C);
+        check_level_sums(false, C);
+    }
 }
 
 /* Without noise: the distortion, the clip count and the pre-ADC values by hand. */
