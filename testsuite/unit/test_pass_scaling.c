@@ -80,13 +80,28 @@ static double seconds_for_chain(int pairs, bool with_matmul)
     return s;
 }
 
+/* The least CPU time of three runs: a page fault or a neighbour's load moves one run, not
+ * all three (a single run of each once failed the check below under the sanitizers while
+ * the suite's other tests ran beside it). */
+static double least_seconds_for_chain(int pairs, bool with_matmul)
+{
+    double least = seconds_for_chain(pairs, with_matmul);
+    for (int i = 0; i < 2; i++) {
+        double s = seconds_for_chain(pairs, with_matmul);
+        least = s < least ? s : least;
+    }
+    return least;
+}
+
 static void ratio_is_linear(bool with_matmul)
 {
     seconds_for_chain(2000, with_matmul); /* warm the caches and the allocator */
-    double small = seconds_for_chain(20000, with_matmul);
+    double small = least_seconds_for_chain(20000, with_matmul);
     /* twice as long first: a quadratic pass fails here in seconds, not minutes */
-    double twice = seconds_for_chain(40000, with_matmul);
-    assert_true(twice <= 3 * small + 0.02);
+    double twice = least_seconds_for_chain(40000, with_matmul);
+    if (!(twice <= 3 * small + 0.02))
+        fail_msg("40,000 nodes took %.3f s of CPU, 20,000 %.3f s: more than 3 times", twice,
+                 small);
     double large = seconds_for_chain(200000, with_matmul);
     printf("%s chain: 20,000 in %.3f s, 200,000 in %.3f s of CPU (ratio %.1f)\n",
            with_matmul ? "MatMul+Relu" : "Relu", small, large, large / small);
