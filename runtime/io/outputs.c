@@ -4,6 +4,7 @@
 #include "outputs.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,28 @@ void dp_outputs_discard(void)
     deferred = false;
 }
 
+/* The signals a run's temporaries are guarded against. */
+static const int guarded[] = {SIGINT, SIGTERM, SIGHUP};
+
+static void guarded_set(sigset_t *set)
+{
+    sigemptyset(set);
+    for (size_t i = 0; i < sizeof guarded / sizeof guarded[0]; i++)
+        sigaddset(set, guarded[i]);
+}
+
+void dp_outputs_hold_signals(sigset_t *old)
+{
+    sigset_t set;
+    guarded_set(&set);
+    pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
+void dp_outputs_release_signals(const sigset_t *old)
+{
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
 /* Async-signal-safe: unlink and raise only. */
 static void on_signal(int sig)
 {
@@ -119,12 +142,11 @@ static void on_signal(int sig)
 
 void dp_outputs_guard_signals(void)
 {
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+    for (size_t i = 0; i < sizeof guarded / sizeof guarded[0]; i++) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_signal;
         sigemptyset(&sa.sa_mask);
-        sigaction(sigs[i], &sa, NULL);
+        sigaction(guarded[i], &sa, NULL);
     }
 }

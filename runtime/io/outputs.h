@@ -16,6 +16,7 @@
 
 #include "dp_base.h"
 
+#include <signal.h>
 #include <stdbool.h>
 
 void dp_outputs_defer(void);
@@ -23,6 +24,11 @@ dp_status dp_outputs_commit(dp_error *err);
 void dp_outputs_discard(void);
 void dp_outputs_guard_signals(void);
 
+/* For dp_file_write_atomic: the guarded signals held back (the mask before into old) while a
+ * temporary is created and registered, where one arriving between the two would leave it
+ * behind; released, a held signal then removes it with the rest. */
+void dp_outputs_hold_signals(sigset_t *old);
+void dp_outputs_release_signals(const sigset_t *old);
 /* For dp_file_write_atomic. Registers tmp (malloc'd, owned here from now on) as the
  * temporary that is to become target, before anything is written to it: its slot, or -1
  * with errno set (tmp is then removed) when the registry is full. */

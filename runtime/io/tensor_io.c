@@ -217,9 +217,12 @@ dp_status dp_file_write_atomic(const char *path, const dp_chunk *parts, int n, d
         return dp_fail(err, DP_EIO, "%s: cannot follow the link: %s", path, strerror(errno));
     size_t cap = strlen(target) + 32;
     char *tmp = malloc(cap);
+    sigset_t mask;
+    dp_outputs_hold_signals(&mask);
     int fd = tmp ? create_temp(target, tmp, cap) : -1;
     if (fd < 0) {
         int e = tmp ? errno : ENOMEM;
+        dp_outputs_release_signals(&mask);
         free(tmp);
         free(target);
         return dp_fail(err, DP_EIO, "%s: cannot create a file in its folder: %s", path,
@@ -227,6 +230,7 @@ dp_status dp_file_write_atomic(const char *path, const dp_chunk *parts, int n, d
     }
     /* registered before the first byte, so that a signal mid-write removes it too */
     int slot = dp_outputs_track(tmp, target);
+    dp_outputs_release_signals(&mask);
     if (slot < 0) {
         int e = errno;
         close(fd);
