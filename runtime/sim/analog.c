@@ -78,26 +78,31 @@ double dp_analog_quantise_unsigned(double u, int bits)
 }
 
 /*
- * Whether a layer's unsigned DAC keeps its levels k themselves through the product, the
- * step 1 / (2^b - 1) applied once to each sum (and its square to each squared norm), where
- * otherwise each input is the float nearest k / (2^b - 1): with at most 8 bits of DAC and
- * weights, no static errors and at most 256 inputs a pass, every sum of level products is an
- * integer below 2^24 (255 x 128 x 256 < 2^24, 255^2 x 256 < 2^24), exact in float whatever
- * the order of its terms. So the sums are the same bits however they are computed: by
- * dp_sgemm, tap by tap, or in 8-bit integers (analog_int8.h).
+ * Whether every sum of a pass's level products is an integer below 2^24, exact in float
+ * whatever the order of its terms: at most 8 bits of DAC and weights, no static errors and
+ * at most 256 inputs a pass (255 x 128 x 256 < 2^24, 255^2 x 256 < 2^24). The sums are then
+ * the same bits however they are computed: by dp_sgemm, tap by tap, or in 8-bit integers
+ * (analog_int8.h).
  */
-static bool exact_levels(const dp_analog_params *p)
-{
-    return p->dac_unsigned && p->dac_bits <= 8 && p->weight_bits <= 8 &&
-           p->static_weight_std == 0 && p->core_cols <= 256;
-}
-
-/* Whether a pass's sums may come from analog_int8.h's products: exact_levels, or a signed
- * DAC under the same bounds, whose steps are powers of two and sums exact in float. */
 static bool byte_levels(const dp_analog_params *p)
 {
     return p->dac_bits <= 8 && p->weight_bits <= 8 && p->static_weight_std == 0 &&
            p->core_cols <= 256;
+}
+
+/* Whether an unsigned DAC keeps its levels k themselves through the product, the step
+ * 1 / (2^b - 1) applied once to each sum (and its square to each squared norm), where
+ * otherwise each input is the float nearest k / (2^b - 1). A signed DAC's steps are powers
+ * of two: its sums are exact as they are. */
+static bool exact_levels(const dp_analog_params *p)
+{
+    return p->dac_unsigned && byte_levels(p);
+}
+
+/* exact_levels's step 1 / (2^b - 1), in float as the DAC has it. */
+static float level_step(const dp_analog_params *p)
+{
+    return (float)(1.0 / (ldexp(1.0, p->dac_bits) - 1.0));
 }
 
 static int bad_std(double v) { return !(v >= 0.0) || isinf(v); }
@@ -497,13 +502,9 @@ static void dac(const float *restrict src, int64_t P, double x_scale, const dp_a
 {
     int bits = p->dac_bits;
     bool unsigned_ = p->dac_unsigned;
-    if (exact_levels(p)) {
+    if (unsigned_ && bits <= 22) {
         float inv_x = (float)(1.0 / x_scale), levels = ldexpf(1.0f, bits) - 1.0f;
-        for (int64_t q = 0; q < P; q++)
-            dst[q] = quantise_unsigned_f(src[q] * inv_x, levels, 1.0f);
-    } else if (unsigned_ && bits <= 22) {
-        float inv_x = (float)(1.0 / x_scale), levels = ldexpf(1.0f, bits) - 1.0f;
-        float step = (float)(1.0 / (double)levels);
+        float step = exact_levels(p) ? 1.0f : level_step(p);
         for (int64_t q = 0; q < P; q++)
             dst[q] = quantise_unsigned_f(src[q] * inv_x, levels, step);
     } else if (unsigned_) {
@@ -540,12 +541,6 @@ static void add_squares(const float *restrict x, int64_t ldx, int rows, int64_t 
         for (int r = 0; r < rows; r++)
             for (int64_t q = 0; q < P; q++)
                 xn[q] += x[r * ldx + q] * x[r * ldx + q];
-}
-
-/* exact_levels's step 1 / (2^b - 1), in float as the DAC had it. */
-static float level_step(const dp_analog_params *p)
-{
-    return (float)(1.0 / (ldexp(1.0, p->dac_bits) - 1.0));
 }
 
 /* An exact_levels pass's sums (rows 0..M-1, columns 0..P-1) and squared norms, in levels,
@@ -700,8 +695,6 @@ dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
     float half = p->dac_unsigned ? 0.0f : ldexpf(1.0f, p->dac_bits - 1);
     for (int64_t t = 0; t < w->tiles; t++) {
         int64_t k0 = t * C, kt = min64(C, K - k0);
-        if (need_xn)
-            memset(xn, 0, (size_t)l.pp * sizeof(float));
         if (bytes && dp_int8_dac(X + k0 * ldx, ldx, kt, P, (float)(1.0 / x_scale), levels, half,
                                  &in, need_xn ? xn : NULL)) {
             dp_int8_product(w->levels, t, kt, &in, P, step * ldexpf(1.0f, 1 - p->weight_bits),
@@ -710,7 +703,7 @@ dp_status dp_analog_run(const dp_analog_weights *w, const dp_analog_params *p,
             convert_pass(&c, t, kt, S, l.lds);
             continue;
         }
-        if (bytes && need_xn)
+        if (need_xn)
             memset(xn, 0, (size_t)l.pp * sizeof(float));
         for (int64_t i = 0; i < kt; i++) {
             float *dst = xq + i * l.pp;

@@ -18,7 +18,7 @@
 enum { INT8_ROWS = 12, INT8_PANEL = 32 };
 
 struct dp_int8_weights {
-    int64_t rows, cols, core_cols;
+    int64_t rows, core_cols;
     int64_t blocks;     /* ceil(rows / INT8_ROWS) */
     int64_t tile_words; /* words of one pass's weights: blocks x ceil(C / 4) x INT8_ROWS */
     int32_t *packed;    /* pass t at t * tile_words: block, group, row */
@@ -36,6 +36,12 @@ static int64_t min64(int64_t a, int64_t b)
 static int64_t groups_of(int64_t kt)
 {
     return (kt + 3) / 4;
+}
+
+/* What the bytes add to each level: a signed DAC's are offset into 0..255. */
+static int32_t offset_of(const dp_int8_inputs *in)
+{
+    return in->tops != NULL ? 128 : 0;
 }
 
 int64_t dp_int8_row_floats(int64_t P)
@@ -87,7 +93,6 @@ dp_status dp_int8_program(const float *w, int64_t M, int64_t K, int64_t C, float
         || fixes > INT32_MAX)
         return dp_fail(err, DP_ENOMEM, "out of memory for a layer's 8-bit weights");
     a->rows = M;
-    a->cols = K;
     a->core_cols = C;
     a->blocks = blocks;
     a->tile_words = (int64_t)words / tiles;
@@ -145,11 +150,11 @@ __attribute__((target("avx512f"))) bool dp_int8_dac(const float *X, int64_t ldx,
                                                     float half, dp_int8_inputs *in, float *xn)
 {
     int64_t Pp = dp_int8_row_floats(P);
-    bool signed_ = half > 0;
+    bool signed_ = in->tops != NULL;
+    DP_ASSERT(!signed_ || half > 0);
     const __m512 iv = _mm512_set1_ps(inv_x), lv = _mm512_set1_ps(levels), hv = _mm512_set1_ps(half),
                  top = _mm512_set1_ps(128.0f);
-    const __m512i off = _mm512_set1_epi32(signed_ ? 128 : 0), ceiling = _mm512_set1_epi32(255);
-    in->offset = signed_ ? 128 : 0;
+    const __m512i off = _mm512_set1_epi32(offset_of(in)), ceiling = _mm512_set1_epi32(255);
     if (signed_)
         memset(in->panel_tops, 0, dp_int8_panels_size(P));
     __mmask16 nan = 0;
@@ -183,9 +188,10 @@ __attribute__((target("avx512f"))) bool dp_int8_dac(const float *X, int64_t ldx,
             _mm512_storeu_si512(dst + q, word);
             if (signed_)
                 _mm512_storeu_si512((int32_t *)(void *)(in->tops + g * Pp * 4) + q, top_word);
+            /* the first group's squares start the sums */
             if (xn && m)
-                _mm512_mask_storeu_ps(xn + q, m,
-                                      _mm512_add_ps(_mm512_maskz_loadu_ps(m, xn + q), sq));
+                _mm512_mask_storeu_ps(
+                    xn + q, m, g == 0 ? sq : _mm512_add_ps(_mm512_maskz_loadu_ps(m, xn + q), sq));
         }
     }
     return nan == 0;
@@ -225,8 +231,8 @@ __attribute__((target("avx512f"))) static void
 finish_row(const dp_int8_weights *w, int64_t t, int64_t j, const dp_int8_inputs *in, bool tops,
            int64_t ldb, int64_t q0, __m512i a0, __m512i a1, __m512 scale, float *s)
 {
-    const __m512i off = _mm512_set1_epi32(in->offset), byte = _mm512_set1_epi32(0xff);
-    if (in->offset) {
+    const __m512i off = _mm512_set1_epi32(offset_of(in)), byte = _mm512_set1_epi32(0xff);
+    if (offset_of(in)) {
         __m512i sum = _mm512_mullo_epi32(off, _mm512_set1_epi32(w->sums[t * w->rows + j]));
         a0 = _mm512_sub_epi32(a0, sum);
         a1 = _mm512_sub_epi32(a1, sum);

@@ -57,14 +57,13 @@ dp_status dp_int8_program(const float *w, int64_t M, int64_t K, int64_t C, float
 
 /*
  * A pass's inputs as the integer products take them: bytes of level + offset (offset 0 for
- * an unsigned DAC, 128 for a signed one). A signed 8-bit DAC's level +128 does not fit: its
- * byte holds 255, and tops, laid out as bytes, holds a 1 there (0 elsewhere), the panels of
- * 32 columns that hold any such input counted in panel_tops. Unsigned: tops and panel_tops
- * NULL.
+ * an unsigned DAC, 128 for a signed one). The caller sets the buffers: tops and panel_tops
+ * NULL for an unsigned DAC, which is what makes it one. A signed 8-bit DAC's level +128
+ * does not fit: its byte holds 255, and tops, laid out as bytes, holds a 1 there (0
+ * elsewhere), the panels of 32 columns that hold any such input counted in panel_tops.
  */
 typedef struct dp_int8_inputs {
     uint8_t *bytes;
-    int32_t offset;
     uint8_t *tops;
     int32_t *panel_tops;
 } dp_int8_inputs;
@@ -79,8 +78,8 @@ int64_t dp_int8_row_floats(int64_t P);
 
 /*
  * The DAC of one pass: the levels of rows 0..kt-1 of X (row stride ldx), columns 0..P-1,
- * times inv_x, into in (its buffers sized as above): for an unsigned DAC (half 0) of
- * levels = 2^b - 1 levels, for a signed one of half = 2^(b - 1) <= 128. Where xn is not
+ * times inv_x, into in (its buffers sized as above): for an unsigned DAC of levels = 2^b - 1
+ * levels, for a signed one of half = 2^(b - 1) <= 128 (the other argument unused). Where xn is not
  * NULL, each column's sum of squared levels is added to xn[q] (exact: integers below
  * 2^24). False where an input is NaN, which has no level: the caller then takes the float
  * path, where NaN propagates.
