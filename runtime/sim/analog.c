@@ -274,6 +274,14 @@ dp_status dp_analog_prepare(const dp_analog_params *p, uint32_t layer, uint32_t 
     return st;
 }
 
+void dp_analog_prefetch(const dp_analog_weights *w)
+{
+    __builtin_prefetch(w->scale);
+    __builtin_prefetch(w->norm2);
+    if (w->row)
+        __builtin_prefetch(w->row);
+}
+
 /* The tiled product's operands, whatever the caller's P. */
 typedef struct run_layout {
     int64_t pp;       /* columns of the product: max(P, 2) */
@@ -441,14 +449,14 @@ static int64_t digitise_outputs(const tile_ctx *c, int64_t j, int64_t q0, int n,
         if (a == 0) {
             for (int i = 0; i < n; i++) {
                 float l = (s[i] + (z ? sd * z[i] : 0.0f)) * inv_h;
-                clip += (l > h) | (l < -h);
+                clip += fabsf(l) > h;
                 float q = dp_level_f(l, h) * level_scale;
                 y[i] = c->t == 0 ? q : y[i] + q;
             }
         } else {
             for (int i = 0; i < n; i++) {
                 float l = (s[i] + sqrtf(fr + ar * xn[i]) * z[i]) * inv_h;
-                clip += (l > h) | (l < -h);
+                clip += fabsf(l) > h;
                 float q = dp_level_f(l, h) * level_scale;
                 y[i] = c->t == 0 ? q : y[i] + q;
             }
@@ -797,6 +805,13 @@ static void window_taps(const float *wrow, int t0, int t1, const float *xq, int 
 #define DP_ANALOG_AVX512 1
 #include <immintrin.h>
 
+/* Whether the DAC's outputs are levels of at most 8 bits, k / 2^(b-1) or (exact_levels) k,
+ * whose squares and sums of up to 256 squares are exact in float, in any order. */
+static bool exact_squares(const dp_analog_params *p)
+{
+    return p->dac_unsigned ? exact_levels(p) : p->dac_bits <= 8;
+}
+
 /* window_taps_avx512 numbers a plane's positions in 32-bit lanes */
 #define WINDOW_AVX512_MAX (INT32_MAX - 64)
 enum { WINDOW_GROUP = 4 };
@@ -809,13 +824,15 @@ enum { WINDOW_GROUP = 4 };
  * convolutions). The same bits: each column's multiply-adds and squares in the same order,
  * from +0; a lane outside a tap's run or selected away by its column flag adds a 0, which
  * leaves a sum that is never -0 as it is, as the runs' skipping does. Inside every tap's
- * run the loads and stores take no mask (masked stores are slow on some cores).
+ * run the loads and stores take no mask (masked stores are slow on some cores). Where the
+ * squares are exact (exact_squares), one fused multiply-add a square gives the bits of a
+ * multiply and an add.
  */
 __attribute__((target("avx512f")))
 static void window_taps_avx512(const float *wrow, int t0, int t1, const float *xq, int st,
                                int64_t Wo, int64_t n, int64_t q0, int64_t P,
                                const int32_t *left, const int32_t *right, float *restrict s,
-                               float *restrict xn)
+                               float *restrict xn, bool exact)
 {
     const float *src[9];
     int edge[9];
@@ -858,7 +875,8 @@ static void window_taps_avx512(const float *wrow, int t0, int t1, const float *x
                     if (edge[i])
                         x = _mm512_maskz_mov_ps(edge[i] < 0 ? not_left[v] : not_right[v], x);
                     sum[v] = _mm512_fmadd_ps(w[i], x, sum[v]);
-                    sq[v] = _mm512_add_ps(sq[v], _mm512_mul_ps(x, x));
+                    sq[v] = exact ? _mm512_fmadd_ps(x, x, sq[v])
+                                  : _mm512_add_ps(sq[v], _mm512_mul_ps(x, x));
                 }
             for (int v = 0; v < WINDOW_GROUP; v++) {
                 _mm512_storeu_ps(s + q + 16 * v, sum[v]);
@@ -890,7 +908,7 @@ static void window_taps_avx512(const float *wrow, int t0, int t1, const float *x
                 v = _mm512_maskz_loadu_ps(in, src[i] + q);
             }
             sum = _mm512_fmadd_ps(w[i], v, sum);
-            sq = _mm512_add_ps(sq, _mm512_mul_ps(v, v));
+            sq = exact ? _mm512_fmadd_ps(v, v, sq) : _mm512_add_ps(sq, _mm512_mul_ps(v, v));
         }
         if (full) {
             _mm512_storeu_ps(s + q, sum);
@@ -953,7 +971,7 @@ dp_status dp_analog_run_planes(const dp_analog_weights *w, const dp_analog_param
 #ifdef DP_ANALOG_AVX512
             if (__builtin_cpu_supports("avx512f") && Ho * Wo < WINDOW_AVX512_MAX)
                 window_taps_avx512(w->row, t0, t1, xq, st_, Wo, Ho * Wo, q0 + c0, n, left,
-                                   right, S, need_xn ? xn : NULL);
+                                   right, S, need_xn ? xn : NULL, exact_squares(p));
             else
 #endif
                 window_taps(w->row, t0, t1, xq, st_, Wo, Ho * Wo, q0 + c0, n, left, right, S,

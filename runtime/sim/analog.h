@@ -121,6 +121,9 @@ dp_status dp_analog_prepare(const dp_analog_params *p, uint32_t layer, uint32_t 
                             int64_t K, const float *W, int64_t ldw, const float *scale,
                             dp_arena *arena, dp_analog_weights **out, dp_error *err);
 
+/* Asks the cache for what dp_analog_run_planes reads of w, ahead of its call. */
+void dp_analog_prefetch(const dp_analog_weights *w);
+
 /* The per-call inputs of dp_analog_run besides the matrices. */
 typedef struct dp_analog_call {
     float x_scale;           /* X, the calibrated input full scale, > 0 */
