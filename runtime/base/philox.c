@@ -218,21 +218,41 @@ static inline void philox_blocks16(int nb, const uint32_t ctr[4], const uint32_t
     _Static_assert(L == 16, "a block's lanes are one vector");
     const __m512i m0 = _mm512_set1_epi32((int)PHILOX_M0), m1 = _mm512_set1_epi32((int)PHILOX_M1);
     const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    _Static_assert(PHILOX_ROUNDS > 3, "the first three rounds are unrolled");
     __m512i x[4][4];
-    for (int j = 0; j < nb; j++) {
-        uint64_t field = (block + (uint64_t)(j % blocks)) * L;
-        x[j][0] = _mm512_set1_epi32((int)(ctr[0] + (uint32_t)(j / blocks)));
-        x[j][1] = _mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)field), lane);
-        x[j][2] = _mm512_set1_epi32((int)((uint32_t)(field >> 32 & 0xffu) |
-                                          (ctr[2] & ~UINT32_C(0xff))));
-        x[j][3] = _mm512_set1_epi32((int)ctr[3]);
-    }
     uint32_t k0 = key[0], k1 = key[1];
-    for (int r = 0; r < PHILOX_ROUNDS; r++) {
-        if (r > 0) {
-            k0 += PHILOX_W0;
-            k1 += PHILOX_W1;
-        }
+    for (int j = 0; j < nb; j++) {
+        /* The lanes' counters differ in word 1 alone, so that of the first three rounds'
+         * six products four are the same in every lane: a scalar multiply each. */
+        uint64_t field = (block + (uint64_t)(j % blocks)) * L;
+        uint32_t c0 = ctr[0] + (uint32_t)(j / blocks);
+        uint32_t c2 = (uint32_t)(field >> 32 & 0xffu) | (ctr[2] & ~UINT32_C(0xff));
+        __m512i c1 = _mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)field), lane);
+        /* round 1: both products scalar; word 0 takes the lanes' word 1 */
+        uint64_t p0 = (uint64_t)PHILOX_M0 * c0, p1 = (uint64_t)PHILOX_M1 * c2;
+        __m512i v0 = _mm512_xor_si512(c1, _mm512_set1_epi32((int)((uint32_t)(p1 >> 32) ^ k0)));
+        uint32_t s1 = (uint32_t)p1, s2 = (uint32_t)(p0 >> 32) ^ ctr[3] ^ k1, s3 = (uint32_t)p0;
+        /* round 2: word 0's product in lanes, word 2's scalar */
+        __m512i hi, lo;
+        mulhilo16(v0, m0, &hi, &lo);
+        p1 = (uint64_t)PHILOX_M1 * s2;
+        uint32_t t0 = (uint32_t)(p1 >> 32) ^ s1 ^ (k0 + PHILOX_W0), t1 = (uint32_t)p1;
+        __m512i v2 = _mm512_xor_si512(hi, _mm512_set1_epi32((int)(s3 ^ (k1 + PHILOX_W1))));
+        __m512i v3 = lo;
+        /* round 3: word 0's product scalar, word 2's in lanes */
+        p0 = (uint64_t)PHILOX_M0 * t0;
+        mulhilo16(v2, m1, &hi, &lo);
+        x[j][0] = _mm512_xor_si512(hi, _mm512_set1_epi32((int)(t1 ^ (k0 + 2 * PHILOX_W0))));
+        x[j][1] = lo;
+        x[j][2] = _mm512_xor_si512(
+            v3, _mm512_set1_epi32((int)((uint32_t)(p0 >> 32) ^ (k1 + 2 * PHILOX_W1))));
+        x[j][3] = _mm512_set1_epi32((int)(uint32_t)p0);
+    }
+    k0 += 2 * PHILOX_W0;
+    k1 += 2 * PHILOX_W1;
+    for (int r = 3; r < PHILOX_ROUNDS; r++) {
+        k0 += PHILOX_W0;
+        k1 += PHILOX_W1;
         __m512i kv0 = _mm512_set1_epi32((int)k0), kv1 = _mm512_set1_epi32((int)k1);
         for (int j = 0; j < nb; j++) {
             __m512i hi0, lo0, hi1, lo1;
