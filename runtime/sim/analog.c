@@ -828,11 +828,12 @@ enum { WINDOW_GROUP = 4 };
  * squares are exact (exact_squares), one fused multiply-add a square gives the bits of a
  * multiply and an add.
  */
-__attribute__((target("avx512f")))
-static void window_taps_avx512(const float *wrow, int t0, int t1, const float *xq, int st,
-                               int64_t Wo, int64_t n, int64_t q0, int64_t P,
-                               const int32_t *left, const int32_t *right, float *restrict s,
-                               float *restrict xn, bool exact)
+__attribute__((target("avx512f"), always_inline))
+static inline void window_taps_avx512_as(bool exact, const float *wrow, int t0, int t1,
+                                         const float *xq, int st, int64_t Wo, int64_t n,
+                                         int64_t q0, int64_t P, const int32_t *left,
+                                         const int32_t *right, float *restrict s,
+                                         float *restrict xn)
 {
     const float *src[9];
     int edge[9];
@@ -921,6 +922,20 @@ static void window_taps_avx512(const float *wrow, int t0, int t1, const float *x
         }
         q += 16;
     }
+}
+
+/* window_taps_avx512_as with exact a constant in each copy: a test of it for every tap of
+ * every vector was in the inner loop. */
+__attribute__((target("avx512f")))
+static void window_taps_avx512(const float *wrow, int t0, int t1, const float *xq, int st,
+                               int64_t Wo, int64_t n, int64_t q0, int64_t P,
+                               const int32_t *left, const int32_t *right, float *restrict s,
+                               float *restrict xn, bool exact)
+{
+    if (exact)
+        window_taps_avx512_as(true, wrow, t0, t1, xq, st, Wo, n, q0, P, left, right, s, xn);
+    else
+        window_taps_avx512_as(false, wrow, t0, t1, xq, st, Wo, n, q0, P, left, right, s, xn);
 }
 #endif
 
